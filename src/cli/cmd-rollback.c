@@ -1,0 +1,38 @@
+#include "commands.h"
+#include "common.h"
+#include "runner.h"
+
+#include <stdio.h>
+
+static const char usage[] = "rollback ID --env ENV --reason TEXT";
+
+int cmd_rollback(int argc, char **argv)
+{
+	struct cli c = CLI_INIT;
+	const char *pos[1], *env = NULL, *reason = NULL;
+	struct cli_opt opts[] = { { "env", 1, &env, NULL },
+				  { "reason", 1, &reason, NULL },
+				  { NULL, 0, NULL, NULL } };
+	struct ns_runner r = { 0 };
+	long long id;
+	int n, ret;
+
+	if (cli_parse(argc, argv, opts, pos, 1, &n, usage) < 0)
+		return 2;
+	if (n != 1 || !env || !reason || !*reason)
+		return cli_usage(usage);
+	if (!(id = ns_enh_parse(pos[0]))) {
+		ns_error_set("'%s' is not an enhancement id (ENH-n)", pos[0]);
+		return cli_fail(NS_EUSAGE);
+	}
+	if ((ret = cli_open(&c)) == 0) {
+		r = (struct ns_runner){ &c.cfg, c.reg, c.user, cli_say, NULL,
+					0 };
+		ret = ns_runner_rollback(&r, id, env, reason);
+	}
+	cli_close(&c);
+	if (ret < 0)
+		return cli_fail(ret);
+	printf("ENH-%lld backed out of %s\n", id, env);
+	return 0;
+}

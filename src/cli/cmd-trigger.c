@@ -1,0 +1,73 @@
+#include "commands.h"
+#include "common.h"
+#include "trigger.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] = "trigger show|verify FILE";
+
+/* the registry's record of this trigger, when there is a registry here */
+static int check_registry(const struct ns_trigger *t, const char *file)
+{
+	struct cli c = CLI_INIT;
+	json_t *row = NULL;
+	char *real = realpath(file, NULL);
+	int ret;
+
+	if (cli_open(&c) < 0) {
+		cli_close(&c);
+		free(real);
+		return 0; /* no registry here: the file speaks for itself */
+	}
+	ret = ns_registry_query_row(c.reg, &row,
+				    "SELECT json_sha256 FROM triggers WHERE "
+				    "path = ? ORDER BY id DESC",
+				    "s", real ? real : file);
+	if (!ret && row &&
+	    strcmp(json_string_value(json_object_get(row, "json_sha256")),
+		   t->json_sha256)) {
+		ns_error_set("%s: TRIGGER.json was altered after it was "
+			     "scheduled (the registry recorded another hash)",
+			     file);
+		ret = NS_EINVALID;
+	}
+	json_decref(row);
+	cli_close(&c);
+	free(real);
+	return ret;
+}
+
+int cmd_trigger(int argc, char **argv)
+{
+	const char *pos[2];
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_limits lim = NS_LIMITS_DEFAULT;
+	char *text;
+	int n, ret;
+
+	if (cli_parse(argc, argv, NULL, pos, 2, &n, usage) < 0)
+		return 2;
+	if (n != 2 || (strcmp(pos[0], "show") && strcmp(pos[0], "verify")))
+		return cli_usage(usage);
+	ret = ns_trigger_load(&t, pos[1], &lim);
+	if (!ret)
+		ret = check_registry(&t, pos[1]);
+	if (ret < 0) {
+		ns_trigger_release(&t);
+		return cli_fail(ret);
+	}
+	if (!strcmp(pos[0], "show")) {
+		text = ns_trigger_json_text(&t);
+		printf("%s\n", text);
+		free(text);
+	} else {
+		printf("%s: OK — %s r%d for %s, %zu payload members, payload "
+		       "sha256 %s\n",
+		       pos[1], t.id, t.revision, t.environment, t.nr,
+		       t.payload_sha256);
+	}
+	ns_trigger_release(&t);
+	return 0;
+}

@@ -1,0 +1,33 @@
+#include "commands.h"
+#include "common.h"
+#include "runner.h"
+
+#include <stdio.h>
+
+static const char usage[] = "unblock --env ENV --reason TEXT";
+
+int cmd_unblock(int argc, char **argv)
+{
+	struct cli c = CLI_INIT;
+	const char *env = NULL, *reason = NULL;
+	struct cli_opt opts[] = { { "env", 1, &env, NULL },
+				  { "reason", 1, &reason, NULL },
+				  { NULL, 0, NULL, NULL } };
+	struct ns_runner r = { 0 };
+	int n, ret;
+
+	if (cli_parse(argc, argv, opts, NULL, 0, &n, usage) < 0)
+		return 2;
+	if (!env || !reason || !*reason)
+		return cli_usage(usage);
+	if ((ret = cli_open(&c)) == 0) {
+		r = (struct ns_runner){ &c.cfg, c.reg, c.user, cli_say, NULL,
+					0 };
+		ret = ns_runner_unblock(&r, env, reason);
+	}
+	cli_close(&c);
+	if (ret < 0)
+		return cli_fail(ret);
+	printf("%s unblocked\n", env);
+	return 0;
+}

@@ -1,0 +1,168 @@
+#include "common.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char *cli_as;
+
+static const char *login_name(void)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	const char *env = getenv("LOGNAME");
+
+	if (pw && pw->pw_name)
+		return pw->pw_name;
+	return env && *env ? env : "unknown";
+}
+
+static int identity(struct cli *c)
+{
+	const char *env = getenv("NIGHTSHIFT_USER");
+	const char *want = cli_as ? cli_as : (env && *env ? env : NULL);
+
+	c->user = login_name();
+	if (!want || !strcmp(want, c->user))
+		return 0;
+	if (!c->cfg.impersonation) {
+		ns_error_set("acting as '%s' needs [security] impersonation = "
+			     "true in %s (you are '%s')",
+			     want, c->cfg.path, c->user);
+		return NS_EUSAGE;
+	}
+	c->user = want;
+	return 0;
+}
+
+int cli_open(struct cli *c)
+{
+	int ret;
+
+	if ((ret = ns_config_load(&c->cfg, "nightshift.conf")) < 0) {
+		if (ret == NS_EUSAGE)
+			ns_error_set("no nightshift.conf here (use -C DIR, or "
+				     "`nightshift init DIR`)");
+		return ret;
+	}
+	if ((ret = identity(c)) < 0)
+		return ret;
+	return ns_registry_open(&c->reg, c->cfg.registry, 0);
+}
+
+void cli_close(struct cli *c)
+{
+	ns_registry_free(c->reg);
+	ns_config_release(&c->cfg);
+	c->reg = NULL;
+}
+
+int cli_fail(int code)
+{
+	fprintf(stderr, "nightshift: %s\n", ns_error_last());
+	return ns_exit_code(code);
+}
+
+int cli_outcome(int code)
+{
+	switch (code) {
+	case 0:
+		return 0;
+	case NS_EFAILED:
+	case NS_EDRIFT:
+		fprintf(stderr, "nightshift: not everything migrated: a run "
+				"was rolled back or refused (see above)\n");
+		break;
+	case NS_EINVALID:
+		fprintf(stderr, "nightshift: a trigger or target was refused "
+				"as invalid (see above)\n");
+		break;
+	default:
+		return cli_fail(code);
+	}
+	return ns_exit_code(code);
+}
+
+int cli_done(int status)
+{
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "nightshift: cannot write the output: %s\n",
+			strerror(errno));
+		return 5;
+	}
+	return status;
+}
+
+int cli_usage(const char *usage)
+{
+	fprintf(stderr, "usage: nightshift %s\n", usage);
+	return 2;
+}
+
+void cli_say(void *data, const char *line)
+{
+	(void)data;
+	printf("%s\n", line);
+}
+
+static struct cli_opt *find(struct cli_opt *opts, const char *arg,
+			    const char **inline_value)
+{
+	const char *eq = strchr(arg, '=');
+	size_t n = eq ? (size_t)(eq - arg) : strlen(arg);
+
+	*inline_value = eq ? eq + 1 : NULL;
+	for (struct cli_opt *o = opts; o && o->name; o++)
+		if (strlen(o->name) == n && !strncmp(o->name, arg, n))
+			return o;
+	return NULL;
+}
+
+int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
+	      int max, int *npos, const char *usage)
+{
+	*npos = 0;
+	for (int i = 1; i < argc; i++) {
+		const char *a = argv[i], *v;
+		struct cli_opt *o;
+
+		if (strncmp(a, "--", 2) || !a[2]) {
+			if (*npos >= max) {
+				fprintf(stderr, "nightshift: unexpected "
+						"argument '%s'\n", a);
+				return cli_usage(usage), -1;
+			}
+			pos[(*npos)++] = a;
+			continue;
+		}
+		if (!strcmp(a, "--as") && i + 1 < argc) {
+			cli_as = argv[++i];
+			continue;
+		}
+		if (!(o = find(opts, a + 2, &v))) {
+			fprintf(stderr, "nightshift: unknown option '%s'\n", a);
+			return cli_usage(usage), -1;
+		}
+		if (!o->takes_value) {
+			*o->flag = 1;
+			continue;
+		}
+		if (!v && i + 1 >= argc) {
+			fprintf(stderr, "nightshift: %s needs a value\n", a);
+			return cli_usage(usage), -1;
+		}
+		*o->value = v ? v : argv[++i];
+	}
+	return 0;
+}
+
+void cli_print_json(json_t *j)
+{
+	char *s = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	if (s)
+		printf("%s\n", s);
+	free(s);
+}

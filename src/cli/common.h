@@ -1,0 +1,56 @@
+/*
+ * common — what every command shares: the configuration and registry of
+ * the working directory, the acting identity, argument helpers, and the
+ * one place where an ns_code becomes a message and an exit status.
+ */
+#ifndef NS_CLI_COMMON_H
+#define NS_CLI_COMMON_H
+
+#include <jansson.h>
+
+#include "config.h"
+#include "error.h"
+#include "registry.h"
+
+struct cli {
+	struct ns_config cfg;
+	struct ns_registry *reg;
+	const char *user;
+};
+
+#define CLI_INIT { NS_CONFIG_INIT, NULL, NULL }
+
+/* set by main from --as */
+extern const char *cli_as;
+
+/* load ./nightshift.conf, open the registry, settle the identity */
+int cli_open(struct cli *c);
+void cli_close(struct cli *c);
+
+/* print "nightshift: MESSAGE" for code and return its exit status */
+int cli_fail(int code);
+/* the exit status of a runner's worst outcome, with a line on stderr
+ * that says what kind of outcome it was (the details were reported) */
+int cli_outcome(int code);
+/* flush stdout; a full disk must not pass silently */
+int cli_done(int status);
+/* a usage error for cmd */
+int cli_usage(const char *usage);
+
+/* a line of the runner's report */
+void cli_say(void *data, const char *line);
+
+/* simple option parsing: "--name VALUE", "--name=VALUE", "--flag" */
+struct cli_opt {
+	const char *name;
+	int takes_value;
+	const char **value; /* for options with a value */
+	int *flag;	    /* for flags */
+};
+/* collects positional arguments into pos (at most max); -1 on error */
+int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
+	      int max, int *npos, const char *usage);
+
+void cli_print_json(json_t *j);
+
+#endif

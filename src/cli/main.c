@@ -1,0 +1,82 @@
+/*
+ * nightshift — touch-less change migration. The command table.
+ */
+#include "commands.h"
+#include "common.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct cmd {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *help;
+};
+
+static const struct cmd commands[] = {
+	{ "init", cmd_init, "init [DIR]  new nightshift.conf, registry, spool" },
+	{ "submit", cmd_submit, "submit PATH  register an enhancement" },
+	{ "status", cmd_status, "status [ID] [--json]  what is where" },
+	{ "log", cmd_log, "log [ID] [--json]  the audit trail" },
+	{ "schedule", cmd_schedule,
+	  "schedule ID --env ENV [--at TIME]  generate the trigger file" },
+	{ "trigger", cmd_trigger,
+	  "trigger show|verify FILE  inspect and check a trigger" },
+	{ "window", cmd_window,
+	  "window run [--env ENV] [--now]  run the due triggers" },
+	{ "recover", cmd_recover,
+	  "recover [--env ENV]  finish or undo interrupted migrations" },
+	{ "rollback", cmd_rollback,
+	  "rollback ID --env ENV --reason T  back out from the archive" },
+	{ "unblock", cmd_unblock,
+	  "unblock --env ENV --reason T  after a person repaired a site" },
+};
+
+static int help(FILE *to, int status)
+{
+	fprintf(to, "usage: nightshift [-C DIR] [--as USER] COMMAND [ARGS]\n\n");
+	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
+		fprintf(to, "  %s\n", commands[i].help);
+	fprintf(to, "\nExit: 0 success, 1 outcome negative, 2 usage, 3 input "
+		    "refused, 4 locked or blocked, 5 internal or I/O error.\n"
+		    "See nightshift(1).\n");
+	return status;
+}
+
+int main(int argc, char **argv)
+{
+	int i = 1;
+
+	while (i < argc && argv[i][0] == '-') {
+		if (!strcmp(argv[i], "-C") && i + 1 < argc) {
+			if (chdir(argv[i + 1]) < 0) {
+				fprintf(stderr, "nightshift: -C %s: %s\n",
+					argv[i + 1], strerror(errno));
+				return 2;
+			}
+			i += 2;
+		} else if (!strcmp(argv[i], "--as") && i + 1 < argc) {
+			cli_as = argv[i + 1];
+			i += 2;
+		} else if (!strcmp(argv[i], "--help") ||
+			   !strcmp(argv[i], "-h")) {
+			return cli_done(help(stdout, 0));
+		} else if (!strcmp(argv[i], "--version")) {
+			printf("nightshift %s\n", NS_VERSION);
+			return cli_done(0);
+		} else {
+			fprintf(stderr, "nightshift: unknown option '%s'\n",
+				argv[i]);
+			return help(stderr, 2);
+		}
+	}
+	if (i >= argc)
+		return help(stderr, 2);
+	for (size_t k = 0; k < sizeof(commands) / sizeof(*commands); k++)
+		if (!strcmp(commands[k].name, argv[i]))
+			return cli_done(commands[k].fn(argc - i, argv + i));
+	fprintf(stderr, "nightshift: '%s' is not a command\n", argv[i]);
+	return help(stderr, 2);
+}

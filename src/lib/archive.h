@@ -1,0 +1,72 @@
+/*
+ * archive — the saved copy of exactly what a migration will touch, and the
+ * plan that says how to put it back.
+ *
+ * A run directory (ARCHIVE/SYSTEM/KIND/TOKEN/SITE/) holds:
+ *   plan.json       every path touched: the new content's hash and mode,
+ *                   and what was there before (hash and mode, or absent);
+ *                   the directories the run creates; the revert SQL; the
+ *                   verify commands; whether nightshift_changes existed
+ *   files/N         the content of the Nth path before the run
+ *   database.sqlite the SQLite target as it was (for the person repairing
+ *                   a blocked site; rollback itself uses the revert SQL)
+ * Everything is fsynced before the journal says PREPARED. The plan is all
+ * recovery needs: it never reads the trigger or the registry.
+ */
+#ifndef NS_ARCHIVE_H
+#define NS_ARCHIVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fsx.h"
+#include "hash.h"
+
+enum ns_op { NS_OP_PUT, NS_OP_DELETE };
+
+struct ns_plan_file {
+	char *path; /* below the root */
+	enum ns_op op;
+	char sha256[NS_HEX_LEN + 1]; /* new content (PUT) */
+	unsigned mode;
+	uint64_t size;
+	int before_present;
+	char before_sha256[NS_HEX_LEN + 1];
+	unsigned before_mode;
+};
+
+struct ns_plan {
+	char *token; /* "ENH-1-r1-7": names staging files and the run */
+	char *enhancement;
+	int revision;
+	char payload_sha256[NS_HEX_LEN + 1];
+	char *environment, *site, *root, *database, *user;
+	struct ns_plan_file *files; /* sorted by path */
+	size_t nr;
+	char **mkdirs; /* shallowest first */
+	size_t mkdirs_nr;
+	char *revert_sql;
+	int table_existed;
+	char **verify;
+	size_t verify_nr;
+};
+
+#define NS_PLAN_INIT { 0 }
+
+void ns_plan_release(struct ns_plan *p);
+int ns_plan_save(const struct ns_plan *p, const char *rundir);
+int ns_plan_load(struct ns_plan *out, const char *rundir);
+
+/* the hidden sibling that stages file i (kind 's') or its restore ('r') */
+char *ns_plan_stage_name(const struct ns_plan *p, size_t i, char kind);
+
+/* copy every present path into rundir/files/N, recording its hash and
+ * mode in the plan */
+int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
+		    const char *rundir);
+/* put every path back as the plan says it was before, remove what the run
+ * added and the directories it created; idempotent */
+int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
+		       const char *rundir);
+
+#endif

@@ -1,0 +1,577 @@
+#include "config.h"
+#include "error.h"
+#include "iniparse.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+const char ns_config_template[] =
+	"; nightshift.conf — see nightshift.conf(5) and nightshift(1)\n"
+	"[registry]\n"
+	"    path = nightshift.db\n"
+	"[paths]\n"
+	"    spool = spool\n"
+	"    archive = archive\n"
+	"    store = store\n"
+	"    journal = journal\n"
+	"[security]\n"
+	"    impersonation = false\n"
+	"[notify]\n"
+	"    outbox = outbox\n"
+	";[system \"billing\"]\n"
+	";    users = users@example.com\n"
+	";[environment \"billing/model\"]\n"
+	";    root = /srv/billing-model\n"
+	";    database = sqlite:/srv/billing-model/app.db\n"
+	";    verify = bin/smoke-test\n"
+	";[role \"qa\"]\n"
+	";    members = bob, carol\n";
+
+struct load_state {
+	struct ns_config *c;
+	const char *file;
+	struct strbuf seen; /* "section\nkey\n" pairs already given */
+};
+
+static char *abspath(const struct ns_config *c, const char *p)
+{
+	if (p[0] == '/')
+		return xstrdup(p);
+	return xprintf("%s/%s", c->dir, p);
+}
+
+static char *database_url(const struct ns_config *c, const char *v)
+{
+	if (!strncmp(v, "sqlite:", 7) && v[7] != '/')
+		return xprintf("sqlite:%s/%s", c->dir, v + 7);
+	return xstrdup(v);
+}
+
+static void split_list(char ***out, size_t *nr, const char *v)
+{
+	size_t alloc = *nr;
+
+	while (*v) {
+		size_t n = strcspn(v, ", \t");
+		if (n) {
+			ALLOC_GROW(*out, *nr, alloc);
+			(*out)[(*nr)++] = xstrndup(v, n);
+		}
+		v += n;
+		v += strspn(v, ", \t");
+	}
+}
+
+static int parse_size(unsigned long long *out, const char *v)
+{
+	char *end;
+	unsigned long long n;
+
+	errno = 0;
+	n = strtoull(v, &end, 10);
+	if (errno || end == v)
+		return -1;
+	switch (*end) {
+	case 'K': n <<= 10; end++; break;
+	case 'M': n <<= 20; end++; break;
+	case 'G': n <<= 30; end++; break;
+	default: break;
+	}
+	if (*end)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static struct ns_env *env_get(struct ns_config *c, const char *name, int make)
+{
+	for (size_t i = 0; i < c->envs_nr; i++)
+		if (!strcmp(c->envs[i].name, name))
+			return &c->envs[i];
+	if (!make)
+		return NULL;
+	c->envs = xrealloc(c->envs, (c->envs_nr + 1) * sizeof(*c->envs));
+	memset(&c->envs[c->envs_nr], 0, sizeof(*c->envs));
+	c->envs[c->envs_nr].name = xstrdup(name);
+	return &c->envs[c->envs_nr++];
+}
+
+static int bad(struct load_state *st, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int bad(struct load_state *st, int line, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	strbuf_addf(&sb, "%s:%d: ", st->file, line);
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	ns_error_set("%s", sb.buf);
+	strbuf_release(&sb);
+	return NS_EINVALID;
+}
+
+static int set_str(char **slot, const char *v)
+{
+	free(*slot);
+	*slot = xstrdup(v);
+	return 0;
+}
+
+static int env_key(struct load_state *st, struct ns_env *e, const char *key,
+		   const char *v, int line)
+{
+	struct ns_config *c = st->c;
+
+	if (!strcmp(key, "root")) {
+		free(e->root);
+		e->root = abspath(c, v);
+	} else if (!strcmp(key, "database")) {
+		free(e->database);
+		e->database = database_url(c, v);
+	} else if (!strcmp(key, "verify"))
+		return set_str(&e->verify, v);
+	else if (!strcmp(key, "window"))
+		return set_str(&e->window, v);
+	else if (!strcmp(key, "blackout"))
+		return set_str(&e->blackout, v);
+	else if (!strcmp(key, "warranty"))
+		return set_str(&e->warranty, v);
+	else if (!strcmp(key, "timezone"))
+		return 0;
+	else
+		return bad(st, line, "unknown key '%s' in [environment \"%s\"]",
+			   key, e->name);
+	return 0;
+}
+
+static int env_name_ok(const char *name)
+{
+	const char *slash = strchr(name, '/');
+
+	return slash && slash != name && !strchr(slash + 1, '/') &&
+	       (!strcmp(slash + 1, "model") ||
+		!strcmp(slash + 1, "production"));
+}
+
+static int site_key(struct load_state *st, const char *sname, const char *key,
+		    const char *v, int line)
+{
+	struct ns_config *c = st->c;
+	const char *last = strrchr(sname, '/');
+	char *envname;
+	struct ns_env *e;
+	struct ns_site *s = NULL;
+
+	if (!last || last == sname || !last[1])
+		return bad(st, line, "[site \"%s\"]: expected "
+			   "SYSTEM/ENVIRONMENT/SITE", sname);
+	envname = xstrndup(sname, (size_t)(last - sname));
+	if (!env_name_ok(envname)) {
+		free(envname);
+		return bad(st, line, "[site \"%s\"]: expected "
+			   "SYSTEM/model/SITE or SYSTEM/production/SITE",
+			   sname);
+	}
+	e = env_get(c, envname, 1);
+	free(envname);
+	for (size_t i = 0; i < e->sites_nr; i++)
+		if (!strcmp(e->sites[i].name, sname))
+			s = &e->sites[i];
+	if (!s) {
+		e->sites = xrealloc(e->sites,
+				    (e->sites_nr + 1) * sizeof(*e->sites));
+		s = &e->sites[e->sites_nr++];
+		memset(s, 0, sizeof(*s));
+		s->name = xstrdup(sname);
+		s->label = xstrdup(last + 1);
+	}
+	if (!strcmp(key, "root")) {
+		free(s->root);
+		s->root = abspath(c, v);
+	} else if (!strcmp(key, "database")) {
+		free(s->database);
+		s->database = database_url(c, v);
+	} else {
+		return bad(st, line, "unknown key '%s' in [site \"%s\"]", key,
+			   sname);
+	}
+	return 0;
+}
+
+static int limits_key(struct load_state *st, const char *key, const char *v,
+		      int line)
+{
+	struct ns_limits *l = &st->c->limits;
+	unsigned long long n;
+
+	if (parse_size(&n, v) < 0 || n == 0)
+		return bad(st, line, "[limits] %s: expected a positive size "
+			   "such as 64M, not '%s'", key, v);
+	if (!strcmp(key, "max-file-size"))
+		l->max_file_size = n;
+	else if (!strcmp(key, "max-total-size"))
+		l->max_total_size = n;
+	else if (!strcmp(key, "max-files"))
+		l->max_files = (size_t)n;
+	else if (!strcmp(key, "max-path"))
+		l->max_path = (size_t)n;
+	else
+		return bad(st, line, "unknown key '%s' in [%s]", key,
+			   "limits");
+	return 0;
+}
+
+static int path_key(struct load_state *st, const char *key, const char *v,
+		    int line)
+{
+	struct ns_config *c = st->c;
+	char **slot = !strcmp(key, "spool")	? &c->spool
+		      : !strcmp(key, "archive") ? &c->archive
+		      : !strcmp(key, "store")	? &c->store
+		      : !strcmp(key, "journal") ? &c->journal
+		      : !strcmp(key, "locks")	? &c->locks
+						: NULL;
+
+	if (!slot)
+		return bad(st, line, "unknown key '%s' in [%s]", key, "paths");
+	free(*slot);
+	*slot = abspath(c, v);
+	return 0;
+}
+
+static int named_key(struct load_state *st, const char *kind,
+		     const char *name, const char *key, const char *v,
+		     int line)
+{
+	struct ns_config *c = st->c;
+
+	if (!strcmp(kind, "environment")) {
+		if (!env_name_ok(name))
+			return bad(st, line, "[environment \"%s\"]: expected "
+				   "SYSTEM/model or SYSTEM/production",
+				   name);
+		return env_key(st, env_get(c, name, 1), key, v, line);
+	}
+	if (!strcmp(kind, "site"))
+		return site_key(st, name, key, v, line);
+	if (!strcmp(kind, "system")) {
+		struct ns_system *s = NULL;
+		for (size_t i = 0; i < c->systems_nr; i++)
+			if (!strcmp(c->systems[i].name, name))
+				s = &c->systems[i];
+		if (!s) {
+			c->systems = xrealloc(c->systems,
+					      (c->systems_nr + 1) * sizeof(*s));
+			s = &c->systems[c->systems_nr++];
+			memset(s, 0, sizeof(*s));
+			s->name = xstrdup(name);
+		}
+		if (strcmp(key, "users"))
+			return bad(st, line, "unknown key '%s' in [system "
+				   "\"%s\"]", key, name);
+		split_list(&s->users, &s->users_nr, v);
+		return 0;
+	}
+	if (!strcmp(kind, "role")) {
+		struct ns_role *r;
+		if (strcmp(key, "members"))
+			return bad(st, line, "unknown key '%s' in [role "
+				   "\"%s\"]", key, name);
+		c->roles = xrealloc(c->roles, (c->roles_nr + 1) * sizeof(*r));
+		r = &c->roles[c->roles_nr++];
+		memset(r, 0, sizeof(*r));
+		r->name = xstrdup(name);
+		split_list(&r->members, &r->members_nr, v);
+		return 0;
+	}
+	return bad(st, line, "unknown section [%s \"%s\"]", kind, name);
+}
+
+static int plain_key(struct load_state *st, const char *kind, const char *key,
+		     const char *v, int line)
+{
+	struct ns_config *c = st->c;
+
+	if (!strcmp(kind, "registry") && !strcmp(key, "path")) {
+		free(c->registry);
+		c->registry = abspath(c, v);
+	} else if (!strcmp(kind, "paths")) {
+		return path_key(st, key, v, line);
+	} else if (!strcmp(kind, "limits")) {
+		return limits_key(st, key, v, line);
+	} else if (!strcmp(kind, "security") &&
+		   !strcmp(key, "impersonation")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return bad(st, line, "[security] impersonation: "
+				   "expected true or false, not '%s'", v);
+		c->impersonation = !strcmp(v, "true");
+	} else if (!strcmp(kind, "notify") && !strcmp(key, "outbox")) {
+		free(c->outbox);
+		c->outbox = abspath(c, v);
+	} else if (!strcmp(kind, "notify") &&
+		   (!strcmp(key, "smtp") || !strcmp(key, "webhook"))) {
+		return 0; /* transports arrive with the notify transports */
+	} else if (!strcmp(kind, "registry") || !strcmp(kind, "security") ||
+		   !strcmp(kind, "notify")) {
+		return bad(st, line, "unknown key '%s' in [%s]", key, kind);
+	} else {
+		return bad(st, line, "unknown section [%s]", kind);
+	}
+	return 0;
+}
+
+static int handler(void *data, const char *section, const char *key,
+		   const char *v, int line)
+{
+	struct load_state *st = data;
+	char *kind = NULL, *name = NULL, *pair;
+	int r;
+
+	if (ns_ini_section_split(&kind, &name, section) < 0)
+		return bad(st, line, "malformed section [%s]", section);
+	pair = xprintf("\n%s\n%s\n", section, key);
+	if (strstr(st->seen.buf, pair)) {
+		r = bad(st, line, "duplicate key '%s' in [%s]", key, section);
+	} else {
+		strbuf_addstr(&st->seen, pair + 1);
+		r = name ? named_key(st, kind, name, key, v, line)
+			 : plain_key(st, kind, key, v, line);
+	}
+	free(pair);
+	free(kind);
+	free(name);
+	return r;
+}
+
+static int read_file(struct strbuf *sb, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int r;
+
+	if (fd < 0) {
+		ns_error_set("cannot open configuration '%s': %s", path,
+			     strerror(errno));
+		return errno == ENOENT ? NS_EUSAGE : NS_ERROR;
+	}
+	strbuf_set_cap(sb, 1 << 20);
+	r = strbuf_read_fd(sb, fd);
+	close(fd);
+	if (r < 0) {
+		ns_error_set("cannot read configuration '%s': %s", path,
+			     strerror(errno));
+		return NS_EINVALID;
+	}
+	if (memchr(sb->buf, '\0', sb->len)) {
+		ns_error_set("%s: NUL byte in the configuration", path);
+		return NS_EINVALID;
+	}
+	return 0;
+}
+
+static int check_envs(struct ns_config *c)
+{
+	for (size_t i = 0; i < c->envs_nr; i++) {
+		struct ns_env *e = &c->envs[i];
+		char *slash = strchr(e->name, '/');
+
+		e->system = xstrndup(e->name, (size_t)(slash - e->name));
+		e->kind = xstrdup(slash + 1);
+		if (!ns_config_system(c, e->system)) {
+			c->systems = xrealloc(c->systems,
+					      (c->systems_nr + 1) *
+						      sizeof(*c->systems));
+			memset(&c->systems[c->systems_nr], 0,
+			       sizeof(*c->systems));
+			c->systems[c->systems_nr++].name = xstrdup(e->system);
+		}
+		if (e->root) {
+			struct ns_site s = { xstrdup(e->name), xstrdup("main"),
+					     xstrdup(e->root),
+					     e->database ? xstrdup(e->database)
+							 : NULL };
+			e->sites = xrealloc(e->sites, (e->sites_nr + 1) *
+							      sizeof(s));
+			memmove(e->sites + 1, e->sites,
+				e->sites_nr * sizeof(s));
+			e->sites[0] = s;
+			e->sites_nr++;
+		}
+		for (size_t j = 0; j < e->sites_nr; j++) {
+			const char *db = e->sites[j].database;
+			if (!e->sites[j].root) {
+				ns_error_set("%s: [site \"%s\"] has no root",
+					     c->path, e->sites[j].name);
+				return NS_EINVALID;
+			}
+			if (db && strncmp(db, "sqlite:", 7) &&
+			    strncmp(db, "postgresql://", 13) &&
+			    strncmp(db, "postgres://", 11)) {
+				ns_error_set("%s: %s: database: expected "
+					     "sqlite:PATH or postgresql://..., "
+					     "not '%s'",
+					     c->path, e->sites[j].name, db);
+				return NS_EINVALID;
+			}
+		}
+		if (!e->sites_nr) {
+			ns_error_set("%s: [environment \"%s\"] has no root "
+				     "and no [site] section",
+				     c->path, e->name);
+			return NS_EINVALID;
+		}
+	}
+	return 0;
+}
+
+int ns_config_load(struct ns_config *out, const char *path)
+{
+	struct ns_config c = NS_CONFIG_INIT;
+	struct ns_limits lim = NS_LIMITS_DEFAULT;
+	struct strbuf text = STRBUF_INIT;
+	struct load_state st = { &c, path, STRBUF_INIT };
+	char *copy;
+	int r;
+
+	c.limits = lim;
+	if ((r = read_file(&text, path)) < 0)
+		goto done;
+	c.path = xstrdup(path);
+	copy = xstrdup(path);
+	c.dir = path[0] == '/' ? xstrdup(dirname(copy)) : NULL;
+	if (!c.dir) {
+		char *cwd = getcwd(NULL, 0);
+		const char *d = dirname(copy);
+		c.dir = strcmp(d, ".") ? xprintf("%s/%s", cwd ? cwd : ".", d)
+				       : xstrdup(cwd ? cwd : ".");
+		free(cwd);
+	}
+	free(copy);
+	strbuf_addch(&st.seen, '\n');
+	if ((r = ns_ini_parse(path, text.buf, text.len, handler, &st)) < 0)
+		goto done;
+	if ((r = check_envs(&c)) < 0)
+		goto done;
+#define DEFAULT_PATH(f, rel)                                                   \
+	if (!c.f)                                                              \
+		c.f = abspath(&c, rel);
+	DEFAULT_PATH(registry, "nightshift.db");
+	DEFAULT_PATH(spool, "spool");
+	DEFAULT_PATH(archive, "archive");
+	DEFAULT_PATH(store, "store");
+	DEFAULT_PATH(journal, "journal");
+	DEFAULT_PATH(locks, "locks");
+	DEFAULT_PATH(outbox, "outbox");
+#undef DEFAULT_PATH
+	*out = c;
+	memset(&c, 0, sizeof(c));
+	r = 0;
+done:
+	strbuf_release(&text);
+	strbuf_release(&st.seen);
+	ns_config_release(&c);
+	return r;
+}
+
+static void free_list(char **l, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(l[i]);
+	free(l);
+}
+
+void ns_config_release(struct ns_config *c)
+{
+	free(c->path);
+	free(c->dir);
+	free(c->registry);
+	free(c->spool);
+	free(c->archive);
+	free(c->outbox);
+	free(c->store);
+	free(c->journal);
+	free(c->locks);
+	for (size_t i = 0; i < c->systems_nr; i++) {
+		free(c->systems[i].name);
+		free_list(c->systems[i].users, c->systems[i].users_nr);
+	}
+	free(c->systems);
+	for (size_t i = 0; i < c->envs_nr; i++) {
+		struct ns_env *e = &c->envs[i];
+		free(e->name);
+		free(e->system);
+		free(e->kind);
+		free(e->root);
+		free(e->database);
+		free(e->verify);
+		free(e->window);
+		free(e->blackout);
+		free(e->warranty);
+		for (size_t j = 0; j < e->sites_nr; j++) {
+			free(e->sites[j].name);
+			free(e->sites[j].label);
+			free(e->sites[j].root);
+			free(e->sites[j].database);
+		}
+		free(e->sites);
+	}
+	free(c->envs);
+	for (size_t i = 0; i < c->roles_nr; i++) {
+		free(c->roles[i].name);
+		free_list(c->roles[i].members, c->roles[i].members_nr);
+	}
+	free(c->roles);
+	memset(c, 0, sizeof(*c));
+}
+
+const struct ns_env *ns_config_env(const struct ns_config *c,
+				   const char *name)
+{
+	char *full = NULL;
+	const struct ns_env *e = NULL;
+
+	if (!strchr(name, '/')) {
+		if (c->systems_nr != 1) {
+			ns_error_set("environment '%s': say SYSTEM/%s, the "
+				     "configuration has %zu systems",
+				     name, name, c->systems_nr);
+			return NULL;
+		}
+		full = xprintf("%s/%s", c->systems[0].name, name);
+		name = full;
+	}
+	for (size_t i = 0; i < c->envs_nr; i++)
+		if (!strcmp(c->envs[i].name, name))
+			e = &c->envs[i];
+	if (!e)
+		ns_error_set("%s: no [environment \"%s\"]", c->path, name);
+	free(full);
+	return e;
+}
+
+const struct ns_system *ns_config_system(const struct ns_config *c,
+					 const char *name)
+{
+	for (size_t i = 0; i < c->systems_nr; i++)
+		if (!strcmp(c->systems[i].name, name))
+			return &c->systems[i];
+	return NULL;
+}
+
+const struct ns_role *ns_config_role(const struct ns_config *c,
+				     const char *name)
+{
+	for (size_t i = 0; i < c->roles_nr; i++)
+		if (!strcmp(c->roles[i].name, name))
+			return &c->roles[i];
+	return NULL;
+}

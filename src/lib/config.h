@@ -1,0 +1,77 @@
+/*
+ * config — nightshift.conf: systems, environments, sites, roles, limits.
+ *
+ * Loaded whole and checked before any command acts: an unknown section or
+ * key, a duplicate, an environment name that is not SYSTEM/model or
+ * SYSTEM/production, a site without a root — each refused with
+ * "FILE:LINE: ..." and NS_EINVALID. Relative paths in the file are taken
+ * relative to the directory that holds it, and stored absolute.
+ */
+#ifndef NS_CONFIG_H
+#define NS_CONFIG_H
+
+#include <stddef.h>
+
+#include "package.h"
+
+struct ns_site {
+	char *name;  /* "billing/model" or "billing/production/central" */
+	char *label; /* "main" or "central": unique within the environment */
+	char *root;
+	char *database; /* "sqlite:/abs/path", "postgresql://..." or NULL */
+};
+
+struct ns_env {
+	char *name;   /* "billing/model" */
+	char *system; /* "billing" */
+	char *kind;   /* "model" or "production" */
+	char *root, *database; /* the single site, when said here */
+	char *verify;
+	char *window, *blackout, *warranty;
+	struct ns_site *sites;
+	size_t sites_nr;
+};
+
+struct ns_role {
+	char *name;
+	char **members;
+	size_t members_nr;
+};
+
+struct ns_system {
+	char *name;
+	char **users;
+	size_t users_nr;
+};
+
+struct ns_config {
+	char *path, *dir;
+	char *registry, *spool, *archive, *outbox, *store, *journal, *locks;
+	int impersonation;
+	struct ns_limits limits;
+	struct ns_system *systems;
+	size_t systems_nr;
+	struct ns_env *envs;
+	size_t envs_nr;
+	struct ns_role *roles;
+	size_t roles_nr;
+};
+
+#define NS_CONFIG_INIT { 0 }
+
+int ns_config_load(struct ns_config *out, const char *path);
+void ns_config_release(struct ns_config *c);
+/* "billing/model", or "model" when the configuration has one system;
+ * NULL with the message set when there is no such environment */
+const struct ns_env *ns_config_env(const struct ns_config *c,
+				   const char *name);
+const struct ns_system *ns_config_system(const struct ns_config *c,
+					 const char *name);
+/* the members of a role; empty when the role is not configured */
+const struct ns_role *ns_config_role(const struct ns_config *c,
+				     const char *name);
+
+/* the text `init` writes for a new nightshift.conf */
+extern const char ns_config_template[];
+
+#endif

@@ -1,0 +1,529 @@
+#include "fsx.h"
+#include "error.h"
+#include "step.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+int ns_fsx_root_open(struct ns_root *out, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0) {
+		ns_error_set("cannot open target root '%s': %s", path,
+			     strerror(errno));
+		return errno == ENOENT ? NS_EINVALID : NS_ERROR;
+	}
+	out->fd = fd;
+	out->path = xstrdup(path);
+	return 0;
+}
+
+void ns_fsx_root_release(struct ns_root *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->path);
+	r->fd = -1;
+	r->path = NULL;
+}
+
+static int openat2_beneath(int dirfd, const char *path)
+{
+#ifdef SYS_openat2
+	struct open_how how = {
+		.flags = O_RDONLY | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+			   RESOLVE_NO_MAGICLINKS,
+	};
+	return (int)syscall(SYS_openat2, dirfd, path, &how, sizeof(how));
+#else
+	errno = ENOSYS;
+	return -1;
+#endif
+}
+
+/* the slow path, and the one that names the component at fault */
+static int walk(int *out, const struct ns_root *r, const char *dir,
+		const char *rel)
+{
+	int fd = dup(r->fd);
+	const char *p = dir;
+
+	if (fd < 0) {
+		ns_error_set("%s: %s", r->path, strerror(errno));
+		return NS_ERROR;
+	}
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		char *comp = xstrndup(p, n);
+		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
+						    O_NOFOLLOW | O_CLOEXEC);
+		int err = errno;
+		struct stat st;
+
+		if (next < 0 && err != ENOENT &&
+		    fstatat(fd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+			ns_error_set("%s/%.*s: %s in the target path of '%s'",
+				     r->path, (int)(p - dir + n), dir,
+				     S_ISLNK(st.st_mode) ? "symbolic link"
+							 : "not a directory",
+				     rel);
+			err = -1;
+		}
+		free(comp);
+		close(fd);
+		if (next < 0) {
+			if (err == ENOENT)
+				return 1;
+			if (err == -1)
+				return NS_EINVALID;
+			ns_error_set("%s/%s: %s", r->path, dir, strerror(err));
+			return NS_ERROR;
+		}
+		fd = next;
+		p += n;
+		p += strspn(p, "/");
+	}
+	*out = fd;
+	return 0;
+}
+
+int ns_fsx_parent(int *out, const struct ns_root *r, const char *rel,
+		  const char **base)
+{
+	const char *slash = strrchr(rel, '/');
+	char *dir;
+	int fd, ret;
+
+	*base = slash ? slash + 1 : rel;
+	if (!slash) {
+		if ((*out = dup(r->fd)) < 0) {
+			ns_error_set("%s: %s", r->path, strerror(errno));
+			return NS_ERROR;
+		}
+		return 0;
+	}
+	dir = xstrndup(rel, (size_t)(slash - rel));
+	fd = openat2_beneath(r->fd, dir);
+	if (fd >= 0) {
+		*out = fd;
+		ret = 0;
+	} else {
+		ret = walk(out, r, dir, rel);
+	}
+	free(dir);
+	return ret;
+}
+
+int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel)
+{
+	const char *base;
+	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+
+	if (ret)
+		return ret;
+	if (fstatat(dfd, base, st, AT_SYMLINK_NOFOLLOW) < 0) {
+		ret = errno == ENOENT ? 1 : NS_ERROR;
+		if (ret < 0)
+			ns_error_set("%s/%s: %s", r->path, rel,
+				     strerror(errno));
+	} else if (S_ISLNK(st->st_mode)) {
+		ns_error_set("%s/%s: symbolic link in the target path",
+			     r->path, rel);
+		ret = NS_EINVALID;
+	}
+	close(dfd);
+	return ret;
+}
+
+int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
+		const char *rel)
+{
+	const char *base;
+	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+
+	if (ret)
+		return ret;
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return 1;
+		ns_error_set("%s/%s: %s", r->path, rel,
+			     errno == ELOOP ? "symbolic link in the target path"
+					    : strerror(errno));
+		return errno == ELOOP ? NS_EINVALID : NS_ERROR;
+	}
+	ret = ns_sha256_fd(out, fd);
+	if (ret < 0)
+		ns_error_set("cannot read '%s/%s': %s", r->path, rel,
+			     strerror(errno));
+	close(fd);
+	return ret < 0 ? NS_ERROR : 0;
+}
+
+int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
+{
+	const char *base;
+	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+
+	if (ret)
+		return ret < 0 ? ret : NS_ERROR;
+	if (ns_step("mkdir") < 0 || (mkdirat(dfd, base, 0755) < 0 &&
+				     errno != EEXIST)) {
+		ns_error_set("cannot create directory '%s/%s': %s", r->path,
+			     rel, strerror(errno));
+		ret = NS_ERROR;
+	} else {
+		ret = ns_fsx_fsync_dir(dfd, rel);
+	}
+	close(dfd);
+	return ret;
+}
+
+int ns_fsx_rmdir(const struct ns_root *r, const char *rel)
+{
+	const char *base;
+	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+	struct stat st;
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
+		close(dfd);
+		return 0;
+	}
+	if (ns_step("rmdir") < 0 ||
+	    (unlinkat(dfd, base, AT_REMOVEDIR) < 0 && errno != ENOENT &&
+	     errno != ENOTEMPTY && errno != EEXIST)) {
+		ns_error_set("cannot remove directory '%s/%s': %s", r->path,
+			     rel, strerror(errno));
+		ret = NS_ERROR;
+	} else {
+		ret = ns_fsx_fsync_dir(dfd, rel);
+	}
+	close(dfd);
+	return ret;
+}
+
+static int write_all(int fd, const char *buf, size_t n)
+{
+	while (n) {
+		ssize_t w;
+		if (ns_step("write") < 0)
+			return -1;
+		w = write(fd, buf, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -1;
+		buf += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+static int fill(int fd, ns_fsx_reader src, void *ctx, char out[NS_HEX_LEN + 1])
+{
+	struct ns_sha256 *h = ns_sha256_new();
+	static char buf[1 << 16];
+	int ret = 0;
+
+	for (;;) {
+		ssize_t n = src(ctx, buf, sizeof(buf));
+		if (n < 0) {
+			ret = -2;
+			break;
+		}
+		if (n == 0)
+			break;
+		ns_sha256_update(h, buf, (size_t)n);
+		if (write_all(fd, buf, (size_t)n) < 0) {
+			ret = -1;
+			break;
+		}
+	}
+	ns_sha256_finish(out, h);
+	return ret;
+}
+
+int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
+		 void *ctx, const char *expect, const char *what)
+{
+	char got[NS_HEX_LEN + 1];
+	int fd, r, ret = NS_ERROR;
+
+	if (ns_step("create") < 0) {
+		ns_error_set("cannot create '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	fd = openat(dirfd, name,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		ns_error_set("cannot create '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	r = fill(fd, src, ctx, got);
+	if (r == -2)
+		goto fail; /* the source set its message */
+	if (r < 0 || fchmod(fd, mode) < 0) {
+		ns_error_set("cannot write '%s': %s", what, strerror(errno));
+		goto fail;
+	}
+	if (expect && strcmp(expect, got)) {
+		ns_error_set("%s: hash mismatch (expected %.12s…, got %.12s…)",
+			     what, expect, got);
+		ret = NS_EINVALID;
+		goto fail;
+	}
+	if (ns_step("fsync") < 0 || fsync(fd) < 0) {
+		ns_error_set("cannot fsync '%s': %s", what, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ns_error_set("cannot close '%s': %s", what, strerror(errno));
+		goto fail;
+	}
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, name, 0);
+	return ret;
+}
+
+static ssize_t fd_reader(void *ctx, void *buf, size_t n)
+{
+	int fd = *(int *)ctx;
+	ssize_t r;
+
+	do
+		r = read(fd, buf, n);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		ns_error_set("read error: %s", strerror(errno));
+	return r;
+}
+
+int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
+		const char *srcname, unsigned mode, const char *what)
+{
+	int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0) {
+		ns_error_set("cannot open '%s' to copy it: %s", what,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	ret = ns_fsx_write(dstdir, dstname, mode, fd_reader, &fd, NULL, what);
+	close(fd);
+	return ret;
+}
+
+int ns_fsx_rename(int dirfd, const char *from, const char *to,
+		  const char *what)
+{
+	if (ns_step("rename") < 0 || renameat(dirfd, from, dirfd, to) < 0) {
+		ns_error_set("cannot rename into '%s': %s", what,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+int ns_fsx_unlink(int dirfd, const char *name, const char *what)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 &&
+	    errno == ENOENT)
+		return 0;
+	if (ns_step("unlink") < 0 ||
+	    (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)) {
+		ns_error_set("cannot remove '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+int ns_fsx_fsync_dir(int dirfd, const char *what)
+{
+	if (ns_step("fsync-dir") < 0 || fsync(dirfd) < 0) {
+		ns_error_set("cannot fsync the directory of '%s': %s", what,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+int ns_fsx_mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	int ret = 0;
+
+	for (char *s = p + 1;; s++) {
+		if (*s != '/' && *s)
+			continue;
+		char c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			ns_error_set("cannot create directory '%s': %s", p,
+				     strerror(errno));
+			ret = NS_ERROR;
+			break;
+		}
+		*s = c;
+		if (!c)
+			break;
+	}
+	free(p);
+	return ret;
+}
+
+static int fsync_parent(const char *path)
+{
+	char *dir = xstrdup(path), *slash = strrchr(dir, '/');
+	int fd, ret = 0;
+
+	if (slash)
+		*slash = '\0';
+	fd = open(slash ? (*dir ? dir : "/") : ".", O_RDONLY | O_DIRECTORY);
+	if (fd < 0 || ns_step("fsync-dir") < 0 || fsync(fd) < 0) {
+		ns_error_set("cannot fsync the directory of '%s': %s", path,
+			     strerror(errno));
+		ret = NS_ERROR;
+	}
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return ret;
+}
+
+int ns_fsx_write_file(const char *path, const void *buf, size_t len)
+{
+	char *tmp = xprintf("%s.tmp-%ld", path, (long)getpid());
+	int fd = -1, ret = NS_ERROR;
+
+	if (ns_step("create") < 0 ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
+	    write_all(fd, buf, len) < 0 || ns_step("fsync") < 0 ||
+	    fsync(fd) < 0) {
+		ns_error_set("cannot write '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ns_error_set("cannot write '%s': %s", path, strerror(errno));
+		goto done;
+	}
+	fd = -1;
+	if (ns_step("rename") < 0 || rename(tmp, path) < 0) {
+		ns_error_set("cannot rename '%s' into place: %s", path,
+			     strerror(errno));
+		goto done;
+	}
+	ret = fsync_parent(path);
+done:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
+int ns_fsx_append(const char *path, const char *line)
+{
+	int fd, ret = NS_ERROR, created;
+	struct stat st;
+
+	created = stat(path, &st) < 0;
+	if (ns_step("journal-write") < 0 ||
+	    (fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644)) <
+		    0) {
+		ns_error_set("cannot write the journal '%s': %s", path,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	if (write_all(fd, line, strlen(line)) < 0 || ns_step("fsync") < 0 ||
+	    fsync(fd) < 0) {
+		ns_error_set("cannot write the journal '%s': %s", path,
+			     strerror(errno));
+		close(fd);
+		return NS_ERROR;
+	}
+	if (close(fd) < 0) {
+		ns_error_set("cannot close the journal '%s': %s", path,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	ret = created ? fsync_parent(path) : 0;
+	return ret;
+}
+
+int ns_fsx_remove_tree(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 : (unlink(path) < 0 ? NS_ERROR : 0);
+	while ((de = readdir(d))) {
+		char *p;
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		p = xprintf("%s/%s", path, de->d_name);
+		if (de->d_type == DT_DIR)
+			ret |= ns_fsx_remove_tree(p);
+		else if (unlink(p) < 0 && errno != ENOENT)
+			ret = NS_ERROR;
+		free(p);
+	}
+	closedir(d);
+	if (rmdir(path) < 0 && errno != ENOENT)
+		ret = NS_ERROR;
+	if (ret)
+		ns_error_set("cannot remove '%s': %s", path, strerror(errno));
+	return ret ? NS_ERROR : 0;
+}
+
+int ns_fsx_lock(int *out, const char *path, const char *what)
+{
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+
+	if (fd < 0) {
+		ns_error_set("cannot open the lock '%s': %s", path,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		close(fd);
+		if (err == EWOULDBLOCK) {
+			ns_error_set("%s is locked: another nightshift is "
+				     "migrating it (lock '%s')",
+				     what, path);
+			return NS_ELOCKED;
+		}
+		ns_error_set("cannot lock '%s': %s", path, strerror(err));
+		return NS_ERROR;
+	}
+	*out = fd;
+	return 0;
+}

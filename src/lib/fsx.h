@@ -1,0 +1,78 @@
+/*
+ * fsx — root-confined, durable file operations.
+ *
+ * Everything nightshift changes below a target root goes through here.
+ * Paths are resolved beneath an open root directory, one component at a
+ * time with O_NOFOLLOW (openat2 with RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS
+ * where the kernel has it): a symbolic link anywhere on the way — pointing
+ * in or out of the root — is refused, never followed. New content is
+ * written to a hidden sibling, fsynced, and renamed into place by the
+ * caller; directories are fsynced after renames and unlinks. A failed
+ * fsync is a failure. Each mutating call goes through ns_step() so that the
+ * kill-point tests can stop the process before it.
+ */
+#ifndef NS_FSX_H
+#define NS_FSX_H
+
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "hash.h"
+
+struct ns_root {
+	int fd;
+	char *path;
+};
+
+#define NS_ROOT_INIT { -1, NULL }
+
+/* a byte source for ns_fsx_write: like read(2) */
+typedef ssize_t (*ns_fsx_reader)(void *ctx, void *buf, size_t n);
+
+int ns_fsx_root_open(struct ns_root *out, const char *path);
+void ns_fsx_root_release(struct ns_root *r);
+
+/* Open the directory that holds REL; *base is REL's last component.
+ * Returns 0, 1 when a directory on the way does not exist, NS_EINVALID
+ * for a symbolic link or non-directory on the way. */
+int ns_fsx_parent(int *out, const struct ns_root *r, const char *rel,
+		  const char **base);
+/* lstat REL beneath the root: 0 present, 1 absent, NS_EINVALID when a
+ * component is a symbolic link */
+int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel);
+/* SHA-256 of the regular file REL; 1 when absent */
+int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
+		const char *rel);
+/* mkdir REL beneath the root (its parent must exist), fsync the parent */
+int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
+/* rmdir REL when it exists and is empty; fsync the parent */
+int ns_fsx_rmdir(const struct ns_root *r, const char *rel);
+
+/* Write NAME in DIRFD from src, hashing; fsync; mode set exactly. When
+ * expect is not NULL and the bytes hash otherwise, the file is removed and
+ * NS_EINVALID returned. `what` names the file in messages. */
+int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
+		 void *ctx, const char *expect, const char *what);
+/* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, durably */
+int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
+		const char *srcname, unsigned mode, const char *what);
+int ns_fsx_rename(int dirfd, const char *from, const char *to,
+		  const char *what);
+/* unlink; an absent file is not an error */
+int ns_fsx_unlink(int dirfd, const char *name, const char *what);
+int ns_fsx_fsync_dir(int dirfd, const char *what);
+
+/* nightshift's own directories (spool, archive, journal): mkdir -p */
+int ns_fsx_mkdir_p(const char *path, mode_t mode);
+/* write a small file of nightshift's own durably (tmp, fsync, rename) */
+int ns_fsx_write_file(const char *path, const void *buf, size_t len);
+/* append and fsync one record to a file of nightshift's own */
+int ns_fsx_append(const char *path, const char *line);
+/* remove a directory tree of nightshift's own (archives, staging dirs) */
+int ns_fsx_remove_tree(const char *path);
+/* take an exclusive flock on PATH (created, never deleted); NS_ELOCKED
+ * when another process holds it */
+int ns_fsx_lock(int *out, const char *path, const char *what);
+
+#endif

@@ -1,0 +1,854 @@
+#include "migrate.h"
+#include "archive.h"
+#include "error.h"
+#include "journal.h"
+#include "target.h"
+#include "timefmt.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct run {
+	struct ns_plan plan;
+	struct ns_root root;
+	struct ns_target *db;
+	char *rundir, *journal;
+	const struct ns_trigger *t; /* NULL in recovery */
+	long long start;
+};
+
+#define RUN_INIT { NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0 }
+
+static void run_release(struct run *r)
+{
+	ns_plan_release(&r->plan);
+	ns_fsx_root_release(&r->root);
+	ns_target_free(r->db);
+	free(r->rundir);
+	free(r->journal);
+}
+
+void ns_outcome_release(struct ns_outcome *o)
+{
+	free(o->message);
+	free(o->token);
+	free(o->enhancement);
+	free(o->environment);
+	free(o->site);
+	free(o->rundir);
+	free(o->journal);
+	memset(o, 0, sizeof(*o));
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static int finish(struct ns_outcome *out, struct run *r,
+		  enum ns_outcome_kind kind, int code, const char *msg)
+{
+	out->kind = kind;
+	out->code = code;
+	free(out->message);
+	out->message = xstrdup(msg);
+	if (r->plan.token) {
+		free(out->token);
+		free(out->enhancement);
+		free(out->environment);
+		free(out->site);
+		out->token = xstrdup(r->plan.token);
+		out->enhancement = xstrdup(r->plan.enhancement);
+		out->environment = xstrdup(r->plan.environment);
+		out->site = xstrdup(r->plan.site);
+		out->revision = r->plan.revision;
+	}
+	free(out->rundir);
+	free(out->journal);
+	out->rundir = dup_or_null(r->rundir);
+	out->journal = dup_or_null(r->journal);
+	out->ms = ns_mono_ms() - r->start;
+	return code;
+}
+
+/* ---- building the plan and checking the target ---------------------- */
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct ns_plan_file *)a)->path,
+		      ((const struct ns_plan_file *)b)->path);
+}
+
+static void add_file(struct ns_plan *p, size_t *alloc, const char *path,
+		     enum ns_op op)
+{
+	struct ns_plan_file *f;
+
+	ALLOC_GROW(p->files, p->nr, *alloc);
+	f = &p->files[p->nr++];
+	memset(f, 0, sizeof(*f));
+	f->path = xstrdup(path);
+	f->op = op;
+}
+
+static int plan_files(struct ns_plan *p, const struct ns_trigger *t,
+		      size_t max_path)
+{
+	size_t alloc = 0;
+	int ret;
+
+	for (size_t i = 0; i < t->nr; i++) {
+		const struct ns_member *m = &t->members[i];
+		if (strncmp(m->path, "files/", 6))
+			continue;
+		if ((ret = ns_path_check(m->path, m->path + 6, max_path)) < 0)
+			return ret;
+		add_file(p, &alloc, m->path + 6, NS_OP_PUT);
+		memcpy(p->files[p->nr - 1].sha256, m->sha256, NS_HEX_LEN + 1);
+		p->files[p->nr - 1].mode = m->mode;
+		p->files[p->nr - 1].size = m->size;
+	}
+	for (size_t i = 0; i < t->manifest.deletes_nr; i++) {
+		const char *d = t->manifest.deletes[i];
+		if ((ret = ns_path_check("[files] delete", d, max_path)) < 0)
+			return ret;
+		add_file(p, &alloc, d, NS_OP_DELETE);
+	}
+	if (p->nr)
+		qsort(p->files, p->nr, sizeof(*p->files), cmp_file);
+	for (size_t i = 1; i < p->nr; i++)
+		if (!strcmp(p->files[i].path, p->files[i - 1].path)) {
+			ns_error_set("%s: both replaced and deleted",
+				     p->files[i].path);
+			return NS_EINVALID;
+		}
+	return 0;
+}
+
+static int make_plan(struct run *r, const struct ns_trigger *t,
+		     const struct ns_site *site,
+		     const struct ns_migrate_ctx *ctx)
+{
+	struct ns_plan *p = &r->plan;
+	const char *cmds[2] = { t->manifest.verify_command, ctx->env_verify };
+
+	p->token = xstrdup(ctx->token);
+	p->enhancement = xstrdup(t->id);
+	p->revision = t->revision;
+	memcpy(p->payload_sha256, t->payload_sha256, NS_HEX_LEN + 1);
+	p->environment = xstrdup(ctx->env_name);
+	p->site = xstrdup(site->name);
+	p->root = xstrdup(site->root);
+	p->database = dup_or_null(site->database);
+	p->user = xstrdup(ctx->user);
+	p->revert_sql = dup_or_null(t->revert_sql);
+	p->verify = xcalloc(2, sizeof(*p->verify));
+	for (size_t i = 0; i < 2; i++)
+		if (cmds[i] && *cmds[i])
+			p->verify[p->verify_nr++] = xstrdup(cmds[i]);
+	if (t->deploy_sql && !t->revert_sql) {
+		ns_error_set("%s: sql/deploy.sql without sql/revert.sql",
+			     t->path);
+		return NS_EINVALID;
+	}
+	if ((t->deploy_sql || t->verify_sql) && !site->database) {
+		ns_error_set("%s: the enhancement has SQL but site '%s' has "
+			     "no database",
+			     t->id, site->name);
+		return NS_EINVALID;
+	}
+	return plan_files(p, t, ctx->max_path);
+}
+
+/* the directories an added file needs that are not there yet */
+static int want_mkdirs(struct ns_plan *p, size_t *alloc,
+		       const struct ns_root *root, const char *path)
+{
+	for (const char *s = strchr(path, '/'); s; s = strchr(s + 1, '/')) {
+		char *dir = xstrndup(path, (size_t)(s - path));
+		struct stat st;
+		int known = 0, ret = 0;
+
+		for (size_t i = 0; i < p->mkdirs_nr && !known; i++)
+			known = !strcmp(p->mkdirs[i], dir);
+		if (!known)
+			ret = ns_fsx_stat(&st, root, dir);
+		if (ret == 0 && !known && !S_ISDIR(st.st_mode)) {
+			ns_error_set("%s/%s: not a directory in the target, "
+				     "but the enhancement puts '%s' below it",
+				     root->path, dir, path);
+			ret = NS_EINVALID;
+		}
+		if (ret == 1) {
+			ALLOC_GROW(p->mkdirs, p->mkdirs_nr, *alloc);
+			p->mkdirs[p->mkdirs_nr++] = dir;
+			dir = NULL;
+			ret = 0;
+		}
+		free(dir);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+static int drift_one(struct ns_plan *p, size_t *alloc,
+		     const struct ns_root *root, const struct ns_plan_file *f,
+		     const char *base)
+{
+	char now[NS_HEX_LEN + 1];
+	struct stat st;
+	int ret = ns_fsx_stat(&st, root, f->path);
+
+	if (ret < 0)
+		return ret;
+	if (ret == 1) {
+		if (f->op == NS_OP_DELETE || base) {
+			ns_error_set("%s/%s: drift: %s, but it is absent",
+				     root->path, f->path,
+				     base ? "the enhancement has a base for it"
+					  : "to be deleted");
+			return NS_EDRIFT;
+		}
+		return want_mkdirs(p, alloc, root, f->path);
+	}
+	if (!S_ISREG(st.st_mode)) {
+		ns_error_set("%s/%s: not a regular file in the target",
+			     root->path, f->path);
+		return NS_EINVALID;
+	}
+	if (!base)
+		return 0;
+	if ((ret = ns_fsx_hash(now, root, f->path)) < 0)
+		return ret;
+	if (strcmp(now, base)) {
+		ns_error_set("%s/%s: drift: changed since the base the "
+			     "developer used (base %.12s…, now %.12s…)",
+			     root->path, f->path, base, now);
+		return NS_EDRIFT;
+	}
+	return 0;
+}
+
+static int check_drift(struct run *r)
+{
+	size_t alloc = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < r->plan.nr && !ret; i++)
+		ret = drift_one(&r->plan, &alloc, &r->root, &r->plan.files[i],
+				ns_manifest_base(&r->t->manifest,
+						 r->plan.files[i].path));
+	return ret;
+}
+
+/* ---- archive and staging ------------------------------------------- */
+
+static int fsync_path(const char *dir)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), ret;
+
+	if (fd < 0) {
+		ns_error_set("cannot open '%s': %s", dir, strerror(errno));
+		return NS_ERROR;
+	}
+	ret = ns_fsx_fsync_dir(fd, dir);
+	close(fd);
+	return ret;
+}
+
+static int prepare(struct run *r, const struct ns_migrate_ctx *ctx,
+		   const char *label)
+{
+	char *parent = xprintf("%s/%s", ctx->archive_dir, r->plan.token);
+	char *db = NULL;
+	int ret, has;
+
+	r->rundir = xprintf("%s/%s", parent, label);
+	r->journal = xprintf("%s/%s.%s.jnl", ctx->journal_dir, r->plan.token,
+			     label);
+	ret = ns_fsx_mkdir_p(ctx->journal_dir, 0755);
+	if (!ret)
+		ret = ns_fsx_mkdir_p(r->rundir, 0700);
+	if (!ret)
+		ret = fsync_path(parent);
+	if (!ret)
+		ret = fsync_path(ctx->archive_dir);
+	if (!ret)
+		ret = ns_journal_begin(r->journal, r->rundir);
+	if (!ret)
+		ret = ns_archive_take(&r->plan, &r->root, r->rundir);
+	if (!ret && r->db && (ret = r->db->ops->has_table(r->db, &has)) == 0) {
+		r->plan.table_existed = has;
+		db = xprintf("%s/database.sqlite", r->rundir);
+		if (!strncmp(r->plan.database, "sqlite:", 7))
+			ret = r->db->ops->backup(r->db, db);
+	}
+	if (!ret)
+		ret = ns_plan_save(&r->plan, r->rundir);
+	if (!ret)
+		ret = ns_journal_mark(r->journal, NS_J_PREPARED, NULL);
+	free(db);
+	free(parent);
+	return ret;
+}
+
+static size_t plan_index(const struct ns_plan *p, const char *path)
+{
+	size_t lo = 0, hi = p->nr;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		int c = strcmp(p->files[mid].path, path);
+		if (!c)
+			return mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (size_t)-1;
+}
+
+static ssize_t tar_src(void *ctx, void *buf, size_t n)
+{
+	return ns_tar_read(ctx, buf, n);
+}
+
+static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
+{
+	const struct ns_plan_file *f = &r->plan.files[i];
+	char *name = ns_plan_stage_name(&r->plan, i, 's');
+	char *what = xprintf("%s/%s", r->root.path, f->path);
+	const char *base;
+	int dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
+
+	if (ret == 0) {
+		ret = ns_fsx_write(dfd, name, f->mode, tar_src, tr, f->sha256,
+				   what);
+		close(dfd);
+	} else if (ret == 1) {
+		ns_error_set("%s: its directory vanished", what);
+		ret = NS_ERROR;
+	}
+	free(name);
+	free(what);
+	return ret;
+}
+
+/* fsync every directory that got a staged file, so the staging survives
+ * a power loss once the commit point has passed */
+static int fsync_dirs(struct run *r, enum ns_op only)
+{
+	const char *prev = NULL;
+	size_t prev_len = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < r->plan.nr && !ret; i++) {
+		const struct ns_plan_file *f = &r->plan.files[i];
+		const char *slash = strrchr(f->path, '/'), *base;
+		size_t len = slash ? (size_t)(slash - f->path) : 0;
+		int dfd;
+
+		if (f->op != only && only != (enum ns_op)-1)
+			continue;
+		if (prev && len == prev_len && !strncmp(prev, f->path, len))
+			continue;
+		prev = f->path;
+		prev_len = len;
+		ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
+		if (ret == 1)
+			ret = 0;
+		else if (ret == 0) {
+			ret = ns_fsx_fsync_dir(dfd, f->path);
+			close(dfd);
+		}
+	}
+	return ret;
+}
+
+static int stage(struct run *r)
+{
+	struct ns_tar_reader *tr = NULL;
+	const char *name;
+	uint64_t size;
+	unsigned mode;
+	int regular, ret;
+
+	for (size_t i = 0; i < r->plan.mkdirs_nr; i++)
+		if ((ret = ns_fsx_mkdir(&r->root, r->plan.mkdirs[i])) < 0)
+			return ret;
+	if ((ret = ns_tar_open(&tr, r->t->path)) < 0)
+		return ret;
+	while ((ret = ns_tar_next(tr, &name, &size, &mode, &regular)) == 1) {
+		size_t i;
+		if (strncmp(name, "payload/files/", 14))
+			continue;
+		i = plan_index(&r->plan, name + 14);
+		if (i == (size_t)-1 || r->plan.files[i].op != NS_OP_PUT) {
+			ns_error_set("%s: %s: not in the plan", r->t->path,
+				     name);
+			ret = NS_EINVALID;
+			break;
+		}
+		if ((ret = stage_one(r, tr, i)) < 0)
+			break;
+	}
+	ns_tar_close(tr);
+	if (!ret)
+		ret = fsync_dirs(r, NS_OP_PUT);
+	return ret;
+}
+
+/* ---- undo, apply, verify, roll back -------------------------------- */
+
+static int undo_staging(struct run *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < r->plan.nr && !ret; i++) {
+		const struct ns_plan_file *f = &r->plan.files[i];
+		char *name;
+		const char *base;
+		int dfd;
+
+		if (f->op != NS_OP_PUT)
+			continue;
+		ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
+		if (ret == 1) {
+			ret = 0;
+			continue;
+		}
+		if (ret < 0)
+			break;
+		name = ns_plan_stage_name(&r->plan, i, 's');
+		ret = ns_fsx_unlink(dfd, name, f->path);
+		free(name);
+		close(dfd);
+	}
+	for (size_t i = r->plan.mkdirs_nr; i-- > 0 && !ret;)
+		ret = ns_fsx_rmdir(&r->root, r->plan.mkdirs[i]);
+	return ret;
+}
+
+static int apply_one(struct run *r, size_t i)
+{
+	const struct ns_plan_file *f = &r->plan.files[i];
+	char *name = ns_plan_stage_name(&r->plan, i, 's');
+	char *what = xprintf("%s/%s", r->root.path, f->path);
+	char now[NS_HEX_LEN + 1];
+	const char *base;
+	struct stat st;
+	int dfd = -1, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
+
+	if (ret == 1 && f->op == NS_OP_DELETE) {
+		ret = 0;
+	} else if (ret == 1) {
+		ns_error_set("%s: its directory vanished", what);
+		ret = NS_ERROR;
+	} else if (ret == 0 && f->op == NS_OP_DELETE) {
+		ret = ns_fsx_unlink(dfd, base, what);
+	} else if (ret == 0 &&
+		   fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
+		ret = ns_fsx_rename(dfd, name, base, what);
+	} else if (ret == 0) {
+		/* renamed before an interruption: it must be the new file */
+		ret = ns_fsx_hash(now, &r->root, f->path);
+		if (ret != 0 || strcmp(now, f->sha256)) {
+			ns_error_set("%s: neither staged nor in place", what);
+			ret = NS_ERROR;
+		}
+	}
+	if (dfd >= 0)
+		close(dfd);
+	free(name);
+	free(what);
+	return ret;
+}
+
+static int apply(struct run *r)
+{
+	int ret = 0;
+
+	for (size_t i = 0; i < r->plan.nr && !ret; i++)
+		ret = apply_one(r, i);
+	if (!ret)
+		ret = fsync_dirs(r, (enum ns_op)-1);
+	if (!ret)
+		ret = ns_journal_mark(r->journal, NS_J_APPLIED, NULL);
+	return ret;
+}
+
+static void set_env(const struct ns_plan *p)
+{
+	setenv("NIGHTSHIFT_ROOT", p->root, 1);
+	setenv("NIGHTSHIFT_DATABASE", p->database ? p->database : "", 1);
+	setenv("NIGHTSHIFT_ENV", p->environment, 1);
+	setenv("NIGHTSHIFT_ENHANCEMENT", p->enhancement, 1);
+	setenv("NIGHTSHIFT_SITE", p->site, 1);
+}
+
+static int run_command(const struct run *r, const char *cmd, const char *log)
+{
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	if (pid < 0) {
+		ns_error_set("cannot start verify command '%s': %s", cmd,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	if (pid == 0) {
+		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
+			      0644);
+		if (fd < 0 || chdir(r->plan.root) < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		set_env(&r->plan);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			ns_error_set("verify command '%s': %s", cmd,
+				     strerror(errno));
+			return NS_ERROR;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	ns_error_set("verify command '%s' failed (%s %d); its output is in "
+		     "%s",
+		     cmd, WIFEXITED(status) ? "exit" : "signal",
+		     WIFEXITED(status) ? WEXITSTATUS(status)
+				       : WTERMSIG(status),
+		     log);
+	return NS_EFAILED;
+}
+
+static int verify(struct run *r)
+{
+	char *log = xprintf("%s/verify.log", r->rundir);
+	int ret = 0;
+
+	for (size_t i = 0; i < r->plan.verify_nr && !ret; i++)
+		ret = run_command(r, r->plan.verify[i], log);
+	free(log);
+	return ret;
+}
+
+static int open_db(struct run *r)
+{
+	if (!r->plan.database || r->db)
+		return 0;
+	return ns_target_open(&r->db, r->plan.database);
+}
+
+/* after the commit point: revert SQL, restore the archive */
+static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
+{
+	int ret, row = 0;
+	char *msg;
+
+	ret = ns_journal_mark(r->journal, NS_J_ROLLING_BACK, cause);
+	if (!ret)
+		ret = open_db(r);
+	if (!ret && r->db)
+		ret = r->db->ops->row_exists(r->db, r->plan.enhancement,
+					     r->plan.revision, &row);
+	if (!ret && row)
+		ret = r->db->ops->revert(r->db, r->plan.revert_sql,
+					 r->plan.enhancement, r->plan.revision,
+					 !r->plan.table_existed);
+	if (!ret)
+		ret = ns_archive_restore(&r->plan, &r->root, r->rundir);
+	if (ret < 0) {
+		msg = xprintf("%s; ROLLBACK FAILED: %s — site %s is blocked "
+			      "until a person repairs it (archive: %s)",
+			      cause, ns_error_last(), r->plan.site, r->rundir);
+		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
+		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
+		free(msg);
+		return NS_ELOCKED;
+	}
+	msg = xprintf("%s; rolled back: site %s is as it was before", cause,
+		      r->plan.site);
+	ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
+	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
+	       msg);
+	free(msg);
+	return out->code;
+}
+
+/* before the commit point: throw the staging away */
+static int undo(struct ns_outcome *out, struct run *r, const char *cause)
+{
+	char *msg;
+	int ret = undo_staging(r);
+
+	if (ret < 0) {
+		msg = xprintf("%s; cannot discard the staging: %s — site %s "
+			      "is blocked",
+			      cause, ns_error_last(), r->plan.site);
+		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
+		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
+		free(msg);
+		return NS_ELOCKED;
+	}
+	msg = xprintf("%s; nothing was changed on site %s", cause,
+		      r->plan.site);
+	ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
+	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
+	       msg);
+	free(msg);
+	return out->code;
+}
+
+/* from the commit point on: the same for a run and for its recovery */
+static int forward(struct ns_outcome *out, struct run *r)
+{
+	char *cause;
+	int ret = apply(r);
+
+	if (!ret)
+		ret = verify(r);
+	if (!ret)
+		ret = ns_journal_mark(r->journal, NS_J_DONE, NULL);
+	if (!ret)
+		return finish(out, r, NS_OUT_MIGRATED, 0, "migrated");
+	cause = xstrdup(ns_error_last());
+	ret = roll_back(out, r, cause);
+	free(cause);
+	return ret;
+}
+
+static int commit(struct run *r)
+{
+	char at[NS_TIME_LEN];
+	struct ns_change_row row = { r->plan.enhancement, r->plan.revision,
+				     r->plan.payload_sha256, at, r->plan.user };
+	int ret;
+
+	ns_time_iso(at, ns_now());
+	if (r->db) {
+		ret = r->db->ops->deploy(r->db, r->t->deploy_sql,
+					 r->t->verify_sql, &row);
+		if (ret < 0)
+			return ret;
+	}
+	return ns_journal_mark(r->journal, NS_J_COMMITTED, NULL);
+}
+
+int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
+		    const struct ns_site *site,
+		    const struct ns_migrate_ctx *ctx)
+{
+	struct run r = RUN_INIT;
+	int ret, committed = 0;
+	char *cause;
+
+	r.t = t;
+	r.start = ns_mono_ms();
+	ret = make_plan(&r, t, site, ctx);
+	if (!ret)
+		ret = ns_fsx_root_open(&r.root, site->root);
+	if (!ret)
+		ret = check_drift(&r);
+	if (!ret)
+		ret = open_db(&r);
+	if (ret < 0) {
+		finish(out, &r, NS_OUT_REFUSED, ret, ns_error_last());
+		goto done;
+	}
+	ret = prepare(&r, ctx, site->label);
+	if (!ret)
+		ret = stage(&r);
+	if (!ret) {
+		ret = commit(&r);
+		/* with a database the row is the commit point, whatever the
+		 * journal managed to say */
+		committed = ret == 0;
+		if (ret < 0 && r.db)
+			r.db->ops->row_exists(r.db, r.plan.enhancement,
+					      r.plan.revision, &committed);
+	}
+	if (committed) {
+		ret = forward(out, &r);
+		goto done;
+	}
+	cause = xstrdup(ns_error_last());
+	ret = r.journal && access(r.journal, F_OK) == 0
+		      ? undo(out, &r, cause)
+		      : finish(out, &r, NS_OUT_REFUSED, NS_ERROR, cause);
+	free(cause);
+done:
+	run_release(&r);
+	return ret;
+}
+
+/* ---- recovery and backout ------------------------------------------- */
+
+static int load_run(struct run *r, const char *rundir, const char *journal)
+{
+	int ret;
+
+	r->start = ns_mono_ms();
+	r->rundir = xstrdup(rundir);
+	r->journal = xstrdup(journal);
+	if ((ret = ns_plan_load(&r->plan, rundir)) < 0)
+		return ret;
+	if ((ret = ns_fsx_root_open(&r->root, r->plan.root)) < 0)
+		return ret;
+	return open_db(r);
+}
+
+/* a run interrupted while archiving: the target was not touched */
+static int recover_unprepared(struct ns_outcome *out, struct run *r,
+			      const struct ns_journal *j)
+{
+	char *files = xprintf("%s/files", j->rundir);
+	char *plan = xprintf("%s/plan.json", j->rundir);
+	char *db = xprintf("%s/database.sqlite", j->rundir);
+	const char *msg = "interrupted while archiving; nothing was changed";
+	int ret = ns_fsx_remove_tree(files);
+
+	unlink(plan);
+	unlink(db);
+	r->rundir = xstrdup(j->rundir);
+	r->journal = xstrdup(j->path);
+	if (!ret)
+		ret = ns_journal_mark(j->path, NS_J_ROLLED_BACK, msg);
+	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
+	       msg);
+	free(files);
+	free(plan);
+	free(db);
+	return out->code;
+}
+
+static int recover_final(struct ns_outcome *out, struct run *r,
+			 const struct ns_journal *j)
+{
+	const char *note = j->note ? j->note : "";
+
+	switch (j->state) {
+	case NS_J_DONE:
+		return finish(out, r, NS_OUT_MIGRATED, 0, "migrated");
+	case NS_J_ROLLED_BACK:
+		return finish(out, r, NS_OUT_ROLLED_BACK, NS_EFAILED, note);
+	default:
+		return finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, note);
+	}
+}
+
+int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	struct run r = RUN_INIT;
+	int ret, row = 0;
+
+	out->recovered = 1;
+	if ((ret = ns_journal_read(&j, journal_path)) < 0 || !j.rundir) {
+		if (!ret)
+			ns_error_set("%s: names no run directory",
+				     journal_path);
+		ret = finish(out, &r, NS_OUT_BLOCKED, NS_ERROR,
+			     ns_error_last());
+		goto done;
+	}
+	if (j.state == NS_J_NONE) {
+		ret = recover_unprepared(out, &r, &j);
+		goto done;
+	}
+	ret = load_run(&r, j.rundir, j.path);
+	if (ret == 0 && ns_journal_final(j.state)) {
+		ret = recover_final(out, &r, &j);
+		goto done;
+	}
+	if (ret == 0 && r.db && j.state == NS_J_PREPARED)
+		ret = r.db->ops->row_exists(r.db, r.plan.enhancement,
+					    r.plan.revision, &row);
+	if (ret < 0) {
+		char *msg = xprintf("recovery cannot proceed: %s",
+				    ns_error_last());
+		ns_journal_mark(j.path, NS_J_BLOCKED, msg);
+		ret = finish(out, &r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
+		free(msg);
+		goto done;
+	}
+	if (j.state == NS_J_ROLLING_BACK)
+		ret = roll_back(out, &r, j.note ? j.note : "interrupted");
+	else if (j.state == NS_J_PREPARED && !row)
+		ret = undo(out, &r, "interrupted before the commit point");
+	else
+		ret = forward(out, &r);
+done:
+	ns_journal_release(&j);
+	run_release(&r);
+	return ret;
+}
+
+static int still_as_migrated(struct run *r)
+{
+	char now[NS_HEX_LEN + 1];
+
+	for (size_t i = 0; i < r->plan.nr; i++) {
+		const struct ns_plan_file *f = &r->plan.files[i];
+		int ret = ns_fsx_hash(now, &r->root, f->path);
+		int same = f->op == NS_OP_PUT ? ret == 0 &&
+							!strcmp(now, f->sha256)
+					      : ret == 1;
+		if (ret < 0)
+			return ret;
+		if (!same) {
+			ns_error_set("%s/%s: changed since %s was migrated; "
+				     "backing out would lose that change",
+				     r->root.path, f->path,
+				     r->plan.enhancement);
+			return NS_EDRIFT;
+		}
+	}
+	return 0;
+}
+
+int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
+		       const char *journal_dir, const char *reason,
+		       int check_drift)
+{
+	struct run r = RUN_INIT;
+	char *jpath = NULL;
+	int ret;
+
+	if ((ret = ns_plan_load(&r.plan, rundir)) < 0)
+		goto refused;
+	jpath = xprintf("%s/%s.%s.backout.jnl", journal_dir, r.plan.token,
+			strrchr(rundir, '/') + 1);
+	r.start = ns_mono_ms();
+	r.rundir = xstrdup(rundir);
+	if ((ret = ns_fsx_root_open(&r.root, r.plan.root)) < 0 ||
+	    (ret = open_db(&r)) < 0)
+		goto refused;
+	if (check_drift && (ret = still_as_migrated(&r)) < 0)
+		goto refused;
+	if ((ret = ns_fsx_mkdir_p(journal_dir, 0755)) < 0 ||
+	    (ret = ns_journal_begin(jpath, rundir)) < 0)
+		goto refused;
+	r.journal = jpath;
+	jpath = NULL;
+	ret = roll_back(out, &r, reason);
+	if (out->kind == NS_OUT_ROLLED_BACK)
+		out->code = ret = 0; /* a backout that backed out succeeded */
+	goto done;
+refused:
+	finish(out, &r, NS_OUT_REFUSED, ret, ns_error_last());
+done:
+	free(jpath);
+	run_release(&r);
+	return ret;
+}

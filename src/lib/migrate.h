@@ -1,0 +1,76 @@
+/*
+ * migrate — DESIGN §5: one enhancement into one site, with one commit
+ * point, and the recovery of a run that was interrupted.
+ *
+ * It knows a trigger and a site, never the registry: the same code runs in
+ * a remote site's agent. The caller holds the environment lock and has
+ * already loaded (and so hash-checked) the trigger.
+ *
+ *   validate → drift → archive (journal PREPARED) → stage → COMMIT POINT
+ *   (database: deploy + verify SQL + nightshift_changes row in one
+ *   transaction; files only: journal COMMITTED) → apply (APPLIED) →
+ *   verify commands → DONE.
+ *
+ * Before the commit point a failure discards the staging: nothing changed.
+ * After it, revert SQL + restore from the archive (ROLLING_BACK,
+ * ROLLED_BACK); if that fails the site is BLOCKED. Recovery reads only the
+ * journal and the run directory: before the commit point it undoes, after
+ * it it finishes applying and verifies, exactly as the run would have.
+ *
+ * Every function fills an ns_outcome and returns its code (0 migrated,
+ * NS_EINVALID/NS_EDRIFT refused with nothing written, NS_EFAILED rolled
+ * back, NS_ELOCKED blocked, NS_ERROR internal). The active journal is left
+ * for the caller to retire (ns_journal_retire) once it recorded the outcome.
+ */
+#ifndef NS_MIGRATE_H
+#define NS_MIGRATE_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "trigger.h"
+
+enum ns_outcome_kind {
+	NS_OUT_MIGRATED,
+	NS_OUT_REFUSED,	    /* nothing was written */
+	NS_OUT_ROLLED_BACK, /* changed, then put back */
+	NS_OUT_BLOCKED,	    /* putting back failed */
+};
+
+struct ns_outcome {
+	enum ns_outcome_kind kind;
+	int code;
+	char *message;
+	char *token, *enhancement, *environment, *site;
+	int revision;
+	char *rundir;  /* NULL when refused before archiving */
+	char *journal; /* the active journal to retire, or NULL */
+	long long ms;
+	int recovered; /* finished by recovery */
+};
+
+#define NS_OUTCOME_INIT { 0 }
+
+struct ns_migrate_ctx {
+	const char *archive_dir; /* ARCHIVE/SYSTEM/KIND */
+	const char *journal_dir; /* JOURNAL/SYSTEM/KIND */
+	const char *token;	 /* "ENH-1-r1-7" */
+	const char *user;
+	const char *env_name;
+	const char *env_verify; /* the environment's verify command or NULL */
+	size_t max_path;
+};
+
+int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
+		    const struct ns_site *site,
+		    const struct ns_migrate_ctx *ctx);
+/* back a migrated site out from its run directory; with check_drift the
+ * files must still be exactly what the run put there */
+int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
+		       const char *journal_dir, const char *reason,
+		       int check_drift);
+/* finish or undo the run behind one active journal */
+int ns_migrate_recover(struct ns_outcome *out, const char *journal_path);
+void ns_outcome_release(struct ns_outcome *o);
+
+#endif

@@ -1,0 +1,976 @@
+#include "runner.h"
+#include "error.h"
+#include "fsx.h"
+#include "journal.h"
+#include "lifecycle.h"
+#include "migrate.h"
+#include "notify.h"
+#include "strbuf.h"
+#include "timefmt.h"
+#include "trigger.h"
+#include "xalloc.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void say(struct ns_runner *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(struct ns_runner *r, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	if (r->say)
+		r->say(r->data, sb.buf);
+	strbuf_release(&sb);
+}
+
+static int rank(int code)
+{
+	switch (code) {
+	case 0: return 0;
+	case NS_EFAILED: case NS_EDRIFT: return 1;
+	case NS_EINVALID: return 2;
+	case NS_ELOCKED: return 3;
+	default: return 4;
+	}
+}
+
+static void note(struct ns_runner *r, int code)
+{
+	if (rank(code) > rank(r->worst))
+		r->worst = code;
+}
+
+char *ns_env_dir(const char *base, const struct ns_env *e)
+{
+	return xprintf("%s/%s/%s", base, e->system, e->kind);
+}
+
+/* ---- notices ---------------------------------------------------------- */
+
+static const char *roles_migrated[] = { "developer", "qa", "users", NULL };
+static const char *roles_rolled[] = { "developer", "qa", "change-management",
+				      NULL };
+static const char *roles_refused[] = { "developer", "change-management",
+				       NULL };
+static const char *roles_blocked[] = { "technical-support",
+				       "change-management", "dba", "developer",
+				       "users", NULL };
+static const char *roles_none[] = { "dba", "change-management", NULL };
+static const char *roles_backout[] = { "developer", "qa", "change-management",
+				       "users", NULL };
+
+static void tell(struct ns_runner *r, const char *event, const char **roles,
+		 long long enh, const char *env, const char *subject,
+		 const char *body)
+{
+	json_t *row = NULL;
+	char id[32];
+	struct ns_notice n = { event, roles, NULL, NULL, NULL, env, subject,
+			       body };
+
+	snprintf(id, sizeof(id), "ENH-%lld", enh);
+	if (enh) {
+		ns_registry_query_row(r->reg, &row,
+				      "SELECT author, system FROM enhancements "
+				      "WHERE id = ?",
+				      "I", enh);
+		n.enhancement = id;
+	}
+	if (row) {
+		n.author = json_string_value(json_object_get(row, "author"));
+		n.system = json_string_value(json_object_get(row, "system"));
+	}
+	if (ns_notify(r->cfg, &n, NULL) < 0) {
+		say(r, "warning: notice not written: %s", ns_error_last());
+		note(r, NS_ERROR);
+	}
+	json_decref(row);
+}
+
+/* ---- recording outcomes ------------------------------------------------ */
+
+static const char *outcome_word(enum ns_outcome_kind k)
+{
+	static const char *const w[] = { "migrated", "refused", "rolled-back",
+					 "blocked" };
+	return w[k];
+}
+
+static const char *verb_for(enum ns_outcome_kind k, int backout)
+{
+	if (backout)
+		return k == NS_OUT_BLOCKED ? NULL : "back-out";
+	switch (k) {
+	case NS_OUT_MIGRATED: return "migrated";
+	case NS_OUT_REFUSED: return "refuse";
+	case NS_OUT_ROLLED_BACK: return "roll-back";
+	default: return "rollback-failed";
+	}
+}
+
+static int block_env(struct ns_runner *r, const char *env, const char *why)
+{
+	char at[NS_TIME_LEN];
+
+	ns_time_iso(at, ns_now());
+	return ns_registry_exec(r->reg,
+				"INSERT INTO environments(name, blocked, "
+				"reason, since) VALUES (?, 1, ?, ?) ON "
+				"CONFLICT(name) DO UPDATE SET blocked = 1, "
+				"reason = excluded.reason, since = "
+				"excluded.since",
+				"sss", env, why, at);
+}
+
+struct verdict {
+	long long enh, run, trigger;
+	int rev, backout;
+	const char *env;
+	enum ns_outcome_kind kind;
+	const char *message;
+	long long ms;
+};
+
+static int record(struct ns_runner *r, const struct verdict *v)
+{
+	char at[NS_TIME_LEN];
+	const char *verb = verb_for(v->kind, v->backout);
+	const char *tstate = v->kind == NS_OUT_MIGRATED ? "done"
+			     : v->kind == NS_OUT_REFUSED ? "refused"
+							 : "failed";
+	int ret;
+
+	ns_time_iso(at, ns_now());
+	if ((ret = ns_registry_begin(r->reg)) < 0)
+		return ret;
+	if (v->run)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE runs SET finished_at = ?, "
+				       "outcome = ?, message = ?, duration_ms "
+				       "= ? WHERE id = ?",
+				       "sssII", at, outcome_word(v->kind),
+				       v->message, v->ms, v->run);
+	if (!ret && v->trigger && !v->backout)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE triggers SET state = ? WHERE "
+				       "id = ?",
+				       "sI", tstate, v->trigger);
+	if (!ret && verb)
+		ret = ns_lifecycle_move(r->reg, v->enh, verb, r->user, v->env,
+					v->message);
+	if (!ret && v->kind == NS_OUT_BLOCKED)
+		ret = block_env(r, v->env, v->message);
+	if (!ret && v->kind == NS_OUT_BLOCKED)
+		ret = ns_registry_event(r->reg, r->user, v->enh, v->rev,
+					v->env, "environment-blocked",
+					v->message);
+	if (!ret)
+		ret = ns_registry_commit(r->reg);
+	else
+		ns_registry_rollback(r->reg);
+	return ret;
+}
+
+static void announce(struct ns_runner *r, const struct verdict *v,
+		     const char *title)
+{
+	struct strbuf subj = STRBUF_INIT, body = STRBUF_INIT;
+	const char **roles;
+	const char *event;
+
+	if (v->backout) {
+		event = "backed-out";
+		roles = roles_backout;
+	} else {
+		event = outcome_word(v->kind);
+		roles = v->kind == NS_OUT_MIGRATED	? roles_migrated
+			: v->kind == NS_OUT_REFUSED	? roles_refused
+			: v->kind == NS_OUT_ROLLED_BACK ? roles_rolled
+							: roles_blocked;
+	}
+	if (v->kind == NS_OUT_BLOCKED)
+		event = "rollback-failed";
+	strbuf_addf(&subj, "ENH-%lld r%d %s: %s", v->enh, v->rev,
+		    v->kind == NS_OUT_MIGRATED && !v->backout
+			    ? "migrated into"
+		    : v->backout && v->kind != NS_OUT_BLOCKED
+			    ? "backed out of"
+		    : v->kind == NS_OUT_REFUSED	    ? "refused for"
+		    : v->kind == NS_OUT_ROLLED_BACK ? "rolled back in"
+						    : "ROLLBACK FAILED in",
+		    v->env);
+	strbuf_addf(&body,
+		    "Enhancement: ENH-%lld r%d  %s\nEnvironment: %s\n"
+		    "Outcome:     %s\nDetail:      %s\n\n"
+		    "The whole record: nightshift status ENH-%lld; the trail: "
+		    "nightshift log ENH-%lld\n",
+		    v->enh, v->rev, title ? title : "", v->env,
+		    v->backout && v->kind == NS_OUT_ROLLED_BACK
+			    ? "backed out"
+			    : outcome_word(v->kind),
+		    v->message, v->enh, v->enh);
+	if (v->kind == NS_OUT_BLOCKED)
+		strbuf_addf(&body,
+			    "\nThe environment is BLOCKED: nothing more "
+			    "migrates into %s until a person has repaired "
+			    "the site and run `nightshift unblock --env %s "
+			    "--reason ...`.\n",
+			    v->env, v->env);
+	tell(r, event, roles, v->enh, v->env, subj.buf, body.buf);
+	strbuf_release(&subj);
+	strbuf_release(&body);
+}
+
+/* ---- recovery ------------------------------------------------------------ */
+
+static int record_recovered(struct ns_runner *r, const struct ns_env *e,
+			    const struct ns_outcome *o, int backout)
+{
+	struct verdict v = { 0 };
+	json_t *run = NULL, *enh = NULL;
+	int ret;
+
+	ret = ns_registry_query_row(r->reg, &run,
+				    "SELECT id, trigger, enhancement, revision"
+				    " FROM runs WHERE token = ?",
+				    "s", o->token);
+	if (!ret && !run) {
+		say(r, "%s: recovered %s, which the registry does not know",
+		    e->name, o->token);
+		return 0;
+	}
+	if (ret < 0)
+		return ret;
+	v.run = json_integer_value(json_object_get(run, "id"));
+	v.trigger = json_integer_value(json_object_get(run, "trigger"));
+	v.enh = json_integer_value(json_object_get(run, "enhancement"));
+	v.rev = (int)json_integer_value(json_object_get(run, "revision"));
+	v.env = e->name;
+	v.kind = o->kind;
+	v.message = o->message;
+	v.backout = backout;
+	v.ms = o->ms;
+	json_decref(run);
+	ret = ns_registry_exec(r->reg,
+			       "UPDATE run_sites SET outcome = ?, message = ? "
+			       "WHERE run = ? AND site = ?",
+			       "ssIs", outcome_word(o->kind), o->message,
+			       v.run, o->site);
+	/* the lifecycle moves only if the registry still thinks it runs */
+	if (!ret)
+		ret = ns_registry_query_row(
+			r->reg, &enh,
+			"SELECT title FROM enhancements WHERE id = ? AND "
+			"state = ?",
+			"Is", v.enh, backout ? "migrated" : "migrating");
+	if (!ret && enh) {
+		ret = record(r, &v);
+		announce(r, &v,
+			 json_string_value(json_object_get(enh, "title")));
+	} else if (!ret && o->kind == NS_OUT_BLOCKED) {
+		ret = block_env(r, e->name, o->message);
+	}
+	json_decref(enh);
+	return ret;
+}
+
+static int recover_one(struct ns_runner *r, const struct ns_env *e,
+		       const char *jpath)
+{
+	struct ns_outcome o = NS_OUTCOME_INIT;
+	int backout = strstr(jpath, ".backout.jnl") != NULL;
+	int ret;
+
+	ns_migrate_recover(&o, jpath);
+	say(r, "%s: recovered %s (%s): %s", e->name,
+	    o.token ? o.token : jpath, outcome_word(o.kind), o.message);
+	note(r, o.kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
+	if (!o.token) {
+		ns_outcome_release(&o);
+		return NS_ELOCKED;
+	}
+	ret = ns_registry_event(r->reg, r->user, 0, 0, e->name, "recovered",
+				o.message);
+	if (!ret)
+		ret = record_recovered(r, e, &o, backout);
+	if (!ret && o.kind != NS_OUT_BLOCKED && o.rundir)
+		ret = ns_journal_retire(jpath, o.rundir,
+					backout ? "journal-backout"
+						: "journal");
+	ns_outcome_release(&o);
+	return ret;
+}
+
+static int recover_env(struct ns_runner *r, const struct ns_env *e)
+{
+	char *dir = ns_env_dir(r->cfg->journal, e);
+	char **list = NULL;
+	size_t nr = 0;
+	int ret = ns_journal_list(&list, &nr, dir);
+
+	for (size_t i = 0; i < nr && !ret; i++)
+		ret = recover_one(r, e, list[i]);
+	for (size_t i = 0; i < nr; i++)
+		free(list[i]);
+	free(list);
+	free(dir);
+	return ret;
+}
+
+/* ---- the environment lock -------------------------------------------- */
+
+static int lock_env(struct ns_runner *r, const struct ns_env *e, int *fd)
+{
+	char *path = xprintf("%s/%s.%s.lock", r->cfg->locks, e->system,
+			     e->kind);
+	char *what = xprintf("environment %s", e->name);
+	json_t *row = NULL;
+	int ret = ns_fsx_mkdir_p(r->cfg->locks, 0755);
+
+	if (!ret)
+		ret = ns_fsx_lock(fd, path, what);
+	if (!ret)
+		ret = ns_registry_query_row(r->reg, &row,
+					    "SELECT reason, since FROM "
+					    "environments WHERE name = ? AND "
+					    "blocked = 1",
+					    "s", e->name);
+	if (!ret && row) {
+		ns_error_set("environment %s is blocked since %s: %s — repair "
+			     "it, then `nightshift unblock --env %s --reason "
+			     "...`",
+			     e->name,
+			     json_string_value(json_object_get(row, "since")),
+			     json_string_value(json_object_get(row, "reason")),
+			     e->name);
+		ret = NS_ELOCKED;
+		close(*fd);
+	}
+	json_decref(row);
+	free(path);
+	free(what);
+	return ret;
+}
+
+/* ---- running triggers ------------------------------------------------- */
+
+struct due {
+	json_t *row;
+	long long id, enh;
+	int rev;
+	const char *path;
+	struct ns_trigger t;
+	int loaded, done;
+};
+
+static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
+			  struct due *d, const char *why)
+{
+	struct verdict v = { d->enh, 0, d->id, d->rev, 0, e->name,
+			     NS_OUT_REFUSED, why, 0 };
+	int ret = record(r, &v);
+
+	say(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
+	announce(r, &v, NULL);
+	return ret;
+}
+
+static int check_trigger(struct ns_runner *r, const struct ns_env *e,
+			 struct due *d)
+{
+	const char *jsha = json_string_value(json_object_get(d->row,
+							     "json_sha256"));
+	const char *psha = json_string_value(
+		json_object_get(d->row, "payload_sha256"));
+	int ret = ns_trigger_load(&d->t, d->path, &r->cfg->limits);
+
+	if (ret < 0)
+		return ret;
+	d->loaded = 1;
+	if (strcmp(d->t.json_sha256, jsha) || strcmp(d->t.payload_sha256, psha)) {
+		ns_error_set("%s: TRIGGER.json was altered after it was "
+			     "scheduled (its hash is not the one the registry "
+			     "recorded)",
+			     d->path);
+		return NS_EINVALID;
+	}
+	if (strcmp(d->t.environment, e->name) ||
+	    ns_enh_parse(d->t.id) != d->enh || d->t.revision != d->rev) {
+		ns_error_set("%s: the trigger is for %s r%d in %s, not what "
+			     "the registry scheduled",
+			     d->path, d->t.id, d->t.revision, d->t.environment);
+		return NS_EINVALID;
+	}
+	return 0;
+}
+
+/* every `requires` must be migrated into this environment already */
+static int check_requires(struct ns_runner *r, const struct ns_env *e,
+			  const struct due *d, int *waiting)
+{
+	*waiting = 0;
+	for (size_t i = 0; i < d->t.manifest.requires_nr; i++) {
+		long long need = ns_enh_parse(d->t.manifest.requires[i]);
+		json_t *row = NULL;
+		int ret = ns_registry_query_row(
+			r->reg, &row,
+			"SELECT id FROM runs WHERE enhancement = ? AND "
+			"environment = ? AND kind = 'migrate' AND outcome = "
+			"'migrated' AND NOT EXISTS (SELECT 1 FROM runs b WHERE "
+			"b.enhancement = runs.enhancement AND b.environment = "
+			"runs.environment AND b.kind = 'backout' AND b.outcome "
+			"= 'rolled-back' AND b.id > runs.id)",
+			"Is", need, e->name);
+		if (ret < 0)
+			return ret;
+		if (!row) {
+			ns_error_set("requires %s, which is not migrated into "
+				     "%s",
+				     d->t.manifest.requires[i], e->name);
+			*waiting = 1;
+			return NS_EFAILED;
+		}
+		json_decref(row);
+	}
+	return 0;
+}
+
+static int start_run(struct ns_runner *r, const struct ns_env *e,
+		     const struct due *d, const char *kind, long long *run,
+		     char **token)
+{
+	char at[NS_TIME_LEN];
+	int ret;
+
+	ns_time_iso(at, ns_now());
+	if ((ret = ns_registry_begin(r->reg)) < 0)
+		return ret;
+	ret = ns_registry_exec(r->reg,
+			       "INSERT INTO runs(trigger, enhancement, "
+			       "revision, environment, kind, started_at, "
+			       "actor) VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?)",
+			       "IIissss", d->id ? d->id : (long long)0, d->enh,
+			       d->rev, e->name, kind, at, r->user);
+	if (!ret) {
+		*run = ns_registry_last_id(r->reg);
+		*token = xprintf("ENH-%lld-r%d-%lld", d->enh, d->rev, *run);
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE runs SET token = ? WHERE id = ?",
+				       "sI", *token, *run);
+	}
+	if (!ret && !strcmp(kind, "migrate"))
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE triggers SET state = 'running' "
+				       "WHERE id = ?",
+				       "I", d->id);
+	if (!ret && !strcmp(kind, "migrate"))
+		ret = ns_lifecycle_move(r->reg, d->enh, "start", r->user,
+					e->name, *token);
+	if (!ret)
+		ret = ns_registry_commit(r->reg);
+	else
+		ns_registry_rollback(r->reg);
+	return ret;
+}
+
+static int record_site(struct ns_runner *r, long long run,
+		       const struct ns_outcome *o)
+{
+	return ns_registry_exec(r->reg,
+				"INSERT OR REPLACE INTO run_sites(run, site, "
+				"rundir, outcome, message) VALUES (?, ?, ?, "
+				"?, ?)",
+				"Issss", run, o->site, o->rundir,
+				outcome_word(o->kind), o->message);
+}
+
+static const struct ns_site *find_site(const struct ns_env *e,
+				       const char *name)
+{
+	for (size_t i = 0; i < e->sites_nr; i++)
+		if (!strcmp(e->sites[i].name, name) ||
+		    !strcmp(e->sites[i].label, name))
+			return &e->sites[i];
+	return NULL;
+}
+
+static void retire(struct ns_runner *r, struct ns_outcome *o, const char *as)
+{
+	if (!o->journal || o->kind == NS_OUT_BLOCKED || !o->rundir)
+		return;
+	if (ns_journal_retire(o->journal, o->rundir, as) < 0) {
+		say(r, "warning: %s (recovery will finish it)",
+		    ns_error_last());
+	}
+}
+
+/* sites already migrated go back out when a later one failed */
+static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
+			   long long run, struct ns_outcome *done, size_t n,
+			   const char *why, struct ns_outcome *worst)
+{
+	char *jdir = ns_env_dir(r->cfg->journal, e);
+
+	for (size_t i = n; i-- > 0;) {
+		struct ns_outcome b = NS_OUTCOME_INIT;
+		ns_migrate_backout(&b, done[i].rundir, jdir, why, 0);
+		b.site = b.site ? b.site : xstrdup(done[i].site);
+		record_site(r, run, &b);
+		say(r, "%s: site %s backed out again: %s", e->name, b.site,
+		    b.message);
+		if (b.kind == NS_OUT_BLOCKED && worst->kind != NS_OUT_BLOCKED) {
+			worst->kind = NS_OUT_BLOCKED;
+			free(worst->message);
+			worst->message = xstrdup(b.message);
+		}
+		retire(r, &b, "journal-backout");
+		ns_outcome_release(&b);
+	}
+	free(jdir);
+}
+
+static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
+			 struct due *d, long long run, const char *token,
+			 struct ns_outcome *fin)
+{
+	json_t *sites = json_object_get(d->t.json, "sites"), *s;
+	struct ns_outcome *done = xcalloc(json_array_size(sites) + 1,
+					  sizeof(*done));
+	char *adir = ns_env_dir(r->cfg->archive, e);
+	char *jdir = ns_env_dir(r->cfg->journal, e);
+	struct ns_migrate_ctx ctx = { adir, jdir, token, r->user, e->name,
+				      e->verify, r->cfg->limits.max_path };
+	size_t i, n = 0;
+
+	fin->kind = NS_OUT_MIGRATED;
+	fin->message = xstrdup("migrated");
+	json_array_foreach(sites, i, s)
+	{
+		const struct ns_site *site = find_site(e, json_string_value(s));
+		struct ns_outcome o = NS_OUTCOME_INIT;
+
+		if (!site) {
+			o.kind = NS_OUT_REFUSED;
+			o.message = xprintf("site '%s' is not in %s",
+					    json_string_value(s), e->name);
+			o.site = xstrdup(json_string_value(s));
+		} else {
+			ns_migrate_site(&o, &d->t, site, &ctx);
+		}
+		record_site(r, run, &o);
+		fin->ms += o.ms;
+		say(r, "%s: ENH-%lld r%d on site %s: %s (%s)", e->name, d->enh,
+		    d->rev, o.site, outcome_word(o.kind), o.message);
+		if (o.kind == NS_OUT_MIGRATED) {
+			done[n++] = o;
+			continue;
+		}
+		fin->kind = o.kind;
+		fin->code = o.code;
+		free(fin->message);
+		fin->message = xstrdup(o.message);
+		retire(r, &o, "journal");
+		ns_outcome_release(&o);
+		back_out_sites(r, e, run, done, n, fin->message, fin);
+		break;
+	}
+	for (i = 0; i < n; i++) {
+		if (fin->kind == NS_OUT_MIGRATED)
+			retire(r, &done[i], "journal");
+		ns_outcome_release(&done[i]);
+	}
+	free(done);
+	free(adir);
+	free(jdir);
+	return 0;
+}
+
+static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
+{
+	struct ns_outcome fin = NS_OUTCOME_INIT;
+	struct verdict v = { 0 };
+	long long run = 0;
+	char *token = NULL;
+	int ret;
+
+	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
+		return ret;
+	migrate_sites(r, e, d, run, token, &fin);
+	v = (struct verdict){ d->enh, run, d->id, d->rev, 0, e->name,
+			      fin.kind, fin.message, fin.ms };
+	ret = record(r, &v);
+	announce(r, &v, d->t.manifest.title);
+	note(r, fin.kind == NS_OUT_MIGRATED	? 0
+		: fin.kind == NS_OUT_BLOCKED	? NS_ELOCKED
+		: fin.kind == NS_OUT_REFUSED	? (fin.code ? fin.code
+							    : NS_EINVALID)
+						: NS_EFAILED);
+	ns_outcome_release(&fin);
+	free(token);
+	return ret;
+}
+
+static int load_due(struct ns_runner *r, const struct ns_env *e,
+		    struct due **out, size_t *nr)
+{
+	char at[NS_TIME_LEN];
+	json_t *rows = NULL, *row;
+	size_t i;
+	int ret;
+
+	ns_time_iso(at, ns_now());
+	ret = ns_registry_query(r->reg, &rows,
+				"SELECT id, enhancement, revision, path, "
+				"json_sha256, payload_sha256 FROM triggers "
+				"WHERE environment = ? AND state = 'pending' "
+				"AND due_at <= ? ORDER BY due_at, id",
+				"ss", e->name, at);
+	if (ret < 0)
+		return ret;
+	*nr = json_array_size(rows);
+	*out = xcalloc(*nr + 1, sizeof(**out));
+	json_array_foreach(rows, i, row)
+	{
+		struct due *d = &(*out)[i];
+		d->row = json_incref(row);
+		d->id = json_integer_value(json_object_get(row, "id"));
+		d->enh = json_integer_value(json_object_get(row,
+							    "enhancement"));
+		d->rev = (int)json_integer_value(json_object_get(row,
+								 "revision"));
+		d->path = json_string_value(json_object_get(row, "path"));
+	}
+	json_decref(rows);
+	return 0;
+}
+
+/* one pass: run what is ready; what waits for a requirement that an
+ * earlier trigger of this window provides is tried in the next pass */
+static int run_pass(struct ns_runner *r, const struct ns_env *e,
+		    struct due *due, size_t nr, int last, int *progress)
+{
+	int ret = 0, waiting;
+
+	*progress = 0;
+	for (size_t i = 0; i < nr && ret >= 0; i++) {
+		struct due *d = &due[i];
+		if (d->done)
+			continue;
+		if (!d->loaded && (ret = check_trigger(r, e, d)) < 0) {
+			d->done = 1;
+			*progress = 1;
+			note(r, NS_EINVALID);
+			ret = refuse_trigger(r, e, d, ns_error_last());
+			continue;
+		}
+		ret = check_requires(r, e, d, &waiting);
+		if (ret == NS_EFAILED && !last)
+			continue;
+		d->done = 1;
+		*progress = 1;
+		if (ret == NS_EFAILED) {
+			note(r, NS_EFAILED);
+			ret = refuse_trigger(r, e, d, ns_error_last());
+			continue;
+		}
+		if (ret == 0)
+			ret = run_due(r, e, d);
+	}
+	return ret;
+}
+
+static int run_env(struct ns_runner *r, const struct ns_env *e)
+{
+	struct due *due = NULL;
+	size_t nr = 0;
+	int fd = -1, ret, progress = 1;
+
+	if ((ret = lock_env(r, e, &fd)) < 0)
+		return ret;
+	ret = recover_env(r, e);
+	if (!ret)
+		ret = load_due(r, e, &due, &nr);
+	if (!ret && !nr) {
+		char *body = xprintf("No trigger was due for %s when its "
+				     "window opened: nothing was migrated.",
+				     e->name);
+		say(r, "%s: no trigger due", e->name);
+		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
+					"no-trigger", NULL);
+		tell(r, "no-trigger", roles_none, 0, e->name,
+		     "no trigger due", body);
+		free(body);
+	}
+	while (!ret && progress)
+		ret = run_pass(r, e, due, nr, 0, &progress);
+	if (!ret)
+		ret = run_pass(r, e, due, nr, 1, &progress);
+	for (size_t i = 0; i < nr; i++) {
+		json_decref(due[i].row);
+		ns_trigger_release(&due[i].t);
+	}
+	free(due);
+	close(fd);
+	return ret;
+}
+
+static int each_env(struct ns_runner *r, const char *env,
+		    int (*fn)(struct ns_runner *, const struct ns_env *))
+{
+	const struct ns_env *one = NULL;
+	int ret = 0;
+
+	if (env && !(one = ns_config_env(r->cfg, env)))
+		return NS_EUSAGE;
+	for (size_t i = 0; i < r->cfg->envs_nr; i++) {
+		const struct ns_env *e = &r->cfg->envs[i];
+		int rc;
+		if (one && e != one)
+			continue;
+		rc = fn(r, e);
+		if (rc < 0) {
+			say(r, "%s: %s", e->name, ns_error_last());
+			note(r, rc);
+			if (rc != NS_ELOCKED && rc != NS_EINVALID)
+				ret = rc;
+		}
+	}
+	return ret < 0 ? ret : r->worst;
+}
+
+int ns_runner_window(struct ns_runner *r, const char *env)
+{
+	return each_env(r, env, run_env);
+}
+
+static int recover_locked(struct ns_runner *r, const struct ns_env *e)
+{
+	int fd, ret = lock_env(r, e, &fd);
+
+	if (ret < 0)
+		return ret;
+	ret = recover_env(r, e);
+	close(fd);
+	return ret;
+}
+
+int ns_runner_recover(struct ns_runner *r, const char *env)
+{
+	return each_env(r, env, recover_locked);
+}
+
+/* ---- manual rollback and unblock ----------------------------------------- */
+
+static int last_migration(struct ns_runner *r, long long enh,
+			  const struct ns_env *e, json_t **sites, json_t **run)
+{
+	int ret = ns_registry_query_row(
+		r->reg, run,
+		"SELECT id, revision FROM runs WHERE enhancement = ? AND "
+		"environment = ? AND kind = 'migrate' AND outcome = "
+		"'migrated' ORDER BY id DESC",
+		"Is", enh, e->name);
+
+	if (ret < 0)
+		return ret;
+	if (!*run) {
+		ns_error_set("ENH-%lld has no migration into %s to roll back",
+			     enh, e->name);
+		return NS_EFAILED;
+	}
+	return ns_registry_query(
+		r->reg, sites,
+		"SELECT site, rundir FROM run_sites WHERE run = ? ORDER BY "
+		"rowid DESC",
+		"I", json_integer_value(json_object_get(*run, "id")));
+}
+
+static int backout_all(struct ns_runner *r, const struct ns_env *e,
+		       json_t *sites, long long run, const char *reason,
+		       struct ns_outcome *fin)
+{
+	char *jdir = ns_env_dir(r->cfg->journal, e);
+	json_t *s;
+	size_t i;
+
+	fin->kind = NS_OUT_ROLLED_BACK;
+	fin->message = xprintf("backed out: %s", reason);
+	json_array_foreach(sites, i, s)
+	{
+		struct ns_outcome o = NS_OUTCOME_INIT;
+		const char *dir = json_string_value(json_object_get(s,
+								    "rundir"));
+		ns_migrate_backout(&o, dir, jdir, reason, 1);
+		if (!o.site)
+			o.site = xstrdup(json_string_value(
+				json_object_get(s, "site")));
+		record_site(r, run, &o);
+		say(r, "%s: site %s: %s", e->name, o.site, o.message);
+		fin->ms += o.ms;
+		retire(r, &o, "journal-backout");
+		if (o.kind != NS_OUT_ROLLED_BACK) {
+			fin->kind = o.kind;
+			fin->code = o.code;
+			free(fin->message);
+			fin->message = xstrdup(o.message);
+			ns_outcome_release(&o);
+			break;
+		}
+		ns_outcome_release(&o);
+	}
+	free(jdir);
+	return fin->kind == NS_OUT_ROLLED_BACK ? 0
+	       : fin->kind == NS_OUT_BLOCKED   ? NS_ELOCKED
+					       : fin->code;
+}
+
+int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
+		       const char *reason)
+{
+	const struct ns_env *e = ns_config_env(r->cfg, env);
+	struct ns_outcome fin = NS_OUTCOME_INIT;
+	json_t *sites = NULL, *last = NULL, *title = NULL;
+	struct due d = { 0 };
+	long long run = 0;
+	char *token = NULL;
+	int fd = -1, ret;
+
+	if (!e)
+		return NS_EUSAGE;
+	if ((ret = lock_env(r, e, &fd)) < 0)
+		return ret;
+	ret = recover_env(r, e);
+	if (!ret)
+		ret = ns_lifecycle_check(r->reg, enh, "back-out");
+	if (!ret)
+		ret = last_migration(r, enh, e, &sites, &last);
+	if (ret < 0)
+		goto done;
+	d.enh = enh;
+	d.rev = (int)json_integer_value(json_object_get(last, "revision"));
+	if ((ret = start_run(r, e, &d, "backout", &run, &token)) < 0)
+		goto done;
+	ret = backout_all(r, e, sites, run, reason, &fin);
+	{
+		struct verdict v = { enh, run, 0, d.rev, 1, e->name, fin.kind,
+				     fin.message, fin.ms };
+		int rc = record(r, &v);
+		ns_registry_query_row(r->reg, &title,
+				      "SELECT title FROM enhancements WHERE "
+				      "id = ?",
+				      "I", enh);
+		announce(r, &v,
+			 json_string_value(json_object_get(title, "title")));
+		if (!ret)
+			ret = rc;
+	}
+	if (ret < 0)
+		ns_error_set("%s", fin.message);
+done:
+	ns_outcome_release(&fin);
+	json_decref(sites);
+	json_decref(last);
+	json_decref(title);
+	free(token);
+	close(fd);
+	return ret;
+}
+
+/* the journals a blocked environment keeps active; retired once a person
+ * says the site is repaired */
+static int retire_blocked(struct ns_runner *r, const struct ns_env *e)
+{
+	char *dir = ns_env_dir(r->cfg->journal, e);
+	char **list = NULL;
+	size_t nr = 0;
+	int ret = ns_journal_list(&list, &nr, dir);
+
+	for (size_t i = 0; i < nr && !ret; i++) {
+		struct ns_journal j = NS_JOURNAL_INIT;
+		ret = ns_journal_read(&j, list[i]);
+		if (!ret && j.state == NS_J_BLOCKED && j.rundir) {
+			ret = ns_journal_retire(list[i], j.rundir,
+						"journal-blocked");
+			say(r, "%s: retired blocked journal %s", e->name,
+			    list[i]);
+		}
+		ns_journal_release(&j);
+	}
+	for (size_t i = 0; i < nr; i++)
+		free(list[i]);
+	free(list);
+	free(dir);
+	return ret;
+}
+
+int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
+{
+	const struct ns_env *e = ns_config_env(r->cfg, env);
+	char *path;
+	json_t *row = NULL, *enhs = NULL, *x;
+	size_t i;
+	int fd = -1, ret;
+
+	if (!e)
+		return NS_EUSAGE;
+	path = xprintf("%s/%s.%s.lock", r->cfg->locks, e->system, e->kind);
+	ret = ns_fsx_mkdir_p(r->cfg->locks, 0755);
+	if (!ret)
+		ret = ns_fsx_lock(&fd, path, e->name);
+	free(path);
+	if (ret < 0)
+		return ret;
+	ret = ns_registry_query_row(r->reg, &row,
+				    "SELECT reason FROM environments WHERE "
+				    "name = ? AND blocked = 1",
+				    "s", e->name);
+	if (!ret && !row) {
+		ns_error_set("environment %s is not blocked", e->name);
+		ret = NS_EFAILED;
+	}
+	if (!ret)
+		ret = retire_blocked(r, e);
+	if (!ret)
+		ret = ns_registry_query(
+			r->reg, &enhs,
+			"SELECT DISTINCT e.id FROM enhancements e JOIN runs ON "
+			"runs.enhancement = e.id WHERE e.state = "
+			"'rollback-failed' AND runs.environment = ?",
+			"s", e->name);
+	if (!ret)
+		ret = ns_registry_begin(r->reg);
+	if (!ret)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE environments SET blocked = 0 "
+				       "WHERE name = ?",
+				       "s", e->name);
+	if (!ret)
+		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
+					"unblocked", reason);
+	json_array_foreach(enhs, i, x) if (!ret) ret = ns_lifecycle_move(
+		r->reg, json_integer_value(json_object_get(x, "id")),
+		"unblock", r->user, e->name, reason);
+	if (!ret)
+		ret = ns_registry_commit(r->reg);
+	else
+		ns_registry_rollback(r->reg);
+	if (!ret) {
+		char *body = xprintf("%s was unblocked by %s: %s", e->name,
+				     r->user, reason);
+		tell(r, "unblocked", roles_blocked, 0, e->name, "unblocked",
+		     body);
+		free(body);
+	}
+	json_decref(row);
+	json_decref(enhs);
+	close(fd);
+	return ret;
+}

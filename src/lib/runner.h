@@ -1,0 +1,40 @@
+/*
+ * runner — what `window run`, `recover`, `rollback`, `unblock` (and the
+ * daemon) do around the migration: take the environment lock, refuse a
+ * blocked environment, recover what the journal says is unfinished, pick
+ * the due triggers in dependency order, check each against the registry,
+ * migrate it site by site, and turn each outcome into registry state,
+ * audit events and notifications. A multi-site run that fails on one site
+ * backs the sites already migrated out again: an environment is never
+ * left with the enhancement on some sites only.
+ *
+ * The worst outcome decides the return code: NS_ELOCKED (locked or
+ * blocked) over NS_EINVALID (a trigger refused) over NS_EFAILED (rolled
+ * back, drift) over 0. Lines for the operator go to the say() callback.
+ */
+#ifndef NS_RUNNER_H
+#define NS_RUNNER_H
+
+#include "config.h"
+#include "registry.h"
+
+struct ns_runner {
+	const struct ns_config *cfg;
+	struct ns_registry *reg;
+	const char *user;
+	void (*say)(void *data, const char *line);
+	void *data;
+	int worst;
+};
+
+int ns_runner_window(struct ns_runner *r, const char *env);
+int ns_runner_recover(struct ns_runner *r, const char *env);
+int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
+		       const char *reason);
+int ns_runner_unblock(struct ns_runner *r, const char *env,
+		      const char *reason);
+
+/* the directories of an environment (caller frees) */
+char *ns_env_dir(const char *base, const struct ns_env *e);
+
+#endif

@@ -1,0 +1,346 @@
+#include "target.h"
+#include "error.h"
+#include "step.h"
+#include "strbuf.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct sqlite_target {
+	struct ns_target base;
+	sqlite3 *db;
+	char *path;
+};
+
+#define DB(t) (((struct sqlite_target *)(t))->db)
+
+static int exec1(sqlite3 *db, const char *sql, const char *what)
+{
+	char *err = NULL;
+
+	if (ns_step(what) < 0) {
+		ns_error_set("%s: %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
+		ns_error_set("%s: %s", what, err ? err : sqlite3_errmsg(db));
+		sqlite3_free(err);
+		return NS_EFAILED;
+	}
+	return 0;
+}
+
+static int line_of(const char *start, const char *at)
+{
+	int line = 1;
+
+	for (const char *p = start; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
+static int falsy(sqlite3_stmt *st)
+{
+	const unsigned char *s;
+
+	if (sqlite3_column_count(st) < 1)
+		return 0;
+	switch (sqlite3_column_type(st, 0)) {
+	case SQLITE_NULL:
+		return 1;
+	case SQLITE_INTEGER:
+	case SQLITE_FLOAT:
+		return sqlite3_column_double(st, 0) == 0.0;
+	default:
+		s = sqlite3_column_text(st, 0);
+		return s && (!strcmp((const char *)s, "0") ||
+			     !strcasecmp((const char *)s, "f") ||
+			     !strcasecmp((const char *)s, "false"));
+	}
+}
+
+/* one statement at a time, so that each is a kill point and a failure
+ * names its line */
+static int run_script(sqlite3 *db, const char *name, const char *sql,
+		      int is_verify)
+{
+	const char *p = sql, *tail;
+
+	while (p && *p) {
+		sqlite3_stmt *st = NULL;
+		int rc, first = 1;
+		const char *begin = p + strspn(p, " \t\r\n");
+
+		if (ns_step("sql") < 0) {
+			ns_error_set("%s: %s", name, strerror(errno));
+			return NS_ERROR;
+		}
+		rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
+		if (rc != SQLITE_OK) {
+			ns_error_set("%s:%d: %s", name, line_of(sql, begin),
+				     sqlite3_errmsg(db));
+			return NS_EFAILED;
+		}
+		if (!st) { /* white space or a comment */
+			p = tail;
+			continue;
+		}
+		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+			if (is_verify && first && falsy(st)) {
+				ns_error_set("%s:%d: verification returned "
+					     "false (%.60s)",
+					     name, line_of(sql, begin),
+					     sqlite3_sql(st));
+				sqlite3_finalize(st);
+				return NS_EFAILED;
+			}
+			first = 0;
+		}
+		if (rc != SQLITE_DONE) {
+			ns_error_set("%s:%d: %s (statement: %.80s)", name,
+				     line_of(sql, begin), sqlite3_errmsg(db),
+				     sqlite3_sql(st));
+			sqlite3_finalize(st);
+			return NS_EFAILED;
+		}
+		sqlite3_finalize(st);
+		p = tail;
+	}
+	return 0;
+}
+
+static int has_table(struct ns_target *t, int *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(DB(t),
+				"SELECT 1 FROM sqlite_master WHERE type='table'"
+				" AND name='nightshift_changes'",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ns_error_set("%s: %s", t->url, sqlite3_errmsg(DB(t)));
+		return NS_ERROR;
+	}
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		ns_error_set("%s: %s", t->url, sqlite3_errmsg(DB(t)));
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+static int row_exists(struct ns_target *t, const char *enh, int rev, int *out)
+{
+	sqlite3_stmt *st;
+	int rc, has;
+
+	if ((rc = has_table(t, &has)) < 0)
+		return rc;
+	*out = 0;
+	if (!has)
+		return 0;
+	rc = sqlite3_prepare_v2(DB(t),
+				"SELECT 1 FROM nightshift_changes WHERE "
+				"enhancement = ?1 AND revision = ?2",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK) {
+		ns_error_set("%s: %s", t->url, sqlite3_errmsg(DB(t)));
+		return NS_ERROR;
+	}
+	sqlite3_bind_text(st, 1, enh, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, rev);
+	rc = sqlite3_step(st);
+	*out = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : NS_ERROR;
+}
+
+static int insert_row(sqlite3 *db, const struct ns_change_row *row)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (ns_step("sql") < 0) {
+		ns_error_set("nightshift_changes: %s", strerror(errno));
+		return NS_ERROR;
+	}
+	rc = sqlite3_prepare_v2(db,
+				"INSERT INTO nightshift_changes(enhancement, "
+				"revision, payload_sha256, deployed_at, "
+				"deployed_by) VALUES (?1, ?2, ?3, ?4, ?5)",
+				-1, &st, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(st, 1, row->enhancement, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, row->revision);
+	sqlite3_bind_text(st, 3, row->payload_sha256, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 4, row->deployed_at, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, row->deployed_by, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_DONE)
+		return 0;
+fail:
+	ns_error_set("nightshift_changes: cannot record %s r%d: %s",
+		     row->enhancement, row->revision, sqlite3_errmsg(db));
+	return NS_EFAILED;
+}
+
+static int deploy(struct ns_target *t, const char *deploy_sql,
+		  const char *verify_sql, const struct ns_change_row *row)
+{
+	sqlite3 *db = DB(t);
+	int r;
+
+	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) < 0)
+		return r;
+	r = exec1(db,
+		  "CREATE TABLE IF NOT EXISTS nightshift_changes("
+		  "enhancement TEXT NOT NULL, revision INTEGER NOT NULL, "
+		  "payload_sha256 TEXT NOT NULL, deployed_at TEXT NOT NULL, "
+		  "deployed_by TEXT NOT NULL, "
+		  "PRIMARY KEY (enhancement, revision))",
+		  "nightshift_changes");
+	if (!r && deploy_sql)
+		r = run_script(db, "sql/deploy.sql", deploy_sql, 0);
+	if (!r && verify_sql)
+		r = run_script(db, "sql/verify.sql", verify_sql, 1);
+	if (!r)
+		r = insert_row(db, row);
+	if (!r)
+		r = exec1(db, "COMMIT", "COMMIT");
+	if (r < 0 && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
+		  int rev, int drop_table)
+{
+	sqlite3 *db = DB(t);
+	struct strbuf del = STRBUF_INIT;
+	char *q;
+	int r;
+
+	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) < 0)
+		return r;
+	if (revert_sql)
+		r = run_script(db, "sql/revert.sql", revert_sql, 0);
+	q = sqlite3_mprintf("DELETE FROM nightshift_changes WHERE "
+			    "enhancement = %Q AND revision = %d",
+			    enh, rev);
+	strbuf_addstr(&del, q);
+	sqlite3_free(q);
+	if (!r)
+		r = exec1(db, del.buf, "nightshift_changes");
+	/* a table nightshift created for this run goes with it, so the
+	 * database is exactly as before */
+	if (!r && drop_table)
+		r = exec1(db,
+			  "DROP TABLE IF EXISTS nightshift_changes",
+			  "nightshift_changes");
+	if (!r)
+		r = exec1(db, "COMMIT", "COMMIT");
+	if (r < 0 && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	strbuf_release(&del);
+	return r;
+}
+
+static int backup(struct ns_target *t, const char *dest)
+{
+	sqlite3 *to = NULL;
+	sqlite3_backup *b;
+	int rc;
+
+	if (ns_step("write") < 0) {
+		ns_error_set("cannot archive the database into '%s': %s", dest,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	rc = sqlite3_open_v2(dest, &to,
+			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+	if (rc == SQLITE_OK) {
+		b = sqlite3_backup_init(to, "main", DB(t), "main");
+		if (b) {
+			sqlite3_backup_step(b, -1);
+			sqlite3_backup_finish(b);
+		}
+		rc = sqlite3_errcode(to);
+	}
+	if (rc != SQLITE_OK) {
+		ns_error_set("cannot archive the database into '%s': %s", dest,
+			     to ? sqlite3_errmsg(to) : "out of memory");
+		sqlite3_close(to);
+		return NS_ERROR;
+	}
+	if (sqlite3_close(to) != SQLITE_OK) {
+		ns_error_set("cannot close the archived database '%s'", dest);
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+static void sqlite_free(struct ns_target *t)
+{
+	struct sqlite_target *s = (struct sqlite_target *)t;
+
+	sqlite3_close(s->db);
+	free(s->path);
+	free(t->url);
+	free(s);
+}
+
+static const struct ns_target_ops sqlite_ops = {
+	has_table, row_exists, deploy, revert, backup, sqlite_free,
+};
+
+int ns_target_sqlite_open(struct ns_target **out, const char *path)
+{
+	struct sqlite_target *s;
+	sqlite3 *db = NULL;
+
+	if (access(path, F_OK) < 0) {
+		ns_error_set("target database '%s' does not exist", path);
+		return NS_EINVALID;
+	}
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
+	    SQLITE_OK) {
+		ns_error_set("cannot open target database '%s': %s", path,
+			     db ? sqlite3_errmsg(db) : "out of memory");
+		sqlite3_close(db);
+		return NS_ERROR;
+	}
+	sqlite3_busy_timeout(db, 10000);
+	sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	s = xcalloc(1, sizeof(*s));
+	s->base.ops = &sqlite_ops;
+	s->base.url = xprintf("sqlite:%s", path);
+	s->db = db;
+	s->path = xstrdup(path);
+	*out = &s->base;
+	return 0;
+}
+
+int ns_target_open(struct ns_target **out, const char *url)
+{
+	if (!strncmp(url, "sqlite:", 7))
+		return ns_target_sqlite_open(out, url + 7);
+	ns_error_set("database '%s': this build migrates SQLite targets; "
+		     "PostgreSQL targets are not supported yet",
+		     url);
+	return NS_EINVALID;
+}
+
+void ns_target_free(struct ns_target *t)
+{
+	if (t)
+		t->ops->free(t);
+}

@@ -1,0 +1,54 @@
+/*
+ * target — a site's database, behind one interface.
+ *
+ * The migration's commit point lives here: ns_target_deploy() runs, in ONE
+ * transaction, the deploy script, the verify script and the insert of the
+ * enhancement's row into nightshift_changes; its COMMIT is the moment the
+ * enhancement is in. ns_target_revert() runs the revert script and deletes
+ * the row in one transaction. Whether the row exists is what recovery asks
+ * to learn which side of the commit point a crashed migration was on.
+ *
+ * Scripts run statement by statement (each one an ns_step) so that a
+ * failure names "SCRIPT:LINE: message (statement)". A verify script fails
+ * when a statement fails or when a statement's first row has a first
+ * column that is NULL, 0 or false.
+ *
+ * Drivers: sqlite: (target-sqlite.c). postgresql:// comes with its driver.
+ */
+#ifndef NS_TARGET_H
+#define NS_TARGET_H
+
+struct ns_target;
+
+struct ns_change_row {
+	const char *enhancement; /* "ENH-1" */
+	int revision;
+	const char *payload_sha256;
+	const char *deployed_at;
+	const char *deployed_by;
+};
+
+struct ns_target_ops {
+	int (*has_table)(struct ns_target *t, int *out);
+	int (*row_exists)(struct ns_target *t, const char *enh, int rev,
+			  int *out);
+	int (*deploy)(struct ns_target *t, const char *deploy_sql,
+		      const char *verify_sql, const struct ns_change_row *row);
+	int (*revert)(struct ns_target *t, const char *revert_sql,
+		      const char *enh, int rev, int drop_table);
+	int (*backup)(struct ns_target *t, const char *dest);
+	void (*free)(struct ns_target *t);
+};
+
+struct ns_target {
+	const struct ns_target_ops *ops;
+	char *url;
+};
+
+/* NS_EINVALID for an unknown or unsupported scheme */
+int ns_target_open(struct ns_target **out, const char *url);
+void ns_target_free(struct ns_target *t);
+
+int ns_target_sqlite_open(struct ns_target **out, const char *path);
+
+#endif

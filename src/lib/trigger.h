@@ -1,0 +1,63 @@
+/*
+ * trigger — the self-contained file the migration daemon executes.
+ *
+ * A trigger is a tar: TRIGGER.json first (id, revision, system,
+ * environment, target indicator, sites, window and earliest/latest start,
+ * the ordered steps, the SHA-256 of every payload member and of the whole
+ * payload, approvals, creator), then payload/... — the enhancement's
+ * canonical payload, byte for byte.
+ *
+ * ns_trigger_load() trusts nothing: it reads TRIGGER.json, then hashes every
+ * payload member against it and the whole payload against its digest; an
+ * extra, missing, reordered or altered member is refused (NS_EINVALID,
+ * naming the member). The SHA-256 of the TRIGGER.json bytes is kept so the
+ * registry can prove the JSON itself was not edited after scheduling.
+ */
+#ifndef NS_TRIGGER_H
+#define NS_TRIGGER_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "manifest.h"
+#include "package.h"
+
+struct ns_trigger_spec {
+	const char *id; /* "ENH-1" */
+	int revision;
+	const char *system, *environment, *target; /* target: model|production */
+	const char **sites;
+	size_t sites_nr;
+	const char *window, *earliest, *latest;
+	const char *creator, *created;
+	json_t *approvals; /* borrowed; NULL for none */
+};
+
+struct ns_trigger {
+	char *path;
+	json_t *json;
+	char json_sha256[NS_HEX_LEN + 1];
+	char payload_sha256[NS_HEX_LEN + 1];
+	const char *id, *system, *environment, *target; /* borrowed from json */
+	int revision;
+	struct ns_member *members;
+	size_t nr;
+	/* the small members, loaded whole */
+	char *ini, *deploy_sql, *revert_sql, *verify_sql;
+	struct ns_manifest manifest;
+};
+
+#define NS_TRIGGER_INIT { 0 }
+
+/* write the trigger for the payload tar at payload_path (members as listed
+ * in pkg) to path: temporary sibling, fsync, rename */
+int ns_trigger_write(char out_json_sha256[NS_HEX_LEN + 1], const char *path,
+		     const struct ns_trigger_spec *spec,
+		     const struct ns_package *pkg, const char *payload_path);
+int ns_trigger_load(struct ns_trigger *out, const char *path,
+		    const struct ns_limits *lim);
+void ns_trigger_release(struct ns_trigger *t);
+/* the canonical JSON text (for `trigger show`); caller frees */
+char *ns_trigger_json_text(const struct ns_trigger *t);
+
+#endif

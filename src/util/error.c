@@ -1,0 +1,62 @@
+#include "error.h"
+#include "strbuf.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct strbuf last = STRBUF_INIT;
+
+void ns_error_set(const char *fmt, ...)
+{
+	va_list ap;
+
+	strbuf_reset(&last);
+	va_start(ap, fmt);
+	strbuf_vaddf(&last, fmt, ap);
+	va_end(ap);
+}
+
+void ns_error_prefix(const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	strbuf_addstr(&sb, ": ");
+	strbuf_add(&sb, last.buf, last.len);
+	strbuf_release(&last);
+	last = sb;
+}
+
+const char *ns_error_last(void)
+{
+	return last.len ? last.buf : "unknown error";
+}
+
+void ns_error_clear(void)
+{
+	strbuf_release(&last);
+}
+
+int ns_exit_code(int code)
+{
+	switch (code) {
+	case NS_OK:
+		return 0;
+	case NS_EFAILED:
+	case NS_EDRIFT:
+		return 1;
+	case NS_EUSAGE:
+		return 2;
+	case NS_EINVALID:
+		return 3;
+	case NS_ELOCKED:
+		return 4;
+	default:
+		return 5;
+	}
+}

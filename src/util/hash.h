@@ -1,0 +1,26 @@
+/*
+ * hash — SHA-256 of buffers, streams and files (OpenSSL EVP).
+ *
+ * Digests travel as 64-character lower-case hex strings (char[65]), the
+ * form they take in TRIGGER.json, enhancement.ini and the registry.
+ */
+#ifndef NS_HASH_H
+#define NS_HASH_H
+
+#include <stddef.h>
+
+#define NS_HEX_LEN 64
+
+struct ns_sha256;
+
+struct ns_sha256 *ns_sha256_new(void);
+void ns_sha256_update(struct ns_sha256 *h, const void *data, size_t len);
+/* writes the hex digest into out and frees h */
+void ns_sha256_finish(char out[NS_HEX_LEN + 1], struct ns_sha256 *h);
+void ns_sha256_buf(char out[NS_HEX_LEN + 1], const void *data, size_t len);
+/* hash the rest of fd; -1 with errno on a read error */
+int ns_sha256_fd(char out[NS_HEX_LEN + 1], int fd);
+/* true when s is 64 hex digits */
+int ns_sha256_valid(const char *s);
+
+#endif

@@ -1,0 +1,102 @@
+# tests/e2e/lib.sh — TAP helpers for nightshift's end-to-end tests.
+#
+# Each test sources this file, gets a fresh scratch directory ($T, removed
+# at exit), and drives the real binary ($NS) the way a user would.
+#
+#   ns_home            a nightshift home in $T/home with system "demo",
+#                      environment demo/model: root $T/site/root, database
+#                      sqlite:$T/site/app.db (impersonation on); cd's there
+#   ns ARGS…           run nightshift; sets $out, $err, $rc (never exits)
+#   tree_state DIR     one line per file/dir/symlink: type mode sha path
+#   tree_hash DIR      sha256 of tree_state
+#   db_dump DB         canonical dump of a SQLite database
+#   site_state         tree_hash of the root + db_dump, one string
+#   make_pkg DIR TITLE a package skeleton with enhancement.ini
+#   ok/not_ok/is/like/unlike/done_testing  TAP
+set -u
+NS=${NIGHTSHIFT:-$(cd "$(dirname "$0")/../.." && pwd)/build-test/nightshift}
+T=$(mktemp -d "${TMPDIR:-/tmp}/ns-test.XXXXXX")
+trap 'cd /; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+cd "$T" || exit 1
+_n=0
+_failed=0
+
+ok() { _n=$((_n + 1)); echo "ok $_n - $1"; }
+not_ok() {
+	_n=$((_n + 1)); _failed=$((_failed + 1))
+	echo "not ok $_n - $1"
+	[ $# -gt 1 ] && printf '%s\n' "$2" | sed 's/^/#   /'
+	return 0
+}
+is() { # ACTUAL EXPECTED NAME
+	if [ "$1" = "$2" ]; then ok "$3"; else
+		not_ok "$3" "got:      '$1'
+expected: '$2'"
+	fi
+}
+like() { # STRING PATTERN(grep -E) NAME
+	if printf '%s' "$1" | grep -Eq -- "$2"; then ok "$3"; else
+		not_ok "$3" "'$1'
+does not match /$2/"
+	fi
+}
+unlike() {
+	if printf '%s' "$1" | grep -Eq -- "$2"; then
+		not_ok "$3" "'$1'
+matches /$2/"
+	else ok "$3"; fi
+}
+done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; exit $?; }
+diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
+
+ns() {
+	"$NS" "$@" >"$T/.out" 2>"$T/.err"
+	rc=$?
+	out=$(cat "$T/.out")
+	err=$(cat "$T/.err")
+	return 0
+}
+
+tree_state() { # DIR
+	(cd "$1" && find . -mindepth 1 | LC_ALL=C sort | while IFS= read -r p; do
+		if [ -L "$p" ]; then echo "l $(readlink "$p") $p"
+		elif [ -d "$p" ]; then echo "d $(stat -c %a "$p") $p"
+		else echo "f $(stat -c %a "$p") $(sha256sum <"$p" | cut -c1-64) $p"
+		fi
+	done)
+}
+tree_hash() { tree_state "$1" | sha256sum | cut -c1-64; }
+db_dump() { sqlite3 "$1" .dump; }
+site_state() { echo "$(tree_hash "$T/site/root") $(db_dump "$T/site/app.db" | sha256sum | cut -c1-64)"; }
+
+ns_home() {
+	mkdir -p "$T/site/root" "$T/home"
+	"$NS" init "$T/home" >/dev/null || exit 1
+	cat >>"$T/home/nightshift.conf" <<CONF
+[system "demo"]
+    users = users@example.com
+[environment "demo/model"]
+    root = $T/site/root
+    database = sqlite:$T/site/app.db
+[role "qa"]
+    members = qa@example.com
+[role "dba"]
+    members = dba@example.com
+[role "change-management"]
+    members = cm@example.com
+[role "technical-support"]
+    members = support@example.com
+CONF
+	sed -i 's/impersonation = false/impersonation = true/' "$T/home/nightshift.conf"
+	[ -f "$T/site/app.db" ] || sqlite3 "$T/site/app.db" \
+		"CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);
+		 INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+	cd "$T/home" || exit 1
+}
+
+make_pkg() { # DIR TITLE
+	mkdir -p "$1/files"
+	printf '[enhancement]\ntitle = %s\nsystem = demo\n' "$2" >"$1/enhancement.ini"
+}
+
+sha() { sha256sum <"$1" | cut -c1-64; }
