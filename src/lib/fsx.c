@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -501,6 +502,37 @@ int ns_fsx_remove_tree(const char *path)
 	if (ret)
 		ns_error_set("cannot remove '%s': %s", path, strerror(errno));
 	return ret ? NS_ERROR : 0;
+}
+
+int ns_fsx_sweep_tmp(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		const char *t = strstr(de->d_name, ".tmp-");
+		char *end, *p;
+		long pid;
+
+		if (!t)
+			continue;
+		pid = strtol(t + 5, &end, 10);
+		if (*end || pid <= 0 || kill((pid_t)pid, 0) == 0 ||
+		    errno != ESRCH)
+			continue;
+		p = xprintf("%s/%s", dir, de->d_name);
+		if (ns_step("unlink") < 0 || (unlink(p) < 0 && errno != ENOENT)) {
+			ns_error_set("cannot remove the stale '%s': %s", p,
+				     strerror(errno));
+			ret = NS_ERROR;
+		}
+		free(p);
+	}
+	closedir(d);
+	return ret;
 }
 
 int ns_fsx_lock(int *out, const char *path, const char *what)

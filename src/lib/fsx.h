@@ -71,6 +71,9 @@ int ns_fsx_write_file(const char *path, const void *buf, size_t len);
 int ns_fsx_append(const char *path, const char *line);
 /* remove a directory tree of nightshift's own (archives, staging dirs) */
 int ns_fsx_remove_tree(const char *path);
+/* remove the "NAME.tmp-PID" files in dir whose process is gone: what a
+ * killed process left half-written (never a file a live one writes) */
+int ns_fsx_sweep_tmp(const char *dir);
 /* take an exclusive flock on PATH (created, never deleted); NS_ELOCKED
  * when another process holds it */
 int ns_fsx_lock(int *out, const char *path, const char *what);

@@ -2,6 +2,7 @@
 #include "archive.h"
 #include "error.h"
 #include "journal.h"
+#include "step.h"
 #include "target.h"
 #include "timefmt.h"
 #include "xalloc.h"
@@ -708,27 +709,35 @@ static int load_run(struct run *r, const char *rundir, const char *journal)
 	return open_db(r);
 }
 
+/* without a plan a run is named by its directory: ARCHIVE/.../TOKEN/LABEL */
+static char *token_of(const char *rundir)
+{
+	char *parent = xstrdup(rundir), *slash = strrchr(parent, '/'), *t;
+
+	if (slash)
+		*slash = '\0';
+	slash = strrchr(parent, '/');
+	t = xstrdup(slash ? slash + 1 : parent);
+	free(parent);
+	return t;
+}
+
 /* a run interrupted while archiving: the target was not touched */
 static int recover_unprepared(struct ns_outcome *out, struct run *r,
 			      const struct ns_journal *j)
 {
-	char *files = xprintf("%s/files", j->rundir);
-	char *plan = xprintf("%s/plan.json", j->rundir);
-	char *db = xprintf("%s/database.sqlite", j->rundir);
 	const char *msg = "interrupted while archiving; nothing was changed";
-	int ret = ns_fsx_remove_tree(files);
+	int ret = ns_fsx_remove_tree(j->rundir);
 
-	unlink(plan);
-	unlink(db);
+	if (!ret)
+		ret = ns_fsx_mkdir_p(j->rundir, 0700);
 	r->rundir = xstrdup(j->rundir);
 	r->journal = xstrdup(j->path);
 	if (!ret)
 		ret = ns_journal_mark(j->path, NS_J_ROLLED_BACK, msg);
 	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
 	       msg);
-	free(files);
-	free(plan);
-	free(db);
+	out->token = token_of(j->rundir);
 	return out->code;
 }
 
@@ -754,23 +763,43 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
 	int ret, row = 0;
 
 	out->recovered = 1;
-	if ((ret = ns_journal_read(&j, journal_path)) < 0 || !j.rundir) {
-		if (!ret)
-			ns_error_set("%s: names no run directory",
-				     journal_path);
+	if ((ret = ns_journal_read(&j, journal_path)) < 0) {
 		ret = finish(out, &r, NS_OUT_BLOCKED, NS_ERROR,
 			     ns_error_last());
+		goto done;
+	}
+	if (!j.rundir) {
+		/* killed before its first line was durable: nothing else
+		 * was written; the journal's name says whose it was */
+		const char *base = strrchr(journal_path, '/');
+		base = base ? base + 1 : journal_path;
+		ret = finish(out, &r, NS_OUT_ROLLED_BACK, NS_EFAILED,
+			     "interrupted before anything was written");
+		out->token = xstrndup(base, strcspn(base, "."));
+		if (ns_step("unlink") < 0 || unlink(journal_path) < 0) {
+			ns_error_set("cannot remove the empty journal '%s': "
+				     "%s",
+				     journal_path, strerror(errno));
+			ret = finish(out, &r, NS_OUT_BLOCKED, NS_ERROR,
+				     ns_error_last());
+		}
 		goto done;
 	}
 	if (j.state == NS_J_NONE) {
 		ret = recover_unprepared(out, &r, &j);
 		goto done;
 	}
-	ret = load_run(&r, j.rundir, j.path);
-	if (ret == 0 && ns_journal_final(j.state)) {
+	if (ns_journal_final(j.state)) {
+		/* only the registry is behind: no plan needed to say so */
+		r.rundir = xstrdup(j.rundir);
+		r.journal = xstrdup(j.path);
+		r.start = ns_mono_ms();
 		ret = recover_final(out, &r, &j);
+		if (!out->token)
+			out->token = token_of(j.rundir);
 		goto done;
 	}
+	ret = load_run(&r, j.rundir, j.path);
 	if (ret == 0 && r.db && j.state == NS_J_PREPARED)
 		ret = r.db->ops->row_exists(r.db, r.plan.enhancement,
 					    r.plan.revision, &row);

@@ -92,8 +92,8 @@ static int reader_error(struct ns_tar_reader *r)
 }
 
 /* a reader over fd from offset at; fd stays the caller's */
-static int reader_open_fd(struct ns_tar_reader **out, const char *name,
-			  int fd, off_t at)
+static int reader_open_fd(struct ns_tar_reader **out, const char *name, int fd,
+			  off_t at)
 {
 	struct ns_tar_reader *r = xcalloc(1, sizeof(*r));
 	struct stat sb;
@@ -120,12 +120,22 @@ static int reader_open_fd(struct ns_tar_reader **out, const char *name,
 
 int ns_tar_open(struct ns_tar_reader **out, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: a FIFO put where a tar should be must not hang us */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat sb;
 	int error;
 
-	if (fd < 0) {
+	if (fd < 0 || fstat(fd, &sb) < 0) {
 		ns_error_set("cannot open '%s': %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
 		return NS_ERROR;
+	}
+	if (!S_ISREG(sb.st_mode)) {
+		ns_error_set("%s: not a readable tar: not a regular file",
+			     path);
+		close(fd);
+		return NS_EINVALID;
 	}
 	error = reader_open_fd(out, path, fd, 0);
 	if (error) {
@@ -163,8 +173,7 @@ static const char *entry_name(struct archive_entry *e)
 static int entry_is_regular(struct archive_entry *e)
 {
 	return archive_entry_filetype(e) == AE_IFREG &&
-	       !archive_entry_hardlink(e) && !archive_entry_symlink(e) &&
-	       archive_entry_sparse_count(e) == 0;
+	       !archive_entry_hardlink(e) && !archive_entry_symlink(e);
 }
 
 int ns_tar_next(struct ns_tar_reader *r, const char **path, uint64_t *size,
@@ -267,25 +276,26 @@ static la_ssize_t write_cb(struct archive *a, void *data, const void *buf,
 	size_t left = len;
 	ssize_t n;
 
-	if (w->aborting)
+	/* a failure is kept in w->err and reported by our caller: failing
+	 * here would leave libarchive's block buffer behind (3.6) */
+	if (w->aborting || w->err)
 		return (la_ssize_t)len;
-	if (ns_step("write payload tar") < 0)
-		goto fail;
+	if (ns_step("write payload tar") < 0) {
+		w->err = errno;
+		return (la_ssize_t)len;
+	}
 	while (left) {
 		n = write(w->fd, p, left);
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
-			goto fail;
+		if (n < 0) {
+			w->err = errno;
+			break;
+		}
 		p += n;
 		left -= (size_t)n;
 	}
 	return (la_ssize_t)len;
-fail:
-	if (!w->err)
-		w->err = errno;
-	archive_set_error(a, errno, "%s", strerror(errno));
-	return -1;
 }
 
 static int writer_error(struct ns_tar_writer *w, const char *member)
@@ -311,7 +321,8 @@ static int writer_setup(struct ns_tar_writer *w)
 	    archive_write_set_bytes_per_block(w->a, BUF_SIZE) != ARCHIVE_OK ||
 	    archive_write_set_bytes_in_last_block(w->a, 1) != ARCHIVE_OK ||
 	    archive_write_open2(w->a, w, NULL, write_cb, NULL, NULL) !=
-		    ARCHIVE_OK)
+		    ARCHIVE_OK ||
+	    w->err)
 		return writer_error(w, NULL);
 	return 0;
 }
@@ -323,8 +334,8 @@ int ns_tar_writer_open(struct ns_tar_writer **out, const char *path)
 
 	w->path = xstrdup(path);
 	w->tmp = xprintf("%s.tmp-%ld", path, (long)getpid());
-	w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW |
-				     O_CLOEXEC,
+	w->fd = open(w->tmp,
+		     O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
 		     0644);
 	if (w->fd < 0) {
 		ns_error_set("cannot create '%s': %s", w->tmp, strerror(errno));
@@ -362,7 +373,7 @@ static int write_header(struct ns_tar_writer *w, const char *name,
 	archive_entry_set_mtime(e, 0, 0);
 	rc = archive_write_header(w->a, e);
 	archive_entry_free(e);
-	if (rc != ARCHIVE_OK)
+	if (rc != ARCHIVE_OK || w->err)
 		return writer_error(w, name);
 	return 0;
 }
@@ -375,7 +386,7 @@ static int write_data(struct ns_tar_writer *w, const char *name,
 
 	while (len) {
 		n = archive_write_data(w->a, p, len);
-		if (n <= 0)
+		if (n <= 0 || w->err)
 			return writer_error(w, name);
 		p += n;
 		len -= (size_t)n;
@@ -415,10 +426,10 @@ static int copy_hashed(struct ns_tar_writer *w, struct source *src,
 			      size - done < BUF_SIZE ? size - done : BUF_SIZE);
 		if (n <= 0) {
 			if (!n)
-				ns_error_set("%s: ends after %llu of %llu bytes",
-					     src->name,
-					     (unsigned long long)done,
-					     (unsigned long long)size);
+				ns_error_set(
+					"%s: ends after %llu of %llu bytes",
+					src->name, (unsigned long long)done,
+					(unsigned long long)size);
 			error = n ? src->code : NS_EINVALID;
 			break;
 		}
@@ -446,16 +457,16 @@ int ns_tar_add_from_reader(struct ns_tar_writer *w, const char *name,
 			   struct ns_tar_reader *r, uint64_t size,
 			   unsigned mode, const char *expect)
 {
-	struct source src = { read_reader, r, name, NS_EINVALID };
+	struct source src = {read_reader, r, name, NS_EINVALID};
 	char extra;
 	ssize_t n;
 	int error;
 
-	if (r->io_errno)
-		src.code = NS_ERROR;
 	error = write_header(w, name, size, mode);
 	if (!error)
 		error = copy_hashed(w, &src, size, expect);
+	if (error == NS_EINVALID && r->io_errno)
+		error = NS_ERROR;
 	if (error)
 		return error;
 	n = ns_tar_read(r, &extra, 1);
@@ -489,8 +500,8 @@ static ssize_t read_fd(void *data, void *buf, size_t n)
 int ns_tar_add_fd(struct ns_tar_writer *w, const char *name, int fd,
 		  uint64_t size, unsigned mode, const char *expect)
 {
-	struct fd_ctx c = { fd, name };
-	struct source src = { read_fd, &c, name, NS_ERROR };
+	struct fd_ctx c = {fd, name};
+	struct source src = {read_fd, &c, name, NS_ERROR};
 	int error = write_header(w, name, size, mode);
 
 	if (!error)
@@ -541,7 +552,7 @@ static int writer_finish(struct ns_tar_writer *w)
 			     w->path);
 		return NS_ERROR;
 	}
-	if (archive_write_close(w->a) != ARCHIVE_OK)
+	if (archive_write_close(w->a) != ARCHIVE_OK || w->err)
 		return writer_error(w, NULL);
 	w->fd = -1;
 	if (ns_step("fsync payload tar") < 0 || fsync(fd) < 0) {
@@ -590,8 +601,8 @@ struct entry {
 	char *member; /* as the source names it, for messages */
 	int is_dir;
 	uint64_t size;
-	unsigned mode;	/* 0644 or 0755 */
-	off_t header;	/* tar: where the member's header starts */
+	unsigned mode; /* 0644 or 0755 */
+	off_t header;  /* tar: where the member's header starts */
 	char sha256[NS_HEX_LEN + 1];
 };
 
@@ -807,8 +818,8 @@ static int hash_fd(struct pkg_read *st, int fd, struct entry *e)
 static int hash_dir_file(struct pkg_read *st, int dfd, const char *name,
 			 struct entry *e, const struct stat *before)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
-					   O_CLOEXEC);
+	int fd = openat(dfd, name,
+			O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	struct stat now;
 	int error;
 
@@ -816,8 +827,8 @@ static int hash_dir_file(struct pkg_read *st, int dfd, const char *name,
 		return io_error(st, e->member, "open");
 	if (fstat(fd, &now) < 0)
 		error = io_error(st, e->member, "stat");
-	else if (now.st_dev != before->st_dev ||
-		 now.st_ino != before->st_ino || !S_ISREG(now.st_mode))
+	else if (now.st_dev != before->st_dev || now.st_ino != before->st_ino ||
+		 !S_ISREG(now.st_mode))
 		error = changed(st, e);
 	else
 		error = hash_fd(st, fd, e);
@@ -828,7 +839,7 @@ static int hash_dir_file(struct pkg_read *st, int dfd, const char *name,
 static int dir_entry(struct pkg_read *st, int dfd, const char *name,
 		     const char *rel)
 {
-	struct raw r = { rel, rel, 0, 0, 0, 0 };
+	struct raw r = {rel, rel, 0, 0, 0, 0};
 	struct entry *e;
 	struct stat sb;
 	char *w;
@@ -943,12 +954,10 @@ static int hash_tar_member(struct pkg_read *st, struct ns_tar_reader *r,
 	ns_sha256_finish(e->sha256, h);
 	if (n < 0)
 		return r->io_errno ? NS_ERROR : NS_EINVALID;
-	/* a sparse map may only show once the data has been read */
-	if (archive_entry_sparse_count(r->entry) > 0)
-		return refuse(st, e->member, "special file (sparse)");
 	if (done != e->size)
-		return refuse(st, e->member, "not a readable tar: %llu of "
-					     "%llu bytes",
+		return refuse(st, e->member,
+			      "not a readable tar: %llu of "
+			      "%llu bytes",
 			      (unsigned long long)done,
 			      (unsigned long long)e->size);
 	return 0;
@@ -958,26 +967,28 @@ static int tar_entry(struct pkg_read *st, struct ns_tar_reader *r)
 {
 	struct archive_entry *ae = r->entry;
 	const char *raw = entry_name(ae);
-	struct raw rw = { raw, NULL, archive_entry_filetype(ae),
-			  archive_entry_hardlink(ae) != NULL,
-			  (unsigned)archive_entry_perm(ae),
-			  (uint64_t)archive_entry_size(ae) };
+	struct raw rw = {raw,
+			 NULL,
+			 archive_entry_filetype(ae),
+			 archive_entry_hardlink(ae) != NULL,
+			 (unsigned)archive_entry_perm(ae),
+			 (uint64_t)archive_entry_size(ae)};
 	char *path = NULL;
 	struct entry *e;
 	int error;
 
 	if (!raw)
-		return refuse(st, NULL, "not a readable tar: a member has no "
-					"readable name");
-	if (archive_entry_sparse_count(ae) > 0)
-		rw.type = 0;
+		return refuse(st, NULL,
+			      "not a readable tar: a member has no "
+			      "readable name");
 	error = tar_path(st, raw, rw.type == S_IFDIR, &path);
 	if (error || !path)
 		return error;
 	rw.path = path;
 	if (rw.type != S_IFREG)
 		rw.size = 0;
-	if (!(error = check_kind(st, &rw)) && !(error = check_limits(st, &rw))) {
+	if (!(error = check_kind(st, &rw)) &&
+	    !(error = check_limits(st, &rw))) {
 		e = add_entry(st, &rw);
 		e->header = r->start + archive_read_header_position(r->a);
 		if (!e->is_dir)
@@ -1047,8 +1058,10 @@ static void strip_top_dir(struct pkg_read *st)
 /* '/' sorts before every other byte: a path's children follow it at once */
 static int cmp_components(const void *a, const void *b)
 {
-	const unsigned char *x = (const unsigned char *)((const struct entry *)a)->path;
-	const unsigned char *y = (const unsigned char *)((const struct entry *)b)->path;
+	const unsigned char *x =
+		(const unsigned char *)((const struct entry *)a)->path;
+	const unsigned char *y =
+		(const unsigned char *)((const struct entry *)b)->path;
 	int cx, cy;
 
 	while (*x && *x == *y)
@@ -1112,7 +1125,7 @@ static int check_entries(struct pkg_read *st)
 
 static struct entry *find_file(const struct pkg_read *st, const char *path)
 {
-	struct entry key = { .path = (char *)path }, *k = &key, **found;
+	struct entry key = {.path = (char *)path}, *k = &key, **found;
 
 	found = bsearch(&k, st->sorted, st->sorted_nr, sizeof(*st->sorted),
 			cmp_sorted);
@@ -1343,7 +1356,8 @@ static int open_source(struct pkg_read *st, const char *src)
 		return NS_ERROR;
 	}
 	st->is_tar = !S_ISDIR(sb.st_mode);
-	if (S_ISDIR(sb.st_mode) || (S_ISREG(sb.st_mode) && ends_with(src, ".tar")))
+	if (S_ISDIR(sb.st_mode) ||
+	    (S_ISREG(sb.st_mode) && ends_with(src, ".tar")))
 		return 0;
 	return refuse(st, NULL, "not a directory or a .tar file");
 }
@@ -1378,11 +1392,12 @@ static void pkg_read_release(struct pkg_read *st)
 int ns_package_read(struct ns_package *out, const char *src,
 		    const struct ns_limits *lim, const char *store_path)
 {
+	static const struct ns_limits defaults = NS_LIMITS_DEFAULT;
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	struct pkg_read st;
 	int error;
 
-	pkg_read_init(&st, src, lim);
+	pkg_read_init(&st, src, lim ? lim : &defaults);
 	if ((error = open_source(&st, src)) ||
 	    (error = st.is_tar ? walk_tar(&st) : walk_dir(&st)) ||
 	    (error = check_entries(&st)) || (error = check_package(&st, &pkg)))
@@ -1415,9 +1430,8 @@ void ns_package_digest(char out[NS_HEX_LEN + 1], const struct ns_member *m,
 
 	for (size_t i = 0; i < nr; i++) {
 		strbuf_reset(&line);
-		strbuf_addf(&line, "%s %04o %llu %s\n", m[i].sha256,
-			    m[i].mode, (unsigned long long)m[i].size,
-			    m[i].path);
+		strbuf_addf(&line, "%s %04o %llu %s\n", m[i].sha256, m[i].mode,
+			    (unsigned long long)m[i].size, m[i].path);
 		ns_sha256_update(h, line.buf, line.len);
 	}
 	strbuf_release(&line);

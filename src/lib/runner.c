@@ -309,19 +309,73 @@ static int recover_one(struct ns_runner *r, const struct ns_env *e,
 	return ret;
 }
 
+/* Runs the registry still sees going, with no journal left: killed before
+ * their journal existed, so nothing was written. The environment lock is
+ * held and every journal has been recovered, so none of them is running. */
+static int recover_orphans(struct ns_runner *r, const struct ns_env *e)
+{
+	json_t *rows = NULL, *x;
+	size_t i;
+	int ret = ns_registry_query(r->reg, &rows,
+				    "SELECT token, kind FROM runs WHERE "
+				    "environment = ? AND outcome IS NULL AND "
+				    "token IS NOT NULL",
+				    "s", e->name);
+
+	json_array_foreach(rows, i, x)
+	{
+		struct ns_outcome o = NS_OUTCOME_INIT;
+		const char *token = json_string_value(json_object_get(x,
+								      "token"));
+		if (ret < 0)
+			break;
+		if (!strcmp(json_string_value(json_object_get(x, "kind")),
+			    "backout")) {
+			/* a backout that never started backed nothing out */
+			ret = ns_registry_exec(
+				r->reg,
+				"UPDATE runs SET outcome = 'refused', message "
+				"= 'interrupted before anything was written' "
+				"WHERE token = ?",
+				"s", token);
+			continue;
+		}
+		o.kind = NS_OUT_ROLLED_BACK;
+		o.message = xstrdup("interrupted before anything was written");
+		o.token = xstrdup(token);
+		o.site = xstrdup("");
+		say(r, "%s: recovered %s: %s", e->name, token, o.message);
+		ret = record_recovered(r, e, &o, 0);
+		ns_outcome_release(&o);
+	}
+	json_decref(rows);
+	return ret;
+}
+
 static int recover_env(struct ns_runner *r, const struct ns_env *e)
 {
 	char *dir = ns_env_dir(r->cfg->journal, e);
+	char *spool = ns_env_dir(r->cfg->spool, e);
 	char **list = NULL;
 	size_t nr = 0;
-	int ret = ns_journal_list(&list, &nr, dir);
+	int ret = ns_fsx_sweep_tmp(r->cfg->outbox);
+
+	if (!ret)
+		ret = ns_fsx_sweep_tmp(spool);
+	if (!ret)
+		ret = ns_fsx_sweep_tmp(r->cfg->store);
+	if (!ret)
+		ret = ns_journal_list(&list, &nr, dir);
 
 	for (size_t i = 0; i < nr && !ret; i++)
 		ret = recover_one(r, e, list[i]);
+	if (!ret)
+		ret = recover_orphans(r, e);
 	for (size_t i = 0; i < nr; i++)
 		free(list[i]);
 	free(list);
 	free(dir);
+	free(spool);
 	return ret;
 }
 

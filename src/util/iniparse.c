@@ -54,7 +54,9 @@ int ns_ini_parse(const char *name, const char *buf, size_t len,
 	ini_allow_multiline = false;
 	ini_stop_on_first_error = true;
 	ini_use_stack = false;
-	ini_allow_realloc = false;
+	/* Debian's inih caps a line at ini_initial_alloc unless it may grow */
+	ini_allow_realloc = true;
+	ini_initial_alloc = 256;
 	ini_max_line = 65536;
 	r = ini_parse_stream(reader, &st, handler, &st);
 	if (r == 0)

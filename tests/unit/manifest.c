@@ -12,8 +12,10 @@
 #include "error.h"
 #include "manifest.h"
 
-#define HASH_A "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
-#define HASH_B "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+#define HASH_A                                                                 \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define HASH_B                                                                 \
+	"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static int parse(struct ns_manifest *m, const char *text)
 {
@@ -37,31 +39,30 @@ static void refused(const char *text, const char *want)
 static void test_full(void **state)
 {
 	struct ns_manifest m = NS_MANIFEST_INIT;
-	const char *text =
-		"; a comment\n"
-		"[enhancement]\n"
-		"    title = Faster invoices\n"
-		"    rfs = RFS-7\n"
-		"    system = billing\n"
-		"    author = alice\n"
-		"    requires = ENH-1, ENH-2 ENH-3\n"
-		"    conflicts = ENH-9\n"
-		"[schedule]\n"
-		"not-before = 2026-01-05 23:00\n"
-		"model = 2026-01-06 23:30\n"
-		"production = 2026-01-13 23:30\n"
-		"[distribution]\n"
-		"sites = central,north ,  south\n"
-		"[instructions]\n"
-		"operator = none\n"
-		"special = restart the spooler\n"
-		"[files]\n"
-		"delete = lib/old.c\n"
-		"delete = lib/older.c\n"
-		"base = lib/a b.c " HASH_A "\n"
-		"base = lib/old.c\t" HASH_B "\n"
-		"[verify]\n"
-		"command = bin/smoke-test --quick\n";
+	const char *text = "; a comment\n"
+			   "[enhancement]\n"
+			   "    title = Faster invoices\n"
+			   "    rfs = RFS-7\n"
+			   "    system = billing\n"
+			   "    author = alice\n"
+			   "    requires = ENH-1, ENH-2 ENH-3\n"
+			   "    conflicts = ENH-9\n"
+			   "[schedule]\n"
+			   "not-before = 2026-01-05 23:00\n"
+			   "model = 2026-01-06 23:30\n"
+			   "production = 2026-01-13 23:30\n"
+			   "[distribution]\n"
+			   "sites = central,north ,  south\n"
+			   "[instructions]\n"
+			   "operator = none\n"
+			   "special = restart the spooler\n"
+			   "[files]\n"
+			   "delete = lib/old.c\n"
+			   "delete = lib/older.c\n"
+			   "base = lib/a b.c " HASH_A "\n"
+			   "base = lib/old.c\t" HASH_B "\n"
+			   "[verify]\n"
+			   "command = bin/smoke-test --quick\n";
 
 	assert_int_equal(parse(&m, text), 0);
 	assert_string_equal(m.title, "Faster invoices");
@@ -158,7 +159,8 @@ static void test_base(void **state)
 		"enh/enhancement.ini:2: [files] base: expected PATH SHA256");
 	refused("[enhancement]\n[files]\nbase = " HASH_A "\n", want);
 	refused("[enhancement]\n[files]\nbase = a "
-		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+		"AA"
 		"\n",
 		want);
 	refused("[enhancement]\n[files]\nbase = a abc\n", want);
@@ -227,9 +229,9 @@ static void test_nul(void **state)
 	struct ns_manifest m = NS_MANIFEST_INIT;
 	const char text[] = "[enhancement]\ntitle = a\0b\n";
 
-	assert_int_equal(ns_manifest_parse(&m, "x.ini", text,
-					   sizeof(text) - 1, 1024),
-			 NS_EINVALID);
+	assert_int_equal(
+		ns_manifest_parse(&m, "x.ini", text, sizeof(text) - 1, 1024),
+		NS_EINVALID);
 	assert_string_equal(ns_error_last(), "x.ini:2: NUL byte");
 	assert_null(m.title);
 }
@@ -239,16 +241,16 @@ static void test_path_check(void **state)
 	static const struct {
 		const char *path, *reason;
 	} bad[] = {
-		{ "", "empty path" },
-		{ "/a", "absolute path" },
-		{ "..", "'..' component" },
-		{ "a/..", "'..' component" },
-		{ "a/../b", "'..' component" },
-		{ ".", "empty or '.' component" },
-		{ "a/./b", "empty or '.' component" },
-		{ "a//b", "empty or '.' component" },
-		{ "a/", "empty or '.' component" },
-		{ "a\nb", "control character" },
+		{"", "empty path"},
+		{"/a", "absolute path"},
+		{"..", "'..' component"},
+		{"a/..", "'..' component"},
+		{"a/../b", "'..' component"},
+		{".", "empty or '.' component"},
+		{"a/./b", "empty or '.' component"},
+		{"a//b", "empty or '.' component"},
+		{"a/", "empty or '.' component"},
+		{"a\nb", "control character"},
 	};
 	char msg[128];
 

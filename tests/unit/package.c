@@ -29,6 +29,8 @@ static const struct ns_limits default_limits = NS_LIMITS_DEFAULT;
 
 /* ---- fixtures ------------------------------------------------------ */
 
+static void mkdirs_for(const char *path);
+
 static int setup(void **state)
 {
 	const char *base = getenv("NS_TEST_TMP");
@@ -36,9 +38,8 @@ static int setup(void **state)
 
 	if (!base || !*base)
 		base = "/tmp";
-	if (mkdir(base, 0755) < 0 && errno != EEXIST)
-		return -1;
 	dir = xprintf("%s/ns-package-XXXXXX", base);
+	mkdirs_for(dir);
 	if (!mkdtemp(dir)) {
 		free(dir);
 		return -1;
@@ -83,8 +84,8 @@ static void mkdirs_for(const char *path)
 	free(copy);
 }
 
-static void put_len(void **state, const char *rel, const void *data,
-		    size_t len, unsigned mode)
+static void put_len(void **state, const char *rel, const void *data, size_t len,
+		    unsigned mode)
 {
 	char *path = at(state, rel);
 	int fd;
@@ -98,8 +99,7 @@ static void put_len(void **state, const char *rel, const void *data,
 	free(path);
 }
 
-static void put(void **state, const char *rel, const char *text,
-		unsigned mode)
+static void put(void **state, const char *rel, const char *text, unsigned mode)
 {
 	put_len(state, rel, text, strlen(text), mode);
 }
@@ -146,14 +146,14 @@ static int count_entries(const char *dir)
 
 struct spec {
 	const char *name;
-	char type; /* f file, d dir, l symlink, h hard link, c char dev, p fifo */
+	char type; /* f file, d dir, l symlink, h hard link, c char dev, p fifo
+		    */
 	const char *data;
 	unsigned mode;
 	const char *link;
 };
 
-static void make_tar(const char *path, const struct spec *s, size_t nr,
-		     int gnu)
+static void make_tar(const char *path, const struct spec *s, size_t nr, int gnu)
 {
 	struct archive *a = archive_write_new();
 	struct archive_entry *e;
@@ -204,7 +204,8 @@ static void make_tar(const char *path, const struct spec *s, size_t nr,
 
 /* ---- the happy path ------------------------------------------------ */
 
-#define BASE_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+#define BASE_HASH                                                              \
+	"0000000000000000000000000000000000000000000000000000000000000000"
 
 static const char *full_ini = INI "rfs = RFS-1\n"
 				  "[files]\n"
@@ -241,24 +242,23 @@ static void make_full_dir(void **state, const char *root)
 
 /* the same package, wrapped and out of order, as a tar */
 static const struct spec full_tar[] = {
-	{ "enh1/", 'd', NULL, 0755, NULL },
-	{ "enh1/sql/revert.sql", 'f', "drop table t;\n", 0644, NULL },
-	{ "enh1/files/z.txt", 'f', "", 0664, NULL },
-	{ "enh1/files/lib/a.c", 'f', "int a;\n", 0640, NULL },
-	{ "enh1/files/bin/", 'd', NULL, 0755, NULL },
-	{ "enh1/files/bin/run.sh", 'f', "#!/bin/sh\necho run\n", 0750, NULL },
-	{ "enh1/sql/deploy.sql", 'f', "create table t(x);\n", 0644, NULL },
-	{ "enh1/files/lib/a-b.c", 'f', "int ab;\n", 0600, NULL },
-	{ "enh1/enhancement.ini", 'f', NULL, 0644, NULL },
+	{"enh1/", 'd', NULL, 0755, NULL},
+	{"enh1/sql/revert.sql", 'f', "drop table t;\n", 0644, NULL},
+	{"enh1/files/z.txt", 'f', "", 0664, NULL},
+	{"enh1/files/lib/a.c", 'f', "int a;\n", 0640, NULL},
+	{"enh1/files/bin/", 'd', NULL, 0755, NULL},
+	{"enh1/files/bin/run.sh", 'f', "#!/bin/sh\necho run\n", 0750, NULL},
+	{"enh1/sql/deploy.sql", 'f', "create table t(x);\n", 0644, NULL},
+	{"enh1/files/lib/a-b.c", 'f', "int ab;\n", 0600, NULL},
+	{"enh1/enhancement.ini", 'f', NULL, 0644, NULL},
 };
 
 static const char *const full_paths[] = {
-	"enhancement.ini",  "files/bin/run.sh", "files/lib/a-b.c",
-	"files/lib/a.c",    "files/z.txt",	"sql/deploy.sql",
+	"enhancement.ini", "files/bin/run.sh", "files/lib/a-b.c",
+	"files/lib/a.c",   "files/z.txt",      "sql/deploy.sql",
 	"sql/revert.sql",
 };
-static const unsigned full_modes[] = { 0644, 0755, 0644, 0644,
-				       0644, 0644, 0644 };
+static const unsigned full_modes[] = {0644, 0755, 0644, 0644, 0644, 0644, 0644};
 
 static void make_full_tar(const char *path, const char *prefix, int gnu)
 {
@@ -411,8 +411,7 @@ static void test_big_member(void **state)
 		big[i] = (unsigned char)(i * 131 + (i >> 13));
 	put(state, "pkg/enhancement.ini", INI, 0644);
 	put_len(state, "pkg/files/big.bin", big, len, 0755);
-	assert_int_equal(ns_package_read(&pkg, src, &default_limits, store),
-			 0);
+	assert_int_equal(ns_package_read(&pkg, src, &default_limits, store), 0);
 	ns_sha256_buf(sha, big, len);
 	m = ns_package_member(&pkg, "files/big.bin");
 	assert_non_null(m);
@@ -459,8 +458,8 @@ static void refused_tar(void **state, const struct spec *extra, size_t nr,
 			const char *want, const struct ns_limits *lim)
 {
 	struct spec s[16] = {
-		{ "enhancement.ini", 'f', INI, 0644, NULL },
-		{ "files/a.txt", 'f', "a\n", 0644, NULL },
+		{"enhancement.ini", 'f', INI, 0644, NULL},
+		{"files/a.txt", 'f', "a\n", 0644, NULL},
 	};
 	size_t n = 2;
 	char *path = at(state, "t.tar");
@@ -479,7 +478,7 @@ static void refused_tar(void **state, const struct spec *extra, size_t nr,
 
 #define REFUSE_TAR(want, ...)                                                  \
 	do {                                                                   \
-		const struct spec x_[] = { __VA_ARGS__ };                      \
+		const struct spec x_[] = {__VA_ARGS__};                        \
 		refused_tar(state, x_, sizeof(x_) / sizeof(x_[0]), want,       \
 			    NULL);                                             \
 	} while (0)
@@ -489,76 +488,76 @@ static void test_tar_hostile_paths(void **state)
 	char name[300], *long_name;
 
 	REFUSE_TAR("/etc/passwd: absolute path",
-		   { "/etc/passwd", 'f', "x", 0644, NULL });
+		   {"/etc/passwd", 'f', "x", 0644, NULL});
 	REFUSE_TAR("files/../../x: '..' component",
-		   { "files/../../x", 'f', "x", 0644, NULL });
+		   {"files/../../x", 'f', "x", 0644, NULL});
 	REFUSE_TAR("files/./x: empty or '.' component",
-		   { "files/./x", 'f', "x", 0644, NULL });
-	REFUSE_TAR("control character", { "files/a\nb", 'f', "x", 0644, NULL });
+		   {"files/./x", 'f', "x", 0644, NULL});
+	REFUSE_TAR("control character", {"files/a\nb", 'f', "x", 0644, NULL});
 	memset(name, 'n', 256);
 	name[256] = '\0';
 	long_name = xprintf("files/%s", name);
-	REFUSE_TAR("name too long", { long_name, 'f', "x", 0644, NULL });
+	REFUSE_TAR("name too long", {long_name, 'f', "x", 0644, NULL});
 	free(long_name);
 }
 
 static void test_tar_hostile_kinds(void **state)
 {
 	REFUSE_TAR("t.tar:files/l: symbolic link",
-		   { "files/l", 'l', NULL, 0777, "/etc/passwd" });
+		   {"files/l", 'l', NULL, 0777, "/etc/passwd"});
 	REFUSE_TAR("t.tar:files/h: hard link",
-		   { "files/h", 'h', NULL, 0644, "files/a.txt" });
+		   {"files/h", 'h', NULL, 0644, "files/a.txt"});
 	REFUSE_TAR("t.tar:files/tty: special file",
-		   { "files/tty", 'c', NULL, 0644, NULL });
+		   {"files/tty", 'c', NULL, 0644, NULL});
 	REFUSE_TAR("t.tar:files/fifo: special file",
-		   { "files/fifo", 'p', NULL, 0644, NULL });
+		   {"files/fifo", 'p', NULL, 0644, NULL});
 	REFUSE_TAR("t.tar:files/su: setuid",
-		   { "files/su", 'f', "x", 04755, NULL });
+		   {"files/su", 'f', "x", 04755, NULL});
 	REFUSE_TAR("t.tar:files/sg: setuid",
-		   { "files/sg", 'f', "x", 02755, NULL });
+		   {"files/sg", 'f', "x", 02755, NULL});
 }
 
 static void test_tar_hostile_tree(void **state)
 {
 	REFUSE_TAR("t.tar:files/a.txt: duplicate path",
-		   { "files/a.txt", 'f', "b\n", 0644, NULL });
-	REFUSE_TAR("duplicate path",
-		   { "files/d", 'd', NULL, 0755, NULL },
-		   { "files/d/", 'd', NULL, 0755, NULL });
+		   {"files/a.txt", 'f', "b\n", 0644, NULL});
+	REFUSE_TAR("duplicate path", {"files/d", 'd', NULL, 0755, NULL},
+		   {"files/d/", 'd', NULL, 0755, NULL});
 	REFUSE_TAR("t.tar:files/a.txt: both a file and a directory",
-		   { "files/a.txt/b", 'f', "x", 0644, NULL });
+		   {"files/a.txt/b", 'f', "x", 0644, NULL});
 	REFUSE_TAR("both a file and a directory",
-		   { "files/a.txt/", 'd', NULL, 0755, NULL });
+		   {"files/a.txt/", 'd', NULL, 0755, NULL});
 	REFUSE_TAR("t.tar:README: unexpected entry",
-		   { "README", 'f', "x", 0644, NULL });
+		   {"README", 'f', "x", 0644, NULL});
 	REFUSE_TAR("t.tar:sql/other.sql: unexpected entry",
-		   { "sql/other.sql", 'f', "x", 0644, NULL });
+		   {"sql/other.sql", 'f', "x", 0644, NULL});
 	REFUSE_TAR("t.tar:sql/deploy.sql/: unexpected entry",
-		   { "sql/deploy.sql/", 'd', NULL, 0755, NULL });
+		   {"sql/deploy.sql/", 'd', NULL, 0755, NULL});
 	REFUSE_TAR("t.tar:enhancement.ini/x: unexpected entry",
-		   { "enhancement.ini/x", 'f', "x", 0644, NULL });
+		   {"enhancement.ini/x", 'f', "x", 0644, NULL});
 }
 
 static void test_tar_layout(void **state)
 {
 	const struct spec no_ini[] = {
-		{ "files/a.txt", 'f', "x", 0644, NULL },
+		{"files/a.txt", 'f', "x", 0644, NULL},
 	};
 	const struct spec two_tops[] = {
-		{ "a/enhancement.ini", 'f', INI, 0644, NULL },
-		{ "b/files/x", 'f', "x", 0644, NULL },
+		{"a/enhancement.ini", 'f', INI, 0644, NULL},
+		{"b/files/x", 'f', "x", 0644, NULL},
 	};
 	const struct spec files_file[] = {
-		{ "enhancement.ini", 'f', INI, 0644, NULL },
-		{ "files", 'f', "x", 0644, NULL },
+		{"enhancement.ini", 'f', INI, 0644, NULL},
+		{"files", 'f', "x", 0644, NULL},
 	};
 	char *path = at(state, "t.tar");
 
 	make_tar(path, no_ini, 1, 0);
 	refused(state, "t.tar", ':', "t.tar: missing enhancement.ini");
 	make_tar(path, two_tops, 2, 0);
-	refused(state, "t.tar", ':', "t.tar:a/enhancement.ini: unexpected "
-				     "entry");
+	refused(state, "t.tar", ':',
+		"t.tar:a/enhancement.ini: unexpected "
+		"entry");
 	make_tar(path, files_file, 2, 0);
 	refused(state, "t.tar", ':', "t.tar:files: unexpected entry");
 	make_tar(path, NULL, 0, 0);
@@ -570,30 +569,29 @@ static void test_tar_layout(void **state)
 static void test_tar_manifest(void **state)
 {
 	REFUSE_TAR("sql/deploy.sql without sql/revert.sql",
-		   { "sql/deploy.sql", 'f', "x", 0644, NULL });
+		   {"sql/deploy.sql", 'f', "x", 0644, NULL});
 	REFUSE_TAR("t.tar:enhancement.ini: missing 'title'",
-		   { "enhancement.ini", 'f', "[enhancement]\nrfs = x\n", 0644,
-		     NULL });
+		   {"enhancement.ini", 'f', "[enhancement]\nrfs = x\n", 0644,
+		    NULL});
 	REFUSE_TAR("t.tar:enhancement.ini:4: [files] delete: '..' component",
-		   { "enhancement.ini", 'f', INI "[files]\ndelete = ../x\n",
-		     0644, NULL });
+		   {"enhancement.ini", 'f', INI "[files]\ndelete = ../x\n",
+		    0644, NULL});
 	REFUSE_TAR("t.tar:enhancement.ini: [files] delete 'a.txt': both "
 		   "replaced and deleted",
-		   { "enhancement.ini", 'f', INI "[files]\ndelete = a.txt\n",
-		     0644, NULL });
+		   {"enhancement.ini", 'f', INI "[files]\ndelete = a.txt\n",
+		    0644, NULL});
 	REFUSE_TAR("t.tar:enhancement.ini: [files] base 'b.txt': base for a "
 		   "path the enhancement does not touch",
-		   { "enhancement.ini", 'f',
-		     INI "[files]\nbase = b.txt " BASE_HASH "\n", 0644,
-		     NULL });
+		   {"enhancement.ini", 'f',
+		    INI "[files]\nbase = b.txt " BASE_HASH "\n", 0644, NULL});
 }
 
 static void test_tar_nul_and_size(void **state)
 {
 	static const char nul_ini[] = INI "x = \0\n";
 	struct spec s[] = {
-		{ "enhancement.ini", 'f', NULL, 0644, NULL },
-		{ "files/a.txt", 'f', "a", 0644, NULL },
+		{"enhancement.ini", 'f', NULL, 0644, NULL},
+		{"files/a.txt", 'f', "a", 0644, NULL},
 	};
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
@@ -627,15 +625,15 @@ static void test_tar_limits(void **state)
 {
 	struct ns_limits lim = NS_LIMITS_DEFAULT;
 	const struct spec eleven[] = {
-		{ "files/b.txt", 'f', "123456789012345678901234567890", 0644,
-		  NULL },
+		{"files/b.txt", 'f', "123456789012345678901234567890", 0644,
+		 NULL},
 	};
 	const struct spec more[] = {
-		{ "files/b.txt", 'f', "1", 0644, NULL },
-		{ "files/c.txt", 'f', "1", 0644, NULL },
+		{"files/b.txt", 'f', "1", 0644, NULL},
+		{"files/c.txt", 'f', "1", 0644, NULL},
 	};
 	const struct spec deep[] = {
-		{ "files/0123456789/0123456789", 'f', "1", 0644, NULL },
+		{"files/0123456789/0123456789", 'f', "1", 0644, NULL},
 	};
 
 	lim.max_file_size = strlen(INI);
@@ -647,13 +645,15 @@ static void test_tar_limits(void **state)
 		    &lim);
 	lim = (struct ns_limits)NS_LIMITS_DEFAULT;
 	lim.max_total_size = strlen(INI) + 3;
-	refused_tar(state, more, 2, "t.tar:files/c.txt: exceeds "
-				    "max-total-size",
+	refused_tar(state, more, 2,
+		    "t.tar:files/c.txt: exceeds "
+		    "max-total-size",
 		    &lim);
 	lim = (struct ns_limits)NS_LIMITS_DEFAULT;
 	lim.max_path = 20;
-	refused_tar(state, deep, 1, "t.tar:files/0123456789/0123456789: "
-				    "path too long",
+	refused_tar(state, deep, 1,
+		    "t.tar:files/0123456789/0123456789: "
+		    "path too long",
 		    &lim);
 }
 
@@ -670,8 +670,9 @@ static void test_unreadable_tars(void **state)
 	make_full_tar(full, "", 0);
 	data = slurp(full, &len);
 	put_len(state, "bad.tar", data, 2048 + 3, 0644);
-	refused(state, "bad.tar", ':', "bad.tar:files/lib/a.c: not a readable "
-				       "tar");
+	refused(state, "bad.tar", ':',
+		"bad.tar:files/lib/a.c: not a readable "
+		"tar");
 	/* or in the padding after it */
 	put_len(state, "bad.tar", data, 2048 + 100, 0644);
 	refused(state, "bad.tar", ':', "not a readable tar");
@@ -774,13 +775,12 @@ static void test_tar_round_trip(void **state)
 	assert_int_equal(ns_tar_writer_open(&w, path), 0);
 	assert_int_equal(ns_tar_add_buffer(w, "TRIGGER.json", "{}\n", 3, 0644),
 			 0);
-	assert_int_equal(ns_tar_add_fd(w, "payload/files/bin", fd, 10, 0755,
-				       sha),
-			 0);
+	assert_int_equal(
+		ns_tar_add_fd(w, "payload/files/bin", fd, 10, 0755, sha), 0);
 	assert_int_equal(ns_tar_add_buffer(w, long_name, "L", 1, 0644), 0);
-	assert_int_equal(ns_tar_add_buffer(w, "payload/files/\xc3\xbc.txt",
-					   "", 0, 0644),
-			 0);
+	assert_int_equal(
+		ns_tar_add_buffer(w, "payload/files/\xc3\xbc.txt", "", 0, 0644),
+		0);
 	close(fd);
 	assert_int_equal(ns_tar_writer_commit(w), 0);
 	assert_int_equal(count_entries(*state), 2);
@@ -828,8 +828,7 @@ static void test_copy_from_reader(void **state)
 	size_t nr = 0;
 
 	make_full_dir(state, "pkg");
-	assert_int_equal(ns_package_read(&pkg, src, &default_limits, store),
-			 0);
+	assert_int_equal(ns_package_read(&pkg, src, &default_limits, store), 0);
 	assert_int_equal(ns_tar_open(&r, store), 0);
 	assert_int_equal(ns_tar_writer_open(&w, trig), 0);
 	assert_int_equal(ns_tar_add_buffer(w, "TRIGGER.json", "{}", 2, 0644),
@@ -873,7 +872,7 @@ static void test_hash_mismatch(void **state)
 	unsigned mode;
 	int regular, fd;
 	const char *wrong = BASE_HASH;
-	const struct spec s[] = { { "x", 'f', "hello", 0644, NULL } };
+	const struct spec s[] = {{"x", 'f', "hello", 0644, NULL}};
 
 	put(state, "src.bin", "hello", 0644);
 	name = at(state, "src.bin");
@@ -893,9 +892,9 @@ static void test_hash_mismatch(void **state)
 	assert_int_equal(ns_tar_open(&r, in), 0);
 	assert_int_equal(ns_tar_next(r, &name, &size, &mode, &regular), 1);
 	assert_int_equal(ns_tar_writer_open(&w, path), 0);
-	assert_int_equal(ns_tar_add_from_reader(w, "payload/x", r, size, mode,
-						wrong),
-			 NS_EINVALID);
+	assert_int_equal(
+		ns_tar_add_from_reader(w, "payload/x", r, size, mode, wrong),
+		NS_EINVALID);
 	assert_non_null(strstr(ns_error_last(), "payload/x: hash mismatch"));
 	ns_tar_close(r);
 	assert_true(ns_tar_writer_commit(w) < 0);

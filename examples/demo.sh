@@ -1,0 +1,379 @@
+#!/usr/bin/env bash
+# demo.sh — nightshift migrating the sample system "billing", step by step.
+#
+#   examples/demo.sh NIGHTSHIFT-BINARY        (`make demo` runs it)
+#
+# Builds a scratch scene in ./demo/ under the repository (wiped first; set
+# NIGHTSHIFT_DEMO_DIR to put it elsewhere), then plays one working day and
+# two nights: a developer submits two enhancements, the first migrates into
+# the model system, the second fails its verification after its commit
+# point and is rolled back by nightshift itself, and finally the first is
+# backed out by hand. Every claim the demo prints is checked: it exits
+# non-zero as soon as a step does not do what it says.
+set -euo pipefail
+
+usage() {
+	echo "usage: examples/demo.sh NIGHTSHIFT-BINARY (e.g. build/nightshift)" >&2
+	exit 2
+}
+[ $# -eq 1 ] || usage
+case $1 in
+/*) NS=$1 ;;
+*) NS=$PWD/$1 ;;
+esac
+if ! [ -f "$NS" ] || ! [ -x "$NS" ]; then
+	echo "demo: '$1' is not an executable file: build nightshift first (make demo)" >&2
+	exit 2
+fi
+for tool in sqlite3 sha256sum find sort cmp diff; do
+	command -v "$tool" >/dev/null || {
+		echo "demo: '$tool' is needed (Debian: apt-get install sqlite3 coreutils findutils diffutils)" >&2
+		exit 2
+	}
+done
+
+REPO=$(cd "$(dirname "$0")/.." && pwd)
+EXAMPLES=$REPO/examples
+DEMO=${NIGHTSHIFT_DEMO_DIR:-$REPO/demo}
+case $DEMO in /*) ;; *) DEMO=$PWD/$DEMO ;; esac
+cd "$REPO"
+# what the reader sees: demo/home rather than a long absolute path
+if [ "$DEMO" = "$REPO/demo" ]; then D=demo; else D=$DEMO; fi
+
+# NIGHTSHIFT_USER in the caller's environment must not decide who acts:
+# every command below says --as, or acts as the login name
+unset NIGHTSHIFT_USER
+
+# ---- presentation and checks -------------------------------------------
+
+if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B='' G='' R='' N=''; fi
+step=0
+heading() {
+	step=$((step + 1))
+	printf '\n%s== %d. %s%s\n' "$B" "$step" "$1" "$N"
+}
+say() { printf '   %s\n' "$@"; }
+good() { printf '%s   ✔ %s%s\n' "$G" "$1" "$N"; }
+fail() {
+	printf '\n%sdemo FAILED: %s%s\n' "$R" "$1" "$N" >&2
+	printf 'The scene is left in %s for a look.\n' "$D" >&2
+	exit 1
+}
+
+# a word shown in single quotes when the shell would need them
+quote() {
+	case $1 in
+	'' | *[!A-Za-z0-9_./:=@%+-]*) printf "'%s'" "${1//\'/\'\\\'\'}" ;;
+	*) printf '%s' "$1" ;;
+	esac
+}
+show_cmd() { # WORDS…: print "$ WORDS" as a person would type them
+	local line='$' w
+	for w in "$@"; do line+=" $(quote "$w")"; done
+	printf '%s\n' "$line"
+}
+
+# ns EXPECTED-EXIT ARGS…: show and run `nightshift ARGS`, keep its output
+# in $out, fail unless it exits EXPECTED-EXIT
+out=
+ns() {
+	local want=$1 rc=0
+	shift
+	show_cmd nightshift "$@"
+	# stdout first, then the messages: the order a terminal shows them
+	out=$("$NS" "$@" 2>"$DEMO/.stderr") || rc=$?
+	[ -z "$out" ] || printf '%s\n' "$out"
+	cat "$DEMO/.stderr"
+	out+=$(printf '\n'; cat "$DEMO/.stderr")
+	[ "$rc" -eq "$want" ] ||
+		fail "nightshift $*: exit status $rc, expected $want"
+}
+# sh_show COMMAND: show and run a shell command (for looking around)
+sh_show() {
+	printf '$ %s\n' "$1"
+	bash -c "$1" || fail "'$1' failed"
+}
+
+# the state line of ENH-n in `nightshift status`
+state_of() {
+	"$NS" -C "$DEMO/home" status | awk -v id="$1" '$1 == id { print $3 }'
+}
+expect_state() { # ENH-n STATE
+	local s
+	s=$(state_of "$1")
+	[ "$s" = "$2" ] || fail "$1 is '$s' in nightshift status, expected '$2'"
+	good "$1 is $2"
+}
+
+# a site's state: every file and directory below the root (type, mode,
+# sha256, path) and the whole database as sqlite3 .dump prints it
+snapshot() { # SITE NAME
+	local root=$DEMO/$1/root db=$DEMO/$1/billing.db f=$DEMO/snapshots/$2
+	mkdir -p "$DEMO/snapshots"
+	{
+		echo "# files below $1/root"
+		(cd "$root" && find . -mindepth 1 -print | LC_ALL=C sort |
+			while IFS= read -r p; do
+				if [ -L "$p" ]; then
+					echo "link $(readlink "$p") $p"
+				elif [ -d "$p" ]; then
+					echo "dir  $(stat -c %a "$p") $p"
+				else
+					echo "file $(stat -c %a "$p") $(sha256sum <"$p" | cut -c1-64) $p"
+				fi
+			done)
+		echo "# database $1/billing.db"
+		sqlite3 "$db" .dump
+	} >"$f"
+}
+# compare two snapshots; "identical" or fail with the difference
+identical() { # NAME-A NAME-B WHAT
+	local a=$DEMO/snapshots/$1 b=$DEMO/snapshots/$2
+	local files lines
+	files=$(grep -c '^file ' "$a" || true)
+	lines=$(sed -n '/^# database/,$p' "$a" | wc -l)
+	printf '$ diff %s/snapshots/%s %s/snapshots/%s\n' "$D" "$1" "$D" "$2"
+	if cmp -s "$a" "$b"; then
+		printf '%s   identical%s — %s\n' "$G" "$N" "$3"
+		printf '   (%d files, each by mode and sha256, and the database, all %d lines\n' \
+			"$files" "$((lines - 1))"
+		printf '   of its sqlite3 .dump: byte for byte the same)\n'
+	else
+		diff "$a" "$b" | head -40 || true
+		fail "$3: the site differs from its snapshot (above)"
+	fi
+}
+# what changed between two snapshots, as + added, - removed, ~ changed
+changes() { # NAME-A NAME-B
+	local a=$DEMO/snapshots/$1 b=$DEMO/snapshots/$2
+	awk '
+		FNR == 1 { n++ }
+		/^# database/ { skip = 1 } /^# files/ { skip = 0; next }
+		skip || !/^(file|dir) / { next }
+		{ path = $NF; kind = $1; sig = $0
+		  if (n == 1) { a[path] = sig; ak[path] = kind } else { b[path] = sig; bk[path] = kind } }
+		END {
+			for (p in a) if (!(p in b)) printf "   - %s%s   (removed)\n", substr(p, 3), ak[p] == "dir" ? "/" : ""
+			for (p in b) if (!(p in a)) printf "   + %s%s   (added)\n", substr(p, 3), bk[p] == "dir" ? "/" : ""
+			for (p in a) if ((p in b) && a[p] != b[p]) printf "   ~ %s   (replaced)\n", substr(p, 3)
+		}' "$a" "$b" | LC_ALL=C sort -k2
+}
+
+# ---- 1. the scene --------------------------------------------------------
+
+heading "The scene: the billing system, a model copy and a production copy"
+if [ -e "$DEMO" ]; then
+	[ -f "$DEMO/.nightshift-demo" ] ||
+		{ echo "demo: $DEMO exists and was not made by this demo: not wiping it" >&2; exit 2; }
+	chmod -R u+w "$DEMO" 2>/dev/null || true
+	rm -rf "$DEMO"
+fi
+mkdir -p "$DEMO/packages"
+: >"$DEMO/.nightshift-demo"
+for site in model production; do
+	mkdir -p "$DEMO/$site"
+	cp -R "$EXAMPLES/billing" "$DEMO/$site/root"
+	rm "$DEMO/$site/root/schema.sql"
+	sqlite3 "$DEMO/$site/billing.db" <"$EXAMPLES/billing/schema.sql"
+done
+say "Two installed copies of examples/billing, each with its SQLite database:" \
+	"  $D/model/root        + $D/model/billing.db        (staging: changes go here first)" \
+	"  $D/production/root   + $D/production/billing.db"
+sh_show "cd $D/model/root && find . -type f | sort"
+say "bin/invoice prints a customer's invoices, VAT included:"
+sh_show "cd $D/model/root && BILLING_DB=../billing.db bin/invoice 1"
+snapshot model night0
+snapshot production production0
+
+heading "A nightshift home: nightshift init, then describe the system"
+ns 0 init "$D/home"
+cat >>"$DEMO/home/nightshift.conf" <<'CONF'
+
+; --- added by examples/demo.sh -------------------------------------------
+[system "billing"]
+    users = billing-users@example.com
+; paths are relative to this file's directory
+[environment "billing/model"]
+    root = ../model/root
+    database = sqlite:../model/billing.db
+    window = Mon-Fri 23:00-05:00
+    verify = bin/smoke-test
+[environment "billing/production"]
+    root = ../production/root
+    database = sqlite:../production/billing.db
+    window = Sat 01:00-04:00
+    verify = bin/smoke-test
+    warranty = 30d
+[role "qa"]
+    members = qa-team@example.com
+[role "dba"]
+    members = dba@example.com
+[role "change-management"]
+    members = bob@example.com
+[role "technical-support"]
+    members = support@example.com
+CONF
+# the demo acts as alice (developer) and bob (change management)
+sed -i 's/^\( *impersonation = \)false/\1true/' "$DEMO/home/nightshift.conf"
+grep -q '^ *impersonation = true' "$DEMO/home/nightshift.conf" ||
+	fail "could not turn on [security] impersonation in $D/home/nightshift.conf"
+say "The cast: alice develops, bob is change management, and 'nightshift' is the" \
+	"user the daemon will run as. nightshift.conf now says (impersonation lets" \
+	"the demo act as each of them):"
+sed -n '/^\[security\]/,/^\[notify\]/p; /--- added by/,$p' "$DEMO/home/nightshift.conf" |
+	grep -v '^\[notify\]' | sed 's/^/   | /'
+[ -d "$DEMO/home/spool" ] || fail "init made no spool directory"
+
+# The story runs on a clock of its own: nightshift reads the time from
+# NIGHTSHIFT_NOW, so the demo can play a Monday and two nights in seconds.
+export NIGHTSHIFT_NOW
+
+# ---- 2. submit -------------------------------------------------------------
+
+heading "Monday 10:00 — alice submits two enhancements"
+NIGHTSHIFT_NOW=2026-03-02T10:00
+say "The demo sets nightshift's clock with NIGHTSHIFT_NOW: one Monday and two nights."
+say "ENH-discount (examples/enhancements/ENH-discount) replaces bin/invoice, adds" \
+	"lib/discounts/, deletes www/promo-2025.html, and adds a column and rows" \
+	"with sql/deploy.sql (sql/revert.sql undoes exactly that)."
+cp -R "$EXAMPLES/enhancements/ENH-discount" "$EXAMPLES/enhancements/ENH-broken-verify" \
+	"$DEMO/packages/"
+# The base of a replaced file is the SHA-256 of the file as the developer
+# found it on the model; taken here from the model, as alice would.
+for pkg in ENH-discount:bin/invoice ENH-broken-verify:lib/reminders.conf; do
+	p=${pkg%%:*} f=${pkg#*:}
+	h=$(sha256sum <"$DEMO/model/root/$f" | cut -c1-64)
+	sed -i "s|^base = $f .*|base = $f $h|" "$DEMO/packages/$p/enhancement.ini"
+	grep -q "^base = $f $h\$" "$DEMO/packages/$p/enhancement.ini" ||
+		fail "$p/enhancement.ini has no 'base = $f ...' line"
+done
+sh_show "sed -n '/^\[files\]/,\$p' $D/packages/ENH-discount/enhancement.ini | grep -v '^;'"
+say "(-C works in DIR as git -C does: the paths after it are relative to $D/home)"
+ns 0 -C "$D/home" --as alice submit ../packages/ENH-discount
+[ "$(printf '%s\n' "$out" | head -n 1)" = ENH-1 ] || fail "the first submission is not ENH-1"
+say "ENH-broken-verify puts bin/late-fees and a new lib/reminders.conf in place and" \
+	"adds a table; its verify command will fail (the fee is written '1,5')."
+ns 0 -C "$D/home" --as alice submit ../packages/ENH-broken-verify
+[ "$(printf '%s\n' "$out" | head -n 1)" = ENH-2 ] || fail "the second submission is not ENH-2"
+
+heading "A package nightshift refuses: a symbolic link in files/"
+cp -R "$DEMO/packages/ENH-discount" "$DEMO/packages/ENH-hostile"
+ln -s /etc/passwd "$DEMO/packages/ENH-hostile/files/lib/passwd"
+say "Refused before anything is stored, with the member named (exit 3):"
+ns 3 -C "$D/home" --as alice submit ../packages/ENH-hostile
+printf '%s\n' "$out" | grep -q 'files/lib/passwd' || fail "the refusal does not name files/lib/passwd"
+ns 0 -C "$D/home" status
+[ "$(printf '%s\n' "$out" | grep -c '^ENH-')" -eq 2 ] ||
+	fail "the refused package was registered"
+expect_state ENH-1 submitted
+expect_state ENH-2 submitted
+
+# ---- 3. schedule -----------------------------------------------------------
+
+heading "Monday 11:00 — bob schedules both for the model system"
+NIGHTSHIFT_NOW=2026-03-02T11:00
+say "A trigger file is written per enhancement and environment: instructions," \
+	"schedule, target and the enhancement itself, every member hashed."
+ns 0 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-02T23:00
+[ -f "$DEMO/home/$out" ] || [ -f "$out" ] || fail "schedule did not print the path of an existing trigger file"
+ns 0 -C "$D/home" --as bob schedule ENH-2 --env billing/model --at 2026-03-03T23:00
+[ -f "$DEMO/home/$out" ] || [ -f "$out" ] || fail "schedule did not print the path of an existing trigger file"
+ns 0 -C "$D/home" trigger verify spool/billing/model/ENH-1-r1.trigger
+expect_state ENH-1 scheduled
+expect_state ENH-2 scheduled
+
+# ---- 4. night one ----------------------------------------------------------
+
+heading "Monday 23:00 — the window opens: ENH-1 migrates, nobody at the keyboard"
+NIGHTSHIFT_NOW=2026-03-02T23:00
+say "window run is what the daemon does when a window opens. ENH-2 is due" \
+	"tomorrow and waits; production has no trigger, so its DBA and change" \
+	"management are told."
+ns 0 -C "$D/home" --as nightshift window run --now
+expect_state ENH-1 migrated
+expect_state ENH-2 scheduled
+snapshot model night1
+say "What ENH-1 changed in the model's files:"
+changes night0 night1 | tee "$DEMO/snapshots/night1.changes"
+for want in "+ lib/discounts/" "+ lib/discounts/loyalty.conf" "- www/promo-2025.html" "~ bin/invoice"; do
+	grep -qF -- "$want " "$DEMO/snapshots/night1.changes" || fail "ENH-1 did not do '$want'"
+done
+sh_show "sqlite3 -header $D/model/billing.db 'SELECT id, name, loyalty_pct FROM customers'"
+sh_show "sqlite3 -header $D/model/billing.db 'SELECT enhancement, revision, deployed_at, deployed_by FROM nightshift_changes'"
+sh_show "cd $D/model/root && BILLING_DB=../billing.db bin/invoice 1"
+[ "$(sqlite3 "$DEMO/model/billing.db" 'SELECT count(*) FROM customers WHERE loyalty_pct = 5')" = 2 ] ||
+	fail "the model database has not the loyalty_pct column ENH-1 adds"
+snapshot production production1
+cmp -s "$DEMO/snapshots/production0" "$DEMO/snapshots/production1" ||
+	fail "production changed, but nothing was scheduled for it"
+
+# ---- 5. night two ----------------------------------------------------------
+
+heading "Tuesday 23:00 — ENH-2 fails its verify after the commit point: rolled back"
+NIGHTSHIFT_NOW=2026-03-03T23:00
+say "Its SQL commits and its files go into place; then its verify command fails," \
+	"and nightshift reverts the SQL and restores its archive, by itself. The run" \
+	"exits 1: it ran, and the outcome was negative."
+ns 1 -C "$D/home" --as nightshift window run --now
+printf '%s\n' "$out" | grep -q 'ENH-2 r1 on site billing/model: rolled-back' ||
+	fail "window run did not report ENH-2 rolled back"
+expect_state ENH-2 rolled-back
+log=$(find "$DEMO/home/archive/billing/model" -path '*/ENH-2-r1-*/main/verify.log' | head -n 1)
+[ -n "$log" ] || fail "no verify.log in the archive of ENH-2's run"
+say "What the verify command said (bin/late-fees was in place and ran):"
+rundir=${log%/verify.log}
+sh_show "cat ${log#"$REPO"/}"
+say "Its journal: past the commit point (COMMITTED, APPLIED), then undone:"
+sh_show "cut -c1-100 ${rundir#"$REPO"/}/journal"
+journal=$(cat "$rundir/journal")
+for st in COMMITTED APPLIED ROLLED_BACK; do
+	grep -q "^$st" <<<"$journal" || fail "ENH-2's journal has no $st state"
+done
+
+heading "Proof: the model is byte-identical to before ENH-2"
+snapshot model night2
+identical night1 night2 "the model after ENH-2's rollback vs. before ENH-2"
+
+# ---- 6. what nightshift tells ---------------------------------------------
+
+heading "What is where: status, one enhancement, the audit log"
+ns 0 -C "$D/home" status
+ns 0 -C "$D/home" status ENH-1
+ns 0 -C "$D/home" status ENH-2
+ns 0 -C "$D/home" log
+printf '%s\n' "$out" | grep -q 'ENH-2 r1 .*rolled-back' || fail "the log has no rolled-back event for ENH-2"
+
+heading "Who was told: the outbox (one file per notice)"
+sh_show "ls $D/home/outbox"
+notice=$(find "$DEMO/home/outbox" -name '*-rolled-back.msg' | LC_ALL=C sort | head -n 1)
+[ -n "$notice" ] || fail "no rolled-back notice in the outbox"
+ls "$DEMO"/home/outbox/*-migrated.msg >/dev/null 2>&1 || fail "no migrated notice in the outbox"
+sh_show "cat ${notice#"$REPO"/}"
+
+heading "The archive: exactly what each run touched, saved before it touched it"
+sh_show "cd $D/home/archive && find . | sort"
+say "files/N     the content of the Nth touched path before the run" \
+	"plan.json   every path touched, before and after; the revert SQL" \
+	"database.sqlite  the database as it was;  journal  the run's states"
+
+# ---- 7. backing out by hand ------------------------------------------------
+
+heading "Wednesday 09:00 — a defect in ENH-1: bob backs it out of the model"
+NIGHTSHIFT_NOW=2026-03-04T09:00
+ns 0 -C "$D/home" --as bob rollback ENH-1 --env billing/model --reason "demo"
+expect_state ENH-1 rolled-back
+snapshot model backout
+identical night0 backout "the model after backing ENH-1 out vs. Monday morning"
+sh_show "cd $D/model/root && BILLING_DB=../billing.db bin/invoice 1"
+snapshot production production-end
+identical production0 production-end "production, never scheduled, vs. Monday morning"
+ns 0 -C "$D/home" log ENH-1
+
+# ---- done ------------------------------------------------------------------
+
+printf '\n%sThe demo did what it said.%s Look around:\n' "$B" "$N"
+say "$D/home/outbox      the notices, one file each" \
+	"$D/home/archive     the archives and journals of every run" \
+	"$D/home/spool       the trigger files" \
+	"$D/snapshots        the file and database states the demo compared" \
+	"build/nightshift -C $D/home status      (and: log, status ENH-2, --json)"
