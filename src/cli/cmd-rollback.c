@@ -30,9 +30,9 @@ int cmd_rollback(int argc, char **argv)
 					0 };
 		ret = ns_runner_rollback(&r, id, env, reason);
 	}
+	if (ret == 0)
+		printf("ENH-%lld backed out of %s\n", id,
+		       ns_config_env(&c.cfg, env)->name);
 	cli_close(&c);
-	if (ret < 0)
-		return cli_fail(ret);
-	printf("ENH-%lld backed out of %s\n", id, env);
-	return 0;
+	return ret < 0 ? cli_fail(ret) : 0;
 }

@@ -73,33 +73,35 @@ static int parse_size(unsigned long long *out, const char *v)
 {
 	char *end;
 	unsigned long long n;
+	int shift = 0;
 
+	if (*v < '0' || *v > '9') /* strtoull would take "-1" */
+		return -1;
 	errno = 0;
 	n = strtoull(v, &end, 10);
 	if (errno || end == v)
 		return -1;
 	switch (*end) {
-	case 'K': n <<= 10; end++; break;
-	case 'M': n <<= 20; end++; break;
-	case 'G': n <<= 30; end++; break;
+	case 'K': shift = 10; end++; break;
+	case 'M': shift = 20; end++; break;
+	case 'G': shift = 30; end++; break;
 	default: break;
 	}
-	if (*end)
+	if (*end || n > (~0ULL >> shift))
 		return -1;
-	*out = n;
+	*out = n << shift;
 	return 0;
 }
 
-static struct ns_env *env_get(struct ns_config *c, const char *name, int make)
+static struct ns_env *env_get(struct ns_config *c, const char *name, int line)
 {
 	for (size_t i = 0; i < c->envs_nr; i++)
 		if (!strcmp(c->envs[i].name, name))
 			return &c->envs[i];
-	if (!make)
-		return NULL;
 	c->envs = xrealloc(c->envs, (c->envs_nr + 1) * sizeof(*c->envs));
 	memset(&c->envs[c->envs_nr], 0, sizeof(*c->envs));
 	c->envs[c->envs_nr].name = xstrdup(name);
+	c->envs[c->envs_nr].line = line;
 	return &c->envs[c->envs_nr++];
 }
 
@@ -182,7 +184,7 @@ static int site_key(struct load_state *st, const char *sname, const char *key,
 			   "SYSTEM/model/SITE or SYSTEM/production/SITE",
 			   sname);
 	}
-	e = env_get(c, envname, 1);
+	e = env_get(c, envname, line);
 	free(envname);
 	for (size_t i = 0; i < e->sites_nr; i++)
 		if (!strcmp(e->sites[i].name, sname))
@@ -194,6 +196,7 @@ static int site_key(struct load_state *st, const char *sname, const char *key,
 		memset(s, 0, sizeof(*s));
 		s->name = xstrdup(sname);
 		s->label = xstrdup(last + 1);
+		s->line = line;
 	}
 	if (!strcmp(key, "root")) {
 		free(s->root);
@@ -260,7 +263,7 @@ static int named_key(struct load_state *st, const char *kind,
 			return bad(st, line, "[environment \"%s\"]: expected "
 				   "SYSTEM/model or SYSTEM/production",
 				   name);
-		return env_key(st, env_get(c, name, 1), key, v, line);
+		return env_key(st, env_get(c, name, line), key, v, line);
 	}
 	if (!strcmp(kind, "site"))
 		return site_key(st, name, key, v, line);
@@ -398,7 +401,8 @@ static int check_envs(struct ns_config *c)
 			struct ns_site s = { xstrdup(e->name), xstrdup("main"),
 					     xstrdup(e->root),
 					     e->database ? xstrdup(e->database)
-							 : NULL };
+							 : NULL,
+					     e->line };
 			e->sites = xrealloc(e->sites, (e->sites_nr + 1) *
 							      sizeof(s));
 			memmove(e->sites + 1, e->sites,
@@ -409,24 +413,37 @@ static int check_envs(struct ns_config *c)
 		for (size_t j = 0; j < e->sites_nr; j++) {
 			const char *db = e->sites[j].database;
 			if (!e->sites[j].root) {
-				ns_error_set("%s: [site \"%s\"] has no root",
-					     c->path, e->sites[j].name);
+				ns_error_set("%s:%d: [site \"%s\"] has no root",
+					     c->path, e->sites[j].line,
+					     e->sites[j].name);
 				return NS_EINVALID;
 			}
+			for (size_t k = 0; k < j; k++)
+				if (!strcmp(e->sites[k].label,
+					    e->sites[j].label)) {
+					ns_error_set("%s:%d: [site \"%s\"]: "
+						     "%s already has a site "
+						     "'%s'",
+						     c->path, e->sites[j].line,
+						     e->sites[j].name, e->name,
+						     e->sites[j].label);
+					return NS_EINVALID;
+				}
 			if (db && strncmp(db, "sqlite:", 7) &&
 			    strncmp(db, "postgresql://", 13) &&
 			    strncmp(db, "postgres://", 11)) {
-				ns_error_set("%s: %s: database: expected "
+				ns_error_set("%s:%d: %s: database: expected "
 					     "sqlite:PATH or postgresql://..., "
 					     "not '%s'",
-					     c->path, e->sites[j].name, db);
+					     c->path, e->sites[j].line,
+					     e->sites[j].name, db);
 				return NS_EINVALID;
 			}
 		}
 		if (!e->sites_nr) {
-			ns_error_set("%s: [environment \"%s\"] has no root "
-				     "and no [site] section",
-				     c->path, e->name);
+			ns_error_set("%s:%d: [environment \"%s\"] has no "
+				     "root and no [site] section",
+				     c->path, e->line, e->name);
 			return NS_EINVALID;
 		}
 	}

@@ -19,6 +19,7 @@ struct ns_site {
 	char *label; /* "main" or "central": unique within the environment */
 	char *root;
 	char *database; /* "sqlite:/abs/path", "postgresql://..." or NULL */
+	int line;	/* where the configuration first names it */
 };
 
 struct ns_env {
@@ -30,6 +31,7 @@ struct ns_env {
 	char *window, *blackout, *warranty;
 	struct ns_site *sites;
 	size_t sites_nr;
+	int line;
 };
 
 struct ns_role {

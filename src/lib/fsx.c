@@ -100,6 +100,33 @@ static int walk(int *out, const struct ns_root *r, const char *dir,
 	return 0;
 }
 
+/* callers check paths, but a plan read back for recovery is checked here
+ * too: nothing below a root may name its way out of it */
+static int confined(const struct ns_root *r, const char *rel)
+{
+	const char *p = rel;
+
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (!n || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.')) {
+			ns_error_set("%s: '%s' is not a path beneath the root "
+				     "(empty, '.' or '..' component)",
+				     r->path, rel);
+			return NS_EINVALID;
+		}
+		p += n;
+		if (*p == '/')
+			p++;
+	}
+	if (!*rel || rel[0] == '/' || rel[strlen(rel) - 1] == '/') {
+		ns_error_set("%s: '%s' is not a path beneath the root",
+			     r->path, rel);
+		return NS_EINVALID;
+	}
+	return 0;
+}
+
 int ns_fsx_parent(int *out, const struct ns_root *r, const char *rel,
 		  const char **base)
 {
@@ -107,6 +134,8 @@ int ns_fsx_parent(int *out, const struct ns_root *r, const char *rel,
 	char *dir;
 	int fd, ret;
 
+	if ((ret = confined(r, rel)) < 0)
+		return ret;
 	*base = slash ? slash + 1 : rel;
 	if (!slash) {
 		if ((*out = dup(r->fd)) < 0) {
@@ -151,12 +180,14 @@ int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel)
 int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 		const char *rel)
 {
+	struct stat st;
 	const char *base;
 	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
 	if (ret)
 		return ret;
-	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = openat(dfd, base,
+		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	close(dfd);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -165,6 +196,12 @@ int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 			     errno == ELOOP ? "symbolic link in the target path"
 					    : strerror(errno));
 		return errno == ELOOP ? NS_EINVALID : NS_ERROR;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		ns_error_set("%s/%s: not a regular file in the target",
+			     r->path, rel);
+		close(fd);
+		return NS_EINVALID;
 	}
 	ret = ns_sha256_fd(out, fd);
 	if (ret < 0)
@@ -177,8 +214,13 @@ int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 {
 	const char *base;
+	struct stat st;
 	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
+	if (ret == 1)
+		ns_error_set("cannot create directory '%s/%s': its parent "
+			     "does not exist",
+			     r->path, rel);
 	if (ret)
 		return ret < 0 ? ret : NS_ERROR;
 	if (ns_step("mkdir") < 0 || (mkdirat(dfd, base, 0755) < 0 &&
@@ -186,6 +228,12 @@ int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 		ns_error_set("cannot create directory '%s/%s': %s", r->path,
 			     rel, strerror(errno));
 		ret = NS_ERROR;
+	} else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		   !S_ISDIR(st.st_mode)) {
+		ns_error_set("cannot create directory '%s/%s': something "
+			     "else is in the way",
+			     r->path, rel);
+		ret = NS_EINVALID;
 	} else {
 		ret = ns_fsx_fsync_dir(dfd, rel);
 	}

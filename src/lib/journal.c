@@ -37,11 +37,28 @@ int ns_journal_begin(const char *path, const char *rundir)
 	return ret;
 }
 
+/* 1 when the file does not end with a newline: a record was torn */
+static int torn(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+	char c;
+
+	if (fd < 0)
+		return 0;
+	if (lseek(fd, -1, SEEK_END) >= 0 && read(fd, &c, 1) == 1)
+		ret = c != '\n';
+	close(fd);
+	return ret;
+}
+
 int ns_journal_mark(const char *path, enum ns_jstate s, const char *note)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int ret;
 
+	/* the torn half stays a line of its own, which the reader skips */
+	if (torn(path))
+		strbuf_addch(&sb, '\n');
 	strbuf_addstr(&sb, names[s]);
 	if (note) {
 		strbuf_addch(&sb, ' ');

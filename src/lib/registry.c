@@ -49,7 +49,7 @@ static const char *const schema[] = {
 	" rundir TEXT, outcome TEXT NOT NULL, message TEXT,"
 	" PRIMARY KEY (run, site));"
 	"CREATE TABLE environments("
-	" name TEXT PRIMARY KEY, blocked INTEGER NOT NULL DEFAULT 0,"
+	" name TEXT PRIMARY KEY NOT NULL, blocked INTEGER NOT NULL DEFAULT 0,"
 	" reason TEXT, since TEXT);"
 	"CREATE TABLE events("
 	" id INTEGER PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL,"
@@ -59,6 +59,11 @@ static const char *const schema[] = {
 	"CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
 	"CREATE TRIGGER events_append_only_d BEFORE DELETE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;"
+	/* REPLACE deletes without firing delete triggers: refuse the insert */
+	"CREATE TRIGGER events_append_only_i BEFORE INSERT ON events"
+	" WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM events"
+	" WHERE id = NEW.id)"
 	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
 };
 

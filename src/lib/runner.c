@@ -198,7 +198,7 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	}
 	if (v->kind == NS_OUT_BLOCKED)
 		event = "rollback-failed";
-	strbuf_addf(&subj, "ENH-%lld r%d %s: %s", v->enh, v->rev,
+	strbuf_addf(&subj, "ENH-%lld r%d %s %s", v->enh, v->rev,
 		    v->kind == NS_OUT_MIGRATED && !v->backout
 			    ? "migrated into"
 		    : v->backout && v->kind != NS_OUT_BLOCKED

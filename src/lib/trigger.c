@@ -242,6 +242,16 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 	char digest[NS_HEX_LEN + 1];
 
 	while ((ret = ns_tar_next(r, &name, &size, &mode, &regular)) == 1) {
+		for (size_t k = i + 1; i < t->nr && k < t->nr &&
+				       !strncmp(name, "payload/", 8);
+		     k++)
+			if (!strcmp(name + 8, t->members[k].path)) {
+				ns_error_set("%s: payload/%s: member missing "
+					     "(found %s in its place: missing "
+					     "or out of order)",
+					     t->path, t->members[i].path, name);
+				return NS_EINVALID;
+			}
 		if (i >= t->nr || strncmp(name, "payload/", 8) ||
 		    strcmp(name + 8, t->members[i].path) || !regular ||
 		    mode != t->members[i].mode) {

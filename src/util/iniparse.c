@@ -10,30 +10,65 @@
 struct parse_state {
 	const char *name;
 	const char *pos, *end;
+	const char *rest, *rest_end; /* a key on its section's line */
 	int line;
 	ns_ini_handler handler;
 	void *data;
 	int code;
 };
 
+static char *give(char *str, int num, const char *from, size_t n)
+{
+	if (n > (size_t)num - 1)
+		n = (size_t)num - 1;
+	memcpy(str, from, n);
+	str[n] = '\0';
+	return str;
+}
+
+/* "[role "qa"]   members = bob": git reads the key; inih would drop it,
+ * so the key is handed over as a line of its own (same line number) */
+static size_t split_section(struct parse_state *st, const char *line,
+			    size_t n)
+{
+	const char *p = line, *end = line + n, *close, *rest;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p != '[' ||
+	    !(close = memchr(p, ']', (size_t)(end - p))))
+		return n;
+	rest = close + 1;
+	while (rest < end && strchr(" \t\r\n", *rest))
+		rest++;
+	if (rest == end || *rest == ';' || *rest == '#')
+		return n;
+	st->rest = rest;
+	st->rest_end = end;
+	return (size_t)(close + 1 - line);
+}
+
 /* inih asks for one line at a time: counting here gives the handler's line */
 static char *reader(char *str, int num, void *stream)
 {
 	struct parse_state *st = stream;
-	const char *nl;
+	const char *nl, *line;
 	size_t n;
 
+	if (st->rest) {
+		line = st->rest;
+		n = (size_t)(st->rest_end - st->rest);
+		st->rest = NULL;
+		return give(str, num, line, n);
+	}
 	if (st->pos >= st->end)
 		return NULL;
 	nl = memchr(st->pos, '\n', (size_t)(st->end - st->pos));
 	n = nl ? (size_t)(nl - st->pos) + 1 : (size_t)(st->end - st->pos);
-	if (n > (size_t)num - 1)
-		n = (size_t)num - 1;
-	memcpy(str, st->pos, n);
-	str[n] = '\0';
+	line = st->pos;
 	st->pos += n;
 	st->line++;
-	return str;
+	return give(str, num, line, split_section(st, line, n));
 }
 
 static int handler(void *user, const char *section, const char *key,
@@ -48,15 +83,18 @@ static int handler(void *user, const char *section, const char *key,
 int ns_ini_parse(const char *name, const char *buf, size_t len,
 		 ns_ini_handler fn, void *data)
 {
-	struct parse_state st = { name, buf, buf + len, 0, fn, data, 0 };
+	struct parse_state st = { name, buf, buf + len, NULL, NULL, 0,
+				  fn,	data,	   0 };
 	int r;
 
 	ini_allow_multiline = false;
 	ini_stop_on_first_error = true;
 	ini_use_stack = false;
-	/* Debian's inih caps a line at ini_initial_alloc unless it may grow */
-	ini_allow_realloc = true;
-	ini_initial_alloc = 256;
+	/* Debian's inih reads a line into ini_initial_alloc bytes; growing
+	 * would ask this line-counting reader for a line's tail, so the one
+	 * buffer is made large instead */
+	ini_allow_realloc = false;
+	ini_initial_alloc = 65536;
 	ini_max_line = 65536;
 	r = ini_parse_stream(reader, &st, handler, &st);
 	if (r == 0)

@@ -1,0 +1,397 @@
+/* journal: the durable record of a migration in progress */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "journal.h"
+#include "xalloc.h"
+
+/* ---- fixtures ------------------------------------------------------ */
+
+static void mkdirs(const char *path)
+{
+	char *copy = xstrdup(path);
+
+	for (char *p = copy + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			fail_msg("mkdir %s: %s", copy, strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+}
+
+static int setup(void **state)
+{
+	const char *base = getenv("NS_TEST_TMP");
+	char *dir;
+
+	if (!base || !*base)
+		base = "/tmp";
+	mkdirs(base);
+	dir = xprintf("%s/ns-journal-XXXXXX", base);
+	if (!mkdtemp(dir)) {
+		free(dir);
+		return -1;
+	}
+	*state = dir;
+	return 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	char *dir = *state;
+	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	free(dir);
+	ns_error_clear();
+	return r;
+}
+
+static char *at(void **state, const char *rel)
+{
+	return xprintf("%s/%s", (char *)*state, rel);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *fp = fopen(path, "rb");
+	char *buf;
+	long n;
+
+	assert_non_null(fp);
+	fseek(fp, 0, SEEK_END);
+	n = ftell(fp);
+	rewind(fp);
+	buf = xmalloc((size_t)n + 1);
+	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
+	buf[n] = '\0';
+	fclose(fp);
+	return buf;
+}
+
+static void write_raw(const char *path, const char *text)
+{
+	FILE *fp = fopen(path, "wb");
+
+	assert_non_null(fp);
+	assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
+	assert_int_equal(fclose(fp), 0);
+}
+
+static int exists(const char *path)
+{
+	struct stat sb;
+
+	return lstat(path, &sb) == 0;
+}
+
+/* ---- tests --------------------------------------------------------- */
+
+static void test_state_names(void **state)
+{
+	static const char *const want[] = {
+		"NONE", "PREPARED",	"COMMITTED",   "APPLIED",
+		"DONE", "ROLLING_BACK", "ROLLED_BACK", "BLOCKED",
+	};
+
+	(void)state;
+	for (int s = NS_J_NONE; s <= NS_J_BLOCKED; s++)
+		assert_string_equal(ns_journal_state_name((enum ns_jstate)s),
+				    want[s]);
+	assert_true(ns_journal_final(NS_J_DONE));
+	assert_true(ns_journal_final(NS_J_ROLLED_BACK));
+	assert_true(ns_journal_final(NS_J_BLOCKED));
+	assert_false(ns_journal_final(NS_J_NONE));
+	assert_false(ns_journal_final(NS_J_PREPARED));
+	assert_false(ns_journal_final(NS_J_COMMITTED));
+	assert_false(ns_journal_final(NS_J_APPLIED));
+	assert_false(ns_journal_final(NS_J_ROLLING_BACK));
+}
+
+static void test_round_trip(void **state)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	char *path = at(state, "ENH-1-r1-1.main.jnl");
+	char *text;
+
+	assert_int_equal(ns_journal_begin(path, "/srv/archive/ENH-1-r1-1/main"),
+			 0);
+	/* begun, nothing marked: the run was archiving */
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_string_equal(j.path, path);
+	assert_string_equal(j.rundir, "/srv/archive/ENH-1-r1-1/main");
+	assert_int_equal(j.state, NS_J_NONE);
+	assert_null(j.note);
+	ns_journal_release(&j);
+
+	assert_int_equal(ns_journal_mark(path, NS_J_PREPARED, NULL), 0);
+	assert_int_equal(ns_journal_mark(path, NS_J_COMMITTED, NULL), 0);
+	assert_int_equal(ns_journal_mark(path, NS_J_APPLIED, "3 files"), 0);
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_int_equal(j.state, NS_J_APPLIED);
+	assert_string_equal(j.note, "3 files");
+	ns_journal_release(&j);
+
+	/* the last state and its note win; a state without a note has none */
+	assert_int_equal(ns_journal_mark(path, NS_J_ROLLING_BACK,
+					 "verify failed\nexit 3"),
+			 0);
+	assert_int_equal(ns_journal_mark(path, NS_J_ROLLED_BACK, NULL), 0);
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_int_equal(j.state, NS_J_ROLLED_BACK);
+	assert_null(j.note);
+	assert_string_equal(j.rundir, "/srv/archive/ENH-1-r1-1/main");
+	ns_journal_release(&j);
+	assert_null(j.path);
+	assert_null(j.rundir);
+
+	/* the file is plain lines; a note's newline cannot break a record */
+	text = slurp(path);
+	assert_string_equal(text, "RUNDIR /srv/archive/ENH-1-r1-1/main\n"
+				  "PREPARED\n"
+				  "COMMITTED\n"
+				  "APPLIED 3 files\n"
+				  "ROLLING_BACK verify failed exit 3\n"
+				  "ROLLED_BACK\n");
+	free(text);
+	free(path);
+}
+
+static void test_every_state_reads_back(void **state)
+{
+	char *path = at(state, "all.jnl");
+
+	assert_int_equal(ns_journal_begin(path, "/r"), 0);
+	for (int s = NS_J_PREPARED; s <= NS_J_BLOCKED; s++) {
+		struct ns_journal j = NS_JOURNAL_INIT;
+		char *note = xprintf("note for %d", s);
+
+		assert_int_equal(ns_journal_mark(path, (enum ns_jstate)s, note),
+				 0);
+		assert_int_equal(ns_journal_read(&j, path), 0);
+		assert_int_equal(j.state, s);
+		assert_string_equal(j.note, note);
+		ns_journal_release(&j);
+		free(note);
+	}
+	free(path);
+}
+
+/* a torn last line was never durable: it is ignored */
+static void test_torn_last_line(void **state)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	char *path = at(state, "torn.jnl");
+
+	write_raw(path, "RUNDIR /a/b\nPREPARED\nCOMMITTED\nAPPLI");
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_int_equal(j.state, NS_J_COMMITTED);
+	assert_null(j.note);
+	assert_string_equal(j.rundir, "/a/b");
+	ns_journal_release(&j);
+
+	/* even one that would read as a whole state */
+	write_raw(path, "RUNDIR /a/b\nPREPARED old\nDONE");
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_int_equal(j.state, NS_J_PREPARED);
+	assert_string_equal(j.note, "old");
+	ns_journal_release(&j);
+
+	/* a torn first line: no run directory, no state */
+	write_raw(path, "RUNDIR /a/");
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_null(j.rundir);
+	assert_int_equal(j.state, NS_J_NONE);
+	ns_journal_release(&j);
+
+	/* lines that are no state are skipped, not misread */
+	write_raw(path, "RUNDIR /r\nPREPARED\nDONEX\nDONE_\nBOGUS line\n");
+	assert_int_equal(ns_journal_read(&j, path), 0);
+	assert_int_equal(j.state, NS_J_PREPARED);
+	ns_journal_release(&j);
+	free(path);
+}
+
+/*
+ * After a crash left a torn line, recovery marks the journal again. The
+ * new record must count: recovery's ROLLED_BACK must not be glued onto the
+ * torn fragment and lost.
+ */
+static void test_mark_after_torn_line(void **state)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	char *path = at(state, "torn2.jnl");
+	enum ns_jstate got;
+	int marked, read;
+
+	write_raw(path, "RUNDIR /a/b\nPREPARED\nCOMMI");
+	marked = ns_journal_mark(path, NS_J_ROLLED_BACK, "undone");
+	read = ns_journal_read(&j, path);
+	got = j.state;
+	ns_journal_release(&j);
+	free(path);
+	assert_int_equal(marked, 0);
+	assert_int_equal(read, 0);
+	if (got != NS_J_ROLLED_BACK)
+		fail_msg("journal reads %s after ROLLED_BACK was marked "
+			 "behind a torn line",
+			 ns_journal_state_name(got));
+}
+
+static void test_read_missing(void **state)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	char *path = at(state, "absent.jnl");
+
+	assert_int_equal(ns_journal_read(&j, path), NS_ERROR);
+	assert_non_null(strstr(ns_error_last(), path));
+	assert_null(j.path);
+	ns_journal_release(&j);
+	free(path);
+}
+
+static void test_list_sorted(void **state)
+{
+	static const char *const names[] = {
+		"ENH-2-r1-5.main.jnl",
+		"ENH-10-r1-3.central.jnl",
+		"ENH-1-r2-9.main.jnl",
+		"ENH-1-r2-9.branch.jnl",
+	};
+	char *dir = at(state, "journal/billing/model");
+	char **list = NULL;
+	size_t nr = 99;
+
+	/* an absent directory is empty */
+	assert_int_equal(ns_journal_list(&list, &nr, dir), 0);
+	assert_int_equal(nr, 0);
+	assert_null(list);
+
+	mkdirs(dir);
+	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
+		char *p = xprintf("%s/%s", dir, names[i]);
+		assert_int_equal(ns_journal_begin(p, "/r"), 0);
+		free(p);
+	}
+	/* not journals: other suffixes, a bare ".jnl", a temporary */
+	{
+		static const char *const junk[] = {"notes.txt", ".jnl",
+						   "x.jnl.tmp-12", "jnl"};
+		for (size_t i = 0; i < sizeof(junk) / sizeof(*junk); i++) {
+			char *p = xprintf("%s/%s", dir, junk[i]);
+			write_raw(p, "x\n");
+			free(p);
+		}
+	}
+	assert_int_equal(ns_journal_list(&list, &nr, dir), 0);
+	assert_int_equal(nr, 4);
+	{
+		static const char *const sorted[] = {
+			"ENH-1-r2-9.branch.jnl",
+			"ENH-1-r2-9.main.jnl",
+			"ENH-10-r1-3.central.jnl",
+			"ENH-2-r1-5.main.jnl",
+		};
+		for (size_t i = 0; i < nr; i++) {
+			char *want = xprintf("%s/%s", dir, sorted[i]);
+			assert_string_equal(list[i], want);
+			free(want);
+		}
+	}
+	for (size_t i = 0; i < nr; i++)
+		free(list[i]);
+	free(list);
+	free(dir);
+}
+
+static void test_retire(void **state)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	char *jdir = at(state, "journal");
+	char *rundir = at(state, "archive/ENH-1-r1-1/main");
+	char *path = at(state, "journal/ENH-1-r1-1.main.jnl");
+	char *dst = at(state, "archive/ENH-1-r1-1/main/journal");
+	char **list = NULL;
+	size_t nr;
+
+	mkdirs(jdir);
+	mkdirs(rundir);
+	assert_int_equal(ns_journal_begin(path, rundir), 0);
+	assert_int_equal(ns_journal_mark(path, NS_J_DONE, "migrated"), 0);
+	assert_int_equal(ns_journal_retire(path, rundir, "journal"), 0);
+	assert_false(exists(path));
+	assert_true(exists(dst));
+	/* the active directory holds only what recovery must look at */
+	assert_int_equal(ns_journal_list(&list, &nr, jdir), 0);
+	assert_int_equal(nr, 0);
+	free(list);
+	/* the retired journal reads the same */
+	assert_int_equal(ns_journal_read(&j, dst), 0);
+	assert_int_equal(j.state, NS_J_DONE);
+	assert_string_equal(j.note, "migrated");
+	assert_string_equal(j.rundir, rundir);
+	ns_journal_release(&j);
+
+	/* retiring again: the journal is gone, so it fails and says so */
+	assert_int_equal(ns_journal_retire(path, rundir, "journal"), NS_ERROR);
+	assert_non_null(strstr(ns_error_last(), path));
+	free(jdir);
+	free(rundir);
+	free(path);
+	free(dst);
+}
+
+static void test_begin_unwritable(void **state)
+{
+	char *path = at(state, "no/such/dir/x.jnl");
+
+	assert_int_equal(ns_journal_begin(path, "/r"), NS_ERROR);
+	assert_non_null(strstr(ns_error_last(), path));
+	assert_int_equal(ns_journal_mark(path, NS_J_PREPARED, NULL), NS_ERROR);
+	free(path);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_state_names),
+		T(test_round_trip),
+		T(test_every_state_reads_back),
+		T(test_torn_last_line),
+		T(test_mark_after_torn_line),
+		T(test_read_missing),
+		T(test_list_sorted),
+		T(test_retire),
+		T(test_begin_unwritable),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,782 @@
+/* trigger: writing a trigger file and loading it back, trusting nothing */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "error.h"
+#include "hash.h"
+#include "package.h"
+#include "trigger.h"
+#include "xalloc.h"
+
+static const struct ns_limits limits = NS_LIMITS_DEFAULT;
+
+/* ---- fixtures ------------------------------------------------------ */
+
+struct fx {
+	char *dir;
+	char *trigger; /* dir/spool/ENH-7-r2.trigger, written by setup */
+	char json_sha256[NS_HEX_LEN + 1];
+	struct ns_package pkg;
+};
+
+static void mkdirs(const char *path)
+{
+	char *copy = xstrdup(path);
+
+	for (char *p = copy + 1;; p++) {
+		if (*p && *p != '/')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
+			fail_msg("mkdir %s: %s", copy, strerror(errno));
+		*p = c;
+		if (!c)
+			break;
+	}
+	free(copy);
+}
+
+static char *at(const struct fx *fx, const char *rel)
+{
+	return xprintf("%s/%s", fx->dir, rel);
+}
+
+static void put(const struct fx *fx, const char *rel, const char *text,
+		unsigned mode)
+{
+	char *path = at(fx, rel);
+	char *slash = strrchr(path, '/');
+	int fd;
+
+	*slash = '\0';
+	mkdirs(path);
+	*slash = '/';
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	assert_int_equal(close(fd), 0);
+	assert_int_equal(chmod(path, mode), 0);
+	free(path);
+}
+
+static const char ini[] = "[enhancement]\n"
+			  "title = Faster invoices\n"
+			  "rfs = RFS-3\n"
+			  "system = billing\n"
+			  "author = alice\n"
+			  "[files]\n"
+			  "delete = old/report.txt\n"
+			  "[verify]\n"
+			  "command = test -f lib/a.txt\n";
+static const char deploy_sql[] = "CREATE TABLE invoices(id INTEGER);\n";
+static const char revert_sql[] = "DROP TABLE invoices;\n";
+static const char verify_sql[] = "SELECT count(*) = 0 FROM invoices;\n";
+
+static const char *const member_paths[] = {
+	"enhancement.ini", "files/bin/run.sh", "files/lib/a.txt",
+	"files/lib/b.txt", "sql/deploy.sql",   "sql/revert.sql",
+	"sql/verify.sql",
+};
+#define MEMBERS_NR (sizeof(member_paths) / sizeof(*member_paths))
+
+static void make_package_dir(const struct fx *fx)
+{
+	put(fx, "pkg/enhancement.ini", ini, 0644);
+	put(fx, "pkg/files/bin/run.sh", "#!/bin/sh\necho run\n", 0755);
+	put(fx, "pkg/files/lib/a.txt", "alpha\n", 0644);
+	put(fx, "pkg/files/lib/b.txt", "bravo\n", 0644);
+	put(fx, "pkg/sql/deploy.sql", deploy_sql, 0644);
+	put(fx, "pkg/sql/revert.sql", revert_sql, 0644);
+	put(fx, "pkg/sql/verify.sql", verify_sql, 0644);
+}
+
+static void fill_spec(struct ns_trigger_spec *s, const char **sites,
+		      json_t *approvals)
+{
+	memset(s, 0, sizeof(*s));
+	s->id = "ENH-7";
+	s->revision = 2;
+	s->system = "billing";
+	s->environment = "billing/model";
+	s->target = "model";
+	s->sites = sites;
+	s->sites_nr = 2;
+	s->window = "Mon-Fri 23:00-05:00";
+	s->earliest = "2026-01-05T23:00:00Z";
+	s->latest = "2026-01-06T05:00:00Z";
+	s->creator = "carol";
+	s->created = "2026-01-01T12:00:00Z";
+	s->approvals = approvals;
+}
+
+static int setup(void **state)
+{
+	const char *base = getenv("NS_TEST_TMP");
+	struct fx *fx = xcalloc(1, sizeof(*fx));
+	static const char *sites[] = {"main", "branch"};
+	struct ns_trigger_spec spec;
+	json_t *approvals;
+	char *src, *store, *spool;
+	int r;
+
+	if (!base || !*base)
+		base = "/tmp";
+	mkdirs(base);
+	fx->dir = xprintf("%s/ns-trigger-XXXXXX", base);
+	if (!mkdtemp(fx->dir))
+		return -1;
+	make_package_dir(fx);
+	src = at(fx, "pkg");
+	store = at(fx, "store/payload.tar");
+	spool = at(fx, "spool");
+	mkdirs(spool);
+	{
+		char *sdir = at(fx, "store");
+		mkdirs(sdir);
+		free(sdir);
+	}
+	fx->trigger = at(fx, "spool/ENH-7-r2.trigger");
+	r = ns_package_read(&fx->pkg, src, &limits, store);
+	approvals = json_pack("[{s:s, s:s}]", "role", "qa", "by", "bob");
+	fill_spec(&spec, sites, approvals);
+	if (!r)
+		r = ns_trigger_write(fx->json_sha256, fx->trigger, &spec,
+				     &fx->pkg, store);
+	json_decref(approvals);
+	free(src);
+	free(store);
+	free(spool);
+	*state = fx;
+	if (r)
+		fprintf(stderr, "setup: %s\n", ns_error_last());
+	return r ? -1 : 0;
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag,
+		  struct FTW *ftw)
+{
+	(void)sb, (void)flag, (void)ftw;
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fx *fx = *state;
+	int r = nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+
+	ns_package_release(&fx->pkg);
+	free(fx->dir);
+	free(fx->trigger);
+	free(fx);
+	ns_error_clear();
+	return r;
+}
+
+static void assert_error_has(const char *needle)
+{
+	const char *msg = ns_error_last();
+
+	if (!strstr(msg, needle))
+		fail_msg("error message '%s' does not contain '%s'", msg,
+			 needle);
+}
+
+static int count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* ---- a trigger's members in memory, for tampering ------------------- */
+
+struct mem {
+	char *name;
+	char *data;
+	size_t len;
+	unsigned mode;
+};
+
+struct mems {
+	struct mem m[32];
+	size_t nr;
+};
+
+static void mems_read(struct mems *out, const char *path)
+{
+	struct ns_tar_reader *r = NULL;
+	const char *name;
+	uint64_t size;
+	unsigned mode;
+	int regular;
+
+	out->nr = 0;
+	assert_int_equal(ns_tar_open(&r, path), 0);
+	while (ns_tar_next(r, &name, &size, &mode, &regular) == 1) {
+		struct mem *m = &out->m[out->nr++];
+		assert_true(out->nr < 32);
+		m->name = xstrdup(name);
+		m->mode = mode;
+		assert_int_equal(ns_tar_read_all(r, &m->data, &m->len, 1 << 20),
+				 0);
+		assert_int_equal(m->len, size);
+	}
+	ns_tar_close(r);
+}
+
+static void mems_write(const struct mems *ms, const char *path)
+{
+	struct ns_tar_writer *w = NULL;
+
+	assert_int_equal(ns_tar_writer_open(&w, path), 0);
+	for (size_t i = 0; i < ms->nr; i++)
+		assert_int_equal(ns_tar_add_buffer(w, ms->m[i].name,
+						   ms->m[i].data, ms->m[i].len,
+						   ms->m[i].mode),
+				 0);
+	assert_int_equal(ns_tar_writer_commit(w), 0);
+}
+
+static void mems_release(struct mems *ms)
+{
+	for (size_t i = 0; i < ms->nr; i++) {
+		free(ms->m[i].name);
+		free(ms->m[i].data);
+	}
+	ms->nr = 0;
+}
+
+static size_t mems_find(const struct mems *ms, const char *name)
+{
+	for (size_t i = 0; i < ms->nr; i++)
+		if (!strcmp(ms->m[i].name, name))
+			return i;
+	fail_msg("no member %s", name);
+	return 0;
+}
+
+static void mems_remove(struct mems *ms, size_t i)
+{
+	free(ms->m[i].name);
+	free(ms->m[i].data);
+	memmove(&ms->m[i], &ms->m[i + 1], (ms->nr - i - 1) * sizeof(*ms->m));
+	ms->nr--;
+}
+
+static void mems_insert(struct mems *ms, size_t i, const char *name,
+			const char *text, unsigned mode)
+{
+	memmove(&ms->m[i + 1], &ms->m[i], (ms->nr - i) * sizeof(*ms->m));
+	ms->m[i].name = xstrdup(name);
+	ms->m[i].data = xstrdup(text);
+	ms->m[i].len = strlen(text);
+	ms->m[i].mode = mode;
+	ms->nr++;
+}
+
+/* rewrite the trigger with a change (releasing ms), load it, expect a
+ * refusal naming needle */
+static void load_refused(const struct fx *fx, struct mems *ms,
+			 const char *needle)
+{
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	char *bad = at(fx, "spool/tampered.trigger");
+	int r, handed_out;
+	const char *msg;
+
+	mems_write(ms, bad);
+	mems_release(ms);
+	r = ns_trigger_load(&t, bad, &limits);
+	handed_out = t.json != NULL || t.members != NULL;
+	ns_trigger_release(&t);
+	msg = ns_error_last();
+	if (r != NS_EINVALID || !strstr(msg, bad) || !strstr(msg, needle)) {
+		char copy[1024];
+		snprintf(copy, sizeof(copy), "%s", msg);
+		free(bad);
+		fail_msg("load returned %d with '%s'; expected NS_EINVALID "
+			 "naming '%s'",
+			 r, copy, needle);
+	}
+	free(bad);
+	/* nothing is handed out */
+	assert_false(handed_out);
+}
+
+/* ---- loading what was written -------------------------------------- */
+
+static void test_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	char sha[NS_HEX_LEN + 1];
+
+	assert_int_equal(fx->pkg.nr, MEMBERS_NR);
+	assert_int_equal(ns_trigger_load(&t, fx->trigger, &limits), 0);
+	assert_string_equal(t.path, fx->trigger);
+	assert_string_equal(t.id, "ENH-7");
+	assert_int_equal(t.revision, 2);
+	assert_string_equal(t.system, "billing");
+	assert_string_equal(t.environment, "billing/model");
+	assert_string_equal(t.target, "model");
+
+	/* the members, exactly the package's */
+	assert_int_equal(t.nr, fx->pkg.nr);
+	for (size_t i = 0; i < t.nr; i++) {
+		assert_string_equal(t.members[i].path, member_paths[i]);
+		assert_string_equal(t.members[i].path, fx->pkg.members[i].path);
+		assert_string_equal(t.members[i].sha256,
+				    fx->pkg.members[i].sha256);
+		assert_int_equal(t.members[i].size, fx->pkg.members[i].size);
+		assert_int_equal(t.members[i].mode, fx->pkg.members[i].mode);
+	}
+	assert_int_equal(t.members[1].mode, 0755);
+	ns_sha256_buf(sha, "alpha\n", 6);
+	assert_string_equal(t.members[2].sha256, sha);
+
+	/* the payload hash is the package's: production can prove it */
+	assert_string_equal(t.payload_sha256, fx->pkg.payload_sha256);
+	ns_package_digest(sha, t.members, t.nr);
+	assert_string_equal(sha, fx->pkg.payload_sha256);
+	/* the JSON's own hash is the one the writer reported */
+	assert_string_equal(t.json_sha256, fx->json_sha256);
+
+	/* the small members, loaded whole */
+	assert_string_equal(t.ini, ini);
+	assert_string_equal(t.deploy_sql, deploy_sql);
+	assert_string_equal(t.revert_sql, revert_sql);
+	assert_string_equal(t.verify_sql, verify_sql);
+
+	/* the manifest, parsed */
+	assert_string_equal(t.manifest.title, "Faster invoices");
+	assert_string_equal(t.manifest.rfs, "RFS-3");
+	assert_string_equal(t.manifest.author, "alice");
+	assert_int_equal(t.manifest.deletes_nr, 1);
+	assert_string_equal(t.manifest.deletes[0], "old/report.txt");
+	assert_string_equal(t.manifest.verify_command, "test -f lib/a.txt");
+
+	ns_trigger_release(&t);
+	assert_null(t.json);
+	ns_trigger_release(&t); /* twice is harmless */
+}
+
+/* TRIGGER.json first, then payload/ byte for byte */
+static void test_layout(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+	json_t *j, *steps, *members, *sites, *approval;
+	char sha[NS_HEX_LEN + 1];
+	static const char *const want_steps[] = {
+		"lock",	 "recover", "validate", "drift",  "archive",
+		"stage", "commit",  "apply",	"verify", "record",
+	};
+
+	mems_read(&ms, fx->trigger);
+	assert_int_equal(ms.nr, 1 + MEMBERS_NR);
+	assert_string_equal(ms.m[0].name, "TRIGGER.json");
+	for (size_t i = 0; i < MEMBERS_NR; i++) {
+		char *want = xprintf("payload/%s", member_paths[i]);
+		assert_string_equal(ms.m[i + 1].name, want);
+		ns_sha256_buf(sha, ms.m[i + 1].data, ms.m[i + 1].len);
+		assert_string_equal(sha, fx->pkg.members[i].sha256);
+		assert_int_equal(ms.m[i + 1].mode, fx->pkg.members[i].mode);
+		free(want);
+	}
+	ns_sha256_buf(sha, ms.m[0].data, ms.m[0].len);
+	assert_string_equal(sha, fx->json_sha256);
+
+	j = json_loadb(ms.m[0].data, ms.m[0].len, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "id")),
+			    "ENH-7");
+	assert_int_equal(json_integer_value(json_object_get(j, "revision")), 2);
+	assert_string_equal(json_string_value(json_object_get(j, "target")),
+			    "model");
+	assert_string_equal(json_string_value(json_object_get(j, "window")),
+			    "Mon-Fri 23:00-05:00");
+	assert_string_equal(json_string_value(json_object_get(j, "earliest")),
+			    "2026-01-05T23:00:00Z");
+	assert_string_equal(json_string_value(json_object_get(j, "latest")),
+			    "2026-01-06T05:00:00Z");
+	assert_string_equal(json_string_value(json_object_get(j, "creator")),
+			    "carol");
+	assert_string_equal(
+		json_string_value(json_object_get(j, "payload_sha256")),
+		fx->pkg.payload_sha256);
+	sites = json_object_get(j, "sites");
+	assert_int_equal(json_array_size(sites), 2);
+	assert_string_equal(json_string_value(json_array_get(sites, 1)),
+			    "branch");
+	steps = json_object_get(j, "steps");
+	assert_int_equal(json_array_size(steps), 10);
+	for (size_t i = 0; i < 10; i++)
+		assert_string_equal(json_string_value(json_array_get(steps, i)),
+				    want_steps[i]);
+	members = json_object_get(j, "members");
+	assert_int_equal(json_array_size(members), MEMBERS_NR);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(members, 3), "path")),
+			    "files/lib/b.txt");
+	approval = json_array_get(json_object_get(j, "approvals"), 0);
+	assert_non_null(approval);
+	assert_string_equal(json_string_value(json_object_get(approval, "by")),
+			    "bob");
+	json_decref(j);
+
+	/* no temporary left next to it */
+	{
+		char *spool = at(fx, "spool");
+		assert_int_equal(count_entries(spool), 1);
+		free(spool);
+	}
+	mems_release(&ms);
+}
+
+static void test_json_text(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	char *text;
+	json_t *j;
+
+	assert_int_equal(ns_trigger_load(&t, fx->trigger, &limits), 0);
+	text = ns_trigger_json_text(&t);
+	assert_non_null(text);
+	j = json_loads(text, 0, NULL);
+	assert_non_null(j);
+	assert_true(json_equal(j, t.json));
+	json_decref(j);
+	free(text);
+	ns_trigger_release(&t);
+}
+
+/* a trigger with no SQL at all: the slots stay NULL */
+static void test_files_only(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_package pkg = NS_PACKAGE_INIT;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	static const char *sites[] = {"main"};
+	struct ns_trigger_spec spec;
+	char json_sha[NS_HEX_LEN + 1];
+	char *src = at(fx, "pkg2"), *store = at(fx, "store/p2.tar");
+	char *path = at(fx, "spool/files-only.trigger");
+
+	put(fx, "pkg2/enhancement.ini", "[enhancement]\ntitle = T\n", 0644);
+	put(fx, "pkg2/files/x", "x\n", 0644);
+	assert_int_equal(ns_package_read(&pkg, src, &limits, store), 0);
+	fill_spec(&spec, sites, NULL);
+	spec.sites_nr = 1;
+	spec.window = spec.earliest = spec.latest = NULL;
+	assert_int_equal(ns_trigger_write(json_sha, path, &spec, &pkg, store),
+			 0);
+	assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
+	assert_int_equal(t.nr, 2);
+	assert_null(t.deploy_sql);
+	assert_null(t.revert_sql);
+	assert_null(t.verify_sql);
+	assert_true(json_is_null(json_object_get(t.json, "window")));
+	assert_int_equal(json_array_size(json_object_get(t.json, "approvals")),
+			 0);
+	ns_trigger_release(&t);
+	ns_package_release(&pkg);
+	free(src);
+	free(store);
+	free(path);
+}
+
+/* the payload tar must be what the package said: writing refuses a store
+ * that changed since it was read, and leaves no trigger behind */
+static void test_write_refuses_changed_store(void **state)
+{
+	struct fx *fx = *state;
+	static const char *sites[] = {"main", "branch"};
+	struct ns_trigger_spec spec;
+	char json_sha[NS_HEX_LEN + 1];
+	char *store = at(fx, "store/payload.tar");
+	char *path = at(fx, "spool/new.trigger");
+	char *spool = at(fx, "spool");
+	struct mems ms;
+	size_t i;
+
+	mems_read(&ms, store);
+	i = mems_find(&ms, "files/lib/a.txt");
+	ms.m[i].data[0] = 'A';
+	mems_write(&ms, store);
+	mems_release(&ms);
+
+	fill_spec(&spec, sites, NULL);
+	assert_int_equal(
+		ns_trigger_write(json_sha, path, &spec, &fx->pkg, store),
+		NS_EINVALID);
+	assert_error_has("files/lib/a.txt");
+	assert_error_has("hash mismatch");
+	assert_int_equal(access(path, F_OK), -1);
+	assert_int_equal(count_entries(spool), 1); /* only the good one */
+	free(store);
+	free(path);
+	free(spool);
+}
+
+/* ---- tampering: each refused, naming the member --------------------- */
+
+static void test_tamper_payload_byte(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+	size_t i;
+
+	mems_read(&ms, fx->trigger);
+	i = mems_find(&ms, "payload/files/lib/b.txt");
+	ms.m[i].data[2] ^= 0x01;
+	load_refused(fx, &ms, "payload/files/lib/b.txt");
+	assert_error_has("hash mismatch");
+
+	/* a small member, loaded whole, is checked the same way */
+	mems_read(&ms, fx->trigger);
+	i = mems_find(&ms, "payload/sql/deploy.sql");
+	ms.m[i].data[0] = 'c';
+	load_refused(fx, &ms, "payload/sql/deploy.sql");
+
+	/* same bytes, one more at the end */
+	mems_read(&ms, fx->trigger);
+	i = mems_find(&ms, "payload/files/lib/a.txt");
+	ms.m[i].data = xrealloc(ms.m[i].data, ms.m[i].len + 2);
+	ms.m[i].data[ms.m[i].len++] = '\n';
+	load_refused(fx, &ms, "payload/files/lib/a.txt");
+}
+
+static void test_tamper_drop_last_member(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	mems_read(&ms, fx->trigger);
+	mems_remove(&ms, mems_find(&ms, "payload/sql/verify.sql"));
+	load_refused(fx, &ms, "payload/sql/verify.sql");
+	assert_error_has("missing");
+}
+
+/* a member taken out of the middle: the message names the missing one */
+static void test_tamper_drop_middle_member(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	mems_read(&ms, fx->trigger);
+	mems_remove(&ms, mems_find(&ms, "payload/files/lib/a.txt"));
+	load_refused(fx, &ms, "payload/files/lib/a.txt");
+}
+
+static void test_tamper_add_member(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	/* at the end */
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, ms.nr, "payload/files/zz-extra.sh", "rm -rf /\n",
+		    0755);
+	load_refused(fx, &ms, "payload/files/zz-extra.sh");
+	assert_error_has("not listed");
+
+	/* in the middle, in path order */
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, mems_find(&ms, "payload/files/lib/b.txt"),
+		    "payload/files/lib/ab.txt", "extra\n", 0644);
+	load_refused(fx, &ms, "payload/files/lib/ab.txt");
+
+	/* outside payload/ */
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, ms.nr, "README", "hello\n", 0644);
+	load_refused(fx, &ms, "README");
+}
+
+static void test_tamper_reorder(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+	struct mem tmp;
+	size_t a, b;
+
+	mems_read(&ms, fx->trigger);
+	a = mems_find(&ms, "payload/files/lib/a.txt");
+	b = mems_find(&ms, "payload/files/lib/b.txt");
+	tmp = ms.m[a];
+	ms.m[a] = ms.m[b];
+	ms.m[b] = tmp;
+	load_refused(fx, &ms, "payload/files/lib/b.txt");
+	assert_error_has("order");
+
+	/* TRIGGER.json moved behind the payload */
+	mems_read(&ms, fx->trigger);
+	tmp = ms.m[0];
+	memmove(&ms.m[0], &ms.m[1], (ms.nr - 1) * sizeof(*ms.m));
+	ms.m[ms.nr - 1] = tmp;
+	load_refused(fx, &ms, "TRIGGER.json is not the first member");
+}
+
+static void test_tamper_mode(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	mems_read(&ms, fx->trigger);
+	ms.m[mems_find(&ms, "payload/files/lib/a.txt")].mode = 0755;
+	load_refused(fx, &ms, "payload/files/lib/a.txt");
+}
+
+/* edit TRIGGER.json and write it back with the given member changed */
+static void rewrite_json(struct mems *ms, const char *key, json_t *value)
+{
+	json_t *j = json_loadb(ms->m[0].data, ms->m[0].len, 0, NULL);
+
+	assert_non_null(j);
+	json_object_set_new(j, key, value);
+	free(ms->m[0].data);
+	ms->m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	ms->m[0].len = strlen(ms->m[0].data);
+	json_decref(j);
+}
+
+static void test_tamper_json_payload_sha256(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+	char other[NS_HEX_LEN + 1];
+
+	mems_read(&ms, fx->trigger);
+	ns_sha256_buf(other, "another payload", 15);
+	rewrite_json(&ms, "payload_sha256", json_string(other));
+	load_refused(fx, &ms, "payload hash mismatch");
+
+	/* not a digest at all */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "payload_sha256", json_string("cafe"));
+	load_refused(fx, &ms, "payload_sha256");
+}
+
+/* a member's hash edited in TRIGGER.json no longer matches its bytes */
+static void test_tamper_json_member_hash(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+	json_t *j, *m;
+	char other[NS_HEX_LEN + 1];
+
+	mems_read(&ms, fx->trigger);
+	j = json_loadb(ms.m[0].data, ms.m[0].len, 0, NULL);
+	m = json_array_get(json_object_get(j, "members"), 2);
+	ns_sha256_buf(other, "x", 1);
+	json_object_set_new(m, "sha256", json_string(other));
+	free(ms.m[0].data);
+	ms.m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	ms.m[0].len = strlen(ms.m[0].data);
+	json_decref(j);
+	load_refused(fx, &ms, "payload/files/lib/a.txt");
+}
+
+static void test_tamper_json_other(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct mems ms;
+
+	/* not JSON */
+	mems_read(&ms, fx->trigger);
+	free(ms.m[0].data);
+	ms.m[0].data = xstrdup("{ \"id\": ");
+	ms.m[0].len = strlen(ms.m[0].data);
+	load_refused(fx, &ms, "TRIGGER.json");
+
+	/* the revision gone */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "revision", json_null());
+	load_refused(fx, &ms, "revision");
+
+	/* members not an array */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "members", json_string("all of them"));
+	load_refused(fx, &ms, "members");
+
+	/* an edit that keeps every hash still changes the JSON's own hash,
+	 * which is what the registry compares */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "creator", json_string("mallory"));
+	{
+		char *p = at(fx, "spool/edited.trigger");
+		mems_write(&ms, p);
+		assert_int_equal(ns_trigger_load(&t, p, &limits), 0);
+		assert_string_not_equal(t.json_sha256, fx->json_sha256);
+		assert_string_equal(t.payload_sha256, fx->pkg.payload_sha256);
+		ns_trigger_release(&t);
+		free(p);
+	}
+	mems_release(&ms);
+}
+
+static void test_not_a_trigger(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	char *p = at(fx, "spool/garbage.trigger");
+	char *absent = at(fx, "spool/absent.trigger");
+
+	put(fx, "spool/garbage.trigger", "this is not a tar file at all\n",
+	    0644);
+	assert_int_equal(ns_trigger_load(&t, p, &limits), NS_EINVALID);
+	assert_error_has(p);
+	assert_true(ns_trigger_load(&t, absent, &limits) < 0);
+	assert_error_has(absent);
+	ns_trigger_release(&t);
+	free(p);
+	free(absent);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_round_trip),
+		T(test_layout),
+		T(test_json_text),
+		T(test_files_only),
+		T(test_write_refuses_changed_store),
+		T(test_tamper_payload_byte),
+		T(test_tamper_drop_last_member),
+		T(test_tamper_drop_middle_member),
+		T(test_tamper_add_member),
+		T(test_tamper_reorder),
+		T(test_tamper_mode),
+		T(test_tamper_json_payload_sha256),
+		T(test_tamper_json_member_hash),
+		T(test_tamper_json_other),
+		T(test_not_a_trigger),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
