@@ -8,26 +8,35 @@
 
 static const char usage[] = "trigger show|verify FILE";
 
-/* the registry's record of this trigger, when there is a registry here */
+/* The registry's record of this trigger, when there is a registry here.
+ * Found by what the trigger says it is, not by how its path is spelt:
+ * an edited id or environment then meets another record's hash, or none. */
 static int check_registry(const struct ns_trigger *t, const char *file)
 {
 	struct cli c = CLI_INIT;
 	json_t *row = NULL;
-	char *real = realpath(file, NULL);
 	int ret;
 
 	if (cli_open(&c) < 0) {
 		cli_close(&c);
-		free(real);
 		return 0; /* no registry here: the file speaks for itself */
 	}
 	ret = ns_registry_query_row(c.reg, &row,
 				    "SELECT json_sha256 FROM triggers WHERE "
-				    "path = ? ORDER BY id DESC",
-				    "s", real ? real : file);
-	if (!ret && row &&
-	    strcmp(json_string_value(json_object_get(row, "json_sha256")),
-		   t->json_sha256)) {
+				    "enhancement = ? AND revision = ? AND "
+				    "environment = ? ORDER BY id DESC",
+				    "Iis", ns_enh_parse(t->id), t->revision,
+				    t->environment);
+	if (!ret && !row) {
+		ns_error_set("%s: TRIGGER.json names %s r%d for %s, which "
+			     "was never scheduled in this registry (%s): "
+			     "TRIGGER.json was altered, or comes from elsewhere",
+			     file, t->id, t->revision, t->environment,
+			     c.cfg.registry);
+		ret = NS_EINVALID;
+	} else if (!ret &&
+		   strcmp(json_string_value(json_object_get(row, "json_sha256")),
+			  t->json_sha256)) {
 		ns_error_set("%s: TRIGGER.json was altered after it was "
 			     "scheduled (the registry recorded another hash)",
 			     file);
@@ -35,7 +44,6 @@ static int check_registry(const struct ns_trigger *t, const char *file)
 	}
 	json_decref(row);
 	cli_close(&c);
-	free(real);
 	return ret;
 }
 

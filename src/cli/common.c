@@ -73,11 +73,11 @@ int cli_outcome(int code)
 	case NS_EFAILED:
 	case NS_EDRIFT:
 		fprintf(stderr, "nightshift: not everything migrated: a run "
-				"was rolled back or refused (see above)\n");
+				"was rolled back or refused\n");
 		break;
 	case NS_EINVALID:
 		fprintf(stderr, "nightshift: a trigger or target was refused "
-				"as invalid (see above)\n");
+				"as invalid\n");
 		break;
 	default:
 		return cli_fail(code);
@@ -105,6 +105,13 @@ void cli_say(void *data, const char *line)
 {
 	(void)data;
 	printf("%s\n", line);
+}
+
+void cli_warn(void *data, const char *line)
+{
+	(void)data;
+	fflush(stdout); /* keep the two streams in the order they happened */
+	fprintf(stderr, "nightshift: %s\n", line);
 }
 
 static struct cli_opt *find(struct cli_opt *opts, const char *arg,

@@ -37,8 +37,9 @@ int cli_done(int status);
 /* a usage error for cmd */
 int cli_usage(const char *usage);
 
-/* a line of the runner's report */
+/* a line of the runner's report: good news on stdout, bad on stderr */
 void cli_say(void *data, const char *line);
+void cli_warn(void *data, const char *line);
 
 /* simple option parsing: "--name VALUE", "--name=VALUE", "--flag" */
 struct cli_opt {

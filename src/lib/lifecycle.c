@@ -125,27 +125,40 @@ done:
 
 static const char *roles_submitted[] = { "qa", "change-management", NULL };
 
+/* how package.h names a member: SRC:MEMBER in a tar, SRC/MEMBER else */
+static char *ini_name(const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n > 4 && !strcmp(src + n - 4, ".tar"))
+		return xprintf("%s:enhancement.ini", src);
+	while (n > 1 && src[n - 1] == '/')
+		n--;
+	return xprintf("%.*s/enhancement.ini", (int)n, src);
+}
+
 static int pick_system(const char **out, const struct ns_config *c,
 		       const struct ns_manifest *m, const char *src)
 {
-	if (!m->system) {
-		if (c->systems_nr != 1) {
-			ns_error_set("%s/enhancement.ini: missing 'system' "
-				     "(the configuration has %zu systems)",
-				     src, c->systems_nr);
-			return NS_EINVALID;
-		}
+	char *name = ini_name(src);
+	int ret = 0;
+
+	if (!m->system && c->systems_nr != 1) {
+		ns_error_set("%s: missing 'system' (the configuration has %zu "
+			     "systems)",
+			     name, c->systems_nr);
+		ret = NS_EINVALID;
+	} else if (!m->system) {
 		*out = c->systems[0].name;
-		return 0;
+	} else if (!ns_config_system(c, m->system)) {
+		ns_error_set("%s: system: unknown system '%s' (not in %s)",
+			     name, m->system, c->path);
+		ret = NS_EINVALID;
+	} else {
+		*out = m->system;
 	}
-	if (!ns_config_system(c, m->system)) {
-		ns_error_set("%s/enhancement.ini: system: unknown system "
-			     "'%s' (not in %s)",
-			     src, m->system, c->path);
-		return NS_EINVALID;
-	}
-	*out = m->system;
-	return 0;
+	free(name);
+	return ret;
 }
 
 static int register_enh(long long *out, const struct ns_config *c,

@@ -15,20 +15,39 @@
 #include <string.h>
 #include <unistd.h>
 
-static void say(struct ns_runner *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void say(struct ns_runner *r, const char *fmt, ...)
+static void tell_operator(struct ns_runner *r, int bad, const char *fmt,
+			  va_list ap)
 {
 	struct strbuf sb = STRBUF_INIT;
+	void (*fn)(void *, const char *) = bad && r->warn ? r->warn : r->say;
+
+	strbuf_vaddf(&sb, fmt, ap);
+	if (fn)
+		fn(r->data, sb.buf);
+	strbuf_release(&sb);
+}
+
+static void say(struct ns_runner *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void say(struct ns_runner *r, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
+	tell_operator(r, 0, fmt, ap);
 	va_end(ap);
-	if (r->say)
-		r->say(r->data, sb.buf);
-	strbuf_release(&sb);
+}
+
+/* say, when the news is bad */
+static void warn(struct ns_runner *r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void warn(struct ns_runner *r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tell_operator(r, 1, fmt, ap);
+	va_end(ap);
 }
 
 static int rank(int code)
@@ -89,7 +108,7 @@ static void tell(struct ns_runner *r, const char *event, const char **roles,
 		n.system = json_string_value(json_object_get(row, "system"));
 	}
 	if (ns_notify(r->cfg, &n, NULL) < 0) {
-		say(r, "warning: notice not written: %s", ns_error_last());
+		warn(r, "notice not written: %s", ns_error_last());
 		note(r, NS_ERROR);
 	}
 	json_decref(row);
@@ -290,8 +309,9 @@ static int recover_one(struct ns_runner *r, const struct ns_env *e,
 	int ret;
 
 	ns_migrate_recover(&o, jpath);
-	say(r, "%s: recovered %s (%s): %s", e->name,
-	    o.token ? o.token : jpath, outcome_word(o.kind), o.message);
+	(o.kind == NS_OUT_BLOCKED ? warn : say)(
+		r, "%s: recovered %s (%s): %s", e->name,
+		o.token ? o.token : jpath, outcome_word(o.kind), o.message);
 	note(r, o.kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
 	if (!o.token) {
 		ns_outcome_release(&o);
@@ -432,7 +452,7 @@ static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			     NS_OUT_REFUSED, why, 0 };
 	int ret = record(r, &v);
 
-	say(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
+	warn(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
 	announce(r, &v, NULL);
 	return ret;
 }
@@ -561,8 +581,7 @@ static void retire(struct ns_runner *r, struct ns_outcome *o, const char *as)
 	if (!o->journal || o->kind == NS_OUT_BLOCKED || !o->rundir)
 		return;
 	if (ns_journal_retire(o->journal, o->rundir, as) < 0) {
-		say(r, "warning: %s (recovery will finish it)",
-		    ns_error_last());
+		warn(r, "%s (recovery will finish it)", ns_error_last());
 	}
 }
 
@@ -578,8 +597,8 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 		ns_migrate_backout(&b, done[i].rundir, jdir, why, 0);
 		b.site = b.site ? b.site : xstrdup(done[i].site);
 		record_site(r, run, &b);
-		say(r, "%s: site %s backed out again: %s", e->name, b.site,
-		    b.message);
+		warn(r, "%s: site %s backed out again: %s", e->name, b.site,
+		     b.message);
 		if (b.kind == NS_OUT_BLOCKED && worst->kind != NS_OUT_BLOCKED) {
 			worst->kind = NS_OUT_BLOCKED;
 			free(worst->message);
@@ -621,8 +640,10 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 		}
 		record_site(r, run, &o);
 		fin->ms += o.ms;
-		say(r, "%s: ENH-%lld r%d on site %s: %s (%s)", e->name, d->enh,
-		    d->rev, o.site, outcome_word(o.kind), o.message);
+		(o.kind == NS_OUT_MIGRATED ? say : warn)(
+			r, "%s: ENH-%lld r%d on site %s: %s (%s)", e->name,
+			d->enh, d->rev, o.site, outcome_word(o.kind),
+			o.message);
 		if (o.kind == NS_OUT_MIGRATED) {
 			done[n++] = o;
 			continue;
@@ -791,7 +812,7 @@ static int each_env(struct ns_runner *r, const char *env,
 			continue;
 		rc = fn(r, e);
 		if (rc < 0) {
-			say(r, "%s: %s", e->name, ns_error_last());
+			warn(r, "%s: %s", e->name, ns_error_last());
 			note(r, rc);
 			if (rc != NS_ELOCKED && rc != NS_EINVALID)
 				ret = rc;

@@ -10,7 +10,8 @@
  *
  * The worst outcome decides the return code: NS_ELOCKED (locked or
  * blocked) over NS_EINVALID (a trigger refused) over NS_EFAILED (rolled
- * back, drift) over 0. Lines for the operator go to the say() callback.
+ * back, drift) over 0. Lines for the operator go to the say() callback,
+ * those about a negative outcome to warn() (stderr, for cron and journald).
  */
 #ifndef NS_RUNNER_H
 #define NS_RUNNER_H
@@ -22,7 +23,8 @@ struct ns_runner {
 	const struct ns_config *cfg;
 	struct ns_registry *reg;
 	const char *user;
-	void (*say)(void *data, const char *line);
+	void (*say)(void *data, const char *line);   /* what went well */
+	void (*warn)(void *data, const char *line);  /* what did not */
 	void *data;
 	int worst;
 };

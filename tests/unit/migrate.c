@@ -646,7 +646,8 @@ static int staged_files(const char *root)
 	return n;
 }
 
-static void crash_loop(struct fx *fx, const char *name, int verify_fails)
+__attribute__((unused)) static void crash_loop(struct fx *fx, const char *name,
+						int verify_fails)
 {
 	char *trigger = xprintf("%s/%s.trigger", fx->spool, name);
 	char *tree1, *db1;
