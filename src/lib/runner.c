@@ -576,19 +576,48 @@ static const struct ns_site *find_site(const struct ns_env *e,
 	return NULL;
 }
 
-static void retire(struct ns_runner *r, struct ns_outcome *o, const char *as)
+/* the journals of a run, retired once the registry knows its outcome:
+ * until then recovery can still tell the registry what happened */
+struct retirees {
+	struct {
+		char *journal, *rundir;
+		const char *as;
+	} *v;
+	size_t nr, alloc;
+};
+
+static void retire(struct retirees *l, struct ns_outcome *o, const char *as)
 {
 	if (!o->journal || o->kind == NS_OUT_BLOCKED || !o->rundir)
 		return;
-	if (ns_journal_retire(o->journal, o->rundir, as) < 0) {
-		warn(r, "%s (recovery will finish it)", ns_error_last());
+	ALLOC_GROW(l->v, l->nr, l->alloc);
+	l->v[l->nr].journal = xstrdup(o->journal);
+	l->v[l->nr].rundir = xstrdup(o->rundir);
+	l->v[l->nr++].as = as;
+}
+
+/* with recorded 0 the registry missed the outcome: the journals stay for
+ * recovery to report again */
+static void retire_all(struct ns_runner *r, struct retirees *l, int recorded)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		if (recorded && ns_journal_retire(l->v[i].journal,
+						  l->v[i].rundir,
+						  l->v[i].as) < 0)
+			warn(r, "%s (recovery will finish it)",
+			     ns_error_last());
+		free(l->v[i].journal);
+		free(l->v[i].rundir);
 	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
 }
 
 /* sites already migrated go back out when a later one failed */
 static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 			   long long run, struct ns_outcome *done, size_t n,
-			   const char *why, struct ns_outcome *worst)
+			   const char *why, struct ns_outcome *worst,
+			   struct retirees *l)
 {
 	char *jdir = ns_env_dir(r->cfg->journal, e);
 
@@ -604,7 +633,7 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 			free(worst->message);
 			worst->message = xstrdup(b.message);
 		}
-		retire(r, &b, "journal-backout");
+		retire(l, &b, "journal-backout");
 		ns_outcome_release(&b);
 	}
 	free(jdir);
@@ -612,7 +641,7 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 
 static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 			 struct due *d, long long run, const char *token,
-			 struct ns_outcome *fin)
+			 struct ns_outcome *fin, struct retirees *l)
 {
 	json_t *sites = json_object_get(d->t.json, "sites"), *s;
 	struct ns_outcome *done = xcalloc(json_array_size(sites) + 1,
@@ -652,14 +681,13 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 		fin->code = o.code;
 		free(fin->message);
 		fin->message = xstrdup(o.message);
-		retire(r, &o, "journal");
+		retire(l, &o, "journal");
 		ns_outcome_release(&o);
-		back_out_sites(r, e, run, done, n, fin->message, fin);
+		back_out_sites(r, e, run, done, n, fin->message, fin, l);
 		break;
 	}
 	for (i = 0; i < n; i++) {
-		if (fin->kind == NS_OUT_MIGRATED)
-			retire(r, &done[i], "journal");
+		retire(l, &done[i], "journal");
 		ns_outcome_release(&done[i]);
 	}
 	free(done);
@@ -671,6 +699,7 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 {
 	struct ns_outcome fin = NS_OUTCOME_INIT;
+	struct retirees done = { 0 };
 	struct verdict v = { 0 };
 	long long run = 0;
 	char *token = NULL;
@@ -678,10 +707,11 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
-	migrate_sites(r, e, d, run, token, &fin);
+	migrate_sites(r, e, d, run, token, &fin, &done);
 	v = (struct verdict){ d->enh, run, d->id, d->rev, 0, e->name,
 			      fin.kind, fin.message, fin.ms };
 	ret = record(r, &v);
+	retire_all(r, &done, ret == 0);
 	announce(r, &v, d->t.manifest.title);
 	note(r, fin.kind == NS_OUT_MIGRATED	? 0
 		: fin.kind == NS_OUT_BLOCKED	? NS_ELOCKED
@@ -870,7 +900,7 @@ static int last_migration(struct ns_runner *r, long long enh,
 
 static int backout_all(struct ns_runner *r, const struct ns_env *e,
 		       json_t *sites, long long run, const char *reason,
-		       struct ns_outcome *fin)
+		       struct ns_outcome *fin, struct retirees *l)
 {
 	char *jdir = ns_env_dir(r->cfg->journal, e);
 	json_t *s;
@@ -890,7 +920,7 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 		record_site(r, run, &o);
 		say(r, "%s: site %s: %s", e->name, o.site, o.message);
 		fin->ms += o.ms;
-		retire(r, &o, "journal-backout");
+		retire(l, &o, "journal-backout");
 		if (o.kind != NS_OUT_ROLLED_BACK) {
 			fin->kind = o.kind;
 			fin->code = o.code;
@@ -912,6 +942,7 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 {
 	const struct ns_env *e = ns_config_env(r->cfg, env);
 	struct ns_outcome fin = NS_OUTCOME_INIT;
+	struct retirees done = { 0 };
 	json_t *sites = NULL, *last = NULL, *title = NULL;
 	struct due d = { 0 };
 	long long run = 0;
@@ -933,11 +964,12 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 	d.rev = (int)json_integer_value(json_object_get(last, "revision"));
 	if ((ret = start_run(r, e, &d, "backout", &run, &token)) < 0)
 		goto done;
-	ret = backout_all(r, e, sites, run, reason, &fin);
+	ret = backout_all(r, e, sites, run, reason, &fin, &done);
 	{
 		struct verdict v = { enh, run, 0, d.rev, 1, e->name, fin.kind,
 				     fin.message, fin.ms };
 		int rc = record(r, &v);
+		retire_all(r, &done, rc == 0);
 		ns_registry_query_row(r->reg, &title,
 				      "SELECT title FROM enhancements WHERE "
 				      "id = ?",
