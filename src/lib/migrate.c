@@ -551,6 +551,25 @@ static int open_db(struct run *r)
 	return ns_target_open(&r->db, r->plan.database);
 }
 
+/* journal and report the end of a failed run (takes msg): put back, or
+ * blocked when putting back failed */
+static int conclude(struct ns_outcome *out, struct run *r, int blocked,
+		    char *msg)
+{
+	int ret;
+
+	if (blocked) {
+		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
+		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
+	} else {
+		ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
+		finish(out, r, NS_OUT_ROLLED_BACK,
+		       ret < 0 ? NS_ERROR : NS_EFAILED, msg);
+	}
+	free(msg);
+	return out->code;
+}
+
 /* after the commit point: revert SQL, restore the archive */
 static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 {
@@ -569,46 +588,27 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 					 !r->plan.table_existed);
 	if (!ret)
 		ret = ns_archive_restore(&r->plan, &r->root, r->rundir);
-	if (ret < 0) {
+	if (ret < 0)
 		msg = xprintf("%s; ROLLBACK FAILED: %s — site %s is blocked "
 			      "until a person repairs it (archive: %s)",
 			      cause, ns_error_last(), r->plan.site, r->rundir);
-		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
-		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
-		free(msg);
-		return NS_ELOCKED;
-	}
-	msg = xprintf("%s; rolled back: site %s is as it was before", cause,
-		      r->plan.site);
-	ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
-	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
-	       msg);
-	free(msg);
-	return out->code;
+	else
+		msg = xprintf("%s; rolled back: site %s is as it was before",
+			      cause, r->plan.site);
+	return conclude(out, r, ret < 0, msg);
 }
 
 /* before the commit point: throw the staging away */
 static int undo(struct ns_outcome *out, struct run *r, const char *cause)
 {
-	char *msg;
 	int ret = undo_staging(r);
+	char *msg = ret < 0 ? xprintf("%s; cannot discard the staging: %s — "
+				      "site %s is blocked",
+				      cause, ns_error_last(), r->plan.site)
+			    : xprintf("%s; nothing was changed on site %s",
+				      cause, r->plan.site);
 
-	if (ret < 0) {
-		msg = xprintf("%s; cannot discard the staging: %s — site %s "
-			      "is blocked",
-			      cause, ns_error_last(), r->plan.site);
-		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
-		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
-		free(msg);
-		return NS_ELOCKED;
-	}
-	msg = xprintf("%s; nothing was changed on site %s", cause,
-		      r->plan.site);
-	ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
-	finish(out, r, NS_OUT_ROLLED_BACK, ret < 0 ? NS_ERROR : NS_EFAILED,
-	       msg);
-	free(msg);
-	return out->code;
+	return conclude(out, r, ret < 0, msg);
 }
 
 /* from the commit point on: the same for a run and for its recovery */
