@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,103 +17,37 @@
 
 #include "config.h"
 #include "error.h"
+#include "testutil.h"
 #include "xalloc.h"
 
 /* ---- fixtures ------------------------------------------------------ */
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
+/* the loader makes relative paths absolute from the file's directory as
+ * named; the scratch directory's name has no symbolic link, so that the
+ * expected paths are plain string joins */
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
-	char *dir, *real;
-
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	dir = xprintf("%s/ns-config-XXXXXX", base);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	/* the loader makes relative paths absolute from the file's
-	 * directory as named; name it without symbolic links so that the
-	 * expected paths are plain string joins */
-	real = realpath(dir, NULL);
-	free(dir);
-	if (!real)
-		return -1;
-	*state = real;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	ns_error_clear();
-	return r;
+	*state = tu_scratch_new("config");
+	return *state ? 0 : -1;
 }
 
 static char *at(void **state, const char *rel)
 {
-	return xprintf("%s/%s", (char *)*state, rel);
+	return tu_at(*state, rel);
 }
 
 /* write rel under the scratch directory; returns its path */
 static char *put(void **state, const char *rel, const char *text, size_t len)
 {
 	char *path = at(state, rel);
-	char *slash = strrchr(path, '/');
-	FILE *fp;
 
-	*slash = '\0';
-	mkdirs(path);
-	*slash = '/';
-	fp = fopen(path, "wb");
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, len, fp), len);
-	assert_int_equal(fclose(fp), 0);
+	tu_put_len(path, text, len, 0644);
 	return path;
 }
 
 static char *put_conf(void **state, const char *text)
 {
 	return put(state, "etc/nightshift.conf", text, strlen(text));
-}
-
-static void assert_error_has(const char *needle)
-{
-	const char *msg = ns_error_last();
-
-	if (!strstr(msg, needle))
-		fail_msg("error message '%s' does not contain '%s'", msg,
-			 needle);
 }
 
 /* the message starts "PATH:LINE: " with this line */
@@ -171,7 +104,7 @@ static void refused_at(void **state, const char *text, int line,
 		fail_msg("error message '%s' does not start with FILE:%d:", msg,
 			 line);
 	if (needle)
-		assert_error_has(needle);
+		tu_assert_error_has(needle);
 	/* nothing half-loaded is handed out */
 	assert_false(handed_out);
 }
@@ -310,9 +243,9 @@ static void test_full_design_conf(void **state)
 	assert_ptr_equal(ns_config_env(&c, "model"), m);
 	assert_ptr_equal(ns_config_env(&c, "production"), p);
 	assert_null(ns_config_env(&c, "staging"));
-	assert_error_has("billing/staging");
+	tu_assert_error_has("billing/staging");
 	assert_null(ns_config_env(&c, "payroll/model"));
-	assert_error_has("payroll/model");
+	tu_assert_error_has("payroll/model");
 
 	qa = ns_config_role(&c, "qa");
 	assert_non_null(qa);
@@ -444,7 +377,7 @@ static void test_two_systems_need_a_name(void **state)
 	assert_int_equal(c.systems_nr, 2);
 	assert_non_null(ns_config_system(&c, "payroll"));
 	assert_null(ns_config_env(&c, "model"));
-	assert_error_has("SYSTEM/model");
+	tu_assert_error_has("SYSTEM/model");
 	assert_string_equal(ns_config_env(&c, "payroll/model")->sites[0].root,
 			    "/srv/p");
 	ns_config_release(&c);
@@ -534,8 +467,8 @@ static void test_site_without_root(void **state)
 
 	ns_config_release(&c);
 	assert_int_equal(r, NS_EINVALID);
-	assert_error_has("billing/production/central");
-	assert_error_has("root");
+	tu_assert_error_has("billing/production/central");
+	tu_assert_error_has("root");
 	assert_error_has_line(path);
 }
 
@@ -549,7 +482,7 @@ static void test_environment_without_site(void **state)
 
 	ns_config_release(&c);
 	assert_int_equal(r, NS_EINVALID);
-	assert_error_has("billing/model");
+	tu_assert_error_has("billing/model");
 	assert_error_has_line(path);
 }
 
@@ -593,26 +526,26 @@ static void test_other_bad_values(void **state)
 			       "    root = /r\n"
 			       "    database = mysql://db/app\n");
 	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
-	assert_error_has("mysql://db/app");
-	assert_error_has(path);
+	tu_assert_error_has("mysql://db/app");
+	tu_assert_error_has(path);
 	free(path);
 
 	/* a NUL byte is refused before parsing */
 	path = put(state, "etc/nightshift.conf", "[registry]\npath = a\0b\n",
 		   22);
 	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
-	assert_error_has("NUL");
+	tu_assert_error_has("NUL");
 	free(path);
 
 	/* no file: a usage error naming it */
 	path = at(state, "etc/absent.conf");
 	assert_int_equal(ns_config_load(&c, path), NS_EUSAGE);
-	assert_error_has(path);
+	tu_assert_error_has(path);
 	free(path);
 	ns_config_release(&c);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tu_scratch_teardown)
 
 int main(void)
 {

@@ -6,10 +6,8 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +19,7 @@
 #include "error.h"
 #include "fsx.h"
 #include "hash.h"
+#include "testutil.h"
 #include "xalloc.h"
 
 /* ---- fixtures ------------------------------------------------------ */
@@ -31,50 +30,21 @@ struct fx {
 	struct ns_root r;
 };
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 	struct ns_root init = NS_ROOT_INIT;
 
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	fx->dir = xprintf("%s/ns-fsx-XXXXXX", base);
-	if (!mkdtemp(fx->dir))
+	fx->dir = tu_scratch_new("fsx");
+	if (!fx->dir)
 		return -1;
-	fx->root = xprintf("%s/root", fx->dir);
-	mkdirs(fx->root);
+	fx->root = tu_at(fx->dir, "root");
+	tu_mkdirs(fx->root);
 	fx->r = init;
 	if (ns_fsx_root_open(&fx->r, fx->root) < 0)
 		return -1;
 	*state = fx;
 	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -83,9 +53,7 @@ static int teardown(void **state)
 	int r;
 
 	ns_fsx_root_release(&fx->r);
-	chmod(fx->dir, 0700);
-	r = nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(fx->dir);
+	r = tu_scratch_free(fx->dir);
 	free(fx->root);
 	free(fx);
 	ns_error_clear();
@@ -95,98 +63,30 @@ static int teardown(void **state)
 /* the scratch directory joined with rel; the caller frees */
 static char *at(const struct fx *fx, const char *rel)
 {
-	return xprintf("%s/%s", fx->dir, rel);
+	return tu_at(fx->dir, rel);
 }
 
 static void put(const struct fx *fx, const char *rel, const char *text,
 		unsigned mode)
 {
-	char *path = at(fx, rel);
-	char *slash = strrchr(path, '/');
-	int fd;
-
-	*slash = '\0';
-	mkdirs(path);
-	*slash = '/';
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(close(fd), 0);
-	assert_int_equal(chmod(path, mode), 0);
-	free(path);
+	tu_put_at(fx->dir, rel, text, mode);
 }
 
 static void mkdirs_at(const struct fx *fx, const char *rel)
 {
 	char *path = at(fx, rel);
 
-	mkdirs(path);
+	tu_mkdirs(path);
 	free(path);
 }
 
 static int exists_at(const struct fx *fx, const char *rel)
 {
 	char *path = at(fx, rel);
-	struct stat sb;
-	int r = lstat(path, &sb) == 0;
+	int r = tu_exists(path);
 
 	free(path);
 	return r;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(fp);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = xmalloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void assert_file(const char *path, const char *text)
-{
-	char *got = slurp(path);
-
-	assert_string_equal(got, text);
-	free(got);
-}
-
-static int exists(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0;
-}
-
-/* entries of a directory but . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
-}
-
-static void assert_error_has(const char *needle)
-{
-	const char *msg = ns_error_last();
-
-	if (!strstr(msg, needle))
-		fail_msg("error message '%s' does not contain '%s'", msg,
-			 needle);
 }
 
 static void sha_of(char out[NS_HEX_LEN + 1], const char *text)
@@ -235,7 +135,7 @@ static void test_root_open_missing(void **state)
 	char *p = at(fx, "no-such-root");
 
 	assert_int_equal(ns_fsx_root_open(&r, p), NS_EINVALID);
-	assert_error_has(p);
+	tu_assert_error_has(p);
 	assert_int_equal(r.fd, -1);
 	ns_fsx_root_release(&r); /* safe on one never opened */
 	free(p);
@@ -276,8 +176,8 @@ static void test_parent(void **state)
 	/* a regular file on the way */
 	assert_int_equal(ns_fsx_parent(&dfd, &fx->r, "top.txt/x", &base),
 			 NS_EINVALID);
-	assert_error_has("not a directory");
-	assert_error_has("top.txt");
+	tu_assert_error_has("not a directory");
+	tu_assert_error_has("top.txt");
 }
 
 static void test_stat_and_hash(void **state)
@@ -328,16 +228,16 @@ static void test_symlink_component_inside(void **state)
 
 	assert_int_equal(ns_fsx_stat(&st, &fx->r, "alias/dir/f.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
-	assert_error_has("alias");
+	tu_assert_error_has("symbolic link");
+	tu_assert_error_has("alias");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_hash(got, &fx->r, "alias/dir/f.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_parent(&dfd, &fx->r, "alias/f", &base),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	/* a link deeper down, pointing back up inside the root */
 	free(link);
@@ -345,7 +245,7 @@ static void test_symlink_component_inside(void **state)
 	assert_int_equal(symlink("..", link), 0);
 	assert_int_equal(ns_fsx_stat(&st, &fx->r, "real/up/real/dir/f.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	free(link);
 }
 
@@ -364,15 +264,15 @@ static void test_symlink_component_outside(void **state)
 
 	assert_int_equal(ns_fsx_stat(&st, &fx->r, "escape/secret.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_hash(got, &fx->r, "escape/secret.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_hash(got, &fx->r, "absolute/secret.txt"),
 			 NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	free(link);
 	free(abs);
 	free(abslink);
@@ -393,13 +293,13 @@ static void test_symlink_last_component(void **state)
 	assert_int_equal(symlink("../outside.txt", dangling), 0);
 
 	assert_int_equal(ns_fsx_stat(&st, &fx->r, "lnk.txt"), NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_hash(got, &fx->r, "lnk.txt"), NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	ns_error_clear();
 	assert_int_equal(ns_fsx_hash(got, &fx->r, "dangling"), NS_EINVALID);
-	assert_error_has("symbolic link");
+	tu_assert_error_has("symbolic link");
 	free(link);
 	free(dangling);
 }
@@ -477,7 +377,7 @@ static void test_write_expected_hash(void **state)
 		ns_fsx_write(dfd, base, 0755, src_read, &s, want, "a/run.sh"),
 		0);
 	assert_true(s.calls > 2); /* it took several reads */
-	assert_file(path, text);
+	tu_assert_file(path, text);
 	assert_int_equal(lstat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0755);
 
@@ -486,7 +386,7 @@ static void test_write_expected_hash(void **state)
 	assert_int_equal(
 		ns_fsx_write(dfd, base, 0640, src_read, &s, NULL, "a/run.sh"),
 		0);
-	assert_file(path, "x");
+	tu_assert_file(path, "x");
 	assert_int_equal(lstat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
 	close(dfd);
@@ -505,10 +405,10 @@ static void test_write_mismatch_removes(void **state)
 	assert_int_equal(ns_fsx_write(fx->r.fd, "staged", 0644, src_read, &s,
 				      wrong, "root/staged"),
 			 NS_EINVALID);
-	assert_error_has("root/staged");
-	assert_error_has("hash mismatch");
-	assert_false(exists(path));
-	assert_int_equal(count_entries(fx->root), 0);
+	tu_assert_error_has("root/staged");
+	tu_assert_error_has("hash mismatch");
+	assert_false(tu_exists(path));
+	assert_int_equal(tu_count_entries(fx->root), 0);
 	free(path);
 }
 
@@ -520,8 +420,8 @@ static void test_write_source_failure(void **state)
 	s.fail_after = 3;
 	assert_true(ns_fsx_write(fx->r.fd, "partial", 0644, src_read, &s, NULL,
 				 "partial") < 0);
-	assert_error_has("source broke"); /* the source's message, kept */
-	assert_int_equal(count_entries(fx->root), 0);
+	tu_assert_error_has("source broke"); /* the source's message, kept */
+	assert_int_equal(tu_count_entries(fx->root), 0);
 }
 
 /* writing never follows a symbolic link at the name */
@@ -536,7 +436,7 @@ static void test_write_refuses_symlink_name(void **state)
 	assert_int_equal(symlink(victim, link), 0);
 	assert_true(ns_fsx_write(fx->r.fd, "name", 0644, src_read, &s, NULL,
 				 "name") < 0);
-	assert_file(victim, "precious\n");
+	tu_assert_file(victim, "precious\n");
 	free(victim);
 	free(link);
 }
@@ -551,13 +451,13 @@ static void test_copy(void **state)
 	assert_int_equal(ns_fsx_copy(fx->r.fd, "copy.bin", fx->r.fd, "orig.bin",
 				     0751, "copy.bin"),
 			 0);
-	assert_file(dst, "original bytes\n");
+	tu_assert_file(dst, "original bytes\n");
 	assert_int_equal(lstat(dst, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0751);
 	assert_int_equal(
 		ns_fsx_copy(fx->r.fd, "c2", fx->r.fd, "absent", 0644, "absent"),
 		NS_ERROR);
-	assert_error_has("absent");
+	tu_assert_error_has("absent");
 	free(dst);
 }
 
@@ -570,15 +470,15 @@ static void test_rename_unlink(void **state)
 	put(fx, "root/final", "old\n", 0644);
 	assert_int_equal(ns_fsx_rename(fx->r.fd, ".stage", "final", "final"),
 			 0);
-	assert_false(exists(from));
-	assert_file(to, "new\n");
+	assert_false(tu_exists(from));
+	tu_assert_file(to, "new\n");
 	assert_int_equal(ns_fsx_rename(fx->r.fd, ".stage", "final", "final"),
 			 NS_ERROR);
-	assert_error_has("final");
-	assert_file(to, "new\n");
+	tu_assert_error_has("final");
+	tu_assert_file(to, "new\n");
 
 	assert_int_equal(ns_fsx_unlink(fx->r.fd, "final", "final"), 0);
-	assert_false(exists(to));
+	assert_false(tu_exists(to));
 	/* an absent file is not an error */
 	assert_int_equal(ns_fsx_unlink(fx->r.fd, "final", "final"), 0);
 	assert_int_equal(ns_fsx_fsync_dir(fx->r.fd, "root"), 0);
@@ -602,13 +502,13 @@ static void test_mkdir_rmdir(void **state)
 	/* rmdir leaves a directory that is not empty */
 	put(fx, "root/d/e/f", "f\n", 0644);
 	assert_int_equal(ns_fsx_rmdir(&fx->r, "d/e"), 0);
-	assert_true(exists(e));
+	assert_true(tu_exists(e));
 	assert_int_equal(ns_fsx_unlink(fx->r.fd, "d/e/f", "f"), 0);
 	assert_false(exists_at(fx, "root/d/e/f"));
 	assert_int_equal(ns_fsx_rmdir(&fx->r, "d/e"), 0);
-	assert_false(exists(e));
+	assert_false(tu_exists(e));
 	assert_int_equal(ns_fsx_rmdir(&fx->r, "d"), 0);
-	assert_false(exists(d));
+	assert_false(tu_exists(d));
 	/* absent, or its parent absent: nothing to do */
 	assert_int_equal(ns_fsx_rmdir(&fx->r, "d"), 0);
 	assert_int_equal(ns_fsx_rmdir(&fx->r, "d/e"), 0);
@@ -628,7 +528,7 @@ static void test_mkdir_missing_parent_message(void **state)
 	ns_error_set("stale message from before");
 	assert_true(ns_fsx_mkdir(&fx->r, "no/such/dir") < 0);
 	assert_false(strstr(ns_error_last(), "stale message"));
-	assert_error_has("no/such");
+	tu_assert_error_has("no/such");
 }
 
 /* mkdir where a regular file is: the directory is not there afterwards, so
@@ -639,7 +539,7 @@ static void test_mkdir_over_file(void **state)
 
 	put(fx, "root/plain", "I am a file\n", 0644);
 	assert_true(ns_fsx_mkdir(&fx->r, "plain") < 0);
-	assert_error_has("plain");
+	tu_assert_error_has("plain");
 }
 
 /* ---- nightshift's own files ---------------------------------------- */
@@ -653,15 +553,15 @@ static void test_write_file(void **state)
 	char *blocker = at(fx, "own/busy");
 	struct stat st;
 
-	mkdirs(dir);
+	tu_mkdirs(dir);
 	assert_int_equal(ns_fsx_write_file(path, "{\"a\":1}\n", 8), 0);
-	assert_file(path, "{\"a\":1}\n");
+	tu_assert_file(path, "{\"a\":1}\n");
 	assert_int_equal(lstat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0644);
 	/* replaced whole; the temporary sibling is gone */
 	assert_int_equal(ns_fsx_write_file(path, "b", 1), 0);
-	assert_file(path, "b");
-	assert_int_equal(count_entries(dir), 1);
+	tu_assert_file(path, "b");
+	assert_int_equal(tu_count_entries(dir), 1);
 	/* binary data with NUL bytes, length as given */
 	assert_int_equal(ns_fsx_write_file(path, "x\0y", 3), 0);
 	assert_int_equal(lstat(path, &st), 0);
@@ -669,14 +569,14 @@ static void test_write_file(void **state)
 
 	/* cannot create: a failure with the path named */
 	assert_int_equal(ns_fsx_write_file(missing, "z", 1), NS_ERROR);
-	assert_error_has(missing);
+	tu_assert_error_has(missing);
 
 	/* cannot rename into place (a non-empty directory is there): the
 	 * temporary is removed, the directory untouched */
 	put(fx, "own/busy/inner", "i", 0644);
 	assert_int_equal(ns_fsx_write_file(blocker, "z", 1), NS_ERROR);
-	assert_error_has(blocker);
-	assert_int_equal(count_entries(dir), 2);
+	tu_assert_error_has(blocker);
+	assert_int_equal(tu_count_entries(dir), 2);
 	assert_int_equal(lstat(blocker, &st), 0);
 	assert_true(S_ISDIR(st.st_mode));
 	free(path);
@@ -695,13 +595,13 @@ static void test_append(void **state)
 	assert_int_equal(ns_fsx_append(path, "RUNDIR /x\n"), 0);
 	assert_int_equal(ns_fsx_append(path, "PREPARED\n"), 0);
 	assert_int_equal(ns_fsx_append(path, "DONE note\n"), 0);
-	assert_file(path, "RUNDIR /x\nPREPARED\nDONE note\n");
+	tu_assert_file(path, "RUNDIR /x\nPREPARED\nDONE note\n");
 
 	assert_int_equal(ns_fsx_append(missing, "x\n"), NS_ERROR);
-	assert_error_has(missing);
+	tu_assert_error_has(missing);
 	/* a full disk is a failure, not silence */
 	assert_int_equal(ns_fsx_append("/dev/full", "x\n"), NS_ERROR);
-	assert_error_has("No space left");
+	tu_assert_error_has("No space left");
 	free(path);
 	free(missing);
 }
@@ -722,10 +622,10 @@ static void test_mkdir_p_and_remove_tree(void **state)
 	put(fx, "own/a/f2", "2", 0600);
 	put(fx, "own/file", "3", 0644);
 	assert_int_equal(ns_fsx_mkdir_p(under_file, 0755), NS_ERROR);
-	assert_error_has("own/file");
+	tu_assert_error_has("own/file");
 
 	assert_int_equal(ns_fsx_remove_tree(top), 0);
-	assert_false(exists(top));
+	assert_false(tu_exists(top));
 	assert_int_equal(ns_fsx_remove_tree(top), 0); /* absent: fine */
 	free(deep);
 	free(top);
@@ -744,22 +644,22 @@ static void test_lock(void **state)
 	assert_true(a >= 0);
 	assert_int_equal(ns_fsx_lock(&b, path, "billing/model"), NS_ELOCKED);
 	assert_int_equal(b, -1);
-	assert_error_has("billing/model");
-	assert_error_has("locked");
-	assert_error_has(path);
+	tu_assert_error_has("billing/model");
+	tu_assert_error_has("locked");
+	tu_assert_error_has(path);
 
 	/* released by closing; the lock file stays */
 	assert_int_equal(close(a), 0);
-	assert_true(exists(path));
+	assert_true(tu_exists(path));
 	assert_int_equal(ns_fsx_lock(&b, path, "billing/model"), 0);
 	assert_int_equal(close(b), 0);
-	assert_true(exists(path));
+	assert_true(tu_exists(path));
 
 	/* a lock that cannot be opened is an error, not "locked" */
 	free(path);
 	path = at(fx, "no/dir.lock");
 	assert_int_equal(ns_fsx_lock(&a, path, "x"), NS_ERROR);
-	assert_error_has(path);
+	tu_assert_error_has(path);
 	free(path);
 }
 

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,98 +16,20 @@
 
 #include "error.h"
 #include "journal.h"
+#include "testutil.h"
 #include "xalloc.h"
 
 /* ---- fixtures ------------------------------------------------------ */
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
-	char *dir;
-
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	dir = xprintf("%s/ns-journal-XXXXXX", base);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	ns_error_clear();
-	return r;
+	*state = tu_scratch_new("journal");
+	return *state ? 0 : -1;
 }
 
 static char *at(void **state, const char *rel)
 {
-	return xprintf("%s/%s", (char *)*state, rel);
-}
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(fp);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = xmalloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static void write_raw(const char *path, const char *text)
-{
-	FILE *fp = fopen(path, "wb");
-
-	assert_non_null(fp);
-	assert_int_equal(fwrite(text, 1, strlen(text), fp), strlen(text));
-	assert_int_equal(fclose(fp), 0);
-}
-
-static int exists(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0;
+	return tu_at(*state, rel);
 }
 
 /* ---- tests --------------------------------------------------------- */
@@ -172,7 +93,7 @@ static void test_round_trip(void **state)
 	assert_null(j.rundir);
 
 	/* the file is plain lines; a note's newline cannot break a record */
-	text = slurp(path);
+	text = tu_slurp(path, NULL);
 	assert_string_equal(text, "RUNDIR /srv/archive/ENH-1-r1-1/main\n"
 				  "PREPARED\n"
 				  "COMMITTED\n"
@@ -209,7 +130,7 @@ static void test_torn_last_line(void **state)
 	struct ns_journal j = NS_JOURNAL_INIT;
 	char *path = at(state, "torn.jnl");
 
-	write_raw(path, "RUNDIR /a/b\nPREPARED\nCOMMITTED\nAPPLI");
+	tu_put(path, "RUNDIR /a/b\nPREPARED\nCOMMITTED\nAPPLI", 0644);
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_int_equal(j.state, NS_J_COMMITTED);
 	assert_null(j.note);
@@ -217,21 +138,21 @@ static void test_torn_last_line(void **state)
 	ns_journal_release(&j);
 
 	/* even one that would read as a whole state */
-	write_raw(path, "RUNDIR /a/b\nPREPARED old\nDONE");
+	tu_put(path, "RUNDIR /a/b\nPREPARED old\nDONE", 0644);
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_int_equal(j.state, NS_J_PREPARED);
 	assert_string_equal(j.note, "old");
 	ns_journal_release(&j);
 
 	/* a torn first line: no run directory, no state */
-	write_raw(path, "RUNDIR /a/");
+	tu_put(path, "RUNDIR /a/", 0644);
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_null(j.rundir);
 	assert_int_equal(j.state, NS_J_NONE);
 	ns_journal_release(&j);
 
 	/* lines that are no state are skipped, not misread */
-	write_raw(path, "RUNDIR /r\nPREPARED\nDONEX\nDONE_\nBOGUS line\n");
+	tu_put(path, "RUNDIR /r\nPREPARED\nDONEX\nDONE_\nBOGUS line\n", 0644);
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_int_equal(j.state, NS_J_PREPARED);
 	ns_journal_release(&j);
@@ -250,7 +171,7 @@ static void test_mark_after_torn_line(void **state)
 	enum ns_jstate got;
 	int marked, read;
 
-	write_raw(path, "RUNDIR /a/b\nPREPARED\nCOMMI");
+	tu_put(path, "RUNDIR /a/b\nPREPARED\nCOMMI", 0644);
 	marked = ns_journal_mark(path, NS_J_ROLLED_BACK, "undone");
 	read = ns_journal_read(&j, path);
 	got = j.state;
@@ -293,7 +214,7 @@ static void test_list_sorted(void **state)
 	assert_int_equal(nr, 0);
 	assert_null(list);
 
-	mkdirs(dir);
+	tu_mkdirs(dir);
 	for (size_t i = 0; i < sizeof(names) / sizeof(*names); i++) {
 		char *p = xprintf("%s/%s", dir, names[i]);
 		assert_int_equal(ns_journal_begin(p, "/r"), 0);
@@ -305,7 +226,7 @@ static void test_list_sorted(void **state)
 						   "x.jnl.tmp-12", "jnl"};
 		for (size_t i = 0; i < sizeof(junk) / sizeof(*junk); i++) {
 			char *p = xprintf("%s/%s", dir, junk[i]);
-			write_raw(p, "x\n");
+			tu_put(p, "x\n", 0644);
 			free(p);
 		}
 	}
@@ -340,13 +261,13 @@ static void test_retire(void **state)
 	char **list = NULL;
 	size_t nr;
 
-	mkdirs(jdir);
-	mkdirs(rundir);
+	tu_mkdirs(jdir);
+	tu_mkdirs(rundir);
 	assert_int_equal(ns_journal_begin(path, rundir), 0);
 	assert_int_equal(ns_journal_mark(path, NS_J_DONE, "migrated"), 0);
 	assert_int_equal(ns_journal_retire(path, rundir, "journal"), 0);
-	assert_false(exists(path));
-	assert_true(exists(dst));
+	assert_false(tu_exists(path));
+	assert_true(tu_exists(dst));
 	/* the active directory holds only what recovery must look at */
 	assert_int_equal(ns_journal_list(&list, &nr, jdir), 0);
 	assert_int_equal(nr, 0);
@@ -377,7 +298,7 @@ static void test_begin_unwritable(void **state)
 	free(path);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tu_scratch_teardown)
 
 int main(void)
 {

@@ -9,7 +9,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -26,6 +25,7 @@
 #include "migrate.h"
 #include "package.h"
 #include "strbuf.h"
+#include "testutil.h"
 #include "trigger.h"
 #include "xalloc.h"
 
@@ -44,27 +44,9 @@ struct fx {
 	char *tree0, *db0; /* the target before anything ran */
 };
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
 static char *at(const struct fx *fx, const char *rel)
 {
-	return xprintf("%s/%s", fx->dir, rel);
+	return tu_at(fx->dir, rel);
 }
 
 /* no cmocka asserts: used in forked children too */
@@ -72,56 +54,10 @@ static int put(const struct fx *fx, const char *rel, const char *text,
 	       unsigned mode)
 {
 	char *path = at(fx, rel);
-	char *slash = strrchr(path, '/');
-	int fd, ok;
+	int r = tu_try_put(path, text, strlen(text), mode);
 
-	*slash = '\0';
-	mkdirs(path);
-	*slash = '/';
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
-	ok = close(fd) == 0 && ok && chmod(path, mode) == 0;
 	free(path);
-	return ok ? 0 : -1;
-}
-
-static char *slurp(const char *path)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	if (!fp)
-		return NULL;
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = xmalloc((size_t)n + 1);
-	if (fread(buf, 1, (size_t)n, fp) != (size_t)n)
-		n = 0;
-	buf[n] = '\0';
-	fclose(fp);
-	return buf;
-}
-
-static int exists(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static void rm_rf(const char *path)
-{
-	if (exists(path))
-		nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	return r;
 }
 
 static void assert_error_has(const char *msg, const char *needle)
@@ -257,7 +193,7 @@ static int make_target(const struct fx *fx)
 	sqlite3 *db = NULL;
 	int ok;
 
-	mkdirs(fx->root);
+	tu_mkdirs(fx->root);
 	if (put(fx, "root/app/main.txt", "old main\n", 0644) < 0 ||
 	    put(fx, "root/old.txt", "obsolete\n", 0600) < 0 ||
 	    put(fx, "root/keep.txt", "keep\n", 0640) < 0)
@@ -277,12 +213,12 @@ static int reset_target(const struct fx *fx)
 {
 	char *j = xprintf("%s-journal", fx->db);
 
-	rm_rf(fx->root);
+	tu_try_rm_rf(fx->root);
 	unlink(fx->db);
 	unlink(j);
 	free(j);
-	rm_rf(fx->archive);
-	rm_rf(fx->journal);
+	tu_try_rm_rf(fx->archive);
+	tu_try_rm_rf(fx->journal);
 	return make_target(fx);
 }
 
@@ -310,23 +246,14 @@ static void fx_fill(struct fx *fx)
 
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
 	struct fx *fx = xcalloc(1, sizeof(*fx));
-	char *dir;
 
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	dir = xprintf("%s/ns-migrate-XXXXXX", base);
-	if (!mkdtemp(dir))
-		return -1;
-	/* verify commands see the physical path */
-	fx->dir = realpath(dir, NULL);
-	free(dir);
+	/* verify commands see the physical path: tu_scratch_new gives it */
+	fx->dir = tu_scratch_new("migrate");
 	if (!fx->dir)
 		return -1;
 	fx_fill(fx);
-	mkdirs(fx->spool);
+	tu_mkdirs(fx->spool);
 	setenv("NIGHTSHIFT_NOW", NOW, 1);
 	if (make_target(fx) < 0)
 		return -1;
@@ -340,8 +267,7 @@ static int teardown(void **state)
 {
 	struct fx *fx = *state;
 
-	rm_rf(fx->dir);
-	free(fx->dir);
+	tu_scratch_free(fx->dir);
 	free(fx->root);
 	free(fx->db);
 	free(fx->dburl);
@@ -459,16 +385,6 @@ static void assert_target_is_before(const struct fx *fx)
 	assert_string_equal(d, fx->db0);
 	free(t);
 	free(d);
-}
-
-static void assert_file(const char *path, const char *text)
-{
-	char *got = slurp(path);
-
-	if (!got)
-		fail_msg("%s: %s", path, strerror(errno));
-	assert_string_equal(got, text);
-	free(got);
 }
 
 static void assert_mode(const char *path, unsigned mode)
@@ -829,18 +745,18 @@ static void test_success(void **state)
 
 	/* the files */
 	p = at(fx, "root/app/main.txt");
-	assert_file(p, "new main\n");
+	tu_assert_file(p, "new main\n");
 	assert_mode(p, 0644);
 	free(p);
 	p = at(fx, "root/app/new/added.sh");
-	assert_file(p, "#!/bin/sh\necho added\n");
+	tu_assert_file(p, "#!/bin/sh\necho added\n");
 	assert_mode(p, 0755);
 	free(p);
 	p = at(fx, "root/old.txt");
-	assert_false(exists(p));
+	assert_false(tu_exists(p));
 	free(p);
 	p = at(fx, "root/keep.txt");
-	assert_file(p, "keep\n");
+	tu_assert_file(p, "keep\n");
 	assert_mode(p, 0640);
 	free(p);
 	assert_int_equal(staged_files(fx->root), 0);
@@ -857,7 +773,7 @@ static void test_success(void **state)
 	free(p);
 
 	/* the journal went through every state to DONE */
-	text = slurp(jpath);
+	text = tu_slurp(jpath, NULL);
 	p = xprintf("RUNDIR %s\nPREPARED\nCOMMITTED\nAPPLIED\nDONE\n", rundir);
 	assert_string_equal(text, p);
 	free(p);
@@ -866,7 +782,7 @@ static void test_success(void **state)
 
 	/* the archive: the plan, the old contents, the database */
 	p = xprintf("%s/plan.json", rundir);
-	assert_true(exists(p));
+	assert_true(tu_exists(p));
 	free(p);
 	p = xprintf("%s/database.sqlite", rundir);
 	assert_int_equal(sql_count(p, "SELECT count(*) FROM items"), 2);
@@ -876,7 +792,7 @@ static void test_success(void **state)
 	p = at(fx, "verify-env.txt");
 	text = xprintf("demo/model ENH-1 demo/model %s\n%s\n", fx->dburl,
 		       fx->root);
-	assert_file(p, text);
+	tu_assert_file(p, text);
 	free(text);
 	free(p);
 
@@ -901,10 +817,10 @@ static void test_files_only(void **state)
 	assert_int_equal(ns_migrate_site(&o, &t, &site, &fx->ctx), 0);
 	assert_int_equal(o.kind, NS_OUT_MIGRATED);
 	p = at(fx, "root/app/main.txt");
-	assert_file(p, "new main\n");
+	tu_assert_file(p, "new main\n");
 	free(p);
 	/* the journal's COMMITTED is the commit point */
-	text = slurp(o.journal);
+	text = tu_slurp(o.journal, NULL);
 	assert_non_null(strstr(text, "\nPREPARED\nCOMMITTED\nAPPLIED\nDONE\n"));
 	free(text);
 	/* the database was not touched */
@@ -929,7 +845,7 @@ static void test_sql_needs_a_database(void **state)
 	assert_int_equal(o.kind, NS_OUT_REFUSED);
 	assert_error_has(o.message, "no database");
 	assert_null(o.rundir);
-	assert_false(exists(fx->archive));
+	assert_false(tu_exists(fx->archive));
 	assert_target_is_before(fx);
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
@@ -998,7 +914,7 @@ static void test_verify_command_fails(void **state)
 	assert_error_has(o.message, "exit 3");
 	assert_error_has(o.message, "rolled back");
 	assert_int_equal(journal_state(o.journal), NS_J_ROLLED_BACK);
-	text = slurp(o.journal);
+	text = tu_slurp(o.journal, NULL);
 	assert_non_null(strstr(text, "\nCOMMITTED\nAPPLIED\nROLLING_BACK "));
 	free(text);
 	/* files byte-identical with their modes; the row and the table
@@ -1007,7 +923,7 @@ static void test_verify_command_fails(void **state)
 	assert_int_equal(staged_files(fx->root), 0);
 	/* the command's output is kept */
 	log = xprintf("%s/verify.log", o.rundir);
-	assert_file(log, "checking\n");
+	tu_assert_file(log, "checking\n");
 	free(log);
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
@@ -1034,8 +950,8 @@ static void test_drift(void **state)
 	assert_error_has(o.message, "drift");
 	/* no run directory, no journal, nothing changed */
 	assert_null(o.rundir);
-	assert_false(exists(fx->archive));
-	assert_false(exists(fx->journal));
+	assert_false(tu_exists(fx->archive));
+	assert_false(tu_exists(fx->journal));
 	{
 		char *t1 = tree(fx->root), *d1 = db_dump(fx->db);
 		assert_string_equal(t1, t0);
@@ -1057,7 +973,7 @@ static void test_drift(void **state)
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
 			 NS_EDRIFT);
 	assert_error_has(o.message, "old.txt");
-	assert_false(exists(fx->archive));
+	assert_false(tu_exists(fx->archive));
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
 }
@@ -1079,10 +995,10 @@ static void test_symlink_in_target_refused(void **state)
 			 NS_EINVALID);
 	assert_int_equal(o.kind, NS_OUT_REFUSED);
 	assert_error_has(o.message, "symbolic link");
-	assert_false(exists(fx->archive));
+	assert_false(tu_exists(fx->archive));
 	{
 		char *p = at(fx, "elsewhere/main.txt");
-		assert_file(p, "old main\n");
+		tu_assert_file(p, "old main\n");
 		free(p);
 	}
 	free(app);
@@ -1226,7 +1142,7 @@ static void test_recover_prepared_by_hand(void **state)
 	assert_int_equal(staged_files(fx->root), 2);
 	/* the journal: begun and PREPARED, nothing after */
 	jtext = xprintf("RUNDIR %s\nPREPARED\n", o.rundir);
-	text = slurp(o.journal);
+	text = tu_slurp(o.journal, NULL);
 	assert_non_null(strstr(text, jtext));
 	free(text);
 	{
@@ -1263,14 +1179,14 @@ static void test_recover_empty_journal(void **state)
 	struct ns_journal j = NS_JOURNAL_INIT;
 	char *p = xprintf("%s/" TOKEN ".main.jnl", fx->ctx.journal_dir);
 
-	mkdirs(fx->ctx.journal_dir);
+	tu_mkdirs(fx->ctx.journal_dir);
 	assert_int_equal(
 		put(fx, "journal/demo/model/" TOKEN ".main.jnl", "", 0644), 0);
 	ns_migrate_recover(&r, p);
 	assert_int_equal(r.recovered, 1);
 	assert_int_not_equal(r.kind, NS_OUT_MIGRATED);
 	assert_non_null(r.message);
-	if (exists(p)) {
+	if (tu_exists(p)) {
 		assert_int_equal(ns_journal_read(&j, p), 0);
 		assert_true(ns_journal_final(j.state));
 		ns_journal_release(&j);

@@ -8,10 +8,8 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +19,7 @@
 #include "error.h"
 #include "hash.h"
 #include "package.h"
+#include "testutil.h"
 #include "xalloc.h"
 
 #define INI "[enhancement]\ntitle = Test\n"
@@ -29,117 +28,30 @@ static const struct ns_limits default_limits = NS_LIMITS_DEFAULT;
 
 /* ---- fixtures ------------------------------------------------------ */
 
-static void mkdirs_for(const char *path);
-
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
-	char *dir;
-
-	if (!base || !*base)
-		base = "/tmp";
-	dir = xprintf("%s/ns-package-XXXXXX", base);
-	mkdirs_for(dir);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	return r;
+	*state = tu_scratch_new("package");
+	return *state ? 0 : -1;
 }
 
 /* state's directory joined with rel; the caller frees */
 static char *at(void **state, const char *rel)
 {
-	return xprintf("%s/%s", (char *)*state, rel);
-}
-
-static void mkdirs_for(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = '/';
-	}
-	free(copy);
+	return tu_at(*state, rel);
 }
 
 static void put_len(void **state, const char *rel, const void *data, size_t len,
 		    unsigned mode)
 {
 	char *path = at(state, rel);
-	int fd;
 
-	mkdirs_for(path);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, data, len), (ssize_t)len);
-	assert_int_equal(close(fd), 0);
-	assert_int_equal(chmod(path, mode), 0);
+	tu_put_len(path, data, len, mode);
 	free(path);
 }
 
 static void put(void **state, const char *rel, const char *text, unsigned mode)
 {
-	put_len(state, rel, text, strlen(text), mode);
-}
-
-static char *slurp(const char *path, size_t *len)
-{
-	FILE *fp = fopen(path, "rb");
-	char *buf;
-	long n;
-
-	assert_non_null(fp);
-	fseek(fp, 0, SEEK_END);
-	n = ftell(fp);
-	rewind(fp);
-	buf = xmalloc((size_t)n + 1);
-	assert_int_equal(fread(buf, 1, (size_t)n, fp), (size_t)n);
-	fclose(fp);
-	*len = (size_t)n;
-	return buf;
-}
-
-static int exists(const char *path)
-{
-	struct stat sb;
-
-	return lstat(path, &sb) == 0;
-}
-
-/* entries of a directory but . and .. */
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
+	tu_put_at(*state, rel, text, mode);
 }
 
 /* ---- hostile tars, written with libarchive directly ---------------- */
@@ -364,12 +276,12 @@ static void test_dir_and_tar_agree(void **state)
 	assert_string_equal(a.payload_sha256, c.payload_sha256);
 	check_store(s1, &a);
 	/* the canonical tar is the same bytes, whatever the source */
-	x = slurp(s1, &xl);
-	y = slurp(s2, &yl);
+	x = tu_slurp(s1, &xl);
+	y = tu_slurp(s2, &yl);
 	assert_int_equal(xl, yl);
 	assert_memory_equal(x, y, xl);
 	free(y);
-	y = slurp(s3, &yl);
+	y = tu_slurp(s3, &yl);
 	assert_int_equal(xl, yl);
 	assert_memory_equal(x, y, xl);
 	free(x);
@@ -380,7 +292,7 @@ static void test_dir_and_tar_agree(void **state)
 	ns_package_release(&b);
 	ns_package_release(&c);
 	/* stores and sources only: no temporary file left behind */
-	assert_int_equal(count_entries(*state), 6);
+	assert_int_equal(tu_count_entries(*state), 6);
 	free(src), free(tar1), free(tar2), free(s1), free(s2), free(s3);
 }
 
@@ -392,7 +304,7 @@ static void test_check_only(void **state)
 	make_full_dir(state, "pkg");
 	assert_int_equal(ns_package_read(&pkg, src, &default_limits, NULL), 0);
 	check_members(&pkg);
-	assert_int_equal(count_entries(*state), 1);
+	assert_int_equal(tu_count_entries(*state), 1);
 	ns_package_release(&pkg);
 	free(src);
 }
@@ -434,7 +346,7 @@ static void refused_lim(void **state, const char *rel, char sep,
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	char *src = at(state, rel), *store = at(state, "store.tar");
 	char *prefix = sep ? xprintf("%s%c", src, sep) : xprintf("%s: ", src);
-	int before = count_entries(*state);
+	int before = tu_count_entries(*state);
 	int r = ns_package_read(&pkg, src, lim, store);
 	const char *msg = ns_error_last();
 
@@ -443,8 +355,8 @@ static void refused_lim(void **state, const char *rel, char sep,
 		fail_msg("%s: expected NS_EINVALID '%s%s', got %d: %s", rel,
 			 prefix, want, r, msg);
 	assert_null(pkg.members);
-	assert_false(exists(store));
-	assert_int_equal(count_entries(*state), before);
+	assert_false(tu_exists(store));
+	assert_int_equal(tu_count_entries(*state), before);
 	free(src), free(store), free(prefix);
 }
 
@@ -668,7 +580,7 @@ static void test_unreadable_tars(void **state)
 	refused(state, "bad.tar", ':', "bad.tar: not a readable tar");
 	/* cut in the middle of a member's data */
 	make_full_tar(full, "", 0);
-	data = slurp(full, &len);
+	data = tu_slurp(full, &len);
 	put_len(state, "bad.tar", data, 2048 + 3, 0644);
 	refused(state, "bad.tar", ':',
 		"bad.tar:files/lib/a.c: not a readable "
@@ -783,7 +695,7 @@ static void test_tar_round_trip(void **state)
 		0);
 	close(fd);
 	assert_int_equal(ns_tar_writer_commit(w), 0);
-	assert_int_equal(count_entries(*state), 2);
+	assert_int_equal(tu_count_entries(*state), 2);
 
 	assert_int_equal(ns_tar_open(&r, path), 0);
 	assert_int_equal(ns_tar_next(r, &name, &size, &mode, &regular), 1);
@@ -884,8 +796,8 @@ static void test_hash_mismatch(void **state)
 	assert_non_null(strstr(ns_error_last(), "payload/x: hash mismatch"));
 	close(fd);
 	ns_tar_writer_abort(w);
-	assert_false(exists(path));
-	assert_int_equal(count_entries(*state), 1);
+	assert_false(tu_exists(path));
+	assert_int_equal(tu_count_entries(*state), 1);
 
 	/* the same from a reader; a commit after it is refused */
 	make_tar(in, s, 1, 0);
@@ -898,8 +810,8 @@ static void test_hash_mismatch(void **state)
 	assert_non_null(strstr(ns_error_last(), "payload/x: hash mismatch"));
 	ns_tar_close(r);
 	assert_true(ns_tar_writer_commit(w) < 0);
-	assert_false(exists(path));
-	assert_int_equal(count_entries(*state), 2);
+	assert_false(tu_exists(path));
+	assert_int_equal(tu_count_entries(*state), 2);
 	free(path), free(in);
 }
 
@@ -918,7 +830,7 @@ static void test_short_source(void **state)
 	assert_non_null(strstr(ns_error_last(), "x: ends after 3 of 10"));
 	ns_tar_writer_abort(w);
 	close(fd);
-	assert_false(exists(path));
+	assert_false(tu_exists(path));
 	free(path), free(src);
 }
 
@@ -945,7 +857,7 @@ static void test_reader_errors(void **state)
 
 	/* a header cut in half */
 	make_full_tar(full, "", 0);
-	data = slurp(full, &len);
+	data = tu_slurp(full, &len);
 	put_len(state, "x.tar", data, 1024 + 200, 0644);
 	free(data);
 	assert_int_equal(ns_tar_open(&r, path), 0);
@@ -967,41 +879,41 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_dir_and_tar_agree, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_check_only, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_big_member, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_hostile_paths, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_hostile_kinds, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_hostile_tree, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_layout, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_manifest, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_nul_and_size, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_limits, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_unreadable_tars, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_refusals, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_manifest, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_round_trip, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_copy_from_reader, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_hash_mismatch, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_short_source, setup,
-						teardown),
+						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_reader_errors, setup,
-						teardown),
+						tu_scratch_teardown),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -7,7 +7,6 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -18,74 +17,20 @@
 
 #include "error.h"
 #include "registry.h"
+#include "testutil.h"
 #include "xalloc.h"
 
 /* ---- fixtures ------------------------------------------------------ */
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
-	char *dir;
-
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	dir = xprintf("%s/ns-registry-XXXXXX", base);
-	if (!mkdtemp(dir)) {
-		free(dir);
-		return -1;
-	}
-	*state = dir;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	char *dir = *state;
-	int r = nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-
-	free(dir);
-	ns_error_clear();
-	return r;
+	*state = tu_scratch_new("registry");
+	return *state ? 0 : -1;
 }
 
 static char *at(void **state, const char *rel)
 {
-	return xprintf("%s/%s", (char *)*state, rel);
-}
-
-static void assert_error_has(const char *needle)
-{
-	const char *msg = ns_error_last();
-
-	if (!strstr(msg, needle))
-		fail_msg("error message '%s' does not contain '%s'", msg,
-			 needle);
+	return tu_at(*state, rel);
 }
 
 /* PRAGMA user_version, read with SQLite itself */
@@ -206,8 +151,8 @@ static void test_open_without_create(void **state)
 
 	assert_int_equal(ns_registry_open(&r, path, 0), NS_EUSAGE);
 	assert_null(r);
-	assert_error_has(path);
-	assert_error_has("nightshift init");
+	tu_assert_error_has(path);
+	tu_assert_error_has("nightshift init");
 	assert_int_equal(access(path, F_OK), -1);
 	free(path);
 }
@@ -227,8 +172,8 @@ static void test_newer_schema_refused(void **state)
 
 	assert_int_equal(ns_registry_open(&r, path, 1), NS_EINVALID);
 	assert_null(r);
-	assert_error_has(path);
-	assert_error_has("newer nightshift");
+	tu_assert_error_has(path);
+	tu_assert_error_has("newer nightshift");
 	assert_int_equal(raw_user_version(path), NS_REGISTRY_SCHEMA + 1);
 	free(sql);
 	free(path);
@@ -299,15 +244,15 @@ static void test_events_append_only(void **state)
 
 	assert_true(ns_registry_exec(r, "UPDATE events SET actor = 'mallory'",
 				     NULL) < 0);
-	assert_error_has("append-only");
+	tu_assert_error_has("append-only");
 	assert_true(ns_registry_exec(r,
 				     "UPDATE events SET detail = ? "
 				     "WHERE id = 1",
 				     "s", "edited") < 0);
-	assert_error_has("append-only");
+	tu_assert_error_has("append-only");
 	assert_true(ns_registry_exec(r, "DELETE FROM events WHERE id = 2",
 				     NULL) < 0);
-	assert_error_has("append-only");
+	tu_assert_error_has("append-only");
 	assert_true(ns_registry_exec(r, "DELETE FROM events", NULL) < 0);
 
 	/* inside a transaction too: the whole of it is refused */
@@ -484,11 +429,11 @@ static void test_errors_name_the_registry(void **state)
 	assert_int_equal(
 		ns_registry_exec(r, "INSERT INTO nosuch VALUES (1)", NULL),
 		NS_ERROR);
-	assert_error_has(path);
-	assert_error_has("nosuch");
+	tu_assert_error_has(path);
+	tu_assert_error_has("nosuch");
 	assert_int_equal(ns_registry_query(r, &rows, "SELEC 1", NULL),
 			 NS_ERROR);
-	assert_error_has(path);
+	tu_assert_error_has(path);
 	assert_int_equal(
 		ns_registry_query_row(r, &row, "SELECT * FROM nosuch", NULL),
 		NS_ERROR);
@@ -500,7 +445,7 @@ static void test_errors_name_the_registry(void **state)
 				 "VALUES (NULL, 'x', 'y')",
 				 NULL),
 		NS_ERROR);
-	assert_error_has("NOT NULL");
+	tu_assert_error_has("NOT NULL");
 	ns_registry_free(r);
 	free(path);
 }
@@ -532,7 +477,7 @@ static void test_transactions(void **state)
 				     "INSERT INTO revisions VALUES (99, 1, "
 				     "'h', 'p', 1, 1, 'm', 'u', 't')",
 				     NULL) < 0);
-	assert_error_has("FOREIGN KEY");
+	tu_assert_error_has("FOREIGN KEY");
 	ns_registry_free(r);
 }
 
@@ -561,7 +506,7 @@ static void test_enh_parse(void **state)
 	assert_int_equal(ns_enh_parse("ENH-99999999999999999999999"), 0);
 }
 
-#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, tu_scratch_teardown)
 
 int main(void)
 {

@@ -6,10 +6,8 @@
 
 #include <cmocka.h>
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +18,7 @@
 #include "error.h"
 #include "hash.h"
 #include "package.h"
+#include "testutil.h"
 #include "trigger.h"
 #include "xalloc.h"
 
@@ -34,45 +33,15 @@ struct fx {
 	struct ns_package pkg;
 };
 
-static void mkdirs(const char *path)
-{
-	char *copy = xstrdup(path);
-
-	for (char *p = copy + 1;; p++) {
-		if (*p && *p != '/')
-			continue;
-		char c = *p;
-		*p = '\0';
-		if (mkdir(copy, 0755) < 0 && errno != EEXIST)
-			fail_msg("mkdir %s: %s", copy, strerror(errno));
-		*p = c;
-		if (!c)
-			break;
-	}
-	free(copy);
-}
-
 static char *at(const struct fx *fx, const char *rel)
 {
-	return xprintf("%s/%s", fx->dir, rel);
+	return tu_at(fx->dir, rel);
 }
 
 static void put(const struct fx *fx, const char *rel, const char *text,
 		unsigned mode)
 {
-	char *path = at(fx, rel);
-	char *slash = strrchr(path, '/');
-	int fd;
-
-	*slash = '\0';
-	mkdirs(path);
-	*slash = '/';
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
-	assert_int_equal(close(fd), 0);
-	assert_int_equal(chmod(path, mode), 0);
-	free(path);
+	tu_put_at(fx->dir, rel, text, mode);
 }
 
 static const char ini[] = "[enhancement]\n"
@@ -127,7 +96,6 @@ static void fill_spec(struct ns_trigger_spec *s, const char **sites,
 
 static int setup(void **state)
 {
-	const char *base = getenv("NS_TEST_TMP");
 	struct fx *fx = xcalloc(1, sizeof(*fx));
 	static const char *sites[] = {"main", "branch"};
 	struct ns_trigger_spec spec;
@@ -135,20 +103,17 @@ static int setup(void **state)
 	char *src, *store, *spool;
 	int r;
 
-	if (!base || !*base)
-		base = "/tmp";
-	mkdirs(base);
-	fx->dir = xprintf("%s/ns-trigger-XXXXXX", base);
-	if (!mkdtemp(fx->dir))
+	fx->dir = tu_scratch_new("trigger");
+	if (!fx->dir)
 		return -1;
 	make_package_dir(fx);
 	src = at(fx, "pkg");
 	store = at(fx, "store/payload.tar");
 	spool = at(fx, "spool");
-	mkdirs(spool);
+	tu_mkdirs(spool);
 	{
 		char *sdir = at(fx, "store");
-		mkdirs(sdir);
+		tu_mkdirs(sdir);
 		free(sdir);
 	}
 	fx->trigger = at(fx, "spool/ENH-7-r2.trigger");
@@ -168,46 +133,16 @@ static int setup(void **state)
 	return r ? -1 : 0;
 }
 
-static int rm_one(const char *path, const struct stat *sb, int flag,
-		  struct FTW *ftw)
-{
-	(void)sb, (void)flag, (void)ftw;
-	return remove(path);
-}
-
 static int teardown(void **state)
 {
 	struct fx *fx = *state;
-	int r = nftw(fx->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int r = tu_scratch_free(fx->dir);
 
 	ns_package_release(&fx->pkg);
-	free(fx->dir);
 	free(fx->trigger);
 	free(fx);
 	ns_error_clear();
 	return r;
-}
-
-static void assert_error_has(const char *needle)
-{
-	const char *msg = ns_error_last();
-
-	if (!strstr(msg, needle))
-		fail_msg("error message '%s' does not contain '%s'", msg,
-			 needle);
-}
-
-static int count_entries(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
-	closedir(d);
-	return n;
 }
 
 /* ---- a trigger's members in memory, for tampering ------------------- */
@@ -449,7 +384,7 @@ static void test_layout(void **state)
 	/* no temporary left next to it */
 	{
 		char *spool = at(fx, "spool");
-		assert_int_equal(count_entries(spool), 1);
+		assert_int_equal(tu_count_entries(spool), 1);
 		free(spool);
 	}
 	mems_release(&ms);
@@ -532,10 +467,10 @@ static void test_write_refuses_changed_store(void **state)
 	assert_int_equal(
 		ns_trigger_write(json_sha, path, &spec, &fx->pkg, store),
 		NS_EINVALID);
-	assert_error_has("files/lib/a.txt");
-	assert_error_has("hash mismatch");
+	tu_assert_error_has("files/lib/a.txt");
+	tu_assert_error_has("hash mismatch");
 	assert_int_equal(access(path, F_OK), -1);
-	assert_int_equal(count_entries(spool), 1); /* only the good one */
+	assert_int_equal(tu_count_entries(spool), 1); /* only the good one */
 	free(store);
 	free(path);
 	free(spool);
@@ -553,7 +488,7 @@ static void test_tamper_payload_byte(void **state)
 	i = mems_find(&ms, "payload/files/lib/b.txt");
 	ms.m[i].data[2] ^= 0x01;
 	load_refused(fx, &ms, "payload/files/lib/b.txt");
-	assert_error_has("hash mismatch");
+	tu_assert_error_has("hash mismatch");
 
 	/* a small member, loaded whole, is checked the same way */
 	mems_read(&ms, fx->trigger);
@@ -577,7 +512,7 @@ static void test_tamper_drop_last_member(void **state)
 	mems_read(&ms, fx->trigger);
 	mems_remove(&ms, mems_find(&ms, "payload/sql/verify.sql"));
 	load_refused(fx, &ms, "payload/sql/verify.sql");
-	assert_error_has("missing");
+	tu_assert_error_has("missing");
 }
 
 /* a member taken out of the middle: the message names the missing one */
@@ -601,7 +536,7 @@ static void test_tamper_add_member(void **state)
 	mems_insert(&ms, ms.nr, "payload/files/zz-extra.sh", "rm -rf /\n",
 		    0755);
 	load_refused(fx, &ms, "payload/files/zz-extra.sh");
-	assert_error_has("not listed");
+	tu_assert_error_has("not listed");
 
 	/* in the middle, in path order */
 	mems_read(&ms, fx->trigger);
@@ -629,7 +564,7 @@ static void test_tamper_reorder(void **state)
 	ms.m[a] = ms.m[b];
 	ms.m[b] = tmp;
 	load_refused(fx, &ms, "payload/files/lib/b.txt");
-	assert_error_has("order");
+	tu_assert_error_has("order");
 
 	/* TRIGGER.json moved behind the payload */
 	mems_read(&ms, fx->trigger);
@@ -748,9 +683,9 @@ static void test_not_a_trigger(void **state)
 	put(fx, "spool/garbage.trigger", "this is not a tar file at all\n",
 	    0644);
 	assert_int_equal(ns_trigger_load(&t, p, &limits), NS_EINVALID);
-	assert_error_has(p);
+	tu_assert_error_has(p);
 	assert_true(ns_trigger_load(&t, absent, &limits) < 0);
-	assert_error_has(absent);
+	tu_assert_error_has(absent);
 	ns_trigger_release(&t);
 	free(p);
 	free(absent);
