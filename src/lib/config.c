@@ -129,6 +129,17 @@ static int set_str(char **slot, const char *v)
 	return 0;
 }
 
+static struct ns_system *add_system(struct ns_config *c, const char *name)
+{
+	struct ns_system *s;
+
+	c->systems = xrealloc(c->systems, (c->systems_nr + 1) * sizeof(*s));
+	s = &c->systems[c->systems_nr++];
+	memset(s, 0, sizeof(*s));
+	s->name = xstrdup(name);
+	return s;
+}
+
 static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		   const char *v, int line)
 {
@@ -268,17 +279,10 @@ static int named_key(struct load_state *st, const char *kind,
 	if (!strcmp(kind, "site"))
 		return site_key(st, name, key, v, line);
 	if (!strcmp(kind, "system")) {
-		struct ns_system *s = NULL;
-		for (size_t i = 0; i < c->systems_nr; i++)
-			if (!strcmp(c->systems[i].name, name))
-				s = &c->systems[i];
-		if (!s) {
-			c->systems = xrealloc(c->systems,
-					      (c->systems_nr + 1) * sizeof(*s));
-			s = &c->systems[c->systems_nr++];
-			memset(s, 0, sizeof(*s));
-			s->name = xstrdup(name);
-		}
+		struct ns_system *s = (struct ns_system *)ns_config_system(c,
+									   name);
+		if (!s)
+			s = add_system(c, name);
 		if (strcmp(key, "users"))
 			return bad(st, line, "unknown key '%s' in [system "
 				   "\"%s\"]", key, name);
@@ -333,6 +337,34 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 	return 0;
 }
 
+/* a section header: known kind, well-formed name; systems, environments
+ * and sites exist from their header on, keys or not */
+static int section_opens(struct load_state *st, const char *kind,
+			 const char *name, int line)
+{
+	static const char *const plain[] = { "registry", "paths", "limits",
+					     "security", "notify" };
+	static const char *const named[] = { "system", "environment", "site",
+					     "role" };
+	const char *const *list = name ? named : plain;
+	size_t n = name ? 4 : 5, i;
+
+	for (i = 0; i < n && strcmp(list[i], kind); i++)
+		;
+	if (i == n)
+		return name ? bad(st, line, "unknown section [%s \"%s\"]",
+				  kind, name)
+			    : bad(st, line, "unknown section [%s]", kind);
+	if (!strcmp(kind, "environment") && !env_name_ok(name))
+		return bad(st, line, "[environment \"%s\"]: expected "
+			   "SYSTEM/model or SYSTEM/production", name);
+	if (!strcmp(kind, "environment"))
+		env_get(st->c, name, line);
+	if (!strcmp(kind, "system") && !ns_config_system(st->c, name))
+		add_system(st->c, name);
+	return 0;
+}
+
 static int handler(void *data, const char *section, const char *key,
 		   const char *v, int line)
 {
@@ -342,6 +374,12 @@ static int handler(void *data, const char *section, const char *key,
 
 	if (ns_ini_section_split(&kind, &name, section) < 0)
 		return bad(st, line, "malformed section [%s]", section);
+	if (!key) {
+		r = section_opens(st, kind, name, line);
+		free(kind);
+		free(name);
+		return r;
+	}
 	pair = xprintf("\n%s\n%s\n", section, key);
 	if (strstr(st->seen.buf, pair)) {
 		r = bad(st, line, "duplicate key '%s' in [%s]", key, section);
@@ -389,14 +427,8 @@ static int check_envs(struct ns_config *c)
 
 		e->system = xstrndup(e->name, (size_t)(slash - e->name));
 		e->kind = xstrdup(slash + 1);
-		if (!ns_config_system(c, e->system)) {
-			c->systems = xrealloc(c->systems,
-					      (c->systems_nr + 1) *
-						      sizeof(*c->systems));
-			memset(&c->systems[c->systems_nr], 0,
-			       sizeof(*c->systems));
-			c->systems[c->systems_nr++].name = xstrdup(e->system);
-		}
+		if (!ns_config_system(c, e->system))
+			add_system(c, e->system);
 		if (e->root) {
 			struct ns_site s = { xstrdup(e->name), xstrdup("main"),
 					     xstrdup(e->root),

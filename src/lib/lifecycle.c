@@ -31,6 +31,7 @@ static const struct move moves[] = {
 	{ "migrating", "roll-back", "rolled-back" },
 	{ "migrating", "rollback-failed", "rollback-failed" },
 	{ "migrating", "refuse", "returned" },
+	{ "migrating", "requeue", "scheduled" },
 	{ "migrated", "back-out", "rolled-back" },
 	{ "rollback-failed", "unblock", "returned" },
 };

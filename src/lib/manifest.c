@@ -165,6 +165,13 @@ static int on_key(void *data, const char *section, const char *name,
 	struct parse_state *st = data;
 	const struct key *k;
 
+	if (!name) { /* a section header */
+		if (known_section(section))
+			return 0;
+		ns_error_set("%s:%d: unknown section [%s]", st->name, line,
+			     section);
+		return NS_EINVALID;
+	}
 	if (!*section) {
 		ns_error_set("%s:%d: unknown key '%s' outside any section",
 			     st->name, line, name);

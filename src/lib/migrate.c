@@ -21,9 +21,10 @@ struct run {
 	char *rundir, *journal;
 	const struct ns_trigger *t; /* NULL in recovery */
 	long long start;
+	int cause; /* the code of what made the run fail */
 };
 
-#define RUN_INIT { NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0 }
+#define RUN_INIT { NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0 }
 
 static void run_release(struct run *r)
 {
@@ -72,7 +73,10 @@ static int finish(struct ns_outcome *out, struct run *r,
 	free(out->rundir);
 	free(out->journal);
 	out->rundir = dup_or_null(r->rundir);
-	out->journal = dup_or_null(r->journal);
+	/* a run that failed before its journal existed has none to retire */
+	out->journal = r->journal && access(r->journal, F_OK) == 0
+			       ? xstrdup(r->journal)
+			       : NULL;
 	out->ms = ns_mono_ms() - r->start;
 	return code;
 }
@@ -562,9 +566,12 @@ static int conclude(struct ns_outcome *out, struct run *r, int blocked,
 		ns_journal_mark(r->journal, NS_J_BLOCKED, msg);
 		finish(out, r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
 	} else {
+		/* put back: the code still says whose fault it was, the
+		 * enhancement's (NS_EFAILED) or the environment's (NS_ERROR) */
 		ret = ns_journal_mark(r->journal, NS_J_ROLLED_BACK, msg);
 		finish(out, r, NS_OUT_ROLLED_BACK,
-		       ret < 0 ? NS_ERROR : NS_EFAILED, msg);
+		       ret < 0 || r->cause == NS_ERROR ? NS_ERROR : NS_EFAILED,
+		       msg);
 	}
 	free(msg);
 	return out->code;
@@ -623,6 +630,7 @@ static int forward(struct ns_outcome *out, struct run *r)
 		ret = ns_journal_mark(r->journal, NS_J_DONE, NULL);
 	if (!ret)
 		return finish(out, r, NS_OUT_MIGRATED, 0, "migrated");
+	r->cause = ret;
 	cause = xstrdup(ns_error_last());
 	ret = roll_back(out, r, cause);
 	free(cause);
@@ -683,6 +691,7 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		ret = forward(out, &r);
 		goto done;
 	}
+	r.cause = ret;
 	cause = xstrdup(ns_error_last());
 	ret = r.journal && access(r.journal, F_OK) == 0
 		      ? undo(out, &r, cause)

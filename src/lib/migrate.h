@@ -19,7 +19,8 @@
  *
  * Every function fills an ns_outcome and returns its code (0 migrated,
  * NS_EINVALID/NS_EDRIFT refused with nothing written, NS_EFAILED rolled
- * back, NS_ELOCKED blocked, NS_ERROR internal). The active journal is left
+ * back for the enhancement's fault, NS_ERROR refused or rolled back for
+ * the environment's — a full disk, an I/O error —, NS_ELOCKED blocked). The active journal is left
  * for the caller to retire (ns_journal_retire) once it recorded the outcome.
  */
 #ifndef NS_MIGRATE_H

@@ -85,6 +85,8 @@ static const char *roles_blocked[] = { "technical-support",
 static const char *roles_none[] = { "dba", "change-management", NULL };
 static const char *roles_backout[] = { "developer", "qa", "change-management",
 				       "users", NULL };
+static const char *roles_requeued[] = { "technical-support",
+					"change-management", "dba", NULL };
 
 static void tell(struct ns_runner *r, const char *event, const char **roles,
 		 long long enh, const char *env, const char *subject,
@@ -152,6 +154,7 @@ static int block_env(struct ns_runner *r, const char *env, const char *why)
 struct verdict {
 	long long enh, run, trigger;
 	int rev, backout;
+	int requeue; /* the environment failed: it stays scheduled */
 	const char *env;
 	enum ns_outcome_kind kind;
 	const char *message;
@@ -161,10 +164,12 @@ struct verdict {
 static int record(struct ns_runner *r, const struct verdict *v)
 {
 	char at[NS_TIME_LEN];
-	const char *verb = verb_for(v->kind, v->backout);
-	const char *tstate = v->kind == NS_OUT_MIGRATED ? "done"
-			     : v->kind == NS_OUT_REFUSED ? "refused"
-							 : "failed";
+	const char *verb = v->requeue ? "requeue"
+					: verb_for(v->kind, v->backout);
+	const char *tstate = v->requeue			 ? "pending"
+			     : v->kind == NS_OUT_MIGRATED ? "done"
+			     : v->kind == NS_OUT_REFUSED  ? "refused"
+							  : "failed";
 	int ret;
 
 	ns_time_iso(at, ns_now());
@@ -205,7 +210,10 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	const char **roles;
 	const char *event;
 
-	if (v->backout) {
+	if (v->requeue) {
+		event = "requeued";
+		roles = roles_requeued;
+	} else if (v->backout) {
 		event = "backed-out";
 		roles = roles_backout;
 	} else {
@@ -218,7 +226,9 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	if (v->kind == NS_OUT_BLOCKED)
 		event = "rollback-failed";
 	strbuf_addf(&subj, "ENH-%lld r%d %s %s", v->enh, v->rev,
-		    v->kind == NS_OUT_MIGRATED && !v->backout
+		    v->requeue ? "NOT migrated (a fault of the environment), "
+				 "stays scheduled for"
+		    : v->kind == NS_OUT_MIGRATED && !v->backout
 			    ? "migrated into"
 		    : v->backout && v->kind != NS_OUT_BLOCKED
 			    ? "backed out of"
@@ -236,6 +246,13 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 			    ? "backed out"
 			    : outcome_word(v->kind),
 		    v->message, v->enh, v->enh);
+	if (v->requeue)
+		strbuf_addf(&body,
+			    "\nThe site is as it was before. The fault is the "
+			    "environment's, not the enhancement's: it stays "
+			    "scheduled and runs again at the next window of "
+			    "%s, once the fault is repaired.\n",
+			    v->env);
 	if (v->kind == NS_OUT_BLOCKED)
 		strbuf_addf(&body,
 			    "\nThe environment is BLOCKED: nothing more "
@@ -448,7 +465,7 @@ struct due {
 static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			  struct due *d, const char *why)
 {
-	struct verdict v = { d->enh, 0, d->id, d->rev, 0, e->name,
+	struct verdict v = { d->enh, 0, d->id, d->rev, 0, 0, e->name,
 			     NS_OUT_REFUSED, why, 0 };
 	int ret = record(r, &v);
 
@@ -696,6 +713,15 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 	return 0;
 }
 
+/* a full disk or an I/O error before or after the commit point, with the
+ * site put back: not the developer's fault, so no return to the developer
+ * — the trigger stays due for the next window */
+static int requeue(const struct ns_outcome *fin)
+{
+	return fin->code == NS_ERROR && (fin->kind == NS_OUT_REFUSED ||
+					 fin->kind == NS_OUT_ROLLED_BACK);
+}
+
 static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 {
 	struct ns_outcome fin = NS_OUTCOME_INIT;
@@ -708,13 +734,17 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
 	migrate_sites(r, e, d, run, token, &fin, &done);
-	v = (struct verdict){ d->enh, run, d->id, d->rev, 0, e->name,
-			      fin.kind, fin.message, fin.ms };
+	v = (struct verdict){ d->enh, run, d->id, d->rev, 0,
+			      requeue(&fin), e->name, fin.kind, fin.message,
+			      fin.ms };
 	ret = record(r, &v);
 	retire_all(r, &done, ret == 0);
 	announce(r, &v, d->t.manifest.title);
+	/* a run that was put back ran with a negative outcome (exit 1),
+	 * whoever's fault it was */
 	note(r, fin.kind == NS_OUT_MIGRATED	? 0
 		: fin.kind == NS_OUT_BLOCKED	? NS_ELOCKED
+		: v.requeue			? NS_EFAILED
 		: fin.kind == NS_OUT_REFUSED	? (fin.code ? fin.code
 							    : NS_EINVALID)
 						: NS_EFAILED);
@@ -966,7 +996,8 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		goto done;
 	ret = backout_all(r, e, sites, run, reason, &fin, &done);
 	{
-		struct verdict v = { enh, run, 0, d.rev, 1, e->name, fin.kind,
+		struct verdict v = { enh,     run,	 0,	    d.rev,
+				     1,	      0,	 e->name,   fin.kind,
 				     fin.message, fin.ms };
 		int rc = record(r, &v);
 		retire_all(r, &done, rc == 0);

@@ -18,6 +18,23 @@ struct sqlite_target {
 
 #define DB(t) (((struct sqlite_target *)(t))->db)
 
+/* a full disk, an I/O error or a busy database is the environment's
+ * fault, not the enhancement's */
+static int sql_code(sqlite3 *db)
+{
+	switch (sqlite3_errcode(db) & 0xff) {
+	case SQLITE_FULL:
+	case SQLITE_IOERR:
+	case SQLITE_CANTOPEN:
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+	case SQLITE_NOMEM:
+		return NS_ERROR;
+	default:
+		return NS_EFAILED;
+	}
+}
+
 static int exec1(sqlite3 *db, const char *sql, const char *what)
 {
 	char *err = NULL;
@@ -29,7 +46,7 @@ static int exec1(sqlite3 *db, const char *sql, const char *what)
 	if (sqlite3_exec(db, sql, NULL, NULL, &err) != SQLITE_OK) {
 		ns_error_set("%s: %s", what, err ? err : sqlite3_errmsg(db));
 		sqlite3_free(err);
-		return NS_EFAILED;
+		return sql_code(db);
 	}
 	return 0;
 }
@@ -41,6 +58,32 @@ static int line_of(const char *start, const char *at)
 	for (const char *p = start; p < at; p++)
 		line += *p == '\n';
 	return line;
+}
+
+/* where a statement really begins: past white space and comments */
+static const char *skip_blank(const char *p)
+{
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (p[0] == '-' && p[1] == '-')
+			p += strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
+			p = strstr(p + 2, "*/") + 2;
+		else
+			return p;
+	}
+}
+
+/* the statement for a message: its first 80 bytes on one line */
+static char *excerpt(const char *begin, const char *tail)
+{
+	size_t n = tail && tail > begin ? (size_t)(tail - begin) : strlen(begin);
+	char *s = xstrndup(begin, n > 80 ? 80 : n);
+
+	for (char *c = s; *c; c++)
+		if (*c == '\n' || *c == '\r' || *c == '\t')
+			*c = ' ';
+	return s;
 }
 
 static int falsy(sqlite3_stmt *st)
@@ -72,8 +115,9 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 
 	while (p && *p) {
 		sqlite3_stmt *st = NULL;
-		int rc, first = 1;
-		const char *begin = p + strspn(p, " \t\r\n");
+		int rc, first = 1, off, ret = 0;
+		const char *begin = skip_blank(p);
+		char *text;
 
 		if (ns_step("sql") < 0) {
 			ns_error_set("%s: %s", name, strerror(errno));
@@ -81,9 +125,11 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 		}
 		rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
 		if (rc != SQLITE_OK) {
-			ns_error_set("%s:%d: %s", name, line_of(sql, begin),
+			off = sqlite3_error_offset(db);
+			ns_error_set("%s:%d: %s", name,
+				     line_of(sql, off >= 0 ? p + off : begin),
 				     sqlite3_errmsg(db));
-			return NS_EFAILED;
+			return sql_code(db);
 		}
 		if (!st) { /* white space or a comment */
 			p = tail;
@@ -91,23 +137,26 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 		}
 		while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 			if (is_verify && first && falsy(st)) {
-				ns_error_set("%s:%d: verification returned "
-					     "false (%.60s)",
-					     name, line_of(sql, begin),
-					     sqlite3_sql(st));
-				sqlite3_finalize(st);
-				return NS_EFAILED;
+				ret = NS_EFAILED;
+				break;
 			}
 			first = 0;
 		}
-		if (rc != SQLITE_DONE) {
-			ns_error_set("%s:%d: %s (statement: %.80s)", name,
+		text = excerpt(begin, tail);
+		if (ret)
+			ns_error_set("%s:%d: verification returned false "
+				     "(%s)",
+				     name, line_of(sql, begin), text);
+		else if (rc != SQLITE_DONE) {
+			ns_error_set("%s:%d: %s (statement: %s)", name,
 				     line_of(sql, begin), sqlite3_errmsg(db),
-				     sqlite3_sql(st));
-			sqlite3_finalize(st);
-			return NS_EFAILED;
+				     text);
+			ret = sql_code(db);
 		}
+		free(text);
 		sqlite3_finalize(st);
+		if (ret)
+			return ret;
 		p = tail;
 	}
 	return 0;
@@ -190,7 +239,7 @@ static int insert_row(sqlite3 *db, const struct ns_change_row *row)
 fail:
 	ns_error_set("nightshift_changes: cannot record %s r%d: %s",
 		     row->enhancement, row->revision, sqlite3_errmsg(db));
-	return NS_EFAILED;
+	return sql_code(db);
 }
 
 static int deploy(struct ns_target *t, const char *deploy_sql,

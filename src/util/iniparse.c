@@ -17,6 +17,25 @@ struct parse_state {
 	int code;
 };
 
+/* inih tells nothing of a section until its first key (Debian builds it
+ * without INI_CALL_HANDLER_ON_NEW_SECTION): the reader tells the handler
+ * itself, key NULL, so that a bad or empty section is named at its line */
+static int section_event(struct parse_state *st, const char *line, size_t n)
+{
+	const char *p = line, *end = line + n, *close;
+	char *name;
+
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == end || *p != '[' ||
+	    !(close = memchr(p, ']', (size_t)(end - p))))
+		return 0;
+	name = xstrndup(p + 1, (size_t)(close - p - 1));
+	st->code = st->handler(st->data, name, NULL, NULL, st->line);
+	free(name);
+	return st->code;
+}
+
 static char *give(char *str, int num, const char *from, size_t n)
 {
 	if (n > (size_t)num - 1)
@@ -68,6 +87,8 @@ static char *reader(char *str, int num, void *stream)
 	line = st->pos;
 	st->pos += n;
 	st->line++;
+	if (section_event(st, line, n) < 0)
+		return NULL; /* stops inih; ns_ini_parse returns st->code */
 	return give(str, num, line, split_section(st, line, n));
 }
 
@@ -97,10 +118,10 @@ int ns_ini_parse(const char *name, const char *buf, size_t len,
 	ini_initial_alloc = 65536;
 	ini_max_line = 65536;
 	r = ini_parse_stream(reader, &st, handler, &st);
-	if (r == 0)
-		return 0;
 	if (st.code)
 		return st.code;
+	if (r == 0)
+		return 0;
 	if (r < 0) {
 		ns_error_set("%s: cannot parse (out of memory)", name);
 		return NS_ERROR;

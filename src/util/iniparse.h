@@ -13,7 +13,8 @@
 
 #include <stddef.h>
 
-/* return 0 to go on, or an NS_E* code (after ns_error_set) to stop */
+/* return 0 to go on, or an NS_E* code (after ns_error_set) to stop; called
+ * with key and value NULL at each section header, on its line */
 typedef int (*ns_ini_handler)(void *data, const char *section,
 			      const char *key, const char *value, int line);
 

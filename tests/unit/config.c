@@ -406,14 +406,18 @@ static void test_unknown_key(void **state)
 		   "owner");
 }
 
+/* a section is named at its own line, keys or not */
 static void test_unknown_section(void **state)
 {
-	refused_at(state, "; comment\n[frobnicate]\n    x = 1\n", 3,
+	refused_at(state, "; comment\n[frobnicate]\n    x = 1\n", 2,
 		   "frobnicate");
-	refused_at(state, "[widget \"billing\"]\n    x = 1\n", 2, "widget");
+	refused_at(state, "[widget \"billing\"]\n    x = 1\n", 1, "widget");
 	/* a misspelt section is not taken for the right one */
-	refused_at(state, "[enviroment \"billing/model\"]\n    root = /r\n", 2,
+	refused_at(state, "[enviroment \"billing/model\"]\n    root = /r\n", 1,
 		   "enviroment");
+	/* an unknown section with nothing in it is not passed over */
+	refused_at(state, "[registry]\n    path = a.db\n[frobnicate]\n", 3,
+		   "frobnicate");
 }
 
 static void test_duplicate_key(void **state)
@@ -441,12 +445,12 @@ static void test_duplicate_key(void **state)
 static void test_bad_environment_name(void **state)
 {
 	refused_at(state, "[environment \"billing/staging\"]\n    root = /r\n",
-		   2, "billing/staging");
-	refused_at(state, "[environment \"billing\"]\n    root = /r\n", 2,
+		   1, "billing/staging");
+	refused_at(state, "[environment \"billing\"]\n    root = /r\n", 1,
 		   "billing");
-	refused_at(state, "[environment \"/model\"]\n    root = /r\n", 2,
+	refused_at(state, "[environment \"/model\"]\n    root = /r\n", 1,
 		   "/model");
-	refused_at(state, "[environment \"a/b/model\"]\n    root = /r\n", 2,
+	refused_at(state, "[environment \"a/b/model\"]\n    root = /r\n", 1,
 		   "a/b/model");
 	/* a site's environment part is checked too */
 	refused_at(state, "[site \"billing/test/central\"]\n    root = /r\n", 2,
@@ -519,7 +523,7 @@ static void test_other_bad_values(void **state)
 	refused_at(state, "[notify]\n    pager = 555\n", 2, "pager");
 	/* not INI at all */
 	refused_at(state, "[registry]\nthis line is not a key\n", 2, "syntax");
-	refused_at(state, "[environment \"billing/model]\n    root = /r\n", 2,
+	refused_at(state, "[environment \"billing/model]\n    root = /r\n", 1,
 		   "malformed section");
 
 	path = put_conf(state, "[environment \"billing/model\"]\n"

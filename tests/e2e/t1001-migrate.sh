@@ -1,0 +1,176 @@
+#!/bin/bash
+# A successful migration, proved by its outcome: the exact tree (files
+# added in new directories, replaced, deleted, the rest untouched), the
+# database rows the deploy SQL made, the nightshift_changes row carrying
+# the trigger's payload hash, the archive, the notice, the status, and no
+# staging file left behind. Then `rollback` puts the site back exactly
+# (files and database), and a files-only enhancement does the same round.
+. "$(dirname "$0")/lib.sh"
+
+ns_home
+R=$T/site/root
+DBF=$T/site/app.db
+mkdir -p "$R/lib" "$R/www" "$R/bin"
+echo "tax = 19" >"$R/lib/tax.conf"
+echo "<p>old</p>" >"$R/www/old.html"
+echo "<p>home</p>" >"$R/www/index.html"
+echo "keep me" >"$R/keep.txt"
+printf '#!/bin/sh\necho run\n' >"$R/bin/run"
+chmod 0755 "$R/bin/run"
+chmod 0600 "$R/keep.txt"
+
+TREE0=$(tree_state "$R")
+DUMP0=$(db_dump "$DBF")
+S0=$(site_state)
+
+# ---- ENH-1: files added, replaced, deleted; SQL ------------------------
+P=$T/enh1
+make_pkg "$P" "Gold customers"
+mkdir -p "$P/files/lib/discounts/gold" "$P/files/reports" "$P/sql"
+echo "tax = 20" >"$P/files/lib/tax.conf"
+echo "gold = 10%" >"$P/files/lib/discounts/gold/rule.txt"
+echo "monthly" >"$P/files/reports/monthly.txt"
+cat >>"$P/enhancement.ini" <<INI
+[files]
+delete = www/old.html
+base = lib/tax.conf $(sha "$R/lib/tax.conf")
+INI
+cat >"$P/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier TEXT NOT NULL DEFAULT 'basic';
+INSERT INTO customers(id, name, tier) VALUES (3, 'cy', 'gold');
+INSERT INTO customers(id, name, tier) VALUES (4, 'dee', 'silver');
+SQL
+cat >"$P/sql/revert.sql" <<'SQL'
+DELETE FROM customers WHERE id IN (3, 4);
+ALTER TABLE customers DROP COLUMN tier;
+SQL
+echo "SELECT count(*) = 2 FROM customers WHERE tier IN ('gold', 'silver');" >"$P/sql/verify.sql"
+
+# the tree expected after the migration, built by hand
+E=$T/expected1
+cp -a "$R" "$E"
+mkdir -p "$E/lib/discounts/gold" "$E/reports"
+cp "$P/files/lib/tax.conf" "$E/lib/tax.conf"
+cp "$P/files/lib/discounts/gold/rule.txt" "$E/lib/discounts/gold/rule.txt"
+cp "$P/files/reports/monthly.txt" "$E/reports/monthly.txt"
+rm "$E/www/old.html"
+TREE1=$(tree_state "$E")
+
+ns --as alice submit "$P"
+is "$(printf '%s\n' "$out" | head -n 1)" "ENH-1" "submit: ENH-1"
+ns --as bob schedule ENH-1 --env model
+is "$rc" 0 "schedule: exit 0"
+TRIGGER=$out
+ns trigger show "$TRIGGER"
+is "$rc" 0 "trigger show: exit 0"
+PAYLOAD=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])' 2>&1)
+like "$PAYLOAD" '^[0-9a-f]{64}$' "trigger show gives the payload's SHA-256"
+is "$(tree_state "$R")" "$TREE0" "scheduling does not touch the site"
+
+ns --as night window run --now
+is "$rc" 0 "window run: exit 0 (migrated)"
+like "$out" "ENH-1 r1 .*migrated" "window run says ENH-1 r1 migrated"
+is "$err" "" "nothing on stderr"
+
+is "$(tree_state "$R")" "$TREE1" "the tree is exactly the expected one: added (in new directories), replaced, deleted, the rest untouched"
+is "$(sqlite3 "$DBF" 'SELECT id, name, tier FROM customers ORDER BY id')" \
+	"1|ann|basic
+2|bob|basic
+3|cy|gold
+4|dee|silver" "the deploy SQL added the column and the rows"
+is "$(sqlite3 "$DBF" 'SELECT enhancement, revision, payload_sha256, deployed_by FROM nightshift_changes')" \
+	"ENH-1|1|$PAYLOAD|night" "nightshift_changes: ENH-1 r1, the trigger's payload hash, deployed by the operator"
+like "$(sqlite3 "$DBF" 'SELECT deployed_at FROM nightshift_changes')" \
+	'^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}' "nightshift_changes: deployed_at is a timestamp"
+is "$(find "$T/site" -name '.nightshift*' | wc -l)" 0 "no hidden .nightshift.* staging file anywhere in the site"
+is "$(ls -A "$T/home/journal/demo/model" 2>/dev/null | wc -l)" 0 "no journal is left active"
+
+# the archive: the touched portion as it was
+ARCH=$(ls -d "$T"/home/archive/demo/model/ENH-1-r1-*/main 2>/dev/null)
+is "$(printf '%s\n' "$ARCH" | grep -c .)" 1 "one archive directory home/archive/demo/model/ENH-1-r1-*/main"
+is "$(python3 -c 'import json,sys
+p = json.load(open(sys.argv[1]))
+print(p["enhancement"], p["revision"], " ".join(sorted(f["path"] for f in p["files"])))' "$ARCH/plan.json" 2>&1)" \
+	"ENH-1 1 lib/discounts/gold/rule.txt lib/tax.conf reports/monthly.txt www/old.html" \
+	"the archive's plan.json names the enhancement and every path it touches"
+ok_d=$([ -d "$ARCH/files" ] && echo yes)
+is "$ok_d" yes "the archive has a files/ directory"
+is "$(find "$ARCH/files" -type f -exec sha256sum {} + 2>/dev/null | cut -c1-64 | sort)" \
+	"$(printf '%s\n' "$(echo "tax = 19" | sha256sum | cut -c1-64)" "$(echo "<p>old</p>" | sha256sum | cut -c1-64)" | sort)" \
+	"the archive's files/ holds exactly the old lib/tax.conf and the deleted www/old.html"
+
+# the notice and the status
+MSG=$(grep -l '^X-Nightshift-Event: migrated' "$T"/home/outbox/*.msg 2>/dev/null)
+is "$(printf '%s\n' "$MSG" | grep -c .)" 1 "one 'migrated' notice in the outbox"
+like "$(cat "$MSG" 2>/dev/null)" "X-Nightshift-Enhancement: ENH-1" "the notice names ENH-1"
+like "$(grep '^Subject:' "$MSG" 2>/dev/null)" "ENH-1.*demo/model" "its subject names ENH-1 and demo/model"
+like "$(grep '^To:' "$MSG" 2>/dev/null)" "alice" "it is addressed to the developer"
+ns status ENH-1 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
+	migrated "status: migrated"
+ns log ENH-1
+like "$out" "night +ENH-1 r1 +demo/model +migrated" "log: the operator migrated ENH-1"
+
+# ---- rollback -----------------------------------------------------------
+ns --as bob rollback ENH-1 --env model --reason "x"
+is "$rc" 0 "rollback: exit 0"
+like "$out" "ENH-1 backed out" "rollback says ENH-1 was backed out"
+is "$(tree_state "$R")" "$TREE0" "after rollback the tree is exactly as before (modes and contents)"
+is "$(db_dump "$DBF")" "$DUMP0" "after rollback the database dump is exactly as before"
+is "$(site_state)" "$S0" "after rollback site_state is byte-identical to before"
+is "$(find "$T/site" -name '.nightshift*' | wc -l)" 0 "no staging file after the rollback"
+ns status ENH-1 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
+	rolled-back "status: rolled-back"
+ns log ENH-1
+like "$out" "bob +ENH-1 r1 +demo/model .*x" "log: bob backed ENH-1 out, with the reason"
+MSG=$(grep -l '^X-Nightshift-Event: backed-out' "$T"/home/outbox/*.msg 2>/dev/null)
+like "$(printf '%s\n' "$MSG" | xargs -r cat 2>/dev/null)" "X-Nightshift-Enhancement: ENH-1" "a backed-out notice names ENH-1"
+
+# ---- ENH-2: files only --------------------------------------------------
+Q=$T/enh2
+make_pkg "$Q" "New home page"
+mkdir -p "$Q/files/www/new/css"
+echo "<p>new</p>" >"$Q/files/www/new/index.html"
+echo "p { }" >"$Q/files/www/new/css/site.css"
+echo "<p>home 2</p>" >"$Q/files/www/index.html"
+cat >>"$Q/enhancement.ini" <<INI
+[files]
+delete = keep.txt
+base = www/index.html $(sha "$R/www/index.html")
+INI
+E2=$T/expected2
+cp -a "$R" "$E2"
+mkdir -p "$E2/www/new/css"
+cp "$Q/files/www/new/index.html" "$E2/www/new/index.html"
+cp "$Q/files/www/new/css/site.css" "$E2/www/new/css/site.css"
+cp "$Q/files/www/index.html" "$E2/www/index.html"
+rm "$E2/keep.txt"
+TREE2=$(tree_state "$E2")
+CUST0=$(sqlite3 "$DBF" 'SELECT * FROM customers ORDER BY id')
+
+ns submit "$Q"
+is "$(printf '%s\n' "$out" | head -n 1)" "ENH-2" "submit: ENH-2"
+ns schedule ENH-2 --env model
+ns trigger show "$out"
+PAYLOAD2=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])' 2>&1)
+ns window run --now
+is "$rc" 0 "files-only: window run exit 0"
+is "$(tree_state "$R")" "$TREE2" "files-only: the tree is exactly the expected one"
+is "$(sqlite3 "$DBF" 'SELECT * FROM customers ORDER BY id')" "$CUST0" "files-only: the customers table is untouched"
+is "$(sqlite3 "$DBF" 'SELECT enhancement, revision, payload_sha256 FROM nightshift_changes' 2>&1)" \
+	"ENH-2|1|$PAYLOAD2" "files-only: nightshift_changes records ENH-2 r1 with its payload hash"
+is "$(find "$T/site" -name '.nightshift*' | wc -l)" 0 "files-only: no staging file"
+ns status ENH-2 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
+	migrated "files-only: status migrated"
+
+ns rollback ENH-2 --env model --reason "y"
+is "$rc" 0 "files-only: rollback exit 0"
+is "$(tree_state "$R")" "$TREE0" "files-only: after rollback the tree is exactly as before"
+is "$(site_state)" "$S0" "files-only: after rollback site_state is byte-identical to before"
+ns status ENH-2 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
+	rolled-back "files-only: status rolled-back"
+
+done_testing

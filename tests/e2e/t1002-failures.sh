@@ -1,0 +1,300 @@
+#!/bin/bash
+# Failures during a migration. Each must leave the site byte-identical to
+# before (files and database), exit 1, say what failed, tell the people
+# concerned (a rolled-back notice) and record rolled-back: failing deploy
+# SQL, failing verify SQL, a failing enhancement verify command, a failing
+# environment verify command, a read-only directory where a file must be
+# replaced. Then a full disk (NIGHTSHIFT_FAIL_AT=N:ENOSPC) at every step
+# of a migration, and EIO/EROFS at a few: the site is always exactly
+# before or exactly after, never in between, and never keeps a staging
+# file.
+. "$(dirname "$0")/lib.sh"
+
+R=$T/site/root
+DBF=$T/site/app.db
+
+site_setup() {
+	mkdir -p "$R/lib" "$R/www"
+	echo "tax = 19" >"$R/lib/tax.conf"
+	echo "<p>old</p>" >"$R/www/old.html"
+	echo "keep" >"$R/keep.txt"
+}
+
+# a package that replaces lib/tax.conf, adds lib/discounts/gold/rule.txt,
+# deletes www/old.html and adds a column and a row (with revert and
+# verify SQL); each case then breaks one thing in it
+good_pkg() { # DIR TITLE
+	make_pkg "$1" "$2"
+	mkdir -p "$1/files/lib/discounts/gold" "$1/sql"
+	echo "tax = 20" >"$1/files/lib/tax.conf"
+	echo "gold = 10%" >"$1/files/lib/discounts/gold/rule.txt"
+	cat >>"$1/enhancement.ini" <<INI
+[files]
+delete = www/old.html
+base = lib/tax.conf $(sha "$R/lib/tax.conf")
+INI
+	cat >"$1/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier TEXT;
+INSERT INTO customers(id, name, tier) VALUES (3, 'cy', 'gold');
+SQL
+	cat >"$1/sql/revert.sql" <<'SQL'
+DELETE FROM customers WHERE id = 3;
+ALTER TABLE customers DROP COLUMN tier;
+SQL
+	echo "SELECT count(*) FROM customers WHERE tier = 'gold';" >"$1/sql/verify.sql"
+}
+
+state_of() { # ENH-n → the registry's state
+	"$NS" status "$1" --json 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1
+}
+notice_of() { # ENH-n EVENT → the notice files
+	grep -l "^X-Nightshift-Enhancement: $1\$" "$T"/home/outbox/*.msg 2>/dev/null |
+		xargs -r grep -l "^X-Nightshift-Event: $2\$"
+}
+staging() { find "$T/site" -name '.nightshift*' | wc -l; }
+# site_state, but with nightshift_changes.deployed_at (the clock) blanked:
+# two runs of the same migration are then equal
+site_state_noclock() {
+	echo "$(tree_hash "$R") $(db_dump "$DBF" |
+		sed -E "/nightshift_changes/s/'[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}Z'/'-'/" |
+		sha256sum | cut -c1-64)"
+}
+
+n=0
+# run one failing enhancement: PKGDIR NAME MESSAGE-REGEX [requeued]
+# The enhancement's own faults return it to the developer (rolled-back);
+# a fault of the environment — a read-only directory, a full disk, an I/O
+# error — keeps it scheduled for the next window (requeued), and tells
+# technical support instead. Either way the site is as before and exit 1.
+expect_rollback() {
+	local pkg=$1 name=$2 re=$3 kind=${4:-rolled-back} before id state
+	before=$(site_state)
+	n=$((n + 1))
+	id=ENH-$n
+	ns submit "$pkg"
+	is "$(printf '%s\n' "$out" | head -n 1)" "$id" "$name: submitted as $id"
+	ns schedule "$id" --env model
+	ns window run --now
+	is "$rc" 1 "$name: exit 1"
+	like "$out
+$err" "$re" "$name: the message names the cause"
+	is "$(site_state)" "$before" "$name: the site is byte-identical to before (files and database)"
+	is "$(staging)" 0 "$name: no .nightshift.* staging file left"
+	state=rolled-back
+	[ "$kind" = requeued ] && state=scheduled
+	is "$(state_of "$id")" "$state" "$name: status $state"
+	is "$(notice_of "$id" "$kind" | grep -c .)" 1 "$name: a $kind notice for $id in the outbox"
+}
+
+ns_home
+site_setup
+
+# ---- SQL ----------------------------------------------------------------
+good_pkg "$T/p-syntax" "deploy syntax error"
+cat >"$T/p-syntax/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier TEXT;
+INSERT INTO customers(id, name, tier) VALUES (3, 'cy', 'gold');
+UPDATE customers SET tier = WHERE id = 1;
+SQL
+expect_rollback "$T/p-syntax" "deploy SQL with a syntax error" \
+	'sql/deploy\.sql:3: .*syntax error'
+
+# the same error behind a comment: the line is still the statement's
+good_pkg "$T/p-syntax2" "deploy syntax error after a comment"
+cat >"$T/p-syntax2/sql/deploy.sql" <<'SQL'
+-- ENH: gold customers
+ALTER TABLE customers ADD COLUMN tier TEXT;
+-- tier the first customer
+UPDATE customers SET tier = WHERE id = 1;
+SQL
+expect_rollback "$T/p-syntax2" "deploy SQL error after a comment line" \
+	'sql/deploy\.sql:4: .*syntax error'
+
+good_pkg "$T/p-verifysql" "verify SQL false"
+echo "SELECT count(*) FROM customers WHERE tier = 'platinum';" >"$T/p-verifysql/sql/verify.sql"
+expect_rollback "$T/p-verifysql" "verify SQL returning 0" \
+	'sql/verify\.sql:1: verification returned false'
+
+# ---- verify commands (after the files are in place) ---------------------
+good_pkg "$T/p-verifycmd" "verify command fails"
+printf '[verify]\ncommand = grep -q "tax = 21" lib/tax.conf\n' >>"$T/p-verifycmd/enhancement.ini"
+expect_rollback "$T/p-verifycmd" "failing enhancement verify command" \
+	"verify command 'grep -q \"tax = 21\" lib/tax.conf' failed"
+
+cp nightshift.conf "$T/conf.orig"
+sed -i '/^\[environment "demo\/model"\]/a\    verify = test ! -d lib/discounts' nightshift.conf
+good_pkg "$T/p-envverify" "environment verify fails"
+expect_rollback "$T/p-envverify" "failing environment verify command" \
+	"verify command 'test ! -d lib/discounts' failed"
+cp "$T/conf.orig" nightshift.conf
+
+# ---- a read-only directory where a file must be replaced -----------------
+# As root a mode of 0555 stops nothing: the directory is made immutable
+# with chattr +i instead; where chattr cannot, nightshift runs as nobody
+# (setpriv) against a 0555 directory. NS_TEST_RO=chmod|chattr|setpriv
+# forces one way.
+RO_HOW=${NS_TEST_RO:-}
+if [ -z "$RO_HOW" ] && [ "$(id -u)" != 0 ]; then
+	RO_HOW="chmod"
+elif [ -z "$RO_HOW" ] && mkdir "$T/probe" && chattr +i "$T/probe" 2>/dev/null; then
+	touch "$T/probe/x" 2>/dev/null || RO_HOW=chattr
+	chattr -i "$T/probe"
+fi
+if [ -z "$RO_HOW" ] && command -v setpriv >/dev/null; then
+	RO_HOW=setpriv
+fi
+trap 'chattr -i "$R/lib" 2>/dev/null; cd /; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+diag "read-only directory made with: ${RO_HOW:-nothing}"
+good_pkg "$T/p-ro" "read-only directory"
+rm -r "$T/p-ro/files/lib/discounts" # only lib/tax.conf is written into lib/
+NS_REAL=$NS
+case $RO_HOW in
+chmod) chmod 0555 "$R/lib" ;;
+chattr) chattr +i "$R/lib" ;;
+setpriv)
+	chmod 0755 "$T"
+	chown -R nobody: "$T/home" "$T/site" "$T/p-ro"
+	chown root: "$R/lib"
+	chmod 0555 "$R/lib"
+	NS=$T/ns-as-nobody
+	printf '#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "%s" "$@"\n' \
+		"$NS_REAL" >"$NS"
+	chmod 0755 "$NS"
+	;;
+esac
+if [ "$RO_HOW" = setpriv ]; then
+	setpriv --reuid=nobody --regid=nogroup --clear-groups -- touch "$R/lib/probe" 2>/dev/null
+else
+	touch "$R/lib/probe" 2>/dev/null
+fi
+is "$([ -e "$R/lib/probe" ] && echo writable || echo read-only)" read-only \
+	"lib/ really is read-only for nightshift (${RO_HOW:-no way found})"
+rm -f "$R/lib/probe"
+expect_rollback "$T/p-ro" "read-only directory" "lib/tax\.conf.*(Permission denied|Operation not permitted|Read-only)" requeued
+RO_ID=ENH-$n
+NS=$NS_REAL
+case $RO_HOW in
+chmod | setpriv) chmod 0755 "$R/lib" ;;
+chattr) chattr -i "$R/lib" ;;
+esac
+
+# after all this the site is still the very first one, and once the
+# directory is writable again the requeued enhancement migrates at the
+# next window by itself (the failures above were not a broken migration)
+ns window run --now
+is "$rc:$(cat "$R/lib/tax.conf"):$(state_of "$RO_ID")" "0:tax = 20:migrated" \
+	"once repaired, the requeued $RO_ID migrates at the next window"
+
+# ---- a full disk at every step --------------------------------------------
+# A fresh home with one scheduled enhancement, kept as a snapshot; each
+# run starts from an exact copy of it.
+cd "$T" || exit 1
+rm -rf "${T:?}/home" "${T:?}/site"
+ns_home
+site_setup
+good_pkg "$T/p-disk" "full disk"
+"$NS" submit "$T/p-disk" >/dev/null
+"$NS" schedule ENH-1 --env model >/dev/null
+B=$(site_state)
+cd "$T" || exit 1
+tar -cf "$T/snap.tar" home site
+restore() {
+	cd "$T" && rm -rf home site && tar -xf "$T/snap.tar" && cd "$T/home" || exit 1
+}
+
+restore
+NIGHTSHIFT_STEPS_FILE=$T/steps ns window run --now
+STEPS=$(cat "$T/steps" 2>/dev/null)
+is "$rc" 0 "the success run that counts the steps: exit 0"
+like "$STEPS" '^[1-9][0-9]*$' "a migration takes a count of steps ($STEPS)"
+A=$(site_state_noclock)
+is "$(cat "$R/lib/tax.conf")" "tax = 20" "the success run migrated"
+STEPS=${STEPS:-0}
+
+# fail at N with ERRNO; sets F_rc F_err F_state (before|after|between)
+fail_at() { # N ERRNO
+	restore
+	NIGHTSHIFT_FAIL_AT=$1:$2 ns window run --now
+	F_rc=$rc F_err=$err F_out=$out
+	if [ "$(site_state)" = "$B" ]; then
+		F_state=before
+	elif [ "$(site_state_noclock)" = "$A" ]; then
+		F_state=after
+	else
+		F_state=between
+	fi
+	F_staging=$(staging)
+	F_status=$(state_of ENH-1)
+}
+# what must hold whatever N was; prints the problems, nothing when fine
+check_fault() { # ERRNO-TEXT
+	local p=
+	[ "$F_state" = between ] && p="$p; the site is neither before nor after"
+	[ "$F_staging" = 0 ] || p="$p; $F_staging staging file(s) left"
+	if [ "$F_state" = before ]; then
+		case $F_rc in 1 | 5) ;; *) p="$p; exit $F_rc for a run that changed nothing" ;; esac
+		printf '%s' "$F_err" | grep -q "$1" || p="$p; stderr does not say '$1'"
+		[ "$F_status" = migrated ] && p="$p; the registry says migrated"
+	fi
+	if [ "$F_state" = after ]; then
+		[ "$F_status" = migrated ] || p="$p; the site is migrated, the registry says $F_status"
+		case $F_rc in 0 | 5) ;; *) p="$p; exit $F_rc for a run that migrated" ;; esac
+	fi
+	# what is left must not be undone or redone by the next recovery
+	local s0
+	s0=$(site_state)
+	"$NS" recover >/dev/null 2>&1
+	[ "$(site_state)" = "$s0" ] || p="$p; a later recover changed the site"
+	[ "$(ls -A "$T/home/journal/demo/model" 2>/dev/null | wc -l)" = 0 ] ||
+		p="$p; an active journal is left after recover"
+	printf '%s' "$p"
+}
+
+COMMIT=0
+declare -A ST RC
+for N in $(seq 1 "$STEPS"); do
+	fail_at "$N" ENOSPC
+	ST[$N]=$F_state RC[$N]=$F_rc
+	printf '%s' "$F_err" | grep -q 'COMMIT: No space left' && COMMIT=$N
+	is "$(check_fault 'No space left on device')" "" \
+		"ENOSPC at step $N/$STEPS: the site is $F_state (exit $F_rc, $F_status), nothing in between"
+done
+
+# the points that matter, by name
+like "$COMMIT" '^[1-9][0-9]*$' "the commit step was found (step $COMMIT: the failure names COMMIT)"
+[ "$COMMIT" -gt 2 ] || COMMIT=3
+MID=$((COMMIT / 2))
+is "${ST[1]:-}" before "ENOSPC at the first step: the site is as before"
+is "${ST[$MID]:-}:${RC[$MID]:-}" before:1 "ENOSPC in the middle before the commit (step $MID): before, exit 1"
+is "${ST[$((COMMIT - 1))]:-}:${RC[$((COMMIT - 1))]:-}" before:1 \
+	"ENOSPC at the last step before the commit (step $((COMMIT - 1))): before, exit 1"
+is "${ST[$COMMIT]:-}:${RC[$COMMIT]:-}" before:1 "ENOSPC at the COMMIT itself (step $COMMIT): before, exit 1"
+like "${ST[$((COMMIT + 1))]:-}" '^(before|after)$' \
+	"ENOSPC right after the commit (step $((COMMIT + 1))): before or after (${ST[$((COMMIT + 1))]:-})"
+is "${ST[$STEPS]:-}" after "ENOSPC at the very last step ($STEPS, after DONE): the site is as after"
+rb=0
+for N in $(seq $((COMMIT + 1)) "$STEPS"); do
+	[ "${ST[$N]:-}" = before ] && { rb=$N; break; }
+done
+like "$rb" '^[1-9]' "a failure after the commit is rolled back (first at step $rb)"
+fail_at 1 ENOSPC
+like "$(notice_of ENH-1 requeued)" '\.msg' \
+	"ENOSPC at the first step: a notice tells of the failed run"
+unlike "$F_err" "cannot retire the journal" \
+	"ENOSPC at the first step: no complaint about a journal that was never written"
+
+# ---- EIO and EROFS at a few points --------------------------------------
+for spec in "$MID:EIO:Input/output error" "$rb:EIO:Input/output error" \
+	"$((COMMIT - 1)):EROFS:Read-only file system"; do
+	N=${spec%%:*} e=${spec#*:}
+	txt=${e#*:} e=${e%%:*}
+	fail_at "$N" "$e"
+	is "$F_state:$F_rc" before:1 "$e at step $N: the site is as before, exit 1"
+	like "$F_err" "$txt" "$e at step $N: the message says '$txt'"
+	is "$F_staging" 0 "$e at step $N: no staging file"
+	is "$F_status" scheduled "$e at step $N: status scheduled (requeued for the next window)"
+	is "$(notice_of ENH-1 requeued | grep -c .)" 1 "$e at step $N: a requeued notice"
+done
+
+done_testing
