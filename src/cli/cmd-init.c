@@ -16,8 +16,8 @@ static const char usage[] = "init [DIR]";
 int cmd_init(int argc, char **argv)
 {
 	const char *pos[1] = { "." };
-	const char *dirs[] = { "spool", "archive", "store", "journal",
-			       "outbox", "locks" };
+	const char *dirs[] = { "spool",	  "archive", "store",
+			       "journal", "outbox",  "locks" };
 	struct ns_config cfg = NS_CONFIG_INIT;
 	struct ns_registry *reg = NULL;
 	char *conf;

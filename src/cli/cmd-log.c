@@ -51,10 +51,9 @@ int cmd_log(int argc, char **argv)
 					 (long long)json_integer_value(
 						 json_object_get(e,
 								 "revision")));
-			printf("%s  %-10s %-12s %-18s %-20s %s\n",
-			       str(e, "at"), str(e, "actor"), who,
-			       str(e, "environment"), str(e, "event"),
-			       str(e, "detail"));
+			printf("%s  %-10s %-12s %-18s %-20s %s\n", str(e, "at"),
+			       str(e, "actor"), who, str(e, "environment"),
+			       str(e, "event"), str(e, "detail"));
 		}
 	}
 	json_decref(rows);

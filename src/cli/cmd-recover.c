@@ -21,8 +21,8 @@ int cmd_recover(int argc, char **argv)
 		cli_close(&c);
 		return cli_fail(ret);
 	}
-	r = (struct ns_runner){ &c.cfg,	  c.reg,    c.user,
-				cli_say, cli_warn, NULL, 0 };
+	r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
+				cli_warn, NULL,	 0 };
 	ret = ns_runner_recover(&r, env);
 	cli_close(&c);
 	return cli_outcome(ret);

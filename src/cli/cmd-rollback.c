@@ -26,8 +26,8 @@ int cmd_rollback(int argc, char **argv)
 		return cli_fail(NS_EUSAGE);
 	}
 	if ((ret = cli_open(&c)) == 0) {
-		r = (struct ns_runner){ &c.cfg,	   c.reg,    c.user,
-					cli_say,   cli_warn, NULL, 0 };
+		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
+					cli_warn, NULL,	 0 };
 		ret = ns_runner_rollback(&r, id, env, reason);
 	}
 	if (ret == 0)

@@ -42,13 +42,12 @@ static int overview(struct cli *c, int json)
 		json_array_foreach(blocked, i, e)
 			printf("BLOCKED %s since %s: %s\n", str(e, "name"),
 			       str(e, "since"), str(e, "reason"));
-		printf("%-8s %-4s %-16s %-10s %-10s %s\n", "ID", "REV",
-		       "STATE", "SYSTEM", "AUTHOR", "TITLE");
-		json_array_foreach(rows, i, e)
-			printf("ENH-%-4lld r%-3lld %-16s %-10s %-10s %s\n",
-			       num(e, "id"), num(e, "revision"),
-			       str(e, "state"), str(e, "system"),
-			       str(e, "author"), str(e, "title"));
+		printf("%-8s %-4s %-16s %-10s %-10s %s\n", "ID", "REV", "STATE",
+		       "SYSTEM", "AUTHOR", "TITLE");
+		json_array_foreach(rows, i, e) printf(
+			"ENH-%-4lld r%-3lld %-16s %-10s %-10s %s\n",
+			num(e, "id"), num(e, "revision"), str(e, "state"),
+			str(e, "system"), str(e, "author"), str(e, "title"));
 	}
 	json_decref(rows);
 	json_decref(blocked);
@@ -76,8 +75,8 @@ static int gather(struct cli *c, long long id, json_t *o)
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++) {
 		json_t *rows = NULL;
-		int ret = ns_registry_query(c->reg, &rows, parts[i][1], "I",
-					    id);
+		int ret =
+			ns_registry_query(c->reg, &rows, parts[i][1], "I", id);
 		if (ret < 0)
 			return ret;
 		json_object_set_new(o, parts[i][0], rows);
@@ -96,26 +95,23 @@ static void print_one(json_t *o)
 	       "%s\n  since:   %s\n",
 	       str(e, "title"), str(e, "system"), str(e, "author"),
 	       str(e, "rfs"), str(e, "updated_at"));
-	json_array_foreach(json_object_get(o, "revisions"), i, x)
-		printf("  r%lld payload %s (%lld files, %lld bytes) by %s "
-		       "at %s\n",
-		       num(x, "revision"), str(x, "payload_sha256"),
-		       num(x, "members"), num(x, "size"),
-		       str(x, "submitted_by"), str(x, "submitted_at"));
+	json_array_foreach(json_object_get(o, "revisions"), i, x) printf(
+		"  r%lld payload %s (%lld files, %lld bytes) by %s "
+		"at %s\n",
+		num(x, "revision"), str(x, "payload_sha256"), num(x, "members"),
+		num(x, "size"), str(x, "submitted_by"), str(x, "submitted_at"));
 	json_array_foreach(json_object_get(o, "triggers"), i, x)
 		printf("  trigger r%lld %s due %s: %s (%s)\n",
 		       num(x, "revision"), str(x, "environment"),
 		       str(x, "due_at"), str(x, "state"), str(x, "path"));
-	json_array_foreach(json_object_get(o, "runs"), i, x)
-		printf("  run #%lld %s r%lld %s at %s: %s in %lld ms — %s\n",
-		       num(x, "id"), str(x, "kind"), num(x, "revision"),
-		       str(x, "environment"), str(x, "started_at"),
-		       str(x, "outcome"), num(x, "duration_ms"),
-		       str(x, "message"));
-	json_array_foreach(json_object_get(o, "sites"), i, x)
-		printf("    run #%lld site %s: %s (archive %s)\n",
-		       num(x, "run"), str(x, "site"), str(x, "outcome"),
-		       str(x, "rundir"));
+	json_array_foreach(json_object_get(o, "runs"), i, x) printf(
+		"  run #%lld %s r%lld %s at %s: %s in %lld ms — %s\n",
+		num(x, "id"), str(x, "kind"), num(x, "revision"),
+		str(x, "environment"), str(x, "started_at"), str(x, "outcome"),
+		num(x, "duration_ms"), str(x, "message"));
+	json_array_foreach(json_object_get(o, "sites"), i, x) printf(
+		"    run #%lld site %s: %s (archive %s)\n", num(x, "run"),
+		str(x, "site"), str(x, "outcome"), str(x, "rundir"));
 }
 
 static int one(struct cli *c, long long id, int json)

@@ -20,8 +20,7 @@ int cmd_submit(int argc, char **argv)
 	if ((ret = cli_open(&c)) == 0)
 		ret = ns_lifecycle_submit(&id, &c.cfg, c.reg, pos[0], c.user);
 	if (ret == 0)
-		printf("ENH-%lld\nsubmitted by %s\n",
-		       id, c.user);
+		printf("ENH-%lld\nsubmitted by %s\n", id, c.user);
 	cli_close(&c);
 	return ret < 0 ? cli_fail(ret) : 0;
 }

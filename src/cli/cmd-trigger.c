@@ -28,15 +28,16 @@ static int check_registry(const struct ns_trigger *t, const char *file)
 				    "Iis", ns_enh_parse(t->id), t->revision,
 				    t->environment);
 	if (!ret && !row) {
-		ns_error_set("%s: TRIGGER.json names %s r%d for %s, which "
-			     "was never scheduled in this registry (%s): "
-			     "TRIGGER.json was altered, or comes from elsewhere",
-			     file, t->id, t->revision, t->environment,
-			     c.cfg.registry);
+		ns_error_set(
+			"%s: TRIGGER.json names %s r%d for %s, which "
+			"was never scheduled in this registry (%s): "
+			"TRIGGER.json was altered, or comes from elsewhere",
+			file, t->id, t->revision, t->environment,
+			c.cfg.registry);
 		ret = NS_EINVALID;
-	} else if (!ret &&
-		   strcmp(json_string_value(json_object_get(row, "json_sha256")),
-			  t->json_sha256)) {
+	} else if (!ret && strcmp(json_string_value(
+					  json_object_get(row, "json_sha256")),
+				  t->json_sha256)) {
 		ns_error_set("%s: TRIGGER.json was altered after it was "
 			     "scheduled (the registry recorded another hash)",
 			     file);

@@ -21,8 +21,8 @@ int cmd_unblock(int argc, char **argv)
 	if (!env || !reason || !*reason)
 		return cli_usage(usage);
 	if ((ret = cli_open(&c)) == 0) {
-		r = (struct ns_runner){ &c.cfg,	   c.reg,    c.user,
-					cli_say,   cli_warn, NULL, 0 };
+		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
+					cli_warn, NULL,	 0 };
 		ret = ns_runner_unblock(&r, env, reason);
 	}
 	cli_close(&c);

@@ -137,8 +137,10 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 
 		if (strncmp(a, "--", 2) || !a[2]) {
 			if (*npos >= max) {
-				fprintf(stderr, "nightshift: unexpected "
-						"argument '%s'\n", a);
+				fprintf(stderr,
+					"nightshift: unexpected "
+					"argument '%s'\n",
+					a);
 				return cli_usage(usage), -1;
 			}
 			pos[(*npos)++] = a;

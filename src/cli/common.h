@@ -18,7 +18,10 @@ struct cli {
 	const char *user;
 };
 
-#define CLI_INIT { NS_CONFIG_INIT, NULL, NULL }
+#define CLI_INIT                                                               \
+	{                                                                      \
+		NS_CONFIG_INIT, NULL, NULL                                     \
+	}
 
 /* set by main from --as */
 extern const char *cli_as;

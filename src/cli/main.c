@@ -16,7 +16,8 @@ struct cmd {
 };
 
 static const struct cmd commands[] = {
-	{ "init", cmd_init, "init [DIR]  new nightshift.conf, registry, spool" },
+	{ "init", cmd_init,
+	  "init [DIR]  new nightshift.conf, registry, spool" },
 	{ "submit", cmd_submit, "submit PATH  register an enhancement" },
 	{ "status", cmd_status, "status [ID] [--json]  what is where" },
 	{ "log", cmd_log, "log [ID] [--json]  the audit trail" },
@@ -36,7 +37,8 @@ static const struct cmd commands[] = {
 
 static int help(FILE *to, int status)
 {
-	fprintf(to, "usage: nightshift [-C DIR] [--as USER] COMMAND [ARGS]\n\n");
+	fprintf(to,
+		"usage: nightshift [-C DIR] [--as USER] COMMAND [ARGS]\n\n");
 	for (size_t i = 0; i < sizeof(commands) / sizeof(*commands); i++)
 		fprintf(to, "  %s\n", commands[i].help);
 	fprintf(to, "\nExit: 0 success, 1 outcome negative, 2 usage, 3 input "

@@ -82,8 +82,7 @@ int ns_plan_save(const struct ns_plan *p, const char *rundir)
 	json_object_set_new(o, "files", files);
 	json_object_set_new(o, "mkdirs", strings(p->mkdirs, p->mkdirs_nr));
 	json_object_set_new(o, "revert_sql", nullable(p->revert_sql));
-	json_object_set_new(o, "table_existed",
-			    json_boolean(p->table_existed));
+	json_object_set_new(o, "table_existed", json_boolean(p->table_existed));
 	json_object_set_new(o, "verify", strings(p->verify, p->verify_nr));
 	text = json_dumps(o, JSON_INDENT(1) | JSON_SORT_KEYS);
 	json_decref(o);
@@ -139,8 +138,7 @@ static int load_files(struct ns_plan *p, json_t *a, const char *path)
 			json_object_get(v, "mode"));
 		f->size = (uint64_t)json_integer_value(
 			json_object_get(v, "size"));
-		f->before_present =
-			json_is_true(json_object_get(v, "before"));
+		f->before_present = json_is_true(json_object_get(v, "before"));
 		f->before_mode = (unsigned)json_integer_value(
 			json_object_get(v, "before_mode"));
 	}

@@ -51,7 +51,10 @@ struct ns_plan {
 	size_t verify_nr;
 };
 
-#define NS_PLAN_INIT { 0 }
+#define NS_PLAN_INIT                                                           \
+	{                                                                      \
+		0                                                              \
+	}
 
 void ns_plan_release(struct ns_plan *p);
 int ns_plan_save(const struct ns_plan *p, const char *rundir);

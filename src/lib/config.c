@@ -6,8 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <libgen.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -82,10 +82,20 @@ static int parse_size(unsigned long long *out, const char *v)
 	if (errno || end == v)
 		return -1;
 	switch (*end) {
-	case 'K': shift = 10; end++; break;
-	case 'M': shift = 20; end++; break;
-	case 'G': shift = 30; end++; break;
-	default: break;
+	case 'K':
+		shift = 10;
+		end++;
+		break;
+	case 'M':
+		shift = 20;
+		end++;
+		break;
+	case 'G':
+		shift = 30;
+		end++;
+		break;
+	default:
+		break;
 	}
 	if (*end || n > (~0ULL >> shift))
 		return -1;
@@ -186,12 +196,15 @@ static int site_key(struct load_state *st, const char *sname, const char *key,
 	struct ns_site *s = NULL;
 
 	if (!last || last == sname || !last[1])
-		return bad(st, line, "[site \"%s\"]: expected "
-			   "SYSTEM/ENVIRONMENT/SITE", sname);
+		return bad(st, line,
+			   "[site \"%s\"]: expected "
+			   "SYSTEM/ENVIRONMENT/SITE",
+			   sname);
 	envname = xstrndup(sname, (size_t)(last - sname));
 	if (!env_name_ok(envname)) {
 		free(envname);
-		return bad(st, line, "[site \"%s\"]: expected "
+		return bad(st, line,
+			   "[site \"%s\"]: expected "
 			   "SYSTEM/model/SITE or SYSTEM/production/SITE",
 			   sname);
 	}
@@ -229,8 +242,10 @@ static int limits_key(struct load_state *st, const char *key, const char *v,
 	unsigned long long n;
 
 	if (parse_size(&n, v) < 0 || n == 0)
-		return bad(st, line, "[limits] %s: expected a positive size "
-			   "such as 64M, not '%s'", key, v);
+		return bad(st, line,
+			   "[limits] %s: expected a positive size "
+			   "such as 64M, not '%s'",
+			   key, v);
 	if (!strcmp(key, "max-file-size"))
 		l->max_file_size = n;
 	else if (!strcmp(key, "max-total-size"))
@@ -240,8 +255,7 @@ static int limits_key(struct load_state *st, const char *key, const char *v,
 	else if (!strcmp(key, "max-path"))
 		l->max_path = (size_t)n;
 	else
-		return bad(st, line, "unknown key '%s' in [%s]", key,
-			   "limits");
+		return bad(st, line, "unknown key '%s' in [%s]", key, "limits");
 	return 0;
 }
 
@@ -263,15 +277,15 @@ static int path_key(struct load_state *st, const char *key, const char *v,
 	return 0;
 }
 
-static int named_key(struct load_state *st, const char *kind,
-		     const char *name, const char *key, const char *v,
-		     int line)
+static int named_key(struct load_state *st, const char *kind, const char *name,
+		     const char *key, const char *v, int line)
 {
 	struct ns_config *c = st->c;
 
 	if (!strcmp(kind, "environment")) {
 		if (!env_name_ok(name))
-			return bad(st, line, "[environment \"%s\"]: expected "
+			return bad(st, line,
+				   "[environment \"%s\"]: expected "
 				   "SYSTEM/model or SYSTEM/production",
 				   name);
 		return env_key(st, env_get(c, name, line), key, v, line);
@@ -279,21 +293,25 @@ static int named_key(struct load_state *st, const char *kind,
 	if (!strcmp(kind, "site"))
 		return site_key(st, name, key, v, line);
 	if (!strcmp(kind, "system")) {
-		struct ns_system *s = (struct ns_system *)ns_config_system(c,
-									   name);
+		struct ns_system *s =
+			(struct ns_system *)ns_config_system(c, name);
 		if (!s)
 			s = add_system(c, name);
 		if (strcmp(key, "users"))
-			return bad(st, line, "unknown key '%s' in [system "
-				   "\"%s\"]", key, name);
+			return bad(st, line,
+				   "unknown key '%s' in [system "
+				   "\"%s\"]",
+				   key, name);
 		split_list(&s->users, &s->users_nr, v);
 		return 0;
 	}
 	if (!strcmp(kind, "role")) {
 		struct ns_role *r;
 		if (strcmp(key, "members"))
-			return bad(st, line, "unknown key '%s' in [role "
-				   "\"%s\"]", key, name);
+			return bad(st, line,
+				   "unknown key '%s' in [role "
+				   "\"%s\"]",
+				   key, name);
 		c->roles = xrealloc(c->roles, (c->roles_nr + 1) * sizeof(*r));
 		r = &c->roles[c->roles_nr++];
 		memset(r, 0, sizeof(*r));
@@ -316,11 +334,12 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 		return path_key(st, key, v, line);
 	} else if (!strcmp(kind, "limits")) {
 		return limits_key(st, key, v, line);
-	} else if (!strcmp(kind, "security") &&
-		   !strcmp(key, "impersonation")) {
+	} else if (!strcmp(kind, "security") && !strcmp(key, "impersonation")) {
 		if (strcmp(v, "true") && strcmp(v, "false"))
-			return bad(st, line, "[security] impersonation: "
-				   "expected true or false, not '%s'", v);
+			return bad(st, line,
+				   "[security] impersonation: "
+				   "expected true or false, not '%s'",
+				   v);
 		c->impersonation = !strcmp(v, "true");
 	} else if (!strcmp(kind, "notify") && !strcmp(key, "outbox")) {
 		free(c->outbox);
@@ -352,12 +371,14 @@ static int section_opens(struct load_state *st, const char *kind,
 	for (i = 0; i < n && strcmp(list[i], kind); i++)
 		;
 	if (i == n)
-		return name ? bad(st, line, "unknown section [%s \"%s\"]",
-				  kind, name)
+		return name ? bad(st, line, "unknown section [%s \"%s\"]", kind,
+				  name)
 			    : bad(st, line, "unknown section [%s]", kind);
 	if (!strcmp(kind, "environment") && !env_name_ok(name))
-		return bad(st, line, "[environment \"%s\"]: expected "
-			   "SYSTEM/model or SYSTEM/production", name);
+		return bad(st, line,
+			   "[environment \"%s\"]: expected "
+			   "SYSTEM/model or SYSTEM/production",
+			   name);
 	if (!strcmp(kind, "environment"))
 		env_get(st->c, name, line);
 	if (!strcmp(kind, "system") && !ns_config_system(st->c, name))
@@ -435,8 +456,8 @@ static int check_envs(struct ns_config *c)
 					     e->database ? xstrdup(e->database)
 							 : NULL,
 					     e->line };
-			e->sites = xrealloc(e->sites, (e->sites_nr + 1) *
-							      sizeof(s));
+			e->sites = xrealloc(e->sites,
+					    (e->sites_nr + 1) * sizeof(s));
 			memmove(e->sites + 1, e->sites,
 				e->sites_nr * sizeof(s));
 			e->sites[0] = s;
@@ -582,8 +603,7 @@ void ns_config_release(struct ns_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
-const struct ns_env *ns_config_env(const struct ns_config *c,
-				   const char *name)
+const struct ns_env *ns_config_env(const struct ns_config *c, const char *name)
 {
 	char *full = NULL;
 	const struct ns_env *e = NULL;

@@ -23,9 +23,9 @@ struct ns_site {
 };
 
 struct ns_env {
-	char *name;   /* "billing/model" */
-	char *system; /* "billing" */
-	char *kind;   /* "model" or "production" */
+	char *name;	       /* "billing/model" */
+	char *system;	       /* "billing" */
+	char *kind;	       /* "model" or "production" */
 	char *root, *database; /* the single site, when said here */
 	char *verify;
 	char *window, *blackout, *warranty;
@@ -59,14 +59,16 @@ struct ns_config {
 	size_t roles_nr;
 };
 
-#define NS_CONFIG_INIT { 0 }
+#define NS_CONFIG_INIT                                                         \
+	{                                                                      \
+		0                                                              \
+	}
 
 int ns_config_load(struct ns_config *out, const char *path);
 void ns_config_release(struct ns_config *c);
 /* "billing/model", or "model" when the configuration has one system;
  * NULL with the message set when there is no such environment */
-const struct ns_env *ns_config_env(const struct ns_config *c,
-				   const char *name);
+const struct ns_env *ns_config_env(const struct ns_config *c, const char *name);
 const struct ns_system *ns_config_system(const struct ns_config *c,
 					 const char *name);
 /* the members of a role; empty when the role is not configured */

@@ -5,11 +5,11 @@
 #include "xalloc.h"
 
 #include <dirent.h>
-#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -68,8 +68,9 @@ static int walk(int *out, const struct ns_root *r, const char *dir,
 	while (*p) {
 		size_t n = strcspn(p, "/");
 		char *comp = xstrndup(p, n);
-		int next = openat(fd, comp, O_RDONLY | O_DIRECTORY |
-						    O_NOFOLLOW | O_CLOEXEC);
+		int next =
+			openat(fd, comp,
+			       O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		int err = errno;
 		struct stat st;
 
@@ -120,8 +121,8 @@ static int confined(const struct ns_root *r, const char *rel)
 			p++;
 	}
 	if (!*rel || rel[0] == '/' || rel[strlen(rel) - 1] == '/') {
-		ns_error_set("%s: '%s' is not a path beneath the root",
-			     r->path, rel);
+		ns_error_set("%s: '%s' is not a path beneath the root", r->path,
+			     rel);
 		return NS_EINVALID;
 	}
 	return 0;
@@ -169,8 +170,8 @@ int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel)
 			ns_error_set("%s/%s: %s", r->path, rel,
 				     strerror(errno));
 	} else if (S_ISLNK(st->st_mode)) {
-		ns_error_set("%s/%s: symbolic link in the target path",
-			     r->path, rel);
+		ns_error_set("%s/%s: symbolic link in the target path", r->path,
+			     rel);
 		ret = NS_EINVALID;
 	}
 	close(dfd);
@@ -186,8 +187,7 @@ int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 
 	if (ret)
 		return ret;
-	fd = openat(dfd, base,
-		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	close(dfd);
 	if (fd < 0) {
 		if (errno == ENOENT)
@@ -198,8 +198,8 @@ int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 		return errno == ELOOP ? NS_EINVALID : NS_ERROR;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		ns_error_set("%s/%s: not a regular file in the target",
-			     r->path, rel);
+		ns_error_set("%s/%s: not a regular file in the target", r->path,
+			     rel);
 		close(fd);
 		return NS_EINVALID;
 	}
@@ -223,8 +223,8 @@ int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 			     r->path, rel);
 	if (ret)
 		return ret < 0 ? ret : NS_ERROR;
-	if (ns_step("mkdir") < 0 || (mkdirat(dfd, base, 0755) < 0 &&
-				     errno != EEXIST)) {
+	if (ns_step("mkdir") < 0 ||
+	    (mkdirat(dfd, base, 0755) < 0 && errno != EEXIST)) {
 		ns_error_set("cannot create directory '%s/%s': %s", r->path,
 			     rel, strerror(errno));
 		ret = NS_ERROR;
@@ -384,8 +384,7 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 	return ret;
 }
 
-int ns_fsx_rename(int dirfd, const char *from, const char *to,
-		  const char *what)
+int ns_fsx_rename(int dirfd, const char *from, const char *to, const char *what)
 {
 	if (ns_step("rename") < 0 || renameat(dirfd, from, dirfd, to) < 0) {
 		ns_error_set("cannot rename into '%s': %s", what,
@@ -469,7 +468,8 @@ int ns_fsx_write_file(const char *path, const void *buf, size_t len)
 	int fd = -1, ret = NS_ERROR;
 
 	if (ns_step("create") < 0 ||
-	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0 ||
+	    (fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) <
+		    0 ||
 	    write_all(fd, buf, len) < 0 || ns_step("fsync") < 0 ||
 	    fsync(fd) < 0) {
 		ns_error_set("cannot write '%s': %s", path, strerror(errno));
@@ -572,7 +572,8 @@ int ns_fsx_sweep_tmp(const char *dir)
 		    errno != ESRCH)
 			continue;
 		p = xprintf("%s/%s", dir, de->d_name);
-		if (ns_step("unlink") < 0 || (unlink(p) < 0 && errno != ENOENT)) {
+		if (ns_step("unlink") < 0 ||
+		    (unlink(p) < 0 && errno != ENOENT)) {
 			ns_error_set("cannot remove the stale '%s': %s", p,
 				     strerror(errno));
 			ret = NS_ERROR;

@@ -25,7 +25,10 @@ struct ns_root {
 	char *path;
 };
 
-#define NS_ROOT_INIT { -1, NULL }
+#define NS_ROOT_INIT                                                           \
+	{                                                                      \
+		-1, NULL                                                       \
+	}
 
 /* a byte source for ns_fsx_write: like read(2) */
 typedef ssize_t (*ns_fsx_reader)(void *ctx, void *buf, size_t n);

@@ -6,16 +6,16 @@
 #include "xalloc.h"
 
 #include <dirent.h>
-#include <stdio.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *const names[] = {
-	"NONE",	 "PREPARED",	"COMMITTED",   "APPLIED",
-	"DONE",	 "ROLLING_BACK", "ROLLED_BACK", "BLOCKED",
+	"NONE", "PREPARED",	"COMMITTED",   "APPLIED",
+	"DONE", "ROLLING_BACK", "ROLLED_BACK", "BLOCKED",
 };
 
 const char *ns_journal_state_name(enum ns_jstate s)
@@ -71,8 +71,7 @@ int ns_journal_mark(const char *path, enum ns_jstate s, const char *note)
 	return ret;
 }
 
-static enum ns_jstate parse_state(const char *line, size_t n,
-				  const char **note)
+static enum ns_jstate parse_state(const char *line, size_t n, const char **note)
 {
 	for (size_t s = 1; s < sizeof(names) / sizeof(*names); s++) {
 		size_t k = strlen(names[s]);

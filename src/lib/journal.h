@@ -41,7 +41,10 @@ struct ns_journal {
 	char *note; /* the last state's note, or NULL */
 };
 
-#define NS_JOURNAL_INIT { 0 }
+#define NS_JOURNAL_INIT                                                        \
+	{                                                                      \
+		0                                                              \
+	}
 
 int ns_journal_begin(const char *path, const char *rundir);
 int ns_journal_mark(const char *path, enum ns_jstate s, const char *note);

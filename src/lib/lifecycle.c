@@ -237,8 +237,10 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
 		ret = register_enh(out, c, r, &pkg, system, tmp, actor, &store);
 	unlink(tmp);
 	if (!ret) {
-		struct ns_notice n = { "submitted", roles_submitted, actor,
-				       system, NULL, NULL, NULL, NULL };
+		struct ns_notice n = { "submitted", roles_submitted,
+				       actor,	    system,
+				       NULL,	    NULL,
+				       NULL,	    NULL };
 		char id[32];
 		snprintf(id, sizeof(id), "ENH-%lld", *out);
 		subject = xprintf("%s submitted: %s", id, pkg.manifest.title);
@@ -288,15 +290,15 @@ static int sched_load(struct sched *s, const struct ns_config *c,
 			"SELECT revision, payload_sha256, store_path FROM "
 			"revisions WHERE enhancement = ? AND revision = ?",
 			"II", enh,
-			json_integer_value(json_object_get(s->enh, "revision")));
+			json_integer_value(
+				json_object_get(s->enh, "revision")));
 	if (ret < 0)
 		return ret;
 	store = json_string_value(json_object_get(s->rev, "store_path"));
 	if ((ret = ns_package_read(&s->pkg, store, &c->limits, NULL)) < 0)
 		return ret;
-	if (strcmp(s->pkg.payload_sha256,
-		   json_string_value(json_object_get(s->rev,
-						     "payload_sha256")))) {
+	if (strcmp(s->pkg.payload_sha256, json_string_value(json_object_get(
+						  s->rev, "payload_sha256")))) {
 		ns_error_set("%s: the stored payload no longer has the hash "
 			     "recorded at submission",
 			     store);
@@ -364,8 +366,8 @@ static int sched_record(struct ns_registry *r, long long enh,
 }
 
 int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
-			  struct ns_registry *r, long long enh,
-			  const char *env, const char *at, const char *actor)
+			  struct ns_registry *r, long long enh, const char *env,
+			  const char *at, const char *actor)
 {
 	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, "" };
 	char id[32], created[NS_TIME_LEN], json_sha[NS_HEX_LEN + 1];
@@ -388,9 +390,10 @@ int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
 		goto done;
 	if (strcmp(json_string_value(json_object_get(s.enh, "system")),
 		   s.env->system)) {
-		ns_error_set("ENH-%lld belongs to system %s, not to %s", enh,
-			     json_string_value(json_object_get(s.enh, "system")),
-			     s.env->name);
+		ns_error_set(
+			"ENH-%lld belongs to system %s, not to %s", enh,
+			json_string_value(json_object_get(s.enh, "system")),
+			s.env->name);
 		ret = NS_EINVALID;
 		goto done;
 	}
@@ -399,17 +402,27 @@ int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	ns_time_iso(created, ns_now());
 	spec = (struct ns_trigger_spec){
-		id, (int)json_integer_value(json_object_get(s.rev, "revision")),
-		s.env->system, s.env->name, s.env->kind, s.sites, s.sites_nr,
-		s.env->window, s.due, NULL, actor, created, NULL,
+		id,
+		(int)json_integer_value(json_object_get(s.rev, "revision")),
+		s.env->system,
+		s.env->name,
+		s.env->kind,
+		s.sites,
+		s.sites_nr,
+		s.env->window,
+		s.due,
+		NULL,
+		actor,
+		created,
+		NULL,
 	};
 	dir = ns_env_dir(c->spool, s.env);
 	path = xprintf("%s/%s-r%d.trigger", dir, id, spec.revision);
 	ret = ns_fsx_mkdir_p(dir, 0755);
 	if (!ret)
-		ret = ns_trigger_write(
-			json_sha, path, &spec, &s.pkg,
-			json_string_value(json_object_get(s.rev, "store_path")));
+		ret = ns_trigger_write(json_sha, path, &spec, &s.pkg,
+				       json_string_value(json_object_get(
+					       s.rev, "store_path")));
 	if (!ret && (ret = sched_record(r, enh, &s, path, json_sha, actor)) < 0)
 		unlink(path);
 	if (!ret) {

@@ -32,7 +32,7 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
  * scheduled. The trigger's path in *out_path.
  */
 int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
-			  struct ns_registry *r, long long enh,
-			  const char *env, const char *at, const char *actor);
+			  struct ns_registry *r, long long enh, const char *env,
+			  const char *at, const char *actor);
 
 #endif

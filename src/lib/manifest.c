@@ -17,35 +17,35 @@ static const struct key {
 	enum key_kind kind;
 	size_t off, nr_off;
 } keys[] = {
-	{"enhancement", "title", SCALAR, offsetof(struct ns_manifest, title),
-	 0},
-	{"enhancement", "rfs", SCALAR, offsetof(struct ns_manifest, rfs), 0},
-	{"enhancement", "system", SCALAR, offsetof(struct ns_manifest, system),
-	 0},
-	{"enhancement", "author", SCALAR, offsetof(struct ns_manifest, author),
-	 0},
-	{"enhancement", "requires", LIST,
-	 offsetof(struct ns_manifest, requires),
-	 offsetof(struct ns_manifest, requires_nr)},
-	{"enhancement", "conflicts", LIST,
-	 offsetof(struct ns_manifest, conflicts),
-	 offsetof(struct ns_manifest, conflicts_nr)},
-	{"schedule", "not-before", SCALAR,
-	 offsetof(struct ns_manifest, not_before), 0},
-	{"schedule", "model", SCALAR, offsetof(struct ns_manifest, sched_model),
-	 0},
-	{"schedule", "production", SCALAR,
-	 offsetof(struct ns_manifest, sched_production), 0},
-	{"distribution", "sites", LIST, offsetof(struct ns_manifest, sites),
-	 offsetof(struct ns_manifest, sites_nr)},
-	{"instructions", "operator", SCALAR,
-	 offsetof(struct ns_manifest, instr_operator), 0},
-	{"instructions", "special", SCALAR,
-	 offsetof(struct ns_manifest, instr_special), 0},
-	{"files", "delete", DELETE, 0, 0},
-	{"files", "base", BASE, 0, 0},
-	{"verify", "command", SCALAR,
-	 offsetof(struct ns_manifest, verify_command), 0},
+	{ "enhancement", "title", SCALAR, offsetof(struct ns_manifest, title),
+	  0 },
+	{ "enhancement", "rfs", SCALAR, offsetof(struct ns_manifest, rfs), 0 },
+	{ "enhancement", "system", SCALAR, offsetof(struct ns_manifest, system),
+	  0 },
+	{ "enhancement", "author", SCALAR, offsetof(struct ns_manifest, author),
+	  0 },
+	{ "enhancement", "requires", LIST,
+	  offsetof(struct ns_manifest, requires),
+	  offsetof(struct ns_manifest, requires_nr) },
+	{ "enhancement", "conflicts", LIST,
+	  offsetof(struct ns_manifest, conflicts),
+	  offsetof(struct ns_manifest, conflicts_nr) },
+	{ "schedule", "not-before", SCALAR,
+	  offsetof(struct ns_manifest, not_before), 0 },
+	{ "schedule", "model", SCALAR,
+	  offsetof(struct ns_manifest, sched_model), 0 },
+	{ "schedule", "production", SCALAR,
+	  offsetof(struct ns_manifest, sched_production), 0 },
+	{ "distribution", "sites", LIST, offsetof(struct ns_manifest, sites),
+	  offsetof(struct ns_manifest, sites_nr) },
+	{ "instructions", "operator", SCALAR,
+	  offsetof(struct ns_manifest, instr_operator), 0 },
+	{ "instructions", "special", SCALAR,
+	  offsetof(struct ns_manifest, instr_special), 0 },
+	{ "files", "delete", DELETE, 0, 0 },
+	{ "files", "base", BASE, 0, 0 },
+	{ "verify", "command", SCALAR,
+	  offsetof(struct ns_manifest, verify_command), 0 },
 };
 
 #define KEYS_NR (sizeof(keys) / sizeof(keys[0]))
@@ -327,7 +327,9 @@ static int check_nul(const char *name, const char *buf, size_t len)
 int ns_manifest_parse(struct ns_manifest *out, const char *name,
 		      const char *buf, size_t len, size_t max_path)
 {
-	struct parse_state st = {.m = out, .name = name, .max_path = max_path};
+	struct parse_state st = { .m = out,
+				  .name = name,
+				  .max_path = max_path };
 	int error;
 
 	memset(out, 0, sizeof(*out));

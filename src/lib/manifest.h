@@ -45,7 +45,10 @@ struct ns_manifest {
 	char *verify_command;
 };
 
-#define NS_MANIFEST_INIT { 0 }
+#define NS_MANIFEST_INIT                                                       \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* name is how messages call the file, e.g. "pkg/enhancement.ini" */
 int ns_manifest_parse(struct ns_manifest *out, const char *name,

@@ -24,7 +24,10 @@ struct run {
 	int cause; /* the code of what made the run fail */
 };
 
-#define RUN_INIT { NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0 }
+#define RUN_INIT                                                               \
+	{                                                                      \
+		NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0       \
+	}
 
 static void run_release(struct run *r)
 {
@@ -275,8 +278,8 @@ static int prepare(struct run *r, const struct ns_migrate_ctx *ctx,
 	int ret, has;
 
 	r->rundir = xprintf("%s/%s", parent, label);
-	r->journal = xprintf("%s/%s.%s.jnl", ctx->journal_dir, r->plan.token,
-			     label);
+	r->journal =
+		xprintf("%s/%s.%s.jnl", ctx->journal_dir, r->plan.token, label);
 	ret = ns_fsx_mkdir_p(ctx->journal_dir, 0755);
 	if (!ret)
 		ret = ns_fsx_mkdir_p(r->rundir, 0700);
@@ -360,7 +363,7 @@ static int fsync_dirs(struct run *r, enum ns_op only)
 		size_t len = slash ? (size_t)(slash - f->path) : 0;
 		int dfd;
 
-		if (f->op != only && only != (enum ns_op)-1)
+		if (f->op != only && only != (enum ns_op) - 1)
 			continue;
 		if (prev && len == prev_len && !strncmp(prev, f->path, len))
 			continue;
@@ -483,7 +486,7 @@ static int apply(struct run *r)
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
 		ret = apply_one(r, i);
 	if (!ret)
-		ret = fsync_dirs(r, (enum ns_op)-1);
+		ret = fsync_dirs(r, (enum ns_op) - 1);
 	if (!ret)
 		ret = ns_journal_mark(r->journal, NS_J_APPLIED, NULL);
 	return ret;
@@ -531,8 +534,7 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 	ns_error_set("verify command '%s' failed (%s %d); its output is in "
 		     "%s",
 		     cmd, WIFEXITED(status) ? "exit" : "signal",
-		     WIFEXITED(status) ? WEXITSTATUS(status)
-				       : WTERMSIG(status),
+		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 		     log);
 	return NS_EFAILED;
 }
@@ -813,8 +815,8 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
 		ret = r.db->ops->row_exists(r.db, r.plan.enhancement,
 					    r.plan.revision, &row);
 	if (ret < 0) {
-		char *msg = xprintf("recovery cannot proceed: %s",
-				    ns_error_last());
+		char *msg =
+			xprintf("recovery cannot proceed: %s", ns_error_last());
 		ns_journal_mark(j.path, NS_J_BLOCKED, msg);
 		ret = finish(out, &r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
 		free(msg);
@@ -839,9 +841,9 @@ static int still_as_migrated(struct run *r)
 	for (size_t i = 0; i < r->plan.nr; i++) {
 		const struct ns_plan_file *f = &r->plan.files[i];
 		int ret = ns_fsx_hash(now, &r->root, f->path);
-		int same = f->op == NS_OP_PUT ? ret == 0 &&
-							!strcmp(now, f->sha256)
-					      : ret == 1;
+		int same = f->op == NS_OP_PUT
+				   ? ret == 0 && !strcmp(now, f->sha256)
+				   : ret == 1;
 		if (ret < 0)
 			return ret;
 		if (!same) {

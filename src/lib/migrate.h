@@ -20,8 +20,9 @@
  * Every function fills an ns_outcome and returns its code (0 migrated,
  * NS_EINVALID/NS_EDRIFT refused with nothing written, NS_EFAILED rolled
  * back for the enhancement's fault, NS_ERROR refused or rolled back for
- * the environment's — a full disk, an I/O error —, NS_ELOCKED blocked). The active journal is left
- * for the caller to retire (ns_journal_retire) once it recorded the outcome.
+ * the environment's — a full disk, an I/O error —, NS_ELOCKED blocked). The
+ * active journal is left for the caller to retire (ns_journal_retire) once it
+ * recorded the outcome.
  */
 #ifndef NS_MIGRATE_H
 #define NS_MIGRATE_H
@@ -50,7 +51,10 @@ struct ns_outcome {
 	int recovered; /* finished by recovery */
 };
 
-#define NS_OUTCOME_INIT { 0 }
+#define NS_OUTCOME_INIT                                                        \
+	{                                                                      \
+		0                                                              \
+	}
 
 struct ns_migrate_ctx {
 	const char *archive_dir; /* ARCHIVE/SYSTEM/KIND */

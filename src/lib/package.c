@@ -457,7 +457,7 @@ int ns_tar_add_from_reader(struct ns_tar_writer *w, const char *name,
 			   struct ns_tar_reader *r, uint64_t size,
 			   unsigned mode, const char *expect)
 {
-	struct source src = {read_reader, r, name, NS_EINVALID};
+	struct source src = { read_reader, r, name, NS_EINVALID };
 	char extra;
 	ssize_t n;
 	int error;
@@ -500,8 +500,8 @@ static ssize_t read_fd(void *data, void *buf, size_t n)
 int ns_tar_add_fd(struct ns_tar_writer *w, const char *name, int fd,
 		  uint64_t size, unsigned mode, const char *expect)
 {
-	struct fd_ctx c = {fd, name};
-	struct source src = {read_fd, &c, name, NS_ERROR};
+	struct fd_ctx c = { fd, name };
+	struct source src = { read_fd, &c, name, NS_ERROR };
 	int error = write_header(w, name, size, mode);
 
 	if (!error)
@@ -839,7 +839,7 @@ static int hash_dir_file(struct pkg_read *st, int dfd, const char *name,
 static int dir_entry(struct pkg_read *st, int dfd, const char *name,
 		     const char *rel)
 {
-	struct raw r = {rel, rel, 0, 0, 0, 0};
+	struct raw r = { rel, rel, 0, 0, 0, 0 };
 	struct entry *e;
 	struct stat sb;
 	char *w;
@@ -967,12 +967,12 @@ static int tar_entry(struct pkg_read *st, struct ns_tar_reader *r)
 {
 	struct archive_entry *ae = r->entry;
 	const char *raw = entry_name(ae);
-	struct raw rw = {raw,
-			 NULL,
-			 archive_entry_filetype(ae),
-			 archive_entry_hardlink(ae) != NULL,
-			 (unsigned)archive_entry_perm(ae),
-			 (uint64_t)archive_entry_size(ae)};
+	struct raw rw = { raw,
+			  NULL,
+			  archive_entry_filetype(ae),
+			  archive_entry_hardlink(ae) != NULL,
+			  (unsigned)archive_entry_perm(ae),
+			  (uint64_t)archive_entry_size(ae) };
 	char *path = NULL;
 	struct entry *e;
 	int error;
@@ -1125,7 +1125,7 @@ static int check_entries(struct pkg_read *st)
 
 static struct entry *find_file(const struct pkg_read *st, const char *path)
 {
-	struct entry key = {.path = (char *)path}, *k = &key, **found;
+	struct entry key = { .path = (char *)path }, *k = &key, **found;
 
 	found = bsearch(&k, st->sorted, st->sorted_nr, sizeof(*st->sorted),
 			cmp_sorted);

@@ -32,7 +32,10 @@ struct ns_limits {
 	size_t max_path;	 /* bytes of a target path */
 };
 
-#define NS_LIMITS_DEFAULT { 1ULL << 30, 4ULL << 30, 100000, 1024 }
+#define NS_LIMITS_DEFAULT                                                      \
+	{                                                                      \
+		1ULL << 30, 4ULL << 30, 100000, 1024                           \
+	}
 
 struct ns_member {
 	char *path; /* "enhancement.ini", "files/a/b.c", "sql/deploy.sql" */
@@ -49,7 +52,10 @@ struct ns_package {
 	int has_deploy, has_revert, has_verify_sql;
 };
 
-#define NS_PACKAGE_INIT { 0 }
+#define NS_PACKAGE_INIT                                                        \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* read and check SRC; on success the payload tar is at store_path (written
  * to a temporary sibling, fsynced, renamed). store_path NULL: check only. */

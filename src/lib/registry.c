@@ -292,8 +292,8 @@ int ns_registry_query(struct ns_registry *r, json_t **out, const char *sql,
 	return ret;
 }
 
-int ns_registry_query_row(struct ns_registry *r, json_t **out,
-			  const char *sql, const char *fmt, ...)
+int ns_registry_query_row(struct ns_registry *r, json_t **out, const char *sql,
+			  const char *fmt, ...)
 {
 	json_t *rows = NULL;
 	va_list ap;

@@ -36,8 +36,8 @@ long long ns_registry_last_id(struct ns_registry *r);
 int ns_registry_query(struct ns_registry *r, json_t **out, const char *sql,
 		      const char *fmt, ...);
 /* the first row, or NULL (with 0 returned) when there is none */
-int ns_registry_query_row(struct ns_registry *r, json_t **out,
-			  const char *sql, const char *fmt, ...);
+int ns_registry_query_row(struct ns_registry *r, json_t **out, const char *sql,
+			  const char *fmt, ...);
 
 /* append to the audit log */
 int ns_registry_event(struct ns_registry *r, const char *actor, long long enh,

@@ -53,11 +53,17 @@ static void warn(struct ns_runner *r, const char *fmt, ...)
 static int rank(int code)
 {
 	switch (code) {
-	case 0: return 0;
-	case NS_EFAILED: case NS_EDRIFT: return 1;
-	case NS_EINVALID: return 2;
-	case NS_ELOCKED: return 3;
-	default: return 4;
+	case 0:
+		return 0;
+	case NS_EFAILED:
+	case NS_EDRIFT:
+		return 1;
+	case NS_EINVALID:
+		return 2;
+	case NS_ELOCKED:
+		return 3;
+	default:
+		return 4;
 	}
 }
 
@@ -77,11 +83,13 @@ char *ns_env_dir(const char *base, const struct ns_env *e)
 static const char *roles_migrated[] = { "developer", "qa", "users", NULL };
 static const char *roles_rolled[] = { "developer", "qa", "change-management",
 				      NULL };
-static const char *roles_refused[] = { "developer", "change-management",
-				       NULL };
+static const char *roles_refused[] = { "developer", "change-management", NULL };
 static const char *roles_blocked[] = { "technical-support",
-				       "change-management", "dba", "developer",
-				       "users", NULL };
+				       "change-management",
+				       "dba",
+				       "developer",
+				       "users",
+				       NULL };
 static const char *roles_none[] = { "dba", "change-management", NULL };
 static const char *roles_backout[] = { "developer", "qa", "change-management",
 				       "users", NULL };
@@ -94,8 +102,8 @@ static void tell(struct ns_runner *r, const char *event, const char **roles,
 {
 	json_t *row = NULL;
 	char id[32];
-	struct ns_notice n = { event, roles, NULL, NULL, NULL, env, subject,
-			       body };
+	struct ns_notice n = { event, roles, NULL,    NULL,
+			       NULL,  env,   subject, body };
 
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	if (enh) {
@@ -130,10 +138,14 @@ static const char *verb_for(enum ns_outcome_kind k, int backout)
 	if (backout)
 		return k == NS_OUT_BLOCKED ? NULL : "back-out";
 	switch (k) {
-	case NS_OUT_MIGRATED: return "migrated";
-	case NS_OUT_REFUSED: return "refuse";
-	case NS_OUT_ROLLED_BACK: return "roll-back";
-	default: return "rollback-failed";
+	case NS_OUT_MIGRATED:
+		return "migrated";
+	case NS_OUT_REFUSED:
+		return "refuse";
+	case NS_OUT_ROLLED_BACK:
+		return "roll-back";
+	default:
+		return "rollback-failed";
 	}
 }
 
@@ -164,9 +176,9 @@ struct verdict {
 static int record(struct ns_runner *r, const struct verdict *v)
 {
 	char at[NS_TIME_LEN];
-	const char *verb = v->requeue ? "requeue"
-					: verb_for(v->kind, v->backout);
-	const char *tstate = v->requeue			 ? "pending"
+	const char *verb =
+		v->requeue ? "requeue" : verb_for(v->kind, v->backout);
+	const char *tstate = v->requeue			  ? "pending"
 			     : v->kind == NS_OUT_MIGRATED ? "done"
 			     : v->kind == NS_OUT_REFUSED  ? "refused"
 							  : "failed";
@@ -193,9 +205,8 @@ static int record(struct ns_runner *r, const struct verdict *v)
 	if (!ret && v->kind == NS_OUT_BLOCKED)
 		ret = block_env(r, v->env, v->message);
 	if (!ret && v->kind == NS_OUT_BLOCKED)
-		ret = ns_registry_event(r->reg, r->user, v->enh, v->rev,
-					v->env, "environment-blocked",
-					v->message);
+		ret = ns_registry_event(r->reg, r->user, v->enh, v->rev, v->env,
+					"environment-blocked", v->message);
 	if (!ret)
 		ret = ns_registry_commit(r->reg);
 	else
@@ -230,10 +241,9 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 				 "stays scheduled for"
 		    : v->kind == NS_OUT_MIGRATED && !v->backout
 			    ? "migrated into"
-		    : v->backout && v->kind != NS_OUT_BLOCKED
-			    ? "backed out of"
-		    : v->kind == NS_OUT_REFUSED	    ? "refused for"
-		    : v->kind == NS_OUT_ROLLED_BACK ? "rolled back in"
+		    : v->backout && v->kind != NS_OUT_BLOCKED ? "backed out of"
+		    : v->kind == NS_OUT_REFUSED		      ? "refused for"
+		    : v->kind == NS_OUT_ROLLED_BACK	      ? "rolled back in"
 						    : "ROLLBACK FAILED in",
 		    v->env);
 	strbuf_addf(&body,
@@ -298,8 +308,8 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	ret = ns_registry_exec(r->reg,
 			       "UPDATE run_sites SET outcome = ?, message = ? "
 			       "WHERE run = ? AND site = ?",
-			       "ssIs", outcome_word(o->kind), o->message,
-			       v.run, o->site);
+			       "ssIs", outcome_word(o->kind), o->message, v.run,
+			       o->site);
 	/* the lifecycle moves only if the registry still thinks it runs */
 	if (!ret)
 		ret = ns_registry_query_row(
@@ -362,8 +372,8 @@ static int recover_orphans(struct ns_runner *r, const struct ns_env *e)
 	json_array_foreach(rows, i, x)
 	{
 		struct ns_outcome o = NS_OUTCOME_INIT;
-		const char *token = json_string_value(json_object_get(x,
-								      "token"));
+		const char *token =
+			json_string_value(json_object_get(x, "token"));
 		if (ret < 0)
 			break;
 		if (!strcmp(json_string_value(json_object_get(x, "kind")),
@@ -420,8 +430,8 @@ static int recover_env(struct ns_runner *r, const struct ns_env *e)
 
 static int lock_env(struct ns_runner *r, const struct ns_env *e, int *fd)
 {
-	char *path = xprintf("%s/%s.%s.lock", r->cfg->locks, e->system,
-			     e->kind);
+	char *path =
+		xprintf("%s/%s.%s.lock", r->cfg->locks, e->system, e->kind);
 	char *what = xprintf("environment %s", e->name);
 	json_t *row = NULL;
 	int ret = ns_fsx_mkdir_p(r->cfg->locks, 0755);
@@ -465,8 +475,8 @@ struct due {
 static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			  struct due *d, const char *why)
 {
-	struct verdict v = { d->enh, 0, d->id, d->rev, 0, 0, e->name,
-			     NS_OUT_REFUSED, why, 0 };
+	struct verdict v = { d->enh, 0,	      d->id,	      d->rev, 0,
+			     0,	     e->name, NS_OUT_REFUSED, why,    0 };
 	int ret = record(r, &v);
 
 	warn(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
@@ -477,16 +487,17 @@ static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 static int check_trigger(struct ns_runner *r, const struct ns_env *e,
 			 struct due *d)
 {
-	const char *jsha = json_string_value(json_object_get(d->row,
-							     "json_sha256"));
-	const char *psha = json_string_value(
-		json_object_get(d->row, "payload_sha256"));
+	const char *jsha =
+		json_string_value(json_object_get(d->row, "json_sha256"));
+	const char *psha =
+		json_string_value(json_object_get(d->row, "payload_sha256"));
 	int ret = ns_trigger_load(&d->t, d->path, &r->cfg->limits);
 
 	if (ret < 0)
 		return ret;
 	d->loaded = 1;
-	if (strcmp(d->t.json_sha256, jsha) || strcmp(d->t.payload_sha256, psha)) {
+	if (strcmp(d->t.json_sha256, jsha) ||
+	    strcmp(d->t.payload_sha256, psha)) {
 		ns_error_set("%s: TRIGGER.json was altered after it was "
 			     "scheduled (its hash is not the one the registry "
 			     "recorded)",
@@ -525,7 +536,7 @@ static int check_requires(struct ns_runner *r, const struct ns_env *e,
 		if (!row) {
 			ns_error_set("requires %s, which is not migrated into "
 				     "%s",
-				     d->t.manifest.requires[i], e->name);
+				     d->t.manifest.requires[i], e -> name);
 			*waiting = 1;
 			return NS_EFAILED;
 		}
@@ -583,8 +594,7 @@ static int record_site(struct ns_runner *r, long long run,
 				outcome_word(o->kind), o->message);
 }
 
-static const struct ns_site *find_site(const struct ns_env *e,
-				       const char *name)
+static const struct ns_site *find_site(const struct ns_env *e, const char *name)
 {
 	for (size_t i = 0; i < e->sites_nr; i++)
 		if (!strcmp(e->sites[i].name, name) ||
@@ -599,7 +609,7 @@ struct retirees {
 	struct {
 		char *journal, *rundir;
 		const char *as;
-	} *v;
+	} * v;
 	size_t nr, alloc;
 };
 
@@ -618,9 +628,9 @@ static void retire(struct retirees *l, struct ns_outcome *o, const char *as)
 static void retire_all(struct ns_runner *r, struct retirees *l, int recorded)
 {
 	for (size_t i = 0; i < l->nr; i++) {
-		if (recorded && ns_journal_retire(l->v[i].journal,
-						  l->v[i].rundir,
-						  l->v[i].as) < 0)
+		if (recorded &&
+		    ns_journal_retire(l->v[i].journal, l->v[i].rundir,
+				      l->v[i].as) < 0)
 			warn(r, "%s (recovery will finish it)",
 			     ns_error_last());
 		free(l->v[i].journal);
@@ -661,12 +671,17 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 			 struct ns_outcome *fin, struct retirees *l)
 {
 	json_t *sites = json_object_get(d->t.json, "sites"), *s;
-	struct ns_outcome *done = xcalloc(json_array_size(sites) + 1,
-					  sizeof(*done));
+	struct ns_outcome *done =
+		xcalloc(json_array_size(sites) + 1, sizeof(*done));
 	char *adir = ns_env_dir(r->cfg->archive, e);
 	char *jdir = ns_env_dir(r->cfg->journal, e);
-	struct ns_migrate_ctx ctx = { adir, jdir, token, r->user, e->name,
-				      e->verify, r->cfg->limits.max_path };
+	struct ns_migrate_ctx ctx = { adir,
+				      jdir,
+				      token,
+				      r->user,
+				      e->name,
+				      e->verify,
+				      r->cfg->limits.max_path };
 	size_t i, n = 0;
 
 	fin->kind = NS_OUT_MIGRATED;
@@ -718,8 +733,8 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
  * — the trigger stays due for the next window */
 static int requeue(const struct ns_outcome *fin)
 {
-	return fin->code == NS_ERROR && (fin->kind == NS_OUT_REFUSED ||
-					 fin->kind == NS_OUT_ROLLED_BACK);
+	return fin->code == NS_ERROR &&
+	       (fin->kind == NS_OUT_REFUSED || fin->kind == NS_OUT_ROLLED_BACK);
 }
 
 static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
@@ -734,20 +749,20 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
 	migrate_sites(r, e, d, run, token, &fin, &done);
-	v = (struct verdict){ d->enh, run, d->id, d->rev, 0,
-			      requeue(&fin), e->name, fin.kind, fin.message,
-			      fin.ms };
+	v = (struct verdict){ d->enh,	   run,		  d->id,   d->rev,
+			      0,	   requeue(&fin), e->name, fin.kind,
+			      fin.message, fin.ms };
 	ret = record(r, &v);
 	retire_all(r, &done, ret == 0);
 	announce(r, &v, d->t.manifest.title);
 	/* a run that was put back ran with a negative outcome (exit 1),
 	 * whoever's fault it was */
-	note(r, fin.kind == NS_OUT_MIGRATED	? 0
-		: fin.kind == NS_OUT_BLOCKED	? NS_ELOCKED
-		: v.requeue			? NS_EFAILED
-		: fin.kind == NS_OUT_REFUSED	? (fin.code ? fin.code
-							    : NS_EINVALID)
-						: NS_EFAILED);
+	note(r, fin.kind == NS_OUT_MIGRATED  ? 0
+		: fin.kind == NS_OUT_BLOCKED ? NS_ELOCKED
+		: v.requeue		     ? NS_EFAILED
+		: fin.kind == NS_OUT_REFUSED
+			? (fin.code ? fin.code : NS_EINVALID)
+			: NS_EFAILED);
 	ns_outcome_release(&fin);
 	free(token);
 	return ret;
@@ -777,10 +792,10 @@ static int load_due(struct ns_runner *r, const struct ns_env *e,
 		struct due *d = &(*out)[i];
 		d->row = json_incref(row);
 		d->id = json_integer_value(json_object_get(row, "id"));
-		d->enh = json_integer_value(json_object_get(row,
-							    "enhancement"));
-		d->rev = (int)json_integer_value(json_object_get(row,
-								 "revision"));
+		d->enh =
+			json_integer_value(json_object_get(row, "enhancement"));
+		d->rev = (int)json_integer_value(
+			json_object_get(row, "revision"));
 		d->path = json_string_value(json_object_get(row, "path"));
 	}
 	json_decref(rows);
@@ -840,8 +855,8 @@ static int run_env(struct ns_runner *r, const struct ns_env *e)
 		say(r, "%s: no trigger due", e->name);
 		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
 					"no-trigger", NULL);
-		tell(r, "no-trigger", roles_none, 0, e->name,
-		     "no trigger due", body);
+		tell(r, "no-trigger", roles_none, 0, e->name, "no trigger due",
+		     body);
 		free(body);
 	}
 	while (!ret && progress)
@@ -941,12 +956,12 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 	json_array_foreach(sites, i, s)
 	{
 		struct ns_outcome o = NS_OUTCOME_INIT;
-		const char *dir = json_string_value(json_object_get(s,
-								    "rundir"));
+		const char *dir =
+			json_string_value(json_object_get(s, "rundir"));
 		ns_migrate_backout(&o, dir, jdir, reason, 1);
 		if (!o.site)
-			o.site = xstrdup(json_string_value(
-				json_object_get(s, "site")));
+			o.site = xstrdup(
+				json_string_value(json_object_get(s, "site")));
 		record_site(r, run, &o);
 		say(r, "%s: site %s: %s", e->name, o.site, o.message);
 		fin->ms += o.ms;
@@ -996,9 +1011,10 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		goto done;
 	ret = backout_all(r, e, sites, run, reason, &fin, &done);
 	{
-		struct verdict v = { enh,     run,	 0,	    d.rev,
-				     1,	      0,	 e->name,   fin.kind,
-				     fin.message, fin.ms };
+		struct verdict v = {
+			enh, run,     0,	d.rev,	     1,
+			0,   e->name, fin.kind, fin.message, fin.ms
+		};
 		int rc = record(r, &v);
 		retire_all(r, &done, rc == 0);
 		ns_registry_query_row(r->reg, &title,
@@ -1094,8 +1110,8 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
 					"unblocked", reason);
 	json_array_foreach(enhs, i, x) if (!ret) ret = ns_lifecycle_move(
-		r->reg, json_integer_value(json_object_get(x, "id")),
-		"unblock", r->user, e->name, reason);
+		r->reg, json_integer_value(json_object_get(x, "id")), "unblock",
+		r->user, e->name, reason);
 	if (!ret)
 		ret = ns_registry_commit(r->reg);
 	else

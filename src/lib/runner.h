@@ -23,8 +23,8 @@ struct ns_runner {
 	const struct ns_config *cfg;
 	struct ns_registry *reg;
 	const char *user;
-	void (*say)(void *data, const char *line);   /* what went well */
-	void (*warn)(void *data, const char *line);  /* what did not */
+	void (*say)(void *data, const char *line);  /* what went well */
+	void (*warn)(void *data, const char *line); /* what did not */
 	void *data;
 	int worst;
 };
@@ -33,8 +33,7 @@ int ns_runner_window(struct ns_runner *r, const char *env);
 int ns_runner_recover(struct ns_runner *r, const char *env);
 int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		       const char *reason);
-int ns_runner_unblock(struct ns_runner *r, const char *env,
-		      const char *reason);
+int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason);
 
 /* the directories of an environment (caller frees) */
 char *ns_env_dir(const char *base, const struct ns_env *e);

@@ -1,7 +1,7 @@
-#include "target.h"
 #include "error.h"
 #include "step.h"
 #include "strbuf.h"
+#include "target.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -77,7 +77,8 @@ static const char *skip_blank(const char *p)
 /* the statement for a message: its first 80 bytes on one line */
 static char *excerpt(const char *begin, const char *tail)
 {
-	size_t n = tail && tail > begin ? (size_t)(tail - begin) : strlen(begin);
+	size_t n =
+		tail && tail > begin ? (size_t)(tail - begin) : strlen(begin);
 	char *s = xstrndup(begin, n > 80 ? 80 : n);
 
 	for (char *c = s; *c; c++)
@@ -292,8 +293,7 @@ static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
 	/* a table nightshift created for this run goes with it, so the
 	 * database is exactly as before */
 	if (!r && drop_table)
-		r = exec1(db,
-			  "DROP TABLE IF EXISTS nightshift_changes",
+		r = exec1(db, "DROP TABLE IF EXISTS nightshift_changes",
 			  "nightshift_changes");
 	if (!r)
 		r = exec1(db, "COMMIT", "COMMIT");

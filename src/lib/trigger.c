@@ -7,7 +7,7 @@
 #include <string.h>
 
 #define JSON_CAP (16u << 20)
-#define SQL_CAP (16u << 20)
+#define SQL_CAP	 (16u << 20)
 
 static const char *const steps[] = {
 	"lock",	 "recover", "validate", "drift",  "archive",
@@ -30,9 +30,9 @@ static json_t *spec_json(const struct ns_trigger_spec *s,
 	json_object_set_new(o, "sites", arr);
 	json_object_set_new(o, "window",
 			    s->window ? json_string(s->window) : json_null());
-	json_object_set_new(o, "earliest", s->earliest
-						   ? json_string(s->earliest)
-						   : json_null());
+	json_object_set_new(o, "earliest",
+			    s->earliest ? json_string(s->earliest)
+					: json_null());
 	json_object_set_new(o, "latest",
 			    s->latest ? json_string(s->latest) : json_null());
 	arr = json_array();
@@ -49,9 +49,9 @@ static json_t *spec_json(const struct ns_trigger_spec *s,
 	json_object_set_new(o, "members", m);
 	json_object_set_new(o, "payload_sha256",
 			    json_string(pkg->payload_sha256));
-	json_object_set_new(o, "approvals", s->approvals
-						    ? json_incref(s->approvals)
-						    : json_array());
+	json_object_set_new(o, "approvals",
+			    s->approvals ? json_incref(s->approvals)
+					 : json_array());
 	json_object_set_new(o, "creator", json_string(s->creator));
 	json_object_set_new(o, "created", json_string(s->created));
 	return o;
@@ -70,9 +70,10 @@ static int copy_payload(struct ns_tar_writer *w, const struct ns_package *pkg,
 		return ret;
 	while ((ret = ns_tar_next(r, &name, &size, &mode, &regular)) == 1) {
 		char *dst;
-		if ((size_t)i >= pkg->nr || strcmp(name, pkg->members[i].path)) {
-			ns_error_set("%s: unexpected member '%s'",
-				     payload_path, name);
+		if ((size_t)i >= pkg->nr ||
+		    strcmp(name, pkg->members[i].path)) {
+			ns_error_set("%s: unexpected member '%s'", payload_path,
+				     name);
 			ret = NS_EINVALID;
 			break;
 		}
@@ -169,8 +170,8 @@ static int parse_json(struct ns_trigger *t, const char *text, size_t len)
 	t->environment =
 		json_string_value(json_object_get(t->json, "environment"));
 	t->target = json_string_value(json_object_get(t->json, "target"));
-	t->revision = (int)json_integer_value(json_object_get(t->json,
-							      "revision"));
+	t->revision =
+		(int)json_integer_value(json_object_get(t->json, "revision"));
 	h = json_string_value(json_object_get(t->json, "payload_sha256"));
 	if (!t->id || !t->system || !t->environment || !t->target ||
 	    t->revision < 1)
@@ -242,8 +243,8 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 	char digest[NS_HEX_LEN + 1];
 
 	while ((ret = ns_tar_next(r, &name, &size, &mode, &regular)) == 1) {
-		for (size_t k = i + 1; i < t->nr && k < t->nr &&
-				       !strncmp(name, "payload/", 8);
+		for (size_t k = i + 1;
+		     i < t->nr && k < t->nr && !strncmp(name, "payload/", 8);
 		     k++)
 			if (!strcmp(name + 8, t->members[k].path)) {
 				ns_error_set("%s: payload/%s: member missing "

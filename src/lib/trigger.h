@@ -25,7 +25,8 @@
 struct ns_trigger_spec {
 	const char *id; /* "ENH-1" */
 	int revision;
-	const char *system, *environment, *target; /* target: model|production */
+	const char *system, *environment,
+		*target; /* target: model|production */
 	const char **sites;
 	size_t sites_nr;
 	const char *window, *earliest, *latest;
@@ -47,7 +48,10 @@ struct ns_trigger {
 	struct ns_manifest manifest;
 };
 
-#define NS_TRIGGER_INIT { 0 }
+#define NS_TRIGGER_INIT                                                        \
+	{                                                                      \
+		0                                                              \
+	}
 
 /* write the trigger for the payload tar at payload_path (members as listed
  * in pkg) to path: temporary sibling, fsync, rename */

@@ -82,7 +82,8 @@ int ns_sha256_valid(const char *s)
 	size_t i;
 
 	for (i = 0; s[i]; i++)
-		if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
+		if (!isxdigit((unsigned char)s[i]) ||
+		    isupper((unsigned char)s[i]))
 			return 0;
 	return i == NS_HEX_LEN;
 }

@@ -47,8 +47,7 @@ static char *give(char *str, int num, const char *from, size_t n)
 
 /* "[role "qa"]   members = bob": git reads the key; inih would drop it,
  * so the key is handed over as a line of its own (same line number) */
-static size_t split_section(struct parse_state *st, const char *line,
-			    size_t n)
+static size_t split_section(struct parse_state *st, const char *line, size_t n)
 {
 	const char *p = line, *end = line + n, *close, *rest;
 
@@ -104,8 +103,8 @@ static int handler(void *user, const char *section, const char *key,
 int ns_ini_parse(const char *name, const char *buf, size_t len,
 		 ns_ini_handler fn, void *data)
 {
-	struct parse_state st = { name, buf, buf + len, NULL, NULL, 0,
-				  fn,	data,	   0 };
+	struct parse_state st = { name, buf, buf + len, NULL, NULL,
+				  0,	fn,  data,	0 };
 	int r;
 
 	ini_allow_multiline = false;

@@ -15,8 +15,8 @@
 
 /* return 0 to go on, or an NS_E* code (after ns_error_set) to stop; called
  * with key and value NULL at each section header, on its line */
-typedef int (*ns_ini_handler)(void *data, const char *section,
-			      const char *key, const char *value, int line);
+typedef int (*ns_ini_handler)(void *data, const char *section, const char *key,
+			      const char *value, int line);
 
 int ns_ini_parse(const char *name, const char *buf, size_t len,
 		 ns_ini_handler handler, void *data);

@@ -21,7 +21,7 @@ char *xprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 #define ALLOC_GROW(arr, nr, alloc)                                             \
 	do {                                                                   \
 		if ((nr) >= (alloc)) {                                         \
-			(alloc) = (alloc) ? (alloc) * 2 : 16;                  \
+			(alloc) = (alloc) ? (alloc)*2 : 16;                    \
 			(arr) = xrealloc((arr), (alloc) * sizeof(*(arr)));     \
 		}                                                              \
 	} while (0)

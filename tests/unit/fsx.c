@@ -122,7 +122,7 @@ static ssize_t src_read(void *ctx, void *buf, size_t n)
 
 static struct src src_of(const char *text, size_t chunk)
 {
-	struct src s = {text, strlen(text), chunk, 0, 0};
+	struct src s = { text, strlen(text), chunk, 0, 0 };
 	return s;
 }
 

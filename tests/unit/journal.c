@@ -222,8 +222,8 @@ static void test_list_sorted(void **state)
 	}
 	/* not journals: other suffixes, a bare ".jnl", a temporary */
 	{
-		static const char *const junk[] = {"notes.txt", ".jnl",
-						   "x.jnl.tmp-12", "jnl"};
+		static const char *const junk[] = { "notes.txt", ".jnl",
+						    "x.jnl.tmp-12", "jnl" };
 		for (size_t i = 0; i < sizeof(junk) / sizeof(*junk); i++) {
 			char *p = xprintf("%s/%s", dir, junk[i]);
 			tu_put(p, "x\n", 0644);

@@ -241,16 +241,16 @@ static void test_path_check(void **state)
 	static const struct {
 		const char *path, *reason;
 	} bad[] = {
-		{"", "empty path"},
-		{"/a", "absolute path"},
-		{"..", "'..' component"},
-		{"a/..", "'..' component"},
-		{"a/../b", "'..' component"},
-		{".", "empty or '.' component"},
-		{"a/./b", "empty or '.' component"},
-		{"a//b", "empty or '.' component"},
-		{"a/", "empty or '.' component"},
-		{"a\nb", "control character"},
+		{ "", "empty path" },
+		{ "/a", "absolute path" },
+		{ "..", "'..' component" },
+		{ "a/..", "'..' component" },
+		{ "a/../b", "'..' component" },
+		{ ".", "empty or '.' component" },
+		{ "a/./b", "empty or '.' component" },
+		{ "a//b", "empty or '.' component" },
+		{ "a/", "empty or '.' component" },
+		{ "a\nb", "control character" },
 	};
 	char msg[128];
 

@@ -310,7 +310,7 @@ static int build(const struct fx *fx, const char *name, const struct enh *e,
 {
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	struct ns_trigger_spec spec;
-	static const char *sites[] = {"main"};
+	static const char *sites[] = { "main" };
 	char json_sha[NS_HEX_LEN + 1];
 	char *src = xprintf("pkg-%s", name), *p;
 	char *src_abs = at(fx, src);
@@ -437,9 +437,9 @@ static int sql_count(const char *dbpath, const char *sql)
 
 static int build_in_child(const struct fx *fx, const char *name)
 {
-	static const struct enh e = {good_deploy, "test -x app/new/added.sh",
-				     NULL};
-	static const struct enh fail = {good_deploy, "exit 9", NULL};
+	static const struct enh e = { good_deploy, "test -x app/new/added.sh",
+				      NULL };
+	static const struct enh fail = { good_deploy, "exit 9", NULL };
 	char *path = NULL;
 	int r = build(fx, name, strcmp(name, "fails") ? &e : &fail, &path);
 
@@ -563,7 +563,7 @@ static int staged_files(const char *root)
 }
 
 __attribute__((unused)) static void crash_loop(struct fx *fx, const char *name,
-						int verify_fails)
+					       int verify_fails)
 {
 	char *trigger = xprintf("%s/%s.trigger", fx->spool, name);
 	char *tree1, *db1;
@@ -719,8 +719,8 @@ static void test_success(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, "test -x app/new/added.sh",
-				     NULL};
+	static const struct enh e = { good_deploy, "test -x app/new/added.sh",
+				      NULL };
 	char *p, *rundir, *jpath, *text;
 
 	load(fx, "ok", &e, &t);
@@ -808,7 +808,7 @@ static void test_files_only(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {NULL, NULL, NULL};
+	static const struct enh e = { NULL, NULL, NULL };
 	struct ns_site site = fx->site;
 	char *p, *text;
 
@@ -836,7 +836,7 @@ static void test_sql_needs_a_database(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	struct ns_site site = fx->site;
 
 	site.database = NULL;
@@ -856,7 +856,7 @@ static void test_deploy_sql_fails(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {bad_deploy, NULL, NULL};
+	static const struct enh e = { bad_deploy, NULL, NULL };
 
 	load(fx, "baddeploy", &e, &t);
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
@@ -880,9 +880,9 @@ static void test_verify_sql_false(void **state)
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
 	/* deploys, but verify.sql's count is then 2, not 1 */
-	static const struct enh e = {"CREATE TABLE extra(x INTEGER);\n"
-				     "INSERT INTO extra VALUES (1), (2);\n",
-				     NULL, NULL};
+	static const struct enh e = { "CREATE TABLE extra(x INTEGER);\n"
+				      "INSERT INTO extra VALUES (1), (2);\n",
+				      NULL, NULL };
 
 	load(fx, "badverify", &e, &t);
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
@@ -900,7 +900,7 @@ static void test_verify_command_fails(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *log, *text;
 
 	load(fx, "badcmd", &e, &t);
@@ -935,7 +935,7 @@ static void test_drift(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *t0, *d0;
 
 	load(fx, "drift", &e, &t);
@@ -985,7 +985,7 @@ static void test_symlink_in_target_refused(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *app = at(fx, "root/app"), *real = at(fx, "elsewhere");
 
 	load(fx, "symlink", &e, &t);
@@ -1012,7 +1012,7 @@ static void test_backout_after_success(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *bj;
 
 	load(fx, "backout", &e, &t);
@@ -1042,7 +1042,7 @@ static void test_backout_refused_on_drift(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *t1, *d1, *t2, *d2;
 
 	load(fx, "backout2", &e, &t);
@@ -1079,7 +1079,7 @@ static void test_recover_final(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT, r = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *t1, *d1, *t2, *d2;
 
 	load(fx, "final", &e, &t);
@@ -1111,7 +1111,7 @@ static void test_recover_prepared_by_hand(void **state)
 	struct fx *fx = *state;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT, r = NS_OUTCOME_INIT;
-	static const struct enh e = {good_deploy, NULL, NULL};
+	static const struct enh e = { good_deploy, NULL, NULL };
 	char *p, *q, *text, *jtext;
 	sqlite3 *db = NULL;
 

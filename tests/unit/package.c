@@ -154,15 +154,15 @@ static void make_full_dir(void **state, const char *root)
 
 /* the same package, wrapped and out of order, as a tar */
 static const struct spec full_tar[] = {
-	{"enh1/", 'd', NULL, 0755, NULL},
-	{"enh1/sql/revert.sql", 'f', "drop table t;\n", 0644, NULL},
-	{"enh1/files/z.txt", 'f', "", 0664, NULL},
-	{"enh1/files/lib/a.c", 'f', "int a;\n", 0640, NULL},
-	{"enh1/files/bin/", 'd', NULL, 0755, NULL},
-	{"enh1/files/bin/run.sh", 'f', "#!/bin/sh\necho run\n", 0750, NULL},
-	{"enh1/sql/deploy.sql", 'f', "create table t(x);\n", 0644, NULL},
-	{"enh1/files/lib/a-b.c", 'f', "int ab;\n", 0600, NULL},
-	{"enh1/enhancement.ini", 'f', NULL, 0644, NULL},
+	{ "enh1/", 'd', NULL, 0755, NULL },
+	{ "enh1/sql/revert.sql", 'f', "drop table t;\n", 0644, NULL },
+	{ "enh1/files/z.txt", 'f', "", 0664, NULL },
+	{ "enh1/files/lib/a.c", 'f', "int a;\n", 0640, NULL },
+	{ "enh1/files/bin/", 'd', NULL, 0755, NULL },
+	{ "enh1/files/bin/run.sh", 'f', "#!/bin/sh\necho run\n", 0750, NULL },
+	{ "enh1/sql/deploy.sql", 'f', "create table t(x);\n", 0644, NULL },
+	{ "enh1/files/lib/a-b.c", 'f', "int ab;\n", 0600, NULL },
+	{ "enh1/enhancement.ini", 'f', NULL, 0644, NULL },
 };
 
 static const char *const full_paths[] = {
@@ -170,7 +170,9 @@ static const char *const full_paths[] = {
 	"files/lib/a.c",   "files/z.txt",      "sql/deploy.sql",
 	"sql/revert.sql",
 };
-static const unsigned full_modes[] = {0644, 0755, 0644, 0644, 0644, 0644, 0644};
+static const unsigned full_modes[] = {
+	0644, 0755, 0644, 0644, 0644, 0644, 0644
+};
 
 static void make_full_tar(const char *path, const char *prefix, int gnu)
 {
@@ -370,8 +372,8 @@ static void refused_tar(void **state, const struct spec *extra, size_t nr,
 			const char *want, const struct ns_limits *lim)
 {
 	struct spec s[16] = {
-		{"enhancement.ini", 'f', INI, 0644, NULL},
-		{"files/a.txt", 'f', "a\n", 0644, NULL},
+		{ "enhancement.ini", 'f', INI, 0644, NULL },
+		{ "files/a.txt", 'f', "a\n", 0644, NULL },
 	};
 	size_t n = 2;
 	char *path = at(state, "t.tar");
@@ -390,7 +392,7 @@ static void refused_tar(void **state, const struct spec *extra, size_t nr,
 
 #define REFUSE_TAR(want, ...)                                                  \
 	do {                                                                   \
-		const struct spec x_[] = {__VA_ARGS__};                        \
+		const struct spec x_[] = { __VA_ARGS__ };                      \
 		refused_tar(state, x_, sizeof(x_) / sizeof(x_[0]), want,       \
 			    NULL);                                             \
 	} while (0)
@@ -400,67 +402,67 @@ static void test_tar_hostile_paths(void **state)
 	char name[300], *long_name;
 
 	REFUSE_TAR("/etc/passwd: absolute path",
-		   {"/etc/passwd", 'f', "x", 0644, NULL});
+		   { "/etc/passwd", 'f', "x", 0644, NULL });
 	REFUSE_TAR("files/../../x: '..' component",
-		   {"files/../../x", 'f', "x", 0644, NULL});
+		   { "files/../../x", 'f', "x", 0644, NULL });
 	REFUSE_TAR("files/./x: empty or '.' component",
-		   {"files/./x", 'f', "x", 0644, NULL});
-	REFUSE_TAR("control character", {"files/a\nb", 'f', "x", 0644, NULL});
+		   { "files/./x", 'f', "x", 0644, NULL });
+	REFUSE_TAR("control character", { "files/a\nb", 'f', "x", 0644, NULL });
 	memset(name, 'n', 256);
 	name[256] = '\0';
 	long_name = xprintf("files/%s", name);
-	REFUSE_TAR("name too long", {long_name, 'f', "x", 0644, NULL});
+	REFUSE_TAR("name too long", { long_name, 'f', "x", 0644, NULL });
 	free(long_name);
 }
 
 static void test_tar_hostile_kinds(void **state)
 {
 	REFUSE_TAR("t.tar:files/l: symbolic link",
-		   {"files/l", 'l', NULL, 0777, "/etc/passwd"});
+		   { "files/l", 'l', NULL, 0777, "/etc/passwd" });
 	REFUSE_TAR("t.tar:files/h: hard link",
-		   {"files/h", 'h', NULL, 0644, "files/a.txt"});
+		   { "files/h", 'h', NULL, 0644, "files/a.txt" });
 	REFUSE_TAR("t.tar:files/tty: special file",
-		   {"files/tty", 'c', NULL, 0644, NULL});
+		   { "files/tty", 'c', NULL, 0644, NULL });
 	REFUSE_TAR("t.tar:files/fifo: special file",
-		   {"files/fifo", 'p', NULL, 0644, NULL});
+		   { "files/fifo", 'p', NULL, 0644, NULL });
 	REFUSE_TAR("t.tar:files/su: setuid",
-		   {"files/su", 'f', "x", 04755, NULL});
+		   { "files/su", 'f', "x", 04755, NULL });
 	REFUSE_TAR("t.tar:files/sg: setuid",
-		   {"files/sg", 'f', "x", 02755, NULL});
+		   { "files/sg", 'f', "x", 02755, NULL });
 }
 
 static void test_tar_hostile_tree(void **state)
 {
 	REFUSE_TAR("t.tar:files/a.txt: duplicate path",
-		   {"files/a.txt", 'f', "b\n", 0644, NULL});
-	REFUSE_TAR("duplicate path", {"files/d", 'd', NULL, 0755, NULL},
-		   {"files/d/", 'd', NULL, 0755, NULL});
+		   { "files/a.txt", 'f', "b\n", 0644, NULL });
+	REFUSE_TAR("duplicate path", { "files/d", 'd', NULL, 0755, NULL },
+		   { "files/d/", 'd', NULL, 0755, NULL });
 	REFUSE_TAR("t.tar:files/a.txt: both a file and a directory",
-		   {"files/a.txt/b", 'f', "x", 0644, NULL});
+		   { "files/a.txt/b", 'f', "x", 0644, NULL });
 	REFUSE_TAR("both a file and a directory",
-		   {"files/a.txt/", 'd', NULL, 0755, NULL});
+		   { "files/a.txt/", 'd', NULL, 0755, NULL });
 	REFUSE_TAR("t.tar:README: unexpected entry",
-		   {"README", 'f', "x", 0644, NULL});
+		   { "README", 'f', "x", 0644, NULL });
 	REFUSE_TAR("t.tar:sql/other.sql: unexpected entry",
-		   {"sql/other.sql", 'f', "x", 0644, NULL});
+		   { "sql/other.sql", 'f', "x", 0644, NULL });
 	REFUSE_TAR("t.tar:sql/deploy.sql/: unexpected entry",
-		   {"sql/deploy.sql/", 'd', NULL, 0755, NULL});
+		   { "sql/deploy.sql/", 'd', NULL, 0755, NULL });
 	REFUSE_TAR("t.tar:enhancement.ini/x: unexpected entry",
-		   {"enhancement.ini/x", 'f', "x", 0644, NULL});
+		   { "enhancement.ini/x", 'f', "x", 0644, NULL });
 }
 
 static void test_tar_layout(void **state)
 {
 	const struct spec no_ini[] = {
-		{"files/a.txt", 'f', "x", 0644, NULL},
+		{ "files/a.txt", 'f', "x", 0644, NULL },
 	};
 	const struct spec two_tops[] = {
-		{"a/enhancement.ini", 'f', INI, 0644, NULL},
-		{"b/files/x", 'f', "x", 0644, NULL},
+		{ "a/enhancement.ini", 'f', INI, 0644, NULL },
+		{ "b/files/x", 'f', "x", 0644, NULL },
 	};
 	const struct spec files_file[] = {
-		{"enhancement.ini", 'f', INI, 0644, NULL},
-		{"files", 'f', "x", 0644, NULL},
+		{ "enhancement.ini", 'f', INI, 0644, NULL },
+		{ "files", 'f', "x", 0644, NULL },
 	};
 	char *path = at(state, "t.tar");
 
@@ -481,29 +483,29 @@ static void test_tar_layout(void **state)
 static void test_tar_manifest(void **state)
 {
 	REFUSE_TAR("sql/deploy.sql without sql/revert.sql",
-		   {"sql/deploy.sql", 'f', "x", 0644, NULL});
+		   { "sql/deploy.sql", 'f', "x", 0644, NULL });
 	REFUSE_TAR("t.tar:enhancement.ini: missing 'title'",
-		   {"enhancement.ini", 'f', "[enhancement]\nrfs = x\n", 0644,
-		    NULL});
+		   { "enhancement.ini", 'f', "[enhancement]\nrfs = x\n", 0644,
+		     NULL });
 	REFUSE_TAR("t.tar:enhancement.ini:4: [files] delete: '..' component",
-		   {"enhancement.ini", 'f', INI "[files]\ndelete = ../x\n",
-		    0644, NULL});
+		   { "enhancement.ini", 'f', INI "[files]\ndelete = ../x\n",
+		     0644, NULL });
 	REFUSE_TAR("t.tar:enhancement.ini: [files] delete 'a.txt': both "
 		   "replaced and deleted",
-		   {"enhancement.ini", 'f', INI "[files]\ndelete = a.txt\n",
-		    0644, NULL});
+		   { "enhancement.ini", 'f', INI "[files]\ndelete = a.txt\n",
+		     0644, NULL });
 	REFUSE_TAR("t.tar:enhancement.ini: [files] base 'b.txt': base for a "
 		   "path the enhancement does not touch",
-		   {"enhancement.ini", 'f',
-		    INI "[files]\nbase = b.txt " BASE_HASH "\n", 0644, NULL});
+		   { "enhancement.ini", 'f',
+		     INI "[files]\nbase = b.txt " BASE_HASH "\n", 0644, NULL });
 }
 
 static void test_tar_nul_and_size(void **state)
 {
 	static const char nul_ini[] = INI "x = \0\n";
 	struct spec s[] = {
-		{"enhancement.ini", 'f', NULL, 0644, NULL},
-		{"files/a.txt", 'f', "a", 0644, NULL},
+		{ "enhancement.ini", 'f', NULL, 0644, NULL },
+		{ "files/a.txt", 'f', "a", 0644, NULL },
 	};
 	struct archive *a = archive_write_new();
 	struct archive_entry *e = archive_entry_new();
@@ -537,15 +539,15 @@ static void test_tar_limits(void **state)
 {
 	struct ns_limits lim = NS_LIMITS_DEFAULT;
 	const struct spec eleven[] = {
-		{"files/b.txt", 'f', "123456789012345678901234567890", 0644,
-		 NULL},
+		{ "files/b.txt", 'f', "123456789012345678901234567890", 0644,
+		  NULL },
 	};
 	const struct spec more[] = {
-		{"files/b.txt", 'f', "1", 0644, NULL},
-		{"files/c.txt", 'f', "1", 0644, NULL},
+		{ "files/b.txt", 'f', "1", 0644, NULL },
+		{ "files/c.txt", 'f', "1", 0644, NULL },
 	};
 	const struct spec deep[] = {
-		{"files/0123456789/0123456789", 'f', "1", 0644, NULL},
+		{ "files/0123456789/0123456789", 'f', "1", 0644, NULL },
 	};
 
 	lim.max_file_size = strlen(INI);
@@ -784,7 +786,7 @@ static void test_hash_mismatch(void **state)
 	unsigned mode;
 	int regular, fd;
 	const char *wrong = BASE_HASH;
-	const struct spec s[] = {{"x", 'f', "hello", 0644, NULL}};
+	const struct spec s[] = { { "x", 'f', "hello", 0644, NULL } };
 
 	put(state, "src.bin", "hello", 0644);
 	name = at(state, "src.bin");

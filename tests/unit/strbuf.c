@@ -61,7 +61,7 @@ static void test_add_variants(void **state)
 static void test_binary(void **state)
 {
 	struct strbuf sb = STRBUF_INIT;
-	static const char bytes[] = {'a', '\0', 'b', '\xff', '\0'};
+	static const char bytes[] = { 'a', '\0', 'b', '\xff', '\0' };
 
 	(void)state;
 	assert_int_equal(strbuf_add(&sb, bytes, sizeof(bytes)), 0);

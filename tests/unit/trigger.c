@@ -97,7 +97,7 @@ static void fill_spec(struct ns_trigger_spec *s, const char **sites,
 static int setup(void **state)
 {
 	struct fx *fx = xcalloc(1, sizeof(*fx));
-	static const char *sites[] = {"main", "branch"};
+	static const char *sites[] = { "main", "branch" };
 	struct ns_trigger_spec spec;
 	json_t *approvals;
 	char *src, *store, *spool;
@@ -414,7 +414,7 @@ static void test_files_only(void **state)
 	struct fx *fx = *state;
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	struct ns_trigger t = NS_TRIGGER_INIT;
-	static const char *sites[] = {"main"};
+	static const char *sites[] = { "main" };
 	struct ns_trigger_spec spec;
 	char json_sha[NS_HEX_LEN + 1];
 	char *src = at(fx, "pkg2"), *store = at(fx, "store/p2.tar");
@@ -448,7 +448,7 @@ static void test_files_only(void **state)
 static void test_write_refuses_changed_store(void **state)
 {
 	struct fx *fx = *state;
-	static const char *sites[] = {"main", "branch"};
+	static const char *sites[] = { "main", "branch" };
 	struct ns_trigger_spec spec;
 	char json_sha[NS_HEX_LEN + 1];
 	char *store = at(fx, "store/payload.tar");
