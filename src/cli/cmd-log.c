@@ -32,7 +32,8 @@ int cmd_log(int argc, char **argv)
 		ret = ns_registry_query(
 			c.reg, &rows,
 			"SELECT id, at, actor, enhancement, revision, "
-			"environment, event, detail FROM events WHERE ?1 = 0 "
+			"environment, event, detail, prev_sha256, sha256 "
+			"FROM events WHERE ?1 = 0 "
 			"OR enhancement = ?1 ORDER BY id",
 			"I", id);
 	cli_close(&c);

@@ -10,11 +10,13 @@ int cmd_init(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_log(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_window(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_unblock(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
 
 #endif

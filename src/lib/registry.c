@@ -1,9 +1,11 @@
 #include "registry.h"
+#include "audit.h"
 #include "error.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -14,8 +16,16 @@ struct ns_registry {
 	char *path;
 };
 
-static const char *const schema[] = {
-	/* 1 */
+/* One step per schema version, applied in order, each in one transaction
+ * with the bump of user_version: its SQL, then its hook (NULL for none)
+ * for what SQL alone cannot do, such as hashing the rows already there.
+ * A released step never changes: registries were made by it. */
+struct schema_step {
+	const char *sql;
+	int (*hook)(struct ns_registry *r);
+};
+
+static const char schema_1[] =
 	"CREATE TABLE enhancements("
 	" id INTEGER PRIMARY KEY, title TEXT NOT NULL, rfs TEXT,"
 	" system TEXT NOT NULL, author TEXT NOT NULL, state TEXT NOT NULL,"
@@ -64,7 +74,30 @@ static const char *const schema[] = {
 	"CREATE TRIGGER events_append_only_i BEFORE INSERT ON events"
 	" WHEN NEW.id IS NOT NULL AND EXISTS (SELECT 1 FROM events"
 	" WHERE id = NEW.id)"
-	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;",
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+static const char schema_2[] =
+	/* the audit log becomes a hash chain (audit.h) */
+	"ALTER TABLE events ADD COLUMN prev_sha256 TEXT;"
+	"ALTER TABLE events ADD COLUMN sha256 TEXT;"
+	/* ALTER cannot add NOT NULL columns: an unchained insert is refused
+	 * here instead */
+	"CREATE TRIGGER events_chained_i BEFORE INSERT ON events"
+	" WHEN NEW.prev_sha256 IS NULL OR NEW.sha256 IS NULL"
+	" BEGIN SELECT RAISE(ABORT, 'audit events are hash-chained:"
+	" append them through nightshift'); END;";
+
+/* schema 1's UPDATE guard, which schema 2's hook lifts while it chains
+ * the events already there, then puts back as it was */
+static const char events_append_only_u[] =
+	"CREATE TRIGGER events_append_only_u BEFORE UPDATE ON events"
+	" BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;";
+
+static int chain_events(struct ns_registry *r);
+
+static const struct schema_step schema[] = {
+	{ schema_1, NULL },
+	{ schema_2, chain_events },
 };
 
 #define SCHEMA_NR ((int)(sizeof(schema) / sizeof(*schema)))
@@ -100,30 +133,55 @@ static int user_version(struct ns_registry *r, int *out)
 	return 0;
 }
 
+static int too_new(struct ns_registry *r, int v)
+{
+	ns_error_set("registry '%s' has schema %d; this nightshift "
+		     "knows up to %d — use a newer nightshift",
+		     r->path, v, SCHEMA_NR);
+	return NS_EINVALID;
+}
+
+/* one step, under the write lock: the version is read again there, for
+ * another process may have opened the same old registry and upgraded it */
+static int upgrade_step(struct ns_registry *r, int *v)
+{
+	char *bump;
+	int ret;
+
+	if ((ret = user_version(r, v)) < 0)
+		return ret;
+	if (*v > SCHEMA_NR)
+		return too_new(r, *v);
+	if (*v == SCHEMA_NR)
+		return 0;
+	if ((ret = exec_plain(r, schema[*v].sql)) < 0)
+		return ret;
+	if (schema[*v].hook && (ret = schema[*v].hook(r)) < 0)
+		return ret;
+	bump = xprintf("PRAGMA user_version = %d", *v + 1);
+	ret = exec_plain(r, bump);
+	free(bump);
+	if (!ret)
+		(*v)++;
+	return ret;
+}
+
 static int upgrade(struct ns_registry *r)
 {
 	int v, ret;
 
 	if ((ret = user_version(r, &v)) < 0)
 		return ret;
-	if (v > SCHEMA_NR) {
-		ns_error_set("registry '%s' has schema %d; this nightshift "
-			     "knows up to %d — use a newer nightshift",
-			     r->path, v, SCHEMA_NR);
-		return NS_EINVALID;
-	}
-	for (; v < SCHEMA_NR; v++) {
-		char *bump = xprintf("PRAGMA user_version = %d", v + 1);
+	if (v > SCHEMA_NR)
+		return too_new(r, v);
+	while (v < SCHEMA_NR) {
 		ret = exec_plain(r, "BEGIN IMMEDIATE");
 		if (!ret)
-			ret = exec_plain(r, schema[v]);
-		if (!ret)
-			ret = exec_plain(r, bump);
+			ret = upgrade_step(r, &v);
 		if (!ret)
 			ret = exec_plain(r, "COMMIT");
 		else
 			sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
-		free(bump);
 		if (ret < 0)
 			return ret;
 	}
@@ -311,22 +369,260 @@ int ns_registry_query_row(struct ns_registry *r, json_t **out, const char *sql,
 	return 0;
 }
 
+/* ---- the audit log ---------------------------------------------------- */
+
+static struct ns_audit_value value_of(sqlite3_stmt *st, int i)
+{
+	struct ns_audit_value v = ns_audit_text(NULL);
+
+	switch (sqlite3_column_type(st, i)) {
+	case SQLITE_INTEGER:
+		v = ns_audit_int(sqlite3_column_int64(st, i));
+		break;
+	case SQLITE_FLOAT:
+		v.type = NS_AUDIT_REAL;
+		v.r = sqlite3_column_double(st, i);
+		break;
+	case SQLITE_TEXT:
+		v.type = NS_AUDIT_TEXT;
+		v.s = (const char *)sqlite3_column_text(st, i);
+		v.len = (size_t)sqlite3_column_bytes(st, i);
+		break;
+	case SQLITE_BLOB:
+		v.type = NS_AUDIT_BLOB;
+		v.s = sqlite3_column_blob(st, i);
+		v.len = (size_t)sqlite3_column_bytes(st, i);
+		break;
+	}
+	return v;
+}
+
+static int bind_value(sqlite3_stmt *st, int i, const struct ns_audit_value *v)
+{
+	if (v->len > INT_MAX)
+		return SQLITE_TOOBIG;
+	switch (v->type) {
+	case NS_AUDIT_INT:
+		return sqlite3_bind_int64(st, i, v->i);
+	case NS_AUDIT_REAL:
+		return sqlite3_bind_double(st, i, v->r);
+	case NS_AUDIT_TEXT:
+		return sqlite3_bind_text(st, i, v->s, (int)v->len,
+					 SQLITE_TRANSIENT);
+	case NS_AUDIT_BLOB:
+		return sqlite3_bind_blob(st, i, v->s, (int)v->len,
+					 SQLITE_TRANSIENT);
+	default:
+		return sqlite3_bind_null(st, i);
+	}
+}
+
+/* the columns of an event, in the order of struct ns_audit_event */
+#define EVENT_COLUMNS                                                          \
+	"id, at, actor, enhancement, revision, environment, event, detail, "   \
+	"prev_sha256, sha256"
+
+/* One row per step, found by id: the walk never holds a statement open
+ * across the caller's writes to the same table (the upgrade's hook). */
+static int walk(struct ns_registry *r,
+		int (*fn)(void *data, const struct ns_audit_event *ev),
+		void *data)
+{
+	static const char sql[] = "SELECT " EVENT_COLUMNS " FROM events "
+				  "WHERE id >= ? ORDER BY id LIMIT 1";
+	struct ns_audit_event ev;
+	sqlite3_stmt *st = NULL;
+	long long next = LLONG_MIN;
+	int ret = 0, rc = SQLITE_DONE, more = 1;
+
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(r, "reading the audit log");
+	while (more) {
+		sqlite3_reset(st);
+		sqlite3_bind_int64(st, 1, next);
+		if ((rc = sqlite3_step(st)) != SQLITE_ROW)
+			break;
+		for (int i = 0; i < NS_AUDIT_FIELDS; i++)
+			ev.f[i] = value_of(st, i);
+		ev.prev_sha256 = value_of(st, NS_AUDIT_FIELDS);
+		ev.sha256 = value_of(st, NS_AUDIT_FIELDS + 1);
+		if (ev.f[NS_AUDIT_ID].i == LLONG_MAX)
+			more = 0;
+		else
+			next = ev.f[NS_AUDIT_ID].i + 1;
+		if ((ret = fn(data, &ev)) != 0)
+			break;
+	}
+	if (!ret && rc != SQLITE_DONE && rc != SQLITE_ROW)
+		ret = fail(r, "reading the audit log");
+	sqlite3_finalize(st);
+	return ret;
+}
+
+int ns_registry_walk_events(struct ns_registry *r,
+			    int (*fn)(void *data,
+				      const struct ns_audit_event *ev),
+			    void *data)
+{
+	int own = sqlite3_get_autocommit(r->db);
+	int ret;
+
+	if (own && (ret = exec_plain(r, "BEGIN")) < 0)
+		return ret;
+	ret = walk(r, fn, data);
+	if (own)
+		sqlite3_exec(r->db, ret ? "ROLLBACK" : "COMMIT", NULL, NULL,
+			     NULL);
+	return ret;
+}
+
+struct chain {
+	struct ns_registry *r;
+	sqlite3_stmt *update;
+	char prev[NS_HEX_LEN + 1];
+};
+
+static int chain_one(void *data, const struct ns_audit_event *ev)
+{
+	struct chain *c = data;
+	struct ns_audit_event e = *ev;
+	char sha[NS_HEX_LEN + 1];
+
+	e.prev_sha256 = ns_audit_text(c->prev);
+	ns_audit_event_sha256(sha, &e);
+	sqlite3_reset(c->update);
+	sqlite3_bind_text(c->update, 1, c->prev, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(c->update, 2, sha, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(c->update, 3, ev->f[NS_AUDIT_ID].i);
+	if (sqlite3_step(c->update) != SQLITE_DONE)
+		return fail(c->r, "chaining the audit log");
+	memcpy(c->prev, sha, sizeof(sha));
+	return 0;
+}
+
+/* schema 2's hook: the events already there, chained in id order as they
+ * stand (a hole left by an event deleted before there was a chain stays,
+ * and `audit verify` reports it) */
+static int chain_events(struct ns_registry *r)
+{
+	struct chain c = { r, NULL, "" };
+	int ret;
+
+	memcpy(c.prev, ns_audit_genesis, sizeof(c.prev));
+	if ((ret = exec_plain(r, "DROP TRIGGER events_append_only_u")) < 0)
+		return ret;
+	if (sqlite3_prepare_v2(r->db,
+			       "UPDATE events SET prev_sha256 = ?, "
+			       "sha256 = ? WHERE id = ?",
+			       -1, &c.update, NULL) != SQLITE_OK)
+		return fail(r, "chaining the audit log");
+	ret = walk(r, chain_one, &c);
+	sqlite3_finalize(c.update);
+	if (!ret)
+		ret = exec_plain(r, events_append_only_u);
+	return ret;
+}
+
+/* the id and sha256 of the newest event: where the next one chains on */
+static int chain_head(struct ns_registry *r, long long *id,
+		      char sha[NS_HEX_LEN + 1])
+{
+	sqlite3_stmt *st = NULL;
+	struct ns_audit_value v;
+	int ret = 0, rc;
+
+	if (sqlite3_prepare_v2(r->db,
+			       "SELECT id, sha256 FROM events "
+			       "ORDER BY id DESC LIMIT 1",
+			       -1, &st, NULL) != SQLITE_OK)
+		return fail(r, "reading the audit log");
+	*id = 0;
+	memcpy(sha, ns_audit_genesis, NS_HEX_LEN + 1);
+	if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		*id = sqlite3_column_int64(st, 0);
+		v = value_of(st, 1);
+		if (v.type == NS_AUDIT_TEXT && v.len == NS_HEX_LEN &&
+		    ns_sha256_valid(v.s)) {
+			memcpy(sha, v.s, NS_HEX_LEN + 1);
+		} else {
+			ns_error_set("registry '%s': audit event %lld has no "
+				     "valid sha256 to chain on: the audit "
+				     "log was altered outside nightshift "
+				     "(see `nightshift audit verify`)",
+				     r->path, *id);
+			ret = NS_EINVALID;
+		}
+	} else if (rc != SQLITE_DONE) {
+		ret = fail(r, "reading the audit log");
+	}
+	sqlite3_finalize(st);
+	if (!ret && *id == LLONG_MAX) {
+		ns_error_set("registry '%s': the audit log is full", r->path);
+		ret = NS_ERROR;
+	}
+	return ret;
+}
+
+static int append_event(struct ns_registry *r, struct ns_audit_event *ev)
+{
+	static const char sql[] = "INSERT INTO events(" EVENT_COLUMNS ") "
+				  "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+	char prev[NS_HEX_LEN + 1], sha[NS_HEX_LEN + 1];
+	const struct ns_audit_value *v[NS_AUDIT_FIELDS + 2];
+	sqlite3_stmt *st = NULL;
+	long long last;
+	int ret;
+
+	if ((ret = chain_head(r, &last, prev)) < 0)
+		return ret;
+	ev->f[NS_AUDIT_ID] = ns_audit_int(last + 1);
+	ev->prev_sha256 = ns_audit_text(prev);
+	ns_audit_event_sha256(sha, ev);
+	ev->sha256 = ns_audit_text(sha);
+	if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK)
+		return fail(r, "appending to the audit log");
+	for (int i = 0; i < NS_AUDIT_FIELDS; i++)
+		v[i] = &ev->f[i];
+	v[NS_AUDIT_FIELDS] = &ev->prev_sha256;
+	v[NS_AUDIT_FIELDS + 1] = &ev->sha256;
+	/* what is stored must be exactly what was hashed */
+	for (int i = 0; !ret && i < NS_AUDIT_FIELDS + 2; i++)
+		if (bind_value(st, i + 1, v[i]) != SQLITE_OK)
+			ret = fail(r, "appending to the audit log");
+	if (!ret && sqlite3_step(st) != SQLITE_DONE)
+		ret = fail(r, "appending to the audit log");
+	sqlite3_finalize(st);
+	return ret;
+}
+
 int ns_registry_event(struct ns_registry *r, const char *actor, long long enh,
 		      int rev, const char *env, const char *event,
 		      const char *detail)
 {
+	struct ns_audit_event ev;
 	char at[NS_TIME_LEN];
-	char e[32], v[16];
+	int own = sqlite3_get_autocommit(r->db);
+	int ret;
 
 	ns_time_iso(at, ns_now());
-	snprintf(e, sizeof(e), "%lld", enh);
-	snprintf(v, sizeof(v), "%d", rev);
-	return ns_registry_exec(r,
-				"INSERT INTO events(at, actor, enhancement, "
-				"revision, environment, event, detail) VALUES "
-				"(?, ?, ?, ?, ?, ?, ?)",
-				"sssssss", at, actor, enh ? e : NULL,
-				rev ? v : NULL, env, event, detail);
+	ev.f[NS_AUDIT_AT] = ns_audit_text(at);
+	ev.f[NS_AUDIT_ACTOR] = ns_audit_text(actor);
+	ev.f[NS_AUDIT_ENHANCEMENT] =
+		enh ? ns_audit_int(enh) : ns_audit_text(NULL);
+	ev.f[NS_AUDIT_REVISION] = rev ? ns_audit_int(rev) : ns_audit_text(NULL);
+	ev.f[NS_AUDIT_ENVIRONMENT] = ns_audit_text(env);
+	ev.f[NS_AUDIT_EVENT] = ns_audit_text(event);
+	ev.f[NS_AUDIT_DETAIL] = ns_audit_text(detail);
+	/* the read of the head and the insert are one step for other
+	 * writers: under the caller's write lock, or under one of our own */
+	if (own && (ret = ns_registry_begin(r)) < 0)
+		return ret;
+	ret = append_event(r, &ev);
+	if (own && !ret)
+		ret = ns_registry_commit(r);
+	if (own && ret < 0)
+		ns_registry_rollback(r);
+	return ret;
 }
 
 long long ns_enh_parse(const char *s)

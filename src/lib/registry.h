@@ -6,7 +6,8 @@
  * the program itself, one step per version, each in a transaction; a
  * registry newer than the program is refused rather than misread. The
  * events table is append-only: triggers in the schema refuse UPDATE and
- * DELETE, so the audit trail cannot be edited through nightshift.
+ * DELETE, so the audit trail cannot be edited through nightshift; and it
+ * is a hash chain (audit.h), so an edit made with another tool shows.
  *
  * Statements take their parameters through a small format string:
  * 's' text (NULL allowed), 'i' int, 'I' long long. Queries return rows as
@@ -20,7 +21,9 @@
 
 struct ns_registry;
 
-#define NS_REGISTRY_SCHEMA 1
+struct ns_audit_event;
+
+#define NS_REGISTRY_SCHEMA 2
 
 int ns_registry_open(struct ns_registry **out, const char *path, int create);
 void ns_registry_free(struct ns_registry *r);
@@ -39,10 +42,27 @@ int ns_registry_query(struct ns_registry *r, json_t **out, const char *sql,
 int ns_registry_query_row(struct ns_registry *r, json_t **out, const char *sql,
 			  const char *fmt, ...);
 
-/* append to the audit log */
+/*
+ * Append to the audit log, chained to the last event (audit.h). Inside
+ * the caller's transaction when one is open (ns_registry_begin takes the
+ * write lock, so no other writer comes between the read of the last
+ * event and the insert); otherwise in a transaction of its own. An
+ * enhancement or revision of 0 is recorded as NULL.
+ */
 int ns_registry_event(struct ns_registry *r, const char *actor, long long enh,
 		      int rev, const char *env, const char *event,
 		      const char *detail);
+
+/*
+ * Calls fn with every event in id order, from one snapshot of the log
+ * (a read transaction of its own when none is open). The event's text is
+ * borrowed for the call only. A non-zero return from fn ends the walk and
+ * is returned.
+ */
+int ns_registry_walk_events(struct ns_registry *r,
+			    int (*fn)(void *data,
+				      const struct ns_audit_event *ev),
+			    void *data);
 
 /* "ENH-12" or "12" → 12; 0 when malformed */
 long long ns_enh_parse(const char *s);
