@@ -222,17 +222,10 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	}
 	snprintf(name, sizeof(name), "%zu", i);
 	what = xprintf("%s/%s", root->path, f->path);
-	ret = ns_fsx_copy(adir, name, dfd, base, st.st_mode & 07777, what);
+	ret = ns_fsx_keep(adir, name, dfd, base, st.st_mode & 07777,
+			  f->before_sha256, what);
 	close(dfd);
 	if (!ret) {
-		int fd = openat(adir, name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || ns_sha256_fd(f->before_sha256, fd) < 0) {
-			ns_error_set("cannot read back the archived '%s'",
-				     what);
-			ret = NS_ERROR;
-		}
-		if (fd >= 0)
-			close(fd);
 		f->before_present = 1;
 		f->before_mode = st.st_mode & 07777;
 	}
@@ -249,8 +242,9 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 		return ret;
 	for (size_t i = 0; i < p->nr && !ret; i++)
 		ret = take_one(&p->files[i], i, root, adir);
+	/* one flush for the whole archive, before the journal trusts it */
 	if (!ret)
-		ret = ns_fsx_fsync_dir(adir, rundir);
+		ret = ns_fsx_syncfs(adir, rundir);
 	close(adir);
 	return ret;
 }
@@ -275,14 +269,13 @@ static int restore_one(const struct ns_plan *p, size_t i,
 	snprintf(name, sizeof(name), "%zu", i);
 	ret = ns_fsx_unlink(dfd, stage, what);
 	if (!ret && f->before_present) {
-		ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode, what);
+		ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode, NULL,
+				  NS_FSX_NOSYNC, what);
 		if (!ret)
 			ret = ns_fsx_rename(dfd, rest, base, what);
 	} else if (!ret) {
 		ret = ns_fsx_unlink(dfd, base, what);
 	}
-	if (!ret)
-		ret = ns_fsx_fsync_dir(dfd, what);
 	close(dfd);
 out:
 	free(stage);
@@ -302,6 +295,10 @@ int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
 		ret = restore_one(p, i, root, adir);
 	for (size_t i = p->mkdirs_nr; i-- > 0 && !ret;)
 		ret = ns_fsx_rmdir(root, p->mkdirs[i]);
+	/* one flush for every restored file and name, before the journal
+	 * says ROLLED_BACK; until then recovery restores again */
+	if (!ret)
+		ret = ns_fsx_syncfs(root->fd, root->path);
 	close(adir);
 	return ret;
 }

@@ -309,7 +309,8 @@ static int fill(int fd, ns_fsx_reader src, void *ctx, char out[NS_HEX_LEN + 1])
 }
 
 int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
-		 void *ctx, const char *expect, const char *what)
+		 void *ctx, const char *expect, char out[NS_HEX_LEN + 1],
+		 unsigned flags, const char *what)
 {
 	char got[NS_HEX_LEN + 1];
 	int fd, r, ret = NS_ERROR;
@@ -338,7 +339,8 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		ret = NS_EINVALID;
 		goto fail;
 	}
-	if (ns_step("fsync") < 0 || fsync(fd) < 0) {
+	if (!(flags & NS_FSX_NOSYNC) &&
+	    (ns_step("fsync") < 0 || fsync(fd) < 0)) {
 		ns_error_set("cannot fsync '%s': %s", what, strerror(errno));
 		goto fail;
 	}
@@ -347,6 +349,8 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		ns_error_set("cannot close '%s': %s", what, strerror(errno));
 		goto fail;
 	}
+	if (out)
+		memcpy(out, got, NS_HEX_LEN + 1);
 	return 0;
 fail:
 	if (fd >= 0)
@@ -369,7 +373,8 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
 }
 
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
-		const char *srcname, unsigned mode, const char *what)
+		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
+		unsigned flags, const char *what)
 {
 	int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	int ret;
@@ -379,9 +384,51 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 			     strerror(errno));
 		return NS_ERROR;
 	}
-	ret = ns_fsx_write(dstdir, dstname, mode, fd_reader, &fd, NULL, what);
+	ret = ns_fsx_write(dstdir, dstname, mode, fd_reader, &fd, NULL, got,
+			   flags, what);
 	close(fd);
 	return ret;
+}
+
+int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
+		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
+		const char *what)
+{
+	struct stat st;
+	int fd, ret;
+
+	if (ns_step("link") < 0) {
+		ns_error_set("cannot keep '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	unlinkat(dstdir, dstname, 0); /* a link left by an interrupted run */
+	/* a file with other names could be written in place through them,
+	 * and the kept copy with it: those are copied */
+	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	    linkat(srcdir, srcname, dstdir, dstname, 0) < 0)
+		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, got,
+				   NS_FSX_NOSYNC, what);
+	fd = openat(dstdir, dstname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || ns_sha256_fd(got, fd) < 0) {
+		ns_error_set("cannot read '%s': %s", what, strerror(errno));
+		ret = NS_ERROR;
+	} else {
+		ret = 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	return ret;
+}
+
+int ns_fsx_syncfs(int fd, const char *what)
+{
+	if (ns_step("syncfs") < 0 || syncfs(fd) < 0) {
+		ns_error_set("cannot make '%s' durable (syncfs): %s", what,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	return 0;
 }
 
 int ns_fsx_rename(int dirfd, const char *from, const char *to, const char *what)

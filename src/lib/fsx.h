@@ -52,14 +52,32 @@ int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
 /* rmdir REL when it exists and is empty; fsync the parent */
 int ns_fsx_rmdir(const struct ns_root *r, const char *rel);
 
-/* Write NAME in DIRFD from src, hashing; fsync; mode set exactly. When
- * expect is not NULL and the bytes hash otherwise, the file is removed and
- * NS_EINVALID returned. `what` names the file in messages. */
+/* flags of ns_fsx_write and ns_fsx_copy */
+#define NS_FSX_NOSYNC                                                          \
+	1 /* the caller makes a whole phase durable at once                    \
+	   * with ns_fsx_syncfs, before it journals the phase */
+
+/* Write NAME in DIRFD from src, hashing (the digest into got when not
+ * NULL); fsync unless NS_FSX_NOSYNC; mode set exactly. When expect is not
+ * NULL and the bytes hash otherwise, the file is removed and NS_EINVALID
+ * returned. `what` names the file in messages. */
 int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
-		 void *ctx, const char *expect, const char *what);
-/* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, durably */
+		 void *ctx, const char *expect, char got[NS_HEX_LEN + 1],
+		 unsigned flags, const char *what);
+/* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME */
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
-		const char *srcname, unsigned mode, const char *what);
+		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
+		unsigned flags, const char *what);
+/* Keep the content of SRCDIR/SRCNAME as DSTDIR/DSTNAME: a hard link where
+ * both are on one filesystem — nightshift never writes into a file in
+ * place, it renames a new one over it, so the link keeps the old bytes —
+ * and the file has no other name, else a copy. The content's hash into got. Not synced (NS_FSX_NOSYNC). */
+int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
+		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
+		const char *what);
+/* make everything written on the filesystem of fd durable (syncfs(2),
+ * which reports write-back errors since Linux 5.8) */
+int ns_fsx_syncfs(int fd, const char *what);
 int ns_fsx_rename(int dirfd, const char *from, const char *to,
 		  const char *what);
 /* unlink; an absent file is not an error */

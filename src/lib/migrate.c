@@ -338,7 +338,7 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
 
 	if (ret == 0) {
 		ret = ns_fsx_write(dfd, name, f->mode, tar_src, tr, f->sha256,
-				   what);
+				   NULL, NS_FSX_NOSYNC, what);
 		close(dfd);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);
@@ -346,37 +346,6 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
 	}
 	free(name);
 	free(what);
-	return ret;
-}
-
-/* fsync every directory that got a staged file, so the staging survives
- * a power loss once the commit point has passed */
-static int fsync_dirs(struct run *r, enum ns_op only)
-{
-	const char *prev = NULL;
-	size_t prev_len = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < r->plan.nr && !ret; i++) {
-		const struct ns_plan_file *f = &r->plan.files[i];
-		const char *slash = strrchr(f->path, '/'), *base;
-		size_t len = slash ? (size_t)(slash - f->path) : 0;
-		int dfd;
-
-		if (f->op != only && only != (enum ns_op) - 1)
-			continue;
-		if (prev && len == prev_len && !strncmp(prev, f->path, len))
-			continue;
-		prev = f->path;
-		prev_len = len;
-		ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
-		if (ret == 1)
-			ret = 0;
-		else if (ret == 0) {
-			ret = ns_fsx_fsync_dir(dfd, f->path);
-			close(dfd);
-		}
-	}
 	return ret;
 }
 
@@ -408,8 +377,10 @@ static int stage(struct run *r)
 			break;
 	}
 	ns_tar_close(tr);
+	/* the staging is durable — data and names — before the commit point
+	 * can pass: one flush for the whole phase, not one per file */
 	if (!ret)
-		ret = fsync_dirs(r, NS_OP_PUT);
+		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
 	return ret;
 }
 
@@ -485,8 +456,9 @@ static int apply(struct run *r)
 
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
 		ret = apply_one(r, i);
+	/* every rename and unlink durable before the journal says so */
 	if (!ret)
-		ret = fsync_dirs(r, (enum ns_op) - 1);
+		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
 	if (!ret)
 		ret = ns_journal_mark(r->journal, NS_J_APPLIED, NULL);
 	return ret;

@@ -373,9 +373,9 @@ static void test_write_expected_hash(void **state)
 	mkdirs_at(fx, "root/a");
 	sha_of(want, text);
 	assert_int_equal(ns_fsx_parent(&dfd, &fx->r, "a/run.sh", &base), 0);
-	assert_int_equal(
-		ns_fsx_write(dfd, base, 0755, src_read, &s, want, "a/run.sh"),
-		0);
+	assert_int_equal(ns_fsx_write(dfd, base, 0755, src_read, &s, want, NULL,
+				      0, "a/run.sh"),
+			 0);
 	assert_true(s.calls > 2); /* it took several reads */
 	tu_assert_file(path, text);
 	assert_int_equal(lstat(path, &st), 0);
@@ -383,9 +383,9 @@ static void test_write_expected_hash(void **state)
 
 	/* no expectation: written as given, mode exact, old bytes gone */
 	s = src_of("x", 0);
-	assert_int_equal(
-		ns_fsx_write(dfd, base, 0640, src_read, &s, NULL, "a/run.sh"),
-		0);
+	assert_int_equal(ns_fsx_write(dfd, base, 0640, src_read, &s, NULL, NULL,
+				      0, "a/run.sh"),
+			 0);
 	tu_assert_file(path, "x");
 	assert_int_equal(lstat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0640);
@@ -403,7 +403,7 @@ static void test_write_mismatch_removes(void **state)
 
 	sha_of(wrong, "the bytes that were promised\n");
 	assert_int_equal(ns_fsx_write(fx->r.fd, "staged", 0644, src_read, &s,
-				      wrong, "root/staged"),
+				      wrong, NULL, 0, "root/staged"),
 			 NS_EINVALID);
 	tu_assert_error_has("root/staged");
 	tu_assert_error_has("hash mismatch");
@@ -419,7 +419,7 @@ static void test_write_source_failure(void **state)
 
 	s.fail_after = 3;
 	assert_true(ns_fsx_write(fx->r.fd, "partial", 0644, src_read, &s, NULL,
-				 "partial") < 0);
+				 NULL, 0, "partial") < 0);
 	tu_assert_error_has("source broke"); /* the source's message, kept */
 	assert_int_equal(tu_count_entries(fx->root), 0);
 }
@@ -435,10 +435,63 @@ static void test_write_refuses_symlink_name(void **state)
 	put(fx, "victim.txt", "precious\n", 0644);
 	assert_int_equal(symlink(victim, link), 0);
 	assert_true(ns_fsx_write(fx->r.fd, "name", 0644, src_read, &s, NULL,
-				 "name") < 0);
+				 NULL, 0, "name") < 0);
 	tu_assert_file(victim, "precious\n");
 	free(victim);
 	free(link);
+}
+
+/* keep: a hard link on one filesystem, with the content's hash; the kept
+ * bytes survive a new file renamed over the original, as migrate does */
+static void test_keep_links_and_hashes(void **state)
+{
+	struct fx *fx = *state;
+	char got[NS_HEX_LEN + 1], want[NS_HEX_LEN + 1];
+	struct stat a, b;
+	char *kept = at(fx, "root/kept");
+
+	put(fx, "root/orig", "old bytes\n", 0640);
+	ns_sha256_buf(want, "old bytes\n", 10);
+	assert_int_equal(ns_fsx_keep(fx->r.fd, "kept", fx->r.fd, "orig", 0640,
+				     got, "orig"),
+			 0);
+	assert_string_equal(got, want);
+	assert_int_equal(fstatat(fx->r.fd, "orig", &a, 0), 0);
+	assert_int_equal(fstatat(fx->r.fd, "kept", &b, 0), 0);
+	assert_int_equal(a.st_ino, b.st_ino); /* linked, not copied */
+	put(fx, "root/new", "new bytes\n", 0644);
+	assert_int_equal(renameat(fx->r.fd, "new", fx->r.fd, "orig"), 0);
+	tu_assert_file(kept, "old bytes\n");
+	assert_int_equal(ns_fsx_syncfs(fx->r.fd, "root"), 0);
+	free(kept);
+}
+
+/* a file with a second name (a release tree made with cp -al) is copied:
+ * a write through the other name must not reach the kept bytes */
+static void test_keep_copies_shared_inode(void **state)
+{
+	struct fx *fx = *state;
+	char got[NS_HEX_LEN + 1];
+	struct stat a, b;
+	char *kept = at(fx, "root/kept"), *other = at(fx, "root/other");
+	FILE *f;
+
+	put(fx, "root/orig", "old bytes\n", 0640);
+	assert_int_equal(linkat(fx->r.fd, "orig", fx->r.fd, "other", 0), 0);
+	assert_int_equal(ns_fsx_keep(fx->r.fd, "kept", fx->r.fd, "orig", 0640,
+				     got, "orig"),
+			 0);
+	assert_int_equal(fstatat(fx->r.fd, "orig", &a, 0), 0);
+	assert_int_equal(fstatat(fx->r.fd, "kept", &b, 0), 0);
+	assert_int_not_equal(a.st_ino, b.st_ino);
+	assert_int_equal(b.st_mode & 07777, 0640);
+	f = fopen(other, "w");
+	assert_non_null(f);
+	fputs("written in place\n", f);
+	fclose(f);
+	tu_assert_file(kept, "old bytes\n");
+	free(kept);
+	free(other);
 }
 
 static void test_copy(void **state)
@@ -449,14 +502,14 @@ static void test_copy(void **state)
 
 	put(fx, "root/orig.bin", "original bytes\n", 0600);
 	assert_int_equal(ns_fsx_copy(fx->r.fd, "copy.bin", fx->r.fd, "orig.bin",
-				     0751, "copy.bin"),
+				     0751, NULL, 0, "copy.bin"),
 			 0);
 	tu_assert_file(dst, "original bytes\n");
 	assert_int_equal(lstat(dst, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0751);
-	assert_int_equal(
-		ns_fsx_copy(fx->r.fd, "c2", fx->r.fd, "absent", 0644, "absent"),
-		NS_ERROR);
+	assert_int_equal(ns_fsx_copy(fx->r.fd, "c2", fx->r.fd, "absent", 0644,
+				     NULL, 0, "absent"),
+			 NS_ERROR);
 	tu_assert_error_has("absent");
 	free(dst);
 }
@@ -680,6 +733,8 @@ int main(void)
 		T(test_write_mismatch_removes),
 		T(test_write_source_failure),
 		T(test_write_refuses_symlink_name),
+		T(test_keep_links_and_hashes),
+		T(test_keep_copies_shared_inode),
 		T(test_copy),
 		T(test_rename_unlink),
 		T(test_mkdir_rmdir),
