@@ -4,12 +4,17 @@
 #   examples/demo.sh NIGHTSHIFT-BINARY        (`make demo` runs it)
 #
 # Builds a scratch scene in ./demo/ under the repository (wiped first; set
-# NIGHTSHIFT_DEMO_DIR to put it elsewhere), then plays one working day and
-# two nights: a developer submits two enhancements, the first migrates into
-# the model system, the second fails its verification after its commit
-# point and is rolled back by nightshift itself, and finally the first is
-# backed out by hand. Every claim the demo prints is checked: it exits
-# non-zero as soon as a step does not do what it says.
+# NIGHTSHIFT_DEMO_DIR to put it elsewhere), then plays a week of the whole
+# flow, model → production: change management registers the requests for
+# service; a developer submits two enhancements; QA approves them; they are
+# analysed and scheduled; the first migrates into the model system, the
+# second fails its verification after its commit point and is rolled back
+# by nightshift itself; the acceptance test rejects the first (backed out
+# of the model byte for byte), the developer corrects it (revision r2),
+# it is approved, migrates and is accepted, promoted with the very same
+# payload, migrates into production, and ends its warranty. Every claim the
+# demo prints is checked: it exits non-zero as soon as a step does not do
+# what it says.
 set -euo pipefail
 
 usage() {
@@ -204,22 +209,29 @@ cat >>"$DEMO/home/nightshift.conf" <<'CONF'
     window = Sat 01:00-04:00
     verify = bin/smoke-test
     warranty = 30d
+; the people, by login name; nobody outside a role acts in it
+[role "developer"]
+    members = alice
 [role "qa"]
-    members = qa-team@example.com
-[role "dba"]
-    members = dba@example.com
+    members = quinn
 [role "change-management"]
-    members = bob@example.com
+    members = bob
+[role "acceptance"]
+    members = carol
+[role "operator"]
+    members = bob
+[role "dba"]
+    members = dana
 [role "technical-support"]
-    members = support@example.com
+    members = tom
 CONF
-# the demo acts as alice (developer) and bob (change management)
+# the demo acts as each of them
 sed -i 's/^\( *impersonation = \)false/\1true/' "$DEMO/home/nightshift.conf"
 grep -q '^ *impersonation = true' "$DEMO/home/nightshift.conf" ||
 	fail "could not turn on [security] impersonation in $D/home/nightshift.conf"
-say "The cast: alice develops, bob is change management, and 'nightshift' is the" \
-	"user the daemon will run as. nightshift.conf now says (impersonation lets" \
-	"the demo act as each of them):"
+say "The cast: alice develops, quinn is QA, bob is change management, carol" \
+	"signs the acceptance test, and 'nightshift' is the user the daemon will run" \
+	"as. nightshift.conf now says (impersonation lets the demo act as each):"
 sed -n '/^\[security\]/,/^\[notify\]/p; /--- added by/,$p' "$DEMO/home/nightshift.conf" |
 	grep -v '^\[notify\]' | sed 's/^/   | /'
 [ -d "$DEMO/home/spool" ] || fail "init made no spool directory"
@@ -229,6 +241,16 @@ sed -n '/^\[security\]/,/^\[notify\]/p; /--- added by/,$p' "$DEMO/home/nightshif
 export NIGHTSHIFT_NOW
 
 # ---- 2. submit -------------------------------------------------------------
+
+heading "Monday 09:00 — bob registers the requests for service"
+NIGHTSHIFT_NOW=2026-03-02T09:00
+say "Every enhancement answers a registered request for service (RFS), whose" \
+	"scope says which paths and database objects it may touch."
+ns 0 -C "$D/home" --as bob rfs add RFS-2026-014 --title "Loyalty discount" \
+	--scope 'bin/invoice' --scope 'lib/discounts/*' --scope 'www/*' --scope 'db:customers' --scope 'db:settings'
+ns 0 -C "$D/home" --as bob rfs add RFS-2026-015 --title "Late-payment fees" \
+	--scope 'bin/late-fees' --scope 'lib/reminders.conf' --scope 'db:late_fees' --scope 'db:invoices'
+ns 0 -C "$D/home" rfs list
 
 heading "Monday 10:00 — alice submits two enhancements"
 NIGHTSHIFT_NOW=2026-03-02T10:00
@@ -268,10 +290,21 @@ ns 0 -C "$D/home" status
 expect_state ENH-1 submitted
 expect_state ENH-2 submitted
 
-# ---- 3. schedule -----------------------------------------------------------
+# ---- 3. QA, analysis, schedule ------------------------------------------------
 
-heading "Monday 11:00 — bob schedules both for the model system"
+heading "Monday 10:30 — QA signs off (alice, not in QA, cannot)"
+NIGHTSHIFT_NOW=2026-03-02T10:30
+ns 1 -C "$D/home" --as alice qa approve ENH-1
+ns 0 -C "$D/home" --as quinn qa approve ENH-1
+ns 0 -C "$D/home" --as quinn qa approve ENH-2
+expect_state ENH-1 qa-approved
+
+heading "Monday 11:00 — bob analyses and schedules both for the model system"
 NIGHTSHIFT_NOW=2026-03-02T11:00
+say "The analysis checks each against the RFS scope, the model's files (drift)," \
+	"the other pending enhancements (same file, same table), the window and the" \
+	"blackouts; schedule runs it too and returns what does not conform."
+ns 0 -C "$D/home" analyze ENH-1 --env billing/model --at 2026-03-02T23:00
 say "A trigger file is written per enhancement and environment: instructions," \
 	"schedule, target and the enhancement itself, every member hashed."
 ns 0 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-02T23:00
@@ -356,18 +389,80 @@ say "files/N     the content of the Nth touched path before the run" \
 	"plan.json   every path touched, before and after; the revert SQL" \
 	"database.sqlite  the database as it was;  journal  the run's states"
 
-# ---- 7. backing out by hand ------------------------------------------------
+# ---- 7. acceptance: rejected, corrected, accepted ---------------------------
 
-heading "Wednesday 09:00 — a defect in ENH-1: bob backs it out of the model"
+heading "Wednesday 09:00 — carol's acceptance test rejects ENH-1: backed out"
 NIGHTSHIFT_NOW=2026-03-04T09:00
-ns 0 -C "$D/home" --as bob rollback ENH-1 --env billing/model --reason "demo"
-expect_state ENH-1 rolled-back
+say "The invoices show the discount without its percentage. carol rejects ENH-1:" \
+	"nightshift backs it out of the model from its archive and returns it to alice."
+ns 0 -C "$D/home" --as carol reject ENH-1 --env billing/model --reason "the invoice does not show the percentage"
+expect_state ENH-1 rejected
 snapshot model backout
 identical night0 backout "the model after backing ENH-1 out vs. Monday morning"
 sh_show "cd $D/model/root && BILLING_DB=../billing.db bin/invoice 1"
+
+heading "Wednesday 10:00 — alice corrects ENH-1: revision r2"
+NIGHTSHIFT_NOW=2026-03-04T10:00
+sed -i 's/^label = loyalty discount$/label = loyalty discount (percent)/' \
+	"$DEMO/packages/ENH-discount/files/lib/discounts/loyalty.conf"
+grep -q 'percent' "$DEMO/packages/ENH-discount/files/lib/discounts/loyalty.conf" ||
+	fail "could not correct the package"
+ns 0 -C "$D/home" --as alice resubmit ENH-1 ../packages/ENH-discount
+say "A new revision starts over: QA's approval of r1 is revoked, so r2 cannot be" \
+	"scheduled until QA has signed it:"
+ns 1 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-04T23:00
+ns 0 -C "$D/home" --as quinn qa approve ENH-1
+ns 0 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-04T23:00
+
+heading "Wednesday 23:00 — r2 migrates into the model"
+NIGHTSHIFT_NOW=2026-03-04T23:00
+ns 0 -C "$D/home" --as nightshift window run --now
+expect_state ENH-1 migrated
+
+heading "Thursday 09:00 — carol accepts r2; alice cannot sign her own"
+NIGHTSHIFT_NOW=2026-03-05T09:00
+ns 1 -C "$D/home" --as alice accept ENH-1 --env billing/model
+ns 0 -C "$D/home" --as carol accept ENH-1 --env billing/model
+expect_state ENH-1 accepted
+
+# ---- 8. production ---------------------------------------------------------
+
+heading "Thursday 10:00 — bob promotes ENH-1 to production"
+NIGHTSHIFT_NOW=2026-03-05T10:00
+say "promote writes the production trigger with the very payload the model ran" \
+	"(the same SHA-256), for production's window (Sat 01:00-04:00)."
+ns 0 -C "$D/home" --as bob promote ENH-1 --at 2026-03-07T01:00
+ptrig=$out
+mtrig=$(ls "$DEMO"/home/spool/billing/model/ENH-1-r2.trigger)
+p1=$("$NS" -C "$DEMO/home" trigger show "$ptrig" | sed -n 's/.*"payload_sha256": "\(.*\)".*/\1/p' | head -n 1)
+p2=$("$NS" -C "$DEMO/home" trigger show "$mtrig" | sed -n 's/.*"payload_sha256": "\(.*\)".*/\1/p' | head -n 1)
+[ -n "$p1" ] && [ "$p1" = "$p2" ] || fail "the production payload is not the model's"
+good "the production trigger carries the model run's payload ($p1)"
+expect_state ENH-1 promoted
+
+heading "Saturday 01:00 — production's window: ENH-1 goes live, under warranty"
+NIGHTSHIFT_NOW=2026-03-07T01:00
+ns 0 -C "$D/home" --as nightshift window run --now
+expect_state ENH-1 WP
+snapshot production production1
+changes production0 production1
+sh_show "cd $D/production/root && BILLING_DB=../billing.db bin/invoice 1"
+notice=$(grep -l '^X-Nightshift-Environment: billing/production$' "$DEMO"/home/outbox/*-migrated.msg | head -n 1)
+[ -n "$notice" ] || fail "no migrated notice for production"
+sh_show "sed -n '/^To:/p; /^Subject:/p' ${notice#"$REPO"/}"
+
+heading "Thirty days later — the warranty ends: complete (CP)"
+NIGHTSHIFT_NOW=2026-04-07T01:00
+ns 0 -C "$D/home" --as nightshift warranty
+expect_state ENH-1 CP
 snapshot production production-end
-identical production0 production-end "production, never scheduled, vs. Monday morning"
+identical production1 production-end "production at the end vs. after ENH-1 went live"
+
+heading "The change record and the figures"
+ns 0 -C "$D/home" status ENH-1
 ns 0 -C "$D/home" log ENH-1
+ns 0 -C "$D/home" stats
+ns 0 -C "$D/home" audit verify
 
 # ---- done ------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 #include "commands.h"
 #include "common.h"
+#include "lifecycle.h"
 #include "runner.h"
 
 #include <stdio.h>
@@ -25,10 +26,15 @@ int cmd_rollback(int argc, char **argv)
 		ns_error_set("'%s' is not an enhancement id (ENH-n)", pos[0]);
 		return cli_fail(NS_EUSAGE);
 	}
-	if ((ret = cli_open(&c)) == 0) {
+	if ((ret = cli_open(&c)) == 0 && !ns_config_env(&c.cfg, env))
+		ret = NS_EUSAGE;
+	if (ret == 0)
+		ret = ns_lifecycle_may(&c.cfg, c.reg, id, "back-out", c.user,
+				       ns_config_env(&c.cfg, env)->name);
+	if (ret == 0) {
 		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
 					cli_warn, NULL,	 0 };
-		ret = ns_runner_rollback(&r, id, env, reason);
+		ret = ns_runner_rollback(&r, id, env, reason, NULL);
 	}
 	if (ret == 0)
 		printf("ENH-%lld backed out of %s\n", id,

@@ -1,5 +1,7 @@
 #include "commands.h"
 #include "common.h"
+#include "lifecycle.h"
+#include "package.h"
 
 #include <stdio.h>
 
@@ -71,6 +73,13 @@ static int gather(struct cli *c, long long id, json_t *o)
 		{ "sites", "SELECT s.run, s.site, s.rundir, s.outcome, "
 			   "s.message FROM run_sites s JOIN runs r ON r.id = "
 			   "s.run WHERE r.enhancement = ? ORDER BY s.run" },
+		{ "approvals", "SELECT revision, kind, actor, at, environment, "
+			       "revoked_at, revoked_why FROM approvals WHERE "
+			       "enhancement = ? ORDER BY id" },
+		{ "touches", "SELECT t.kind, t.name FROM touches t JOIN "
+			     "enhancements e ON e.id = t.enhancement AND "
+			     "e.revision = t.revision WHERE t.enhancement = ? "
+			     "ORDER BY t.kind DESC, t.name" },
 	};
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++) {
@@ -84,6 +93,68 @@ static int gather(struct cli *c, long long id, json_t *o)
 	return 0;
 }
 
+static json_t *strings(char **v, size_t n)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, json_string(v[i]));
+	return a;
+}
+
+/* what the enhancement itself says: schedule, distribution, instructions */
+static int manifest(struct cli *c, json_t *o)
+{
+	const char *store = NULL;
+	struct ns_package pkg = NS_PACKAGE_INIT;
+	const struct ns_manifest *m = &pkg.manifest;
+	json_t *revs = json_object_get(o, "revisions"), *rfs = NULL;
+	int ret;
+
+	if (json_array_size(revs))
+		store = json_string_value(json_object_get(
+			json_array_get(revs, json_array_size(revs) - 1),
+			"store_path"));
+	if (!store)
+		return 0;
+	if ((ret = ns_package_read(&pkg, store, &c->cfg.limits, NULL)) < 0)
+		return ret;
+	json_object_set_new(
+		o, "manifest",
+		json_pack("{s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+			  "requires", strings(m->requires, m->requires_nr),
+			  "conflicts", strings(m->conflicts, m->conflicts_nr),
+			  "sites", strings(m->sites, m->sites_nr), "not_before",
+			  m->not_before, "schedule_model", m->sched_model,
+			  "schedule_production", m->sched_production,
+			  "operator", m->instr_operator, "special",
+			  m->instr_special, "verify", m->verify_command));
+	ns_package_release(&pkg);
+	if (m->rfs || json_string_value(json_object_get(
+			      json_object_get(o, "enhancement"), "rfs"))) {
+		const char *id = json_string_value(json_object_get(
+			json_object_get(o, "enhancement"), "rfs"));
+		if (id && (ret = ns_rfs_get(c->reg, id, &rfs)) < 0)
+			return ret;
+		if (rfs)
+			json_object_set_new(o, "rfs", rfs);
+	}
+	return 0;
+}
+
+static void list_line(const char *label, json_t *a)
+{
+	json_t *x;
+	size_t i;
+
+	if (!json_array_size(a))
+		return;
+	printf("  %-13s", label);
+	json_array_foreach(a, i, x)
+		printf("%s%s", i ? ", " : "", json_string_value(x));
+	printf("\n");
+}
+
 static void print_one(json_t *o)
 {
 	json_t *e = json_object_get(o, "enhancement"), *x;
@@ -91,10 +162,54 @@ static void print_one(json_t *o)
 
 	printf("ENH-%lld r%lld  %s\n", num(e, "id"), num(e, "revision"),
 	       str(e, "state"));
-	printf("  title:   %s\n  system:  %s\n  author:  %s\n  rfs:     "
-	       "%s\n  since:   %s\n",
-	       str(e, "title"), str(e, "system"), str(e, "author"),
-	       str(e, "rfs"), str(e, "updated_at"));
+	json_t *mf = json_object_get(o, "manifest"),
+	       *rfs = json_object_get(o, "rfs");
+	printf("  title:       %s\n  system:      %s\n  author:      %s\n",
+	       str(e, "title"), str(e, "system"), str(e, "author"));
+	printf("  rfs:         %s  %s\n", str(e, "rfs"),
+	       rfs ? str(rfs, "title") : "");
+	printf("  since:       %s%s%s\n", str(e, "updated_at"),
+	       json_string_value(json_object_get(e, "environment")) ? " in "
+								    : "",
+	       json_string_value(json_object_get(e, "environment"))
+		       ? str(e, "environment")
+		       : "");
+	if (json_string_value(json_object_get(e, "warranty_until")))
+		printf("  warranty:    until %s\n", str(e, "warranty_until"));
+	if (mf) {
+		list_line("requires:", json_object_get(mf, "requires"));
+		list_line("conflicts:", json_object_get(mf, "conflicts"));
+		list_line("sites:", json_object_get(mf, "sites"));
+		if (json_string_value(json_object_get(mf, "not_before")))
+			printf("  not before:  %s\n", str(mf, "not_before"));
+		if (json_string_value(json_object_get(mf, "schedule_model")) ||
+		    json_string_value(
+			    json_object_get(mf, "schedule_production")))
+			printf("  proposed:    model %s, production %s\n",
+			       str(mf, "schedule_model"),
+			       str(mf, "schedule_production"));
+		if (json_string_value(json_object_get(mf, "operator")) ||
+		    json_string_value(json_object_get(mf, "special")))
+			printf("  instructions: operator: %s; special: %s\n",
+			       str(mf, "operator"), str(mf, "special"));
+	}
+	json_array_foreach(json_object_get(o, "touches"), i, x) printf(
+		"  %s %s %s\n", i ? "        " : "touches:", str(x, "kind"),
+		str(x, "name"));
+	json_array_foreach(json_object_get(o, "approvals"), i, x) printf(
+		"  r%lld %-10s by %s at %s%s%s%s%s\n", num(x, "revision"),
+		str(x, "kind"), str(x, "actor"), str(x, "at"),
+		json_string_value(json_object_get(x, "environment")) ? " in "
+								     : "",
+		json_string_value(json_object_get(x, "environment"))
+			? str(x, "environment")
+			: "",
+		json_string_value(json_object_get(x, "revoked_at"))
+			? " — revoked: "
+			: "",
+		json_string_value(json_object_get(x, "revoked_at"))
+			? str(x, "revoked_why")
+			: "");
 	json_array_foreach(json_object_get(o, "revisions"), i, x) printf(
 		"  r%lld payload %s (%lld files, %lld bytes) by %s "
 		"at %s\n",
@@ -129,7 +244,9 @@ static int one(struct cli *c, long long id, int json)
 		return NS_EINVALID;
 	}
 	o = json_pack("{s:o}", "enhancement", e);
-	if ((ret = gather(c, id, o)) == 0) {
+	if ((ret = gather(c, id, o)) == 0)
+		ret = manifest(c, o);
+	if (ret == 0) {
 		if (json)
 			cli_print_json(o);
 		else

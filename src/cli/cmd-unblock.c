@@ -1,5 +1,6 @@
 #include "commands.h"
 #include "common.h"
+#include "lifecycle.h"
 #include "runner.h"
 
 #include <stdio.h>
@@ -20,7 +21,10 @@ int cmd_unblock(int argc, char **argv)
 		return 2;
 	if (!env || !reason || !*reason)
 		return cli_usage(usage);
-	if ((ret = cli_open(&c)) == 0) {
+	if ((ret = cli_open(&c)) == 0)
+		ret = ns_lifecycle_role(&c.cfg, "technical-support operator",
+					c.user, "unblock");
+	if (ret == 0) {
 		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
 					cli_warn, NULL,	 0 };
 		ret = ns_runner_unblock(&r, env, reason);

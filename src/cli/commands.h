@@ -18,5 +18,14 @@ int cmd_recover(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_unblock(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
+int cmd_rfs(int argc, char **argv);
+int cmd_resubmit(int argc, char **argv);
+int cmd_qa(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_accept(int argc, char **argv);
+int cmd_reject(int argc, char **argv);
+int cmd_promote(int argc, char **argv);
+int cmd_warranty(int argc, char **argv);
+int cmd_withdraw(int argc, char **argv);
 
 #endif

@@ -175,3 +175,12 @@ void cli_print_json(json_t *j)
 		printf("%s\n", s);
 	free(s);
 }
+
+int cli_enh(long long *id, const char *s)
+{
+	if (!(*id = ns_enh_parse(s))) {
+		ns_error_set("'%s' is not an enhancement id (ENH-n)", s);
+		return cli_fail(NS_EUSAGE);
+	}
+	return 0;
+}

@@ -57,4 +57,7 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 
 void cli_print_json(json_t *j);
 
+/* ENH-n or n into *id; else the usage message and its exit status */
+int cli_enh(long long *id, const char *s);
+
 #endif

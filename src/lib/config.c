@@ -2,6 +2,7 @@
 #include "error.h"
 #include "iniparse.h"
 #include "strbuf.h"
+#include "window.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -11,6 +12,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+int ns_role_known(const char *name)
+{
+	static const char *const known[] = {
+		"developer", "qa",	 "change-management", "acceptance",
+		"dba",	     "operator", "technical-support"
+	};
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(*known); i++)
+		if (!strcmp(known[i], name))
+			return 1;
+	return 0;
+}
 
 const char ns_config_template[] =
 	"; nightshift.conf — see nightshift.conf(5) and nightshift(1)\n"
@@ -31,8 +45,27 @@ const char ns_config_template[] =
 	";    root = /srv/billing-model\n"
 	";    database = sqlite:/srv/billing-model/app.db\n"
 	";    verify = bin/smoke-test\n"
+	";    warranty = 30d\n"
+	";[policy]\n"
+	";    require-rfs = true          ; submit names a registered RFS\n"
+	";    acceptances = 1             ; acceptance sign-offs a model run "
+	"needs\n"
+	";    require-instructions = false\n"
+	"; the roles (login names); nobody outside a role acts in it\n"
+	";[role \"developer\"]\n"
+	";    members = alice\n"
 	";[role \"qa\"]\n"
-	";    members = bob, carol\n";
+	";    members = bob, carol\n"
+	";[role \"change-management\"]\n"
+	";    members = dave\n"
+	";[role \"acceptance\"]\n"
+	";    members = erin\n"
+	";[role \"operator\"]\n"
+	";    members = frank\n"
+	";[role \"dba\"]\n"
+	";    members = grace\n"
+	";[role \"technical-support\"]\n"
+	";    members = heidi\n";
 
 struct load_state {
 	struct ns_config *c;
@@ -112,6 +145,7 @@ static struct ns_env *env_get(struct ns_config *c, const char *name, int line)
 	memset(&c->envs[c->envs_nr], 0, sizeof(*c->envs));
 	c->envs[c->envs_nr].name = xstrdup(name);
 	c->envs[c->envs_nr].line = line;
+	c->envs[c->envs_nr].warranty_s = 30LL * 86400;
 	return &c->envs[c->envs_nr++];
 }
 
@@ -163,13 +197,32 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		e->database = database_url(c, v);
 	} else if (!strcmp(key, "verify"))
 		return set_str(&e->verify, v);
-	else if (!strcmp(key, "window"))
-		return set_str(&e->window, v);
-	else if (!strcmp(key, "blackout"))
-		return set_str(&e->blackout, v);
-	else if (!strcmp(key, "warranty"))
+	else if (!strcmp(key, "window") || !strcmp(key, "blackout")) {
+		/* checked now, so that a window run never meets a bad one */
+		char *what = xprintf("%s:%d: [environment \"%s\"] %s", st->file,
+				     line, e->name, key);
+		struct ns_window *w = NULL;
+		struct ns_blackout *b = NULL;
+		int r = !strcmp(key, "window") ? ns_window_parse(&w, v, what)
+					       : ns_blackout_parse(&b, v, what);
+		ns_window_free(w);
+		ns_blackout_free(b);
+		free(what);
+		if (r < 0)
+			return r;
+		return set_str(
+			!strcmp(key, "window") ? &e->window : &e->blackout, v);
+	} else if (!strcmp(key, "warranty")) {
+		long long secs;
+		if (ns_config_duration(&secs, v) < 0)
+			return bad(
+				st, line,
+				"[environment \"%s\"] warranty: expected a "
+				"period such as 30d, 12h, 90m or 0s, not '%s'",
+				e->name, v);
+		e->warranty_s = secs;
 		return set_str(&e->warranty, v);
-	else if (!strcmp(key, "timezone"))
+	} else if (!strcmp(key, "timezone"))
 		return 0;
 	else
 		return bad(st, line, "unknown key '%s' in [environment \"%s\"]",
@@ -259,6 +312,64 @@ static int limits_key(struct load_state *st, const char *key, const char *v,
 	return 0;
 }
 
+static int bool_value(struct load_state *st, int *out, const char *section,
+		      const char *key, const char *v, int line)
+{
+	if (strcmp(v, "true") && strcmp(v, "false"))
+		return bad(st, line,
+			   "[%s] %s: expected true or false, not '%s'", section,
+			   key, v);
+	*out = !strcmp(v, "true");
+	return 0;
+}
+
+static int policy_key(struct load_state *st, const char *key, const char *v,
+		      int line)
+{
+	struct ns_config *c = st->c;
+	char *end;
+	long n;
+
+	if (!strcmp(key, "require-rfs"))
+		return bool_value(st, &c->require_rfs, "policy", key, v, line);
+	if (!strcmp(key, "require-instructions"))
+		return bool_value(st, &c->require_instructions, "policy", key,
+				  v, line);
+	if (!strcmp(key, "acceptances")) {
+		errno = 0;
+		n = strtol(v, &end, 10);
+		if (errno || end == v || *end || n < 1 || n > 100)
+			return bad(st, line,
+				   "[policy] acceptances: expected a number "
+				   "of sign-offs from 1 to 100, not '%s'",
+				   v);
+		c->acceptances = (int)n;
+		return 0;
+	}
+	return bad(st, line, "unknown key '%s' in [%s]", key, "policy");
+}
+
+int ns_config_duration(long long *out, const char *v)
+{
+	char *end;
+	long long n;
+
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (errno || end == v || n < 0 || n > 36500LL * 86400)
+		return -1;
+	if (!strcmp(end, "d"))
+		n *= 86400;
+	else if (!strcmp(end, "h"))
+		n *= 3600;
+	else if (!strcmp(end, "m"))
+		n *= 60;
+	else if (strcmp(end, "s"))
+		return -1;
+	*out = n;
+	return 0;
+}
+
 static int path_key(struct load_state *st, const char *key, const char *v,
 		    int line)
 {
@@ -312,6 +423,7 @@ static int named_key(struct load_state *st, const char *kind, const char *name,
 				   "unknown key '%s' in [role "
 				   "\"%s\"]",
 				   key, name);
+
 		c->roles = xrealloc(c->roles, (c->roles_nr + 1) * sizeof(*r));
 		r = &c->roles[c->roles_nr++];
 		memset(r, 0, sizeof(*r));
@@ -341,6 +453,8 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 				   "expected true or false, not '%s'",
 				   v);
 		c->impersonation = !strcmp(v, "true");
+	} else if (!strcmp(kind, "policy")) {
+		return policy_key(st, key, v, line);
 	} else if (!strcmp(kind, "notify") && !strcmp(key, "outbox")) {
 		free(c->outbox);
 		c->outbox = abspath(c, v);
@@ -361,12 +475,14 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 static int section_opens(struct load_state *st, const char *kind,
 			 const char *name, int line)
 {
-	static const char *const plain[] = { "registry", "paths", "limits",
-					     "security", "notify" };
+	static const char *const plain[] = { "registry", "paths",  "limits",
+					     "security", "notify", "policy" };
 	static const char *const named[] = { "system", "environment", "site",
 					     "role" };
 	const char *const *list = name ? named : plain;
-	size_t n = name ? 4 : 5, i;
+	size_t n = name ? sizeof(named) / sizeof(*named)
+			: sizeof(plain) / sizeof(*plain),
+	       i;
 
 	for (i = 0; i < n && strcmp(list[i], kind); i++)
 		;
@@ -379,6 +495,10 @@ static int section_opens(struct load_state *st, const char *kind,
 			   "[environment \"%s\"]: expected "
 			   "SYSTEM/model or SYSTEM/production",
 			   name);
+	if (!strcmp(kind, "role") && !ns_role_known(name))
+		return bad(st, line,
+			   "unknown role [role \"%s\"] (the roles: %s)", name,
+			   NS_ROLES);
 	if (!strcmp(kind, "environment"))
 		env_get(st->c, name, line);
 	if (!strcmp(kind, "system") && !ns_config_system(st->c, name))
@@ -513,6 +633,8 @@ int ns_config_load(struct ns_config *out, const char *path)
 	int r;
 
 	c.limits = lim;
+	c.require_rfs = 1;
+	c.acceptances = 1;
 	if ((r = read_file(&text, path)) < 0)
 		goto done;
 	c.path = xstrdup(path);

@@ -29,6 +29,7 @@ struct ns_env {
 	char *root, *database; /* the single site, when said here */
 	char *verify;
 	char *window, *blackout, *warranty;
+	long long warranty_s; /* the warranty in seconds (default 30 days) */
 	struct ns_site *sites;
 	size_t sites_nr;
 	int line;
@@ -50,6 +51,10 @@ struct ns_config {
 	char *path, *dir;
 	char *registry, *spool, *archive, *outbox, *store, *journal, *locks;
 	int impersonation;
+	/* [policy] */
+	int require_rfs;	  /* submit needs a registered RFS (default) */
+	int require_instructions; /* analysis: instructions always needed */
+	int acceptances;	  /* acceptance sign-offs a model run needs */
 	struct ns_limits limits;
 	struct ns_system *systems;
 	size_t systems_nr;
@@ -74,6 +79,14 @@ const struct ns_system *ns_config_system(const struct ns_config *c,
 /* the members of a role; empty when the role is not configured */
 const struct ns_role *ns_config_role(const struct ns_config *c,
 				     const char *name);
+
+/* the roles a [role "NAME"] section may name */
+#define NS_ROLES                                                               \
+	"developer, qa, change-management, acceptance, dba, operator, "        \
+	"technical-support"
+int ns_role_known(const char *name);
+/* "30d", "12h", "90m", "45s" → seconds; -1 when malformed */
+int ns_config_duration(long long *out, const char *v);
 
 /* the text `init` writes for a new nightshift.conf */
 extern const char ns_config_template[];

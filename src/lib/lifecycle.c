@@ -1,440 +1,683 @@
 #include "lifecycle.h"
 #include "error.h"
-#include "fsx.h"
 #include "notify.h"
-#include "runner.h"
 #include "strbuf.h"
 #include "timefmt.h"
-#include "trigger.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <stdio.h>
-#include <unistd.h>
-
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+/* which kind of environment a move is made in */
+enum where { ANY, MODEL, PRODUCTION };
 
 struct move {
 	const char *from, *verb, *to;
+	enum where where;
+	const char *roles; /* who may say it; NULL: nightshift itself */
 };
 
-/* "*" matches any state */
+#define DEV	"developer"
+#define CM	"change-management"
+#define BACKOUT "operator change-management"
+
+/* The whole lifecycle. The first row that matches the state, the verb and
+ * the kind of environment decides. */
 static const struct move moves[] = {
-	{ "submitted", "schedule", "scheduled" },
-	{ "migrated", "schedule", "scheduled" },
-	{ "rolled-back", "schedule", "scheduled" },
-	{ "returned", "schedule", "scheduled" },
-	{ "scheduled", "start", "migrating" },
-	{ "scheduled", "refuse", "returned" },
-	{ "migrating", "migrated", "migrated" },
-	{ "migrating", "roll-back", "rolled-back" },
-	{ "migrating", "rollback-failed", "rollback-failed" },
-	{ "migrating", "refuse", "returned" },
-	{ "migrating", "requeue", "scheduled" },
-	{ "migrated", "back-out", "rolled-back" },
-	{ "rollback-failed", "unblock", "returned" },
+	{ "submitted", "qa-approve", "qa-approved", ANY, "qa" },
+	{ "submitted", "qa-reject", "returned", ANY, "qa" },
+	{ "submitted", "return", "returned", ANY, NULL },
+	{ "qa-approved", "return", "returned", ANY, NULL },
+	{ "accepted", "return", "returned", ANY, NULL },
+	{ "qa-approved", "schedule", "scheduled", MODEL, CM },
+	{ "rolled-back", "schedule", "scheduled", MODEL, CM },
+	{ "scheduled", "start", "migrating", MODEL, NULL },
+	{ "promoted", "start", "migrating", PRODUCTION, NULL },
+	{ "scheduled", "refuse", "returned", ANY, NULL },
+	{ "promoted", "refuse", "returned", ANY, NULL },
+	{ "migrating", "migrated", "migrated", MODEL, NULL },
+	{ "migrating", "migrated", "WP", PRODUCTION, NULL },
+	{ "migrating", "roll-back", "rolled-back", ANY, NULL },
+	{ "migrating", "rollback-failed", "rollback-failed", ANY, NULL },
+	{ "migrating", "refuse", "returned", ANY, NULL },
+	{ "migrating", "requeue", "scheduled", MODEL, NULL },
+	{ "migrating", "requeue", "promoted", PRODUCTION, NULL },
+	{ "migrated", "accept", "accepted", MODEL, "acceptance" },
+	{ "migrated", "reject", "rejected", MODEL, "acceptance" },
+	{ "accepted", "promote", "promoted", PRODUCTION, CM },
+	{ "migrated", "back-out", "rolled-back", MODEL, BACKOUT },
+	{ "accepted", "back-out", "rolled-back", MODEL, BACKOUT },
+	{ "WP", "back-out", "rolled-back", PRODUCTION, BACKOUT },
+	{ "WP", "warranty-end", "CP", PRODUCTION, NULL },
+	{ "rollback-failed", "unblock", "returned", ANY,
+	  "technical-support operator" },
+	{ "submitted", "resubmit", "submitted", ANY, DEV },
+	{ "qa-approved", "resubmit", "submitted", ANY, DEV },
+	{ "scheduled", "resubmit", "submitted", ANY, DEV },
+	{ "returned", "resubmit", "submitted", ANY, DEV },
+	{ "rejected", "resubmit", "submitted", ANY, DEV },
+	{ "rolled-back", "resubmit", "submitted", ANY, DEV },
+	{ "submitted", "withdraw", "withdrawn", ANY, DEV " " CM },
+	{ "qa-approved", "withdraw", "withdrawn", ANY, DEV " " CM },
+	{ "scheduled", "withdraw", "withdrawn", ANY, DEV " " CM },
+	{ "returned", "withdraw", "withdrawn", ANY, DEV " " CM },
+	{ "rejected", "withdraw", "withdrawn", ANY, DEV " " CM },
+	{ "rolled-back", "withdraw", "withdrawn", ANY, DEV " " CM },
 };
 
-static int state_of(struct ns_registry *r, long long enh, char **out)
+#define MOVES_NR (sizeof(moves) / sizeof(*moves))
+
+static enum where where_of(const char *env)
 {
-	json_t *row = NULL;
+	size_t n = env ? strlen(env) : 0;
+
+	if (n >= 11 && !strcmp(env + n - 11, "/production"))
+		return PRODUCTION;
+	if (n >= 6 && !strcmp(env + n - 6, "/model"))
+		return MODEL;
+	return ANY;
+}
+
+static const struct move *find(const char *from, const char *verb,
+			       const char *env)
+{
+	enum where w = where_of(env);
+
+	for (size_t i = 0; i < MOVES_NR; i++)
+		if (!strcmp(moves[i].from, from) &&
+		    !strcmp(moves[i].verb, verb) &&
+		    (moves[i].where == ANY || w == ANY || moves[i].where == w))
+			return &moves[i];
+	return NULL;
+}
+
+static int load(struct ns_registry *r, long long enh, json_t **out)
+{
 	int ret = ns_registry_query_row(
-		r, &row, "SELECT state FROM enhancements WHERE id = ?", "I",
-		enh);
+		r, out,
+		"SELECT e.id, e.state, e.revision, e.author, e.system, "
+		"e.title, e.environment, v.submitted_by FROM enhancements e "
+		"JOIN revisions v ON v.enhancement = e.id AND v.revision = "
+		"e.revision WHERE e.id = ?",
+		"I", enh);
 
 	if (ret < 0)
 		return ret;
-	if (!row) {
+	if (!*out) {
 		ns_error_set("ENH-%lld: no such enhancement", enh);
 		return NS_EINVALID;
 	}
-	*out = xstrdup(json_string_value(json_object_get(row, "state")));
-	json_decref(row);
 	return 0;
 }
 
-static const struct move *find(const char *from, const char *verb)
+static const char *field(json_t *row, const char *k)
 {
-	for (size_t i = 0; i < sizeof(moves) / sizeof(*moves); i++)
-		if (!strcmp(moves[i].from, from) &&
-		    !strcmp(moves[i].verb, verb))
-			return &moves[i];
-	return NULL;
+	return json_string_value(json_object_get(row, k));
 }
 
 static int refuse(long long enh, const char *state, const char *verb)
 {
 	struct strbuf allowed = STRBUF_INIT;
 
-	for (size_t i = 0; i < sizeof(moves) / sizeof(*moves); i++)
-		if (!strcmp(moves[i].from, state))
+	for (size_t i = 0; i < MOVES_NR; i++)
+		if (!strcmp(moves[i].from, state) && moves[i].roles &&
+		    !strstr(allowed.buf ? allowed.buf : "", moves[i].verb))
 			strbuf_addf(&allowed, "%s%s", allowed.len ? ", " : "",
 				    moves[i].verb);
 	ns_error_set("ENH-%lld is %s: '%s' is not allowed from there "
 		     "(allowed: %s)",
-		     enh, state, verb, allowed.len ? allowed.buf : "nothing");
+		     enh, state, verb,
+		     allowed.len ? allowed.buf : "nothing a person can do");
 	strbuf_release(&allowed);
 	return NS_EFAILED;
 }
 
-int ns_lifecycle_check(struct ns_registry *r, long long enh, const char *verb)
+int ns_lifecycle_check(struct ns_registry *r, long long enh, const char *verb,
+		       const char *env)
 {
-	char *state = NULL;
-	int ret = state_of(r, enh, &state);
+	json_t *row = NULL;
+	int ret = load(r, enh, &row);
 
-	if (!ret && !find(state, verb))
-		ret = refuse(enh, state, verb);
-	free(state);
+	if (!ret && !find(field(row, "state"), verb, env))
+		ret = refuse(enh, field(row, "state"), verb);
+	json_decref(row);
+	return ret;
+}
+
+static int member(const struct ns_config *c, const char *role, const char *user)
+{
+	const struct ns_role *r = ns_config_role(c, role);
+
+	for (size_t i = 0; r && i < r->members_nr; i++)
+		if (!strcmp(r->members[i], user))
+			return 1;
+	return 0;
+}
+
+/* roles: one role or several separated by spaces */
+static int role_check(const struct ns_config *c, const char *roles,
+		      const char *actor, const char *what)
+{
+	struct strbuf names = STRBUF_INIT;
+	char *copy = xstrdup(roles), *save = NULL;
+	int ok = 0;
+
+	for (char *t = strtok_r(copy, " ", &save); t && !ok;
+	     t = strtok_r(NULL, " ", &save)) {
+		const struct ns_role *r = ns_config_role(c, t);
+		ok = member(c, t, actor);
+		strbuf_addf(&names, "%s[role \"%s\"] ", names.len ? "; " : "",
+			    t);
+		if (!r || !r->members_nr)
+			strbuf_addstr(&names, "has no members");
+		for (size_t i = 0; r && i < r->members_nr; i++)
+			strbuf_addf(&names, "%s%s", i ? ", " : "= ",
+				    r->members[i]);
+	}
+	if (!ok) {
+		char *either = xstrdup(roles), *sp;
+		struct strbuf shown = STRBUF_INIT;
+		for (char *t = either; t; t = sp) {
+			if ((sp = strchr(t, ' ')))
+				*sp++ = '\0';
+			strbuf_addf(&shown, "%s%s", shown.len ? " or " : "", t);
+		}
+		ns_error_set("%s needs the role %s, and '%s' does not hold it "
+			     "(%s: %s)",
+			     what, shown.buf, actor, c->path, names.buf);
+		strbuf_release(&shown);
+		free(either);
+	}
+	strbuf_release(&names);
+	free(copy);
+	return ok ? 0 : NS_EFAILED;
+}
+
+int ns_lifecycle_role(const struct ns_config *c, const char *role,
+		      const char *actor, const char *what)
+{
+	return role_check(c, role, actor, what);
+}
+
+/* the people who signed kind for the current revision (not revoked) */
+static int signers(struct ns_registry *r, long long enh, int rev,
+		   const char *kind, json_t **out)
+{
+	return ns_registry_query(r, out,
+				 "SELECT actor, at, environment FROM "
+				 "approvals WHERE enhancement = ? AND "
+				 "revision = ? AND kind = ? AND revoked_at IS "
+				 "NULL ORDER BY id",
+				 "Iis", enh, rev, kind);
+}
+
+static int signed_by(json_t *rows, const char *actor)
+{
+	size_t i;
+	json_t *x;
+
+	json_array_foreach(rows, i,
+			   x) if (!strcmp(field(x, "actor"), actor)) return 1;
+	return 0;
+}
+
+/* the separation of duties */
+static int duties(struct ns_registry *r, json_t *row, const char *verb,
+		  const char *actor)
+{
+	long long enh = json_integer_value(json_object_get(row, "id"));
+	int rev = (int)json_integer_value(json_object_get(row, "revision"));
+	const char *author = field(row, "author");
+	const char *sub = field(row, "submitted_by");
+	json_t *qa = NULL, *acc = NULL;
+	int ret = 0;
+
+	if (strcmp(verb, "qa-approve") && strcmp(verb, "accept") &&
+	    strcmp(verb, "promote"))
+		return 0;
+	if (!strcmp(actor, author) || (sub && !strcmp(actor, sub))) {
+		ns_error_set("ENH-%lld: %s may not %s it: an author never "
+			     "signs off their own enhancement",
+			     enh, actor,
+			     !strcmp(verb, "qa-approve") ? "QA-approve" : verb);
+		return NS_EFAILED;
+	}
+	if ((ret = signers(r, enh, rev, "qa", &qa)) < 0 ||
+	    (ret = signers(r, enh, rev, "acceptance", &acc)) < 0)
+		goto done;
+	if (!strcmp(verb, "accept") && signed_by(qa, actor)) {
+		ns_error_set("ENH-%lld r%d: %s gave its QA approval and may "
+			     "not also accept it: QA approval and acceptance "
+			     "need different people",
+			     enh, rev, actor);
+		ret = NS_EFAILED;
+	} else if (!strcmp(verb, "accept") && signed_by(acc, actor)) {
+		ns_error_set("ENH-%lld r%d: %s has already signed its "
+			     "acceptance; another person must sign",
+			     enh, rev, actor);
+		ret = NS_EFAILED;
+	}
+done:
+	json_decref(qa);
+	json_decref(acc);
+	return ret;
+}
+
+int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
+		     long long enh, const char *verb, const char *actor,
+		     const char *env)
+{
+	const struct move *m;
+	json_t *row = NULL;
+	char *what = NULL;
+	int ret = load(r, enh, &row);
+
+	if (ret < 0)
+		return ret;
+	if (!(m = find(field(row, "state"), verb, env))) {
+		ret = refuse(enh, field(row, "state"), verb);
+		goto done;
+	}
+	what = xprintf("ENH-%lld: %s", enh, verb);
+	if (m->roles)
+		ret = role_check(c, m->roles, actor, what);
+	/* the developer role withdraws its own enhancements only */
+	if (!ret && !strcmp(verb, "withdraw") && !member(c, CM, actor) &&
+	    strcmp(actor, field(row, "author"))) {
+		ns_error_set("ENH-%lld: withdraw: %s is not its author and not "
+			     "in change management",
+			     enh, actor);
+		ret = NS_EFAILED;
+	}
+	if (!ret)
+		ret = duties(r, row, verb, actor);
+done:
+	free(what);
+	json_decref(row);
 	return ret;
 }
 
 int ns_lifecycle_move(struct ns_registry *r, long long enh, const char *verb,
 		      const char *actor, const char *env, const char *detail)
 {
-	char *state = NULL, at[NS_TIME_LEN];
+	char at[NS_TIME_LEN];
 	const struct move *m;
 	json_t *row = NULL;
-	int ret = state_of(r, enh, &state), rev = 0;
+	int ret = load(r, enh, &row), rev;
 
 	if (ret < 0)
 		goto done;
-	if (!(m = find(state, verb))) {
-		ret = refuse(enh, state, verb);
+	if (!(m = find(field(row, "state"), verb, env))) {
+		ret = refuse(enh, field(row, "state"), verb);
 		goto done;
 	}
+	rev = (int)json_integer_value(json_object_get(row, "revision"));
 	ns_time_iso(at, ns_now());
-	ret = ns_registry_query_row(
-		r, &row, "SELECT revision FROM enhancements WHERE id = ?", "I",
-		enh);
-	if (!ret && row)
-		rev = (int)json_integer_value(json_object_get(row, "revision"));
-	if (!ret)
-		ret = ns_registry_exec(r,
-				       "UPDATE enhancements SET state = ?, "
-				       "updated_at = ? WHERE id = ?",
-				       "ssI", m->to, at, enh);
+	ret = ns_registry_exec(r,
+			       "UPDATE enhancements SET state = ?, "
+			       "environment = COALESCE(?, environment), "
+			       "updated_at = ? WHERE id = ?",
+			       "sssI", m->to, env, at, enh);
 	if (!ret)
 		ret = ns_registry_event(r, actor, enh, rev, env, m->to, detail);
 done:
 	json_decref(row);
-	free(state);
 	return ret;
 }
 
-/* ---- submit and schedule ---------------------------------------------- */
+/* ---- telling people ---------------------------------------------------- */
 
-static const char *roles_submitted[] = { "qa", "change-management", NULL };
-
-/* how package.h names a member: SRC:MEMBER in a tar, SRC/MEMBER else */
-static char *ini_name(const char *src)
+static int tell(const struct ns_config *c, json_t *row, const char *event,
+		const char **roles, const char *env, const char *subject,
+		const char *body)
 {
-	size_t n = strlen(src);
+	char id[32];
+	struct ns_notice n = { event,
+			       roles,
+			       field(row, "author"),
+			       field(row, "system"),
+			       id,
+			       env,
+			       subject,
+			       body };
 
-	if (n > 4 && !strcmp(src + n - 4, ".tar"))
-		return xprintf("%s:enhancement.ini", src);
-	while (n > 1 && src[n - 1] == '/')
-		n--;
-	return xprintf("%.*s/enhancement.ini", (int)n, src);
+	snprintf(id, sizeof(id), "ENH-%lld",
+		 (long long)json_integer_value(json_object_get(row, "id")));
+	return ns_notify(c, &n, NULL);
 }
 
-static int pick_system(const char **out, const struct ns_config *c,
-		       const struct ns_manifest *m, const char *src)
-{
-	char *name = ini_name(src);
-	int ret = 0;
+/* ---- sign-offs ---------------------------------------------------------- */
 
-	if (!m->system && c->systems_nr != 1) {
-		ns_error_set("%s: missing 'system' (the configuration has %zu "
-			     "systems)",
-			     name, c->systems_nr);
-		ret = NS_EINVALID;
-	} else if (!m->system) {
-		*out = c->systems[0].name;
-	} else if (!ns_config_system(c, m->system)) {
-		ns_error_set("%s: system: unknown system '%s' (not in %s)",
-			     name, m->system, c->path);
-		ret = NS_EINVALID;
-	} else {
-		*out = m->system;
-	}
-	free(name);
-	return ret;
-}
-
-static int register_enh(long long *out, const struct ns_config *c,
-			struct ns_registry *r, const struct ns_package *pkg,
-			const char *system, const char *tmp, const char *actor,
-			char **store)
+static int add_approval(struct ns_registry *r, long long enh, int rev,
+			const char *kind, const char *env, const char *actor)
 {
 	char at[NS_TIME_LEN];
-	uint64_t size = 0;
-	json_t *ini = NULL;
-	int ret;
-
-	for (size_t i = 0; i < pkg->nr; i++)
-		size += pkg->members[i].size;
-	ns_time_iso(at, ns_now());
-	if ((ret = ns_registry_begin(r)) < 0)
-		return ret;
-	ret = ns_registry_exec(r,
-			       "INSERT INTO enhancements(title, rfs, system, "
-			       "author, state, revision, created_at, "
-			       "updated_at) VALUES (?, ?, ?, ?, 'submitted', "
-			       "1, ?, ?)",
-			       "ssssss", pkg->manifest.title, pkg->manifest.rfs,
-			       system, actor, at, at);
-	if (!ret) {
-		*out = ns_registry_last_id(r);
-		*store = xprintf("%s/ENH-%lld-r1.tar", c->store, *out);
-		ret = ns_registry_exec(
-			r,
-			"INSERT INTO revisions(enhancement, revision, "
-			"payload_sha256, store_path, members, size, manifest, "
-			"submitted_by, submitted_at) VALUES (?, 1, ?, ?, ?, ?, "
-			"?, ?, ?)",
-			"IssIIsss", *out, pkg->payload_sha256, *store,
-			(long long)pkg->nr, (long long)size,
-			pkg->manifest.title, actor, at);
-	}
-	if (!ret)
-		ret = ns_registry_event(r, actor, *out, 1, NULL, "submitted",
-					pkg->payload_sha256);
-	if (!ret && rename(tmp, *store) < 0) {
-		ns_error_set("cannot store the payload as '%s': %s", *store,
-			     strerror(errno));
-		ret = NS_ERROR;
-	}
-	if (!ret)
-		ret = ns_registry_commit(r);
-	if (ret < 0) {
-		ns_registry_rollback(r);
-		if (*store)
-			unlink(*store);
-	}
-	json_decref(ini);
-	return ret;
-}
-
-int ns_lifecycle_submit(long long *out, const struct ns_config *c,
-			struct ns_registry *r, const char *src,
-			const char *actor)
-{
-	struct ns_package pkg = NS_PACKAGE_INIT;
-	char *tmp = xprintf("%s/.incoming-%ld.tar", c->store, (long)getpid());
-	char *store = NULL, *subject = NULL, *body = NULL;
-	const char *system = NULL;
-	int ret;
-
-	/* the package is checked whole before the temporary copy is
-	 * written, and that copy goes whenever anything is refused */
-	ret = ns_fsx_mkdir_p(c->store, 0755);
-	if (!ret)
-		ret = ns_package_read(&pkg, src, &c->limits, tmp);
-	if (!ret)
-		ret = pick_system(&system, c, &pkg.manifest, src);
-	if (!ret)
-		ret = register_enh(out, c, r, &pkg, system, tmp, actor, &store);
-	unlink(tmp);
-	if (!ret) {
-		struct ns_notice n = { "submitted", roles_submitted,
-				       actor,	    system,
-				       NULL,	    NULL,
-				       NULL,	    NULL };
-		char id[32];
-		snprintf(id, sizeof(id), "ENH-%lld", *out);
-		subject = xprintf("%s submitted: %s", id, pkg.manifest.title);
-		body = xprintf("%s (%s) was submitted by %s for system %s.\n"
-			       "It waits for QA approval.\n\nnightshift "
-			       "status %s\n",
-			       id, pkg.manifest.title, actor, system, id);
-		n.enhancement = id;
-		n.subject = subject;
-		n.body = body;
-		ret = ns_notify(c, &n, NULL);
-	}
-	free(subject);
-	free(body);
-	free(store);
-	free(tmp);
-	ns_package_release(&pkg);
-	return ret;
-}
-
-struct sched {
-	json_t *enh, *rev;
-	const struct ns_env *env;
-	struct ns_package pkg;
-	const char **sites;
-	size_t sites_nr;
-	char due[NS_TIME_LEN];
-};
-
-static int sched_load(struct sched *s, const struct ns_config *c,
-		      struct ns_registry *r, long long enh)
-{
-	const char *store;
-	int ret = ns_registry_query_row(
-		r, &s->enh,
-		"SELECT id, system, revision, author, title FROM enhancements "
-		"WHERE id = ?",
-		"I", enh);
-
-	if (!ret && !s->enh) {
-		ns_error_set("ENH-%lld: no such enhancement", enh);
-		return NS_EINVALID;
-	}
-	if (!ret)
-		ret = ns_registry_query_row(
-			r, &s->rev,
-			"SELECT revision, payload_sha256, store_path FROM "
-			"revisions WHERE enhancement = ? AND revision = ?",
-			"II", enh,
-			json_integer_value(
-				json_object_get(s->enh, "revision")));
-	if (ret < 0)
-		return ret;
-	store = json_string_value(json_object_get(s->rev, "store_path"));
-	if ((ret = ns_package_read(&s->pkg, store, &c->limits, NULL)) < 0)
-		return ret;
-	if (strcmp(s->pkg.payload_sha256, json_string_value(json_object_get(
-						  s->rev, "payload_sha256")))) {
-		ns_error_set("%s: the stored payload no longer has the hash "
-			     "recorded at submission",
-			     store);
-		return NS_ERROR;
-	}
-	return 0;
-}
-
-static int sched_sites(struct sched *s)
-{
-	const struct ns_manifest *m = &s->pkg.manifest;
-	const struct ns_env *e = s->env;
-
-	s->sites = xcalloc(e->sites_nr + 1, sizeof(*s->sites));
-	for (size_t i = 0; i < e->sites_nr; i++) {
-		int wanted = !m->sites_nr;
-		for (size_t k = 0; k < m->sites_nr; k++)
-			wanted |= !strcmp(m->sites[k], e->sites[i].label) ||
-				  !strcmp(m->sites[k], e->sites[i].name);
-		if (wanted)
-			s->sites[s->sites_nr++] = e->sites[i].name;
-	}
-	for (size_t k = 0; k < m->sites_nr; k++) {
-		int known = 0;
-		for (size_t i = 0; i < e->sites_nr; i++)
-			known |= !strcmp(m->sites[k], e->sites[i].label) ||
-				 !strcmp(m->sites[k], e->sites[i].name);
-		if (!known) {
-			ns_error_set("[distribution] sites: '%s' is not a "
-				     "site of %s",
-				     m->sites[k], e->name);
-			return NS_EFAILED;
-		}
-	}
-	return 0;
-}
-
-static int sched_record(struct ns_registry *r, long long enh,
-			const struct sched *s, const char *path,
-			const char *json_sha, const char *actor)
-{
-	char at[NS_TIME_LEN];
-	int ret;
 
 	ns_time_iso(at, ns_now());
+	return ns_registry_exec(r,
+				"INSERT INTO approvals(enhancement, revision, "
+				"kind, environment, actor, at) VALUES (?, ?, "
+				"?, ?, ?, ?)",
+				"Iissss", enh, rev, kind, env, actor, at);
+}
+
+static const char *roles_qa_ok[] = { DEV, CM, NULL };
+static const char *roles_back[] = { DEV, CM, NULL };
+
+int ns_lifecycle_qa(const struct ns_config *c, struct ns_registry *r,
+		    long long enh, int approve, const char *reason,
+		    const char *actor)
+{
+	const char *verb = approve ? "qa-approve" : "qa-reject";
+	char *subject = NULL, *body = NULL;
+	json_t *row = NULL;
+	int ret, rev;
+
+	if ((ret = ns_lifecycle_may(c, r, enh, verb, actor, NULL)) < 0 ||
+	    (ret = load(r, enh, &row)) < 0)
+		goto done;
+	rev = (int)json_integer_value(json_object_get(row, "revision"));
 	if ((ret = ns_registry_begin(r)) < 0)
-		return ret;
-	ret = ns_registry_exec(
-		r,
-		"INSERT INTO triggers(enhancement, revision, environment, "
-		"path, json_sha256, payload_sha256, due_at, state, created_by,"
-		" created_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
-		"IIsssssss", enh,
-		json_integer_value(json_object_get(s->rev, "revision")),
-		s->env->name, path, json_sha, s->pkg.payload_sha256, s->due,
-		actor, at);
+		goto done;
+	if (approve)
+		ret = add_approval(r, enh, rev, "qa", NULL, actor);
 	if (!ret)
-		ret = ns_lifecycle_move(r, enh, "schedule", actor, s->env->name,
-					path);
+		ret = ns_lifecycle_move(r, enh, verb, actor, NULL,
+					approve ? "QA approved" : reason);
 	if (!ret)
 		ret = ns_registry_commit(r);
 	else
 		ns_registry_rollback(r);
+	if (ret < 0)
+		goto done;
+	subject = xprintf("ENH-%lld r%d %s: %s", enh, rev,
+			  approve ? "QA-approved" : "returned by QA",
+			  field(row, "title"));
+	body = approve ? xprintf("ENH-%lld r%d was approved by QA (%s).\n"
+				 "Change management can schedule it.\n\n"
+				 "nightshift status ENH-%lld\n",
+				 enh, rev, actor, enh)
+		       : xprintf("ENH-%lld r%d was returned by QA (%s):\n"
+				 "  %s\n\nCorrect it and hand in a new "
+				 "revision: nightshift resubmit ENH-%lld "
+				 "PATH\n",
+				 enh, rev, actor, reason, enh);
+	ret = tell(c, row, approve ? "qa-approved" : "returned",
+		   approve ? roles_qa_ok : roles_back, NULL, subject, body);
+done:
+	free(subject);
+	free(body);
+	json_decref(row);
 	return ret;
 }
 
-int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
-			  struct ns_registry *r, long long enh, const char *env,
-			  const char *at, const char *actor)
+static const char *roles_accepted[] = { DEV, "qa", CM, NULL };
+
+int ns_lifecycle_accept(const struct ns_config *c, struct ns_registry *r,
+			long long enh, const char *env, const char *actor,
+			int *have, int *need)
 {
-	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, "" };
-	char id[32], created[NS_TIME_LEN], json_sha[NS_HEX_LEN + 1];
-	char *dir = NULL, *path = NULL;
-	struct ns_trigger_spec spec = { 0 };
-	time_t due = ns_now();
+	char *subject = NULL, *body = NULL;
+	json_t *row = NULL, *acc = NULL;
+	int ret, rev;
+
+	*have = 0;
+	*need = c->acceptances;
+	if ((ret = ns_lifecycle_may(c, r, enh, "accept", actor, env)) < 0 ||
+	    (ret = load(r, enh, &row)) < 0)
+		goto done;
+	rev = (int)json_integer_value(json_object_get(row, "revision"));
+	if ((ret = ns_registry_begin(r)) < 0)
+		goto done;
+	ret = add_approval(r, enh, rev, "acceptance", env, actor);
+	if (!ret)
+		ret = signers(r, enh, rev, "acceptance", &acc);
+	if (!ret)
+		*have = (int)json_array_size(acc);
+	if (!ret && *have >= *need)
+		ret = ns_lifecycle_move(r, enh, "accept", actor, env,
+					"accepted");
+	else if (!ret)
+		ret = ns_registry_event(r, actor, enh, rev, env, "signed-off",
+					"acceptance");
+	if (!ret)
+		ret = ns_registry_commit(r);
+	else
+		ns_registry_rollback(r);
+	if (ret < 0 || *have < *need)
+		goto done;
+	subject = xprintf("ENH-%lld r%d accepted in %s: %s", enh, rev, env,
+			  field(row, "title"));
+	body = xprintf("ENH-%lld r%d passed its acceptance test in %s "
+		       "(%d sign-off%s, the last by %s).\nChange management "
+		       "can promote it: nightshift promote ENH-%lld\n",
+		       enh, rev, env, *have, *have == 1 ? "" : "s", actor, enh);
+	ret = tell(c, row, "accepted", roles_accepted, env, subject, body);
+done:
+	free(subject);
+	free(body);
+	json_decref(acc);
+	json_decref(row);
+	return ret;
+}
+
+int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
+				   const char *actor, const char *why)
+{
+	json_t *rows = NULL, *x;
+	size_t i;
+	int ret = ns_registry_query(r, &rows,
+				    "SELECT id, path, revision, environment "
+				    "FROM triggers WHERE enhancement = ? AND "
+				    "state = 'pending'",
+				    "I", enh);
+
+	json_array_foreach(rows, i, x)
+	{
+		if (ret)
+			break;
+		ret = ns_registry_exec(
+			r,
+			"UPDATE triggers SET state = "
+			"'withdrawn' WHERE id = ?",
+			"I", json_integer_value(json_object_get(x, "id")));
+		if (!ret)
+			ret = ns_registry_event(
+				r, actor, enh,
+				(int)json_integer_value(
+					json_object_get(x, "revision")),
+				field(x, "environment"), "trigger-withdrawn",
+				why);
+	}
+	/* the files go once the registry says so; a file left behind by a
+	 * crash here is refused by window run (not pending) */
+	json_array_foreach(rows, i, x) if (!ret) unlink(field(x, "path"));
+	json_decref(rows);
+	return ret;
+}
+
+int ns_lifecycle_withdraw(const struct ns_config *c, struct ns_registry *r,
+			  long long enh, const char *reason, const char *actor)
+{
+	static const char *roles[] = { DEV, "qa", CM, NULL };
+	char *subject = NULL, *body = NULL;
+	json_t *row = NULL;
 	int ret;
 
-	if (!(s.env = ns_config_env(c, env)))
-		return NS_EUSAGE;
-	if (at && ns_time_parse(&due, at) < 0) {
-		ns_error_set("--at: expected YYYY-MM-DD[THH:MM[:SS]], not '%s'",
-			     at);
-		return NS_EUSAGE;
-	}
-	ns_time_iso(s.due, due);
-	if ((ret = ns_lifecycle_check(r, enh, "schedule")) < 0)
+	if ((ret = ns_lifecycle_may(c, r, enh, "withdraw", actor, NULL)) < 0 ||
+	    (ret = load(r, enh, &row)) < 0)
 		goto done;
-	if ((ret = sched_load(&s, c, r, enh)) < 0)
+	if ((ret = ns_registry_begin(r)) < 0)
 		goto done;
-	if (strcmp(json_string_value(json_object_get(s.enh, "system")),
-		   s.env->system)) {
-		ns_error_set(
-			"ENH-%lld belongs to system %s, not to %s", enh,
-			json_string_value(json_object_get(s.enh, "system")),
-			s.env->name);
-		ret = NS_EINVALID;
-		goto done;
-	}
-	if ((ret = sched_sites(&s)) < 0)
-		goto done;
-	snprintf(id, sizeof(id), "ENH-%lld", enh);
-	ns_time_iso(created, ns_now());
-	spec = (struct ns_trigger_spec){
-		id,
-		(int)json_integer_value(json_object_get(s.rev, "revision")),
-		s.env->system,
-		s.env->name,
-		s.env->kind,
-		s.sites,
-		s.sites_nr,
-		s.env->window,
-		s.due,
-		NULL,
-		actor,
-		created,
-		NULL,
-	};
-	dir = ns_env_dir(c->spool, s.env);
-	path = xprintf("%s/%s-r%d.trigger", dir, id, spec.revision);
-	ret = ns_fsx_mkdir_p(dir, 0755);
+	ret = ns_lifecycle_withdraw_triggers(r, enh, actor, reason);
 	if (!ret)
-		ret = ns_trigger_write(json_sha, path, &spec, &s.pkg,
-				       json_string_value(json_object_get(
-					       s.rev, "store_path")));
-	if (!ret && (ret = sched_record(r, enh, &s, path, json_sha, actor)) < 0)
-		unlink(path);
-	if (!ret) {
-		*out_path = path;
-		path = NULL;
-	}
+		ret = ns_lifecycle_move(r, enh, "withdraw", actor, NULL,
+					reason);
+	if (!ret)
+		ret = ns_registry_commit(r);
+	else
+		ns_registry_rollback(r);
+	if (ret < 0)
+		goto done;
+	subject = xprintf("ENH-%lld withdrawn: %s", enh, field(row, "title"));
+	body = xprintf("ENH-%lld was withdrawn by %s:\n  %s\n", enh, actor,
+		       reason);
+	ret = tell(c, row, "withdrawn", roles, NULL, subject, body);
 done:
-	free(dir);
-	free(path);
-	free(s.sites);
-	json_decref(s.enh);
-	json_decref(s.rev);
-	ns_package_release(&s.pkg);
+	free(subject);
+	free(body);
+	json_decref(row);
 	return ret;
+}
+
+/* ---- warranty ----------------------------------------------------------- */
+
+int ns_lifecycle_warranty(const struct ns_config *c, struct ns_registry *r,
+			  const char *actor, json_t **done)
+{
+	static const char *roles[] = { DEV, CM, "users", NULL };
+	char now[NS_TIME_LEN];
+	json_t *rows = NULL, *x, *list = json_array();
+	size_t i;
+	int ret;
+
+	ns_time_iso(now, ns_now());
+	ret = ns_registry_query(r, &rows,
+				"SELECT id, revision, environment, "
+				"warranty_until FROM enhancements WHERE state "
+				"= 'WP' AND warranty_until <= ? ORDER BY id",
+				"s", now);
+	json_array_foreach(rows, i, x)
+	{
+		long long enh = json_integer_value(json_object_get(x, "id"));
+		const char *env = field(x, "environment");
+		json_t *row = NULL;
+		char *subject, *body;
+
+		if (ret < 0)
+			break;
+		if ((ret = ns_registry_begin(r)) < 0)
+			break;
+		ret = ns_lifecycle_move(r, enh, "warranty-end", actor, env,
+					field(x, "warranty_until"));
+		if (!ret)
+			ret = ns_registry_commit(r);
+		else
+			ns_registry_rollback(r);
+		if (!ret)
+			ret = load(r, enh, &row);
+		if (ret < 0)
+			break;
+		subject = xprintf("ENH-%lld complete (CP) in %s: %s", enh, env,
+				  field(row, "title"));
+		body = xprintf("ENH-%lld r%lld ended its warranty in %s on %s "
+			       "and is complete (CP).\nIts archives may now "
+			       "be removed.\n",
+			       enh,
+			       (long long)json_integer_value(
+				       json_object_get(x, "revision")),
+			       env, field(x, "warranty_until"));
+		ret = tell(c, row, "complete", roles, env, subject, body);
+		json_array_append(list, x);
+		free(subject);
+		free(body);
+		json_decref(row);
+	}
+	json_decref(rows);
+	if (done && !ret)
+		*done = list;
+	else
+		json_decref(list);
+	return ret;
+}
+
+/* ---- requests for service ------------------------------------------------ */
+
+static int rfs_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (!n || n > 64)
+		return 0;
+	for (const char *p = id; *p; p++)
+		if (!((*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') ||
+		      (*p >= '0' && *p <= '9') || *p == '-' || *p == '_' ||
+		      *p == '.'))
+			return 0;
+	return 1;
+}
+
+int ns_rfs_add(const struct ns_config *c, struct ns_registry *r, const char *id,
+	       const char *title, const char **scope, size_t scope_nr,
+	       const char *actor)
+{
+	char at[NS_TIME_LEN], *text;
+	json_t *list = json_array(), *have = NULL;
+	int ret;
+
+	if (!rfs_id_ok(id)) {
+		ns_error_set("rfs add: '%s' is not an RFS id (letters, digits, "
+			     "'-', '_', '.'; at most 64)",
+			     id);
+		json_decref(list);
+		return NS_EUSAGE;
+	}
+	for (size_t i = 0; i < scope_nr; i++) {
+		if (!*scope[i] || scope[i][0] == '/' ||
+		    (!strncmp(scope[i], "db:", 3) && !scope[i][3])) {
+			ns_error_set("rfs add: --scope '%s': expected a path "
+				     "glob below the root (lib/**) or db:NAME",
+				     scope[i]);
+			json_decref(list);
+			return NS_EUSAGE;
+		}
+		json_array_append_new(list, json_string(scope[i]));
+	}
+	if ((ret = ns_lifecycle_role(c, CM, actor, "rfs add")) < 0 ||
+	    (ret = ns_rfs_get(r, id, &have)) < 0)
+		goto done;
+	if (have) {
+		ns_error_set("rfs add: %s is already registered (%s)", id,
+			     field(have, "title"));
+		ret = NS_EFAILED;
+		goto done;
+	}
+	ns_time_iso(at, ns_now());
+	text = json_dumps(list, JSON_COMPACT);
+	ret = ns_registry_begin(r);
+	if (!ret)
+		ret = ns_registry_exec(r,
+				       "INSERT INTO rfs(id, title, scope, "
+				       "created_by, created_at) VALUES (?, ?, "
+				       "?, ?, ?)",
+				       "sssss", id, title, text, actor, at);
+	if (!ret)
+		ret = ns_registry_event(r, actor, 0, 0, NULL, "rfs-added", id);
+	if (!ret)
+		ret = ns_registry_commit(r);
+	else
+		ns_registry_rollback(r);
+	free(text);
+done:
+	json_decref(have);
+	json_decref(list);
+	return ret;
+}
+
+int ns_rfs_get(struct ns_registry *r, const char *id, json_t **out)
+{
+	json_t *scope;
+	int ret = ns_registry_query_row(r, out,
+					"SELECT id, title, scope, created_by, "
+					"created_at FROM rfs WHERE id = ?",
+					"s", id);
+
+	if (ret < 0 || !*out)
+		return ret;
+	scope = json_loads(field(*out, "scope"), 0, NULL);
+	json_object_set_new(*out, "scope", scope ? scope : json_array());
+	return 0;
 }

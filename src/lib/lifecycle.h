@@ -1,11 +1,25 @@
 /*
- * lifecycle — the states of an enhancement and the moves between them.
+ * lifecycle — the states of an enhancement, who may move it, and the
+ * change-management process around the migrations.
  *
- * One table says which verb may move an enhancement from which state to
- * which; ns_lifecycle_move() checks it, sets the new state and writes the
- * audit event in the caller's registry transaction. A move the table does
- * not allow is refused with NS_EFAILED, naming the current state and the
- * verbs that are allowed from it.
+ * One table says which verb moves an enhancement from which state to which,
+ * in which kind of environment, and which role may say it:
+ *
+ *   submitted --qa-approve--> qa-approved --schedule--> scheduled
+ *   scheduled --start--> migrating --migrated--> migrated (model) | WP
+ *   migrated --accept--> accepted --promote--> promoted --start--> …
+ *   WP --warranty-end--> CP
+ *
+ * with the ways back: qa-reject, return (blocking findings), refuse,
+ * roll-back, reject, back-out, withdraw, and resubmit, which starts a new
+ * revision over at submitted. ns_lifecycle_may() checks a person's move
+ * before anything is done: the state, the role, and the separation of
+ * duties (an author never QA-approves, accepts or promotes their own
+ * enhancement; QA approval and acceptance are given by different people;
+ * one person signs once). A refused move is NS_EFAILED with a message that
+ * names the state and what is allowed from there, or the role and its
+ * members. ns_lifecycle_move() sets the new state and writes the audit
+ * event inside the caller's registry transaction.
  */
 #ifndef NS_LIFECYCLE_H
 #define NS_LIFECYCLE_H
@@ -13,10 +27,18 @@
 #include "config.h"
 #include "registry.h"
 
+/* may actor make this move now (state, role, separation of duties)? */
+int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
+		     long long enh, const char *verb, const char *actor,
+		     const char *env);
 int ns_lifecycle_move(struct ns_registry *r, long long enh, const char *verb,
 		      const char *actor, const char *env, const char *detail);
-/* may `verb` be applied now? 0, or NS_EFAILED with the message set */
-int ns_lifecycle_check(struct ns_registry *r, long long enh, const char *verb);
+/* is the move allowed from the current state (no role check)? */
+int ns_lifecycle_check(struct ns_registry *r, long long enh, const char *verb,
+		       const char *env);
+/* the role check alone, for acts that are not moves (rfs add) */
+int ns_lifecycle_role(const struct ns_config *c, const char *role,
+		      const char *actor, const char *what);
 
 /*
  * submit: check the package at src (nothing is stored when it is refused),
@@ -27,12 +49,76 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
 			struct ns_registry *r, const char *src,
 			const char *actor);
 /*
- * schedule: write the trigger file of the enhancement's current revision
- * for env, due at `at` (NULL: now), record it and move the enhancement to
- * scheduled. The trigger's path in *out_path.
+ * resubmit: revision n+1 of a returned (rejected, rolled back, or not yet
+ * migrated) enhancement. Every approval of the earlier revisions is
+ * revoked and their pending triggers are withdrawn; it starts over at
+ * submitted. The new revision number in *out_rev.
+ */
+int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
+			  struct ns_registry *r, long long enh, const char *src,
+			  const char *actor);
+/*
+ * schedule: analyse the enhancement for env (blocking findings return it
+ * to its developer: NS_EFAILED), write the trigger file of its current
+ * revision, due at `at` (NULL: the manifest's proposed time, else now),
+ * record it and move the enhancement to scheduled. Model environments only:
+ * production is reached by promote. The trigger's path in *out_path.
  */
 int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
 			  struct ns_registry *r, long long enh, const char *env,
 			  const char *at, const char *actor);
+/*
+ * promote: the production trigger of an accepted enhancement, carrying
+ * the payload whose hash is that of the accepted model run (anything else
+ * is refused, NS_EINVALID), after the production analysis.
+ */
+int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
+			 struct ns_registry *r, long long enh, const char *at,
+			 const char *actor);
+
+/*
+ * analyze: the conformity report (analysis.h) of the current revision for
+ * env at the proposed time (as schedule would pick it). Blocking findings
+ * return the enhancement to its developer, who is told, when it is at a
+ * point where it can go back (submitted, qa-approved, accepted); either
+ * way NS_EFAILED with the findings in the message. The report in *out.
+ */
+struct ns_analysis;
+int ns_lifecycle_analyze(struct ns_analysis *out, const struct ns_config *c,
+			 struct ns_registry *r, long long enh, const char *env,
+			 const char *at, const char *actor);
+
+/* QA's sign-off, or its refusal (back to the developer) */
+int ns_lifecycle_qa(const struct ns_config *c, struct ns_registry *r,
+		    long long enh, int approve, const char *reason,
+		    const char *actor);
+/*
+ * an acceptance sign-off on the model run; the enhancement is accepted
+ * once [policy] acceptances people have signed. *have and *need say how
+ * many there are now and how many are needed.
+ */
+int ns_lifecycle_accept(const struct ns_config *c, struct ns_registry *r,
+			long long enh, const char *env, const char *actor,
+			int *have, int *need);
+/* withdraw: the enhancement leaves the process; its triggers go */
+int ns_lifecycle_withdraw(const struct ns_config *c, struct ns_registry *r,
+			  long long enh, const char *reason, const char *actor);
+/*
+ * warranty: every WP enhancement whose warranty has passed becomes CP.
+ * Their ids into *done (a jansson array of objects) when not NULL.
+ */
+int ns_lifecycle_warranty(const struct ns_config *c, struct ns_registry *r,
+			  const char *actor, json_t **done);
+
+/* requests for service */
+int ns_rfs_add(const struct ns_config *c, struct ns_registry *r, const char *id,
+	       const char *title, const char **scope, size_t scope_nr,
+	       const char *actor);
+/* the RFS as {id, title, scope: [...], created_by, created_at}, or NULL */
+int ns_rfs_get(struct ns_registry *r, const char *id, json_t **out);
+
+/* the trigger files of the enhancement's pending triggers are withdrawn */
+int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
+				   const char *actor, const char *why);
 
 #endif

@@ -87,6 +87,29 @@ static const char schema_2[] =
 	" BEGIN SELECT RAISE(ABORT, 'audit events are hash-chained:"
 	" append them through nightshift'); END;";
 
+static const char schema_3[] =
+	/* the change-management lifecycle: requests for service, sign-offs,
+	 * what every revision touches (indexed for the conflict analysis),
+	 * the warranty */
+	"CREATE TABLE rfs("
+	" id TEXT PRIMARY KEY NOT NULL, title TEXT NOT NULL,"
+	" scope TEXT NOT NULL, created_by TEXT NOT NULL,"
+	" created_at TEXT NOT NULL);"
+	"CREATE TABLE approvals("
+	" id INTEGER PRIMARY KEY, enhancement INTEGER NOT NULL,"
+	" revision INTEGER NOT NULL, kind TEXT NOT NULL, environment TEXT,"
+	" actor TEXT NOT NULL, at TEXT NOT NULL, revoked_at TEXT,"
+	" revoked_why TEXT);"
+	"CREATE INDEX approvals_enh ON approvals(enhancement, revision, kind);"
+	"CREATE TABLE touches("
+	" enhancement INTEGER NOT NULL, revision INTEGER NOT NULL,"
+	" kind TEXT NOT NULL, name TEXT NOT NULL,"
+	" PRIMARY KEY (enhancement, revision, kind, name)) WITHOUT ROWID;"
+	"CREATE INDEX touches_name ON touches(kind, name, enhancement);"
+	"CREATE INDEX enhancements_state ON enhancements(state, id);"
+	"ALTER TABLE enhancements ADD COLUMN environment TEXT;"
+	"ALTER TABLE enhancements ADD COLUMN warranty_until TEXT;";
+
 /* schema 1's UPDATE guard, which schema 2's hook lifts while it chains
  * the events already there, then puts back as it was */
 static const char events_append_only_u[] =
@@ -98,6 +121,7 @@ static int chain_events(struct ns_registry *r);
 static const struct schema_step schema[] = {
 	{ schema_1, NULL },
 	{ schema_2, chain_events },
+	{ schema_3, NULL },
 };
 
 #define SCHEMA_NR ((int)(sizeof(schema) / sizeof(*schema)))

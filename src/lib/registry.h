@@ -1,6 +1,7 @@
 /*
- * registry — nightshift's own store: enhancements, revisions, triggers,
- * runs, environment blocks and the audit log. SQLite by default.
+ * registry — nightshift's own store: enhancements, revisions, requests for
+ * service, sign-offs, what each revision touches, triggers, runs,
+ * environment blocks and the audit log. SQLite by default.
  *
  * The schema carries its version in PRAGMA user_version and is upgraded by
  * the program itself, one step per version, each in a transaction; a
@@ -23,7 +24,7 @@ struct ns_registry;
 
 struct ns_audit_event;
 
-#define NS_REGISTRY_SCHEMA 2
+#define NS_REGISTRY_SCHEMA 3
 
 int ns_registry_open(struct ns_registry **out, const char *path, int create);
 void ns_registry_free(struct ns_registry *r);

@@ -168,6 +168,7 @@ struct verdict {
 	int rev, backout;
 	int requeue; /* the environment failed: it stays scheduled */
 	const char *env;
+	const char *verb; /* of a backout: "back-out" (NULL) or "reject" */
 	enum ns_outcome_kind kind;
 	const char *message;
 	long long ms;
@@ -176,8 +177,12 @@ struct verdict {
 static int record(struct ns_runner *r, const struct verdict *v)
 {
 	char at[NS_TIME_LEN];
-	const char *verb =
-		v->requeue ? "requeue" : verb_for(v->kind, v->backout);
+	const char *verb = v->requeue ? "requeue"
+			   : v->backout && v->verb && v->kind != NS_OUT_BLOCKED
+				   ? v->verb
+				   : verb_for(v->kind, v->backout);
+	const struct ns_env *e = ns_config_env(r->cfg, v->env);
+	char until[NS_TIME_LEN];
 	const char *tstate = v->requeue			  ? "pending"
 			     : v->kind == NS_OUT_MIGRATED ? "done"
 			     : v->kind == NS_OUT_REFUSED  ? "refused"
@@ -202,6 +207,15 @@ static int record(struct ns_runner *r, const struct verdict *v)
 	if (!ret && verb)
 		ret = ns_lifecycle_move(r->reg, v->enh, verb, r->user, v->env,
 					v->message);
+	/* production: the warranty starts */
+	if (!ret && e && !strcmp(e->kind, "production") && !v->backout &&
+	    !v->requeue && v->kind == NS_OUT_MIGRATED) {
+		ns_time_iso(until, ns_now() + (time_t)e->warranty_s);
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE enhancements SET "
+				       "warranty_until = ? WHERE id = ?",
+				       "sI", until, v->enh);
+	}
 	if (!ret && v->kind == NS_OUT_BLOCKED)
 		ret = block_env(r, v->env, v->message);
 	if (!ret && v->kind == NS_OUT_BLOCKED)
@@ -236,6 +250,10 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	}
 	if (v->kind == NS_OUT_BLOCKED)
 		event = "rollback-failed";
+	const struct ns_env *e = ns_config_env(r->cfg, v->env);
+	int live = e && !strcmp(e->kind, "production") && !v->backout &&
+		   !v->requeue && v->kind == NS_OUT_MIGRATED;
+
 	strbuf_addf(&subj, "ENH-%lld r%d %s %s", v->enh, v->rev,
 		    v->requeue ? "NOT migrated (a fault of the environment), "
 				 "stays scheduled for"
@@ -256,6 +274,24 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 			    ? "backed out"
 			    : outcome_word(v->kind),
 		    v->message, v->enh, v->enh);
+	if (live) {
+		strbuf_addstr(&subj, ": available for production use");
+		strbuf_addf(&body,
+			    "\n%s is available for production use with this "
+			    "change. It is under warranty (WP) for %s; a "
+			    "defect found in that time can back it out: "
+			    "nightshift rollback ENH-%lld --env %s --reason "
+			    "...\n",
+			    v->env, e->warranty ? e->warranty : "30d", v->enh,
+			    v->env);
+	}
+	if (v->backout && v->verb && !strcmp(v->verb, "reject") &&
+	    v->kind == NS_OUT_ROLLED_BACK)
+		strbuf_addf(&body,
+			    "\nThe acceptance test rejected it; the model is "
+			    "as it was before. Correct it and hand in a new "
+			    "revision: nightshift resubmit ENH-%lld PATH\n",
+			    v->enh);
 	if (v->requeue)
 		strbuf_addf(&body,
 			    "\nThe site is as it was before. The fault is the "
@@ -315,7 +351,8 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 		ret = ns_registry_query_row(
 			r->reg, &enh,
 			"SELECT title FROM enhancements WHERE id = ? AND "
-			"state = ?",
+			"(state = ? OR (?2 = 'migrated' AND state IN "
+			"('accepted', 'WP')))",
 			"Is", v.enh, backout ? "migrated" : "migrating");
 	if (!ret && enh) {
 		ret = record(r, &v);
@@ -475,12 +512,44 @@ struct due {
 static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			  struct due *d, const char *why)
 {
-	struct verdict v = { d->enh, 0,	      d->id,	      d->rev, 0,
-			     0,	     e->name, NS_OUT_REFUSED, why,    0 };
+	struct verdict v = { d->enh,  0,    d->id,	    d->rev, 0, 0,
+			     e->name, NULL, NS_OUT_REFUSED, why,    0 };
 	int ret = record(r, &v);
 
 	warn(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
 	announce(r, &v, NULL);
+	return ret;
+}
+
+/* production runs only the payload that passed the model */
+static int accepted_model_payload(struct ns_runner *r, const struct ns_env *e,
+				  const struct due *d)
+{
+	char *model = xprintf("%s/model", e->system);
+	json_t *row = NULL;
+	int ret = ns_registry_query_row(
+		r->reg, &row,
+		"SELECT t.payload_sha256 FROM runs JOIN triggers t ON t.id = "
+		"runs.trigger WHERE runs.enhancement = ? AND runs.revision = ? "
+		"AND runs.environment = ? AND runs.kind = 'migrate' AND "
+		"runs.outcome = 'migrated' ORDER BY runs.id DESC LIMIT 1",
+		"Iis", d->enh, d->rev, model);
+
+	if (!ret &&
+	    (!row ||
+	     strcmp(json_string_value(json_object_get(row, "payload_sha256")),
+		    d->t.payload_sha256))) {
+		ns_error_set("%s: its payload (%.12s…) is not the one that "
+			     "passed %s (%s): production takes only the "
+			     "byte-identical payload",
+			     d->path, d->t.payload_sha256, model,
+			     row ? json_string_value(json_object_get(
+					   row, "payload_sha256"))
+				 : "no accepted run");
+		ret = NS_EINVALID;
+	}
+	json_decref(row);
+	free(model);
 	return ret;
 }
 
@@ -504,6 +573,9 @@ static int check_trigger(struct ns_runner *r, const struct ns_env *e,
 			     d->path);
 		return NS_EINVALID;
 	}
+	if (!strcmp(e->kind, "production") &&
+	    (ret = accepted_model_payload(r, e, d)) < 0)
+		return ret;
 	if (strcmp(d->t.environment, e->name) ||
 	    ns_enh_parse(d->t.id) != d->enh || d->t.revision != d->rev) {
 		ns_error_set("%s: the trigger is for %s r%d in %s, not what "
@@ -749,9 +821,9 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
 	migrate_sites(r, e, d, run, token, &fin, &done);
-	v = (struct verdict){ d->enh,	   run,		  d->id,   d->rev,
-			      0,	   requeue(&fin), e->name, fin.kind,
-			      fin.message, fin.ms };
+	v = (struct verdict){ d->enh,	run,	       d->id,	d->rev,
+			      0,	requeue(&fin), e->name, NULL,
+			      fin.kind, fin.message,   fin.ms };
 	ret = record(r, &v);
 	retire_all(r, &done, ret == 0);
 	announce(r, &v, d->t.manifest.title);
@@ -983,7 +1055,7 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 }
 
 int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
-		       const char *reason)
+		       const char *reason, const char *verb)
 {
 	const struct ns_env *e = ns_config_env(r->cfg, env);
 	struct ns_outcome fin = NS_OUTCOME_INIT;
@@ -1000,7 +1072,8 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		return ret;
 	ret = recover_env(r, e);
 	if (!ret)
-		ret = ns_lifecycle_check(r->reg, enh, "back-out");
+		ret = ns_lifecycle_check(r->reg, enh, verb ? verb : "back-out",
+					 e->name);
 	if (!ret)
 		ret = last_migration(r, enh, e, &sites, &last);
 	if (ret < 0)
@@ -1011,10 +1084,9 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		goto done;
 	ret = backout_all(r, e, sites, run, reason, &fin, &done);
 	{
-		struct verdict v = {
-			enh, run,     0,	d.rev,	     1,
-			0,   e->name, fin.kind, fin.message, fin.ms
-		};
+		struct verdict v = { enh,      run,	    0,	     d.rev,
+				     1,	       0,	    e->name, verb,
+				     fin.kind, fin.message, fin.ms };
 		int rc = record(r, &v);
 		retire_all(r, &done, rc == 0);
 		ns_registry_query_row(r->reg, &title,

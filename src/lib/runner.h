@@ -31,8 +31,10 @@ struct ns_runner {
 
 int ns_runner_window(struct ns_runner *r, const char *env);
 int ns_runner_recover(struct ns_runner *r, const char *env);
+/* back enh out of env from its archive; verb is the lifecycle's move:
+ * "back-out" (NULL) or "reject" (the acceptance test's refusal) */
 int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
-		       const char *reason);
+		       const char *reason, const char *verb);
 int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason);
 
 /* the directories of an environment (caller frees) */

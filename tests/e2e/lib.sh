@@ -5,7 +5,12 @@
 #
 #   ns_home            a nightshift home in $T/home with system "demo",
 #                      environment demo/model: root $T/site/root, database
-#                      sqlite:$T/site/app.db (impersonation on); cd's there
+#                      sqlite:$T/site/app.db, and ns_people; cd's there
+#   ns_people CONF     the people below, [policy] require-rfs = false and
+#                      impersonation into CONF; alice acts from then on
+#   ns_ready ID        QA approval (by quinn) and schedule for demo/model
+#                      (by the acting user), as a test's setup: exits on
+#                      failure; prints the trigger's path
 #   ns ARGS…           run nightshift; sets $out, $err, $rc (never exits)
 #   tree_state DIR     one line per file/dir/symlink: type mode sha path
 #   tree_hash DIR      sha256 of tree_state
@@ -13,6 +18,12 @@
 #   site_state         tree_hash of the root + db_dump, one string
 #   make_pkg DIR TITLE a package skeleton with enhancement.ini
 #   ok/not_ok/is/like/unlike/done_testing  TAP
+#
+# The people of ns_people: alice (developer, change management, operator,
+# technical support) acts once a home is made, unless a test says
+# otherwise (--as, NIGHTSHIFT_USER); dev, dev1 and dev2 (developers),
+# quinn (qa), bob and cm (change management), carol and carl (acceptance),
+# olga (operator), dan (dba), tess and support (technical support).
 set -u
 NS=${NIGHTSHIFT:-$(cd "$(dirname "$0")/../.." && pwd)/build-test/nightshift}
 T=$(mktemp -d "${TMPDIR:-/tmp}/ns-test.XXXXXX")
@@ -78,20 +89,40 @@ ns_home() {
 [environment "demo/model"]
     root = $T/site/root
     database = sqlite:$T/site/app.db
-[role "qa"]
-    members = qa@example.com
-[role "dba"]
-    members = dba@example.com
-[role "change-management"]
-    members = cm@example.com
-[role "technical-support"]
-    members = support@example.com
 CONF
-	sed -i 's/impersonation = false/impersonation = true/' "$T/home/nightshift.conf"
+	ns_people "$T/home/nightshift.conf"
 	[ -f "$T/site/app.db" ] || sqlite3 "$T/site/app.db" \
 		"CREATE TABLE customers(id INTEGER PRIMARY KEY, name TEXT);
 		 INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
 	cd "$T/home" || exit 1
+}
+
+ns_people() { # CONF — the people below, RFS not required, impersonation on
+	cat >>"$1" <<CONF
+[policy]
+    require-rfs = false
+[role "developer"]
+    members = alice, dev, dev1, dev2
+[role "qa"]
+    members = quinn
+[role "change-management"]
+    members = alice, bob, cm
+[role "acceptance"]
+    members = carol, carl
+[role "operator"]
+    members = alice, bob, olga
+[role "dba"]
+    members = dan
+[role "technical-support"]
+    members = alice, tess, support
+CONF
+	sed -i 's/impersonation = false/impersonation = true/' "$1"
+	export NIGHTSHIFT_USER=alice
+}
+
+ns_ready() { # ID [ENV]
+	"$NS" --as quinn qa approve "$1" >/dev/null || exit 1
+	"$NS" schedule "$1" --env "${2:-model}" || exit 1
 }
 
 make_pkg() { # DIR TITLE

@@ -116,6 +116,12 @@ like "$out" "ENH-1 +r1 +submitted +demo +alice +title of p1" "status lists ENH-1
 like "$out" "ENH-2 +r1 +submitted +demo +alice +title of p2" "status lists ENH-2 as submitted by alice"
 
 ns --as bob schedule ENH-1 --env model
+is "$rc" 1 "schedule before QA approval: exit 1"
+like "$err" "ENH-1 is submitted: 'schedule' is not allowed from there \(allowed: qa-approve" \
+	"the refusal names the state and what may come next"
+ns --as quinn qa approve ENH-1
+is "$rc" 0 "qa approve ENH-1 by quinn: exit 0"
+ns --as bob schedule ENH-1 --env model
 is "$rc" 0 "schedule ENH-1: exit 0"
 TRIGGER=$out
 is "$TRIGGER" "$T/home/spool/demo/model/ENH-1-r1.trigger" "schedule prints the trigger path"
@@ -142,17 +148,19 @@ ns log
 is "$rc" 0 "log: exit 0"
 like "$out" "alice +ENH-1 r1 +- +submitted" "log: alice submitted ENH-1"
 like "$out" "alice +ENH-2 r1 +- +submitted" "log: alice submitted ENH-2"
+like "$out" "quinn +ENH-1 r1 +- +qa-approved" "log: quinn QA-approved ENH-1"
 like "$out" "bob +ENH-1 r1 +demo/model +scheduled" "log: bob scheduled ENH-1 for demo/model"
-is "$(printf '%s\n' "$out" | grep -c .)" 3 "log: exactly three events so far"
+is "$(printf '%s\n' "$out" | grep -c .)" 4 "log: exactly four events so far"
 ns log --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys
 print(" ".join("%s:%s:%s" % (e["actor"], e["event"], e["enhancement"]) for e in json.load(sys.stdin)))' 2>&1)" \
-	"alice:submitted:1 alice:submitted:2 bob:scheduled:1" "log --json: the events in order, each with its actor"
+	"alice:submitted:1 alice:submitted:2 quinn:qa-approved:1 bob:scheduled:1" "log --json: the events in order, each with its actor"
 ns log ENH-2
 is "$(printf '%s\n' "$out" | grep -c .):$(printf '%s\n' "$out" | grep -c 'ENH-2')" "1:1" \
 	"log ENH-2: only ENH-2's event"
 
 # ---- impersonation ----------------------------------------------------
+unset NIGHTSHIFT_USER # the login name acts
 sed -i 's/impersonation = true/impersonation = false/' nightshift.conf
 ns --as mallory submit "$T/p3"
 is "$rc" 2 "--as with impersonation = false: exit 2"
@@ -166,6 +174,7 @@ unlike "$out" "mallory" "a refused impersonation left no event in the log"
 ns --as "$(id -un)" status
 is "$rc" 0 "--as one's own login name is allowed without impersonation"
 sed -i 's/impersonation = false/impersonation = true/' nightshift.conf
+export NIGHTSHIFT_USER=alice
 
 # ---- a broken nightshift.conf -----------------------------------------
 cp nightshift.conf "$T/good.conf"

@@ -58,6 +58,7 @@ TREE1=$(tree_state "$E")
 
 ns --as alice submit "$P"
 is "$(printf '%s\n' "$out" | head -n 1)" "ENH-1" "submit: ENH-1"
+"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 ns --as bob schedule ENH-1 --env model
 is "$rc" 0 "schedule: exit 0"
 TRIGGER=$out
@@ -151,6 +152,7 @@ CUST0=$(sqlite3 "$DBF" 'SELECT * FROM customers ORDER BY id')
 
 ns submit "$Q"
 is "$(printf '%s\n' "$out" | head -n 1)" "ENH-2" "submit: ENH-2"
+"$NS" --as quinn qa approve ENH-2 >/dev/null 2>&1
 ns schedule ENH-2 --env model
 ns trigger show "$out"
 PAYLOAD2=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])' 2>&1)

@@ -74,6 +74,7 @@ expect_rollback() {
 	id=ENH-$n
 	ns submit "$pkg"
 	is "$(printf '%s\n' "$out" | head -n 1)" "$id" "$name: submitted as $id"
+	"$NS" --as quinn qa approve "$id" >/dev/null 2>&1
 	ns schedule "$id" --env model
 	ns window run --now
 	is "$rc" 1 "$name: exit 1"
@@ -195,6 +196,7 @@ ns_home
 site_setup
 good_pkg "$T/p-disk" "full disk"
 "$NS" submit "$T/p-disk" >/dev/null
+"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 "$NS" schedule ENH-1 --env model >/dev/null
 B=$(site_state)
 cd "$T" || exit 1

@@ -36,6 +36,7 @@ changes() { sqlite3 "$DBF" 'SELECT enhancement FROM nightshift_changes ORDER BY 
 # ---- two window runs at once ------------------------------------------
 slow_pkg "$T/p1" v2 3
 ns submit "$T/p1"
+"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 ns schedule ENH-1 --env model
 "$NS" window run --now >"$T/first.out" 2>"$T/first.err" &
 FIRST=$!
@@ -64,6 +65,7 @@ is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdi
 # ---- the lock holder killed with SIGKILL ------------------------------
 slow_pkg "$T/p2" v3 4
 ns submit "$T/p2"
+"$NS" --as quinn qa approve ENH-2 >/dev/null 2>&1
 ns schedule ENH-2 --env model
 BEFORE=$(site_state)
 "$NS" window run --now >/dev/null 2>&1 &

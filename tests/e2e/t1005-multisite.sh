@@ -22,6 +22,7 @@ cat >>"$T/home/nightshift.conf" <<CONF
     root = $T/sites/b/root
     database = sqlite:$T/sites/b/app.db
 CONF
+ns_people "$T/home/nightshift.conf"
 cd "$T/home" || exit 1
 
 state() { # SITE
@@ -42,6 +43,7 @@ B0=$(state b)
 # a failure on site b, after its commit point
 pkg "$T/bad" fail
 ns submit "$T/bad"
+"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 ns schedule ENH-1 --env model
 ns window run --now
 is "$rc" 1 "a failure on the second site: exit 1"
@@ -58,6 +60,7 @@ is "$(find "$T/sites" -name '.nightshift.*' | wc -l)" 0 "no staging file on eith
 # success on both sites, then a manual backout of both
 pkg "$T/good"
 ns submit "$T/good"
+"$NS" --as quinn qa approve ENH-2 >/dev/null 2>&1
 ns schedule ENH-2 --env model
 ns window run --now
 is "$rc" 0 "both sites migrate: exit 0"

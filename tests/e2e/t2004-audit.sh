@@ -73,6 +73,7 @@ ns --as alice submit "$T/p1"
 is "$rc" 0 "submit ENH-1"
 ns --as alice submit "$T/p2"
 is "$rc" 0 "submit ENH-2"
+"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 ns --as bob schedule ENH-1 --env model
 is "$rc" 0 "schedule ENH-1"
 ns --as night window run --now
@@ -201,7 +202,11 @@ is "$rc:$out" "0:audit log: $N events, chain intact, head $LAST" \
 # ---- a schema-1 registry -----------------------------------------------
 # the registry as nightshift 0.1 left it: the same events, unchained
 cp -a "$T/home" "$T/v1"
-sqlite3 "$T/v1/nightshift.db" "DROP TRIGGER events_chained_i;
+sqlite3 "$T/v1/nightshift.db" "DROP TABLE rfs; DROP TABLE approvals; DROP TABLE touches;
+DROP INDEX enhancements_state;
+ALTER TABLE enhancements DROP COLUMN environment;
+ALTER TABLE enhancements DROP COLUMN warranty_until;
+DROP TRIGGER events_chained_i;
 ALTER TABLE events DROP COLUMN prev_sha256;
 ALTER TABLE events DROP COLUMN sha256;
 PRAGMA user_version = 1;" || not_ok "making a schema-1 registry"
@@ -210,7 +215,7 @@ ns -C "$T/v1" audit verify
 is "$rc" 0 "a schema-1 registry, upgraded by the program: exit 0"
 is "$out" "audit log: $N events, chain intact, head $LAST" \
 	"its events chained in id order, to the very hashes they had (same head)"
-is "$(sqlite3 "$T/v1/nightshift.db" 'PRAGMA user_version')" 2 "the registry is at schema 2"
+is "$(sqlite3 "$T/v1/nightshift.db" 'PRAGMA user_version')" 3 "the registry is upgraded to schema 3"
 is "$(chain "$T/v1/nightshift.db" check)" "$N $LAST" "the upgrade's hashes are the record's"
 sqlite3 "$T/v1/nightshift.db" "UPDATE events SET actor = 'x' WHERE id = 1" 2>"$T/sq.err"
 like "$?:$(cat "$T/sq.err")" "^[1-9].*append-only" "after the upgrade UPDATE is refused again"

@@ -3,8 +3,9 @@
 # A history with a known clock (NIGHTSHIFT_NOW): into demo/model three
 # enhancements migrate, one rolls back (its verify command fails), one is
 # refused (drift), and one of the migrated is backed out with `rollback`;
-# two of them then go on to demo/production, where a third one's rollback
-# fails. Every figure of `stats --json` is checked exactly — the counts,
+# two of them are accepted (carol), promoted (bob) and migrate into
+# demo/production, where a third one's rollback fails (ENH-6, whose verify
+# passes in the model and fails in production). Every figure of `stats --json` is checked exactly — the counts,
 # success %, the mean and nearest-rank p95 of the durations the runs
 # recorded (read back from `status --json`), the time from submit to
 # production — then the text table, --since, a bad --since, and a run in
@@ -95,10 +96,12 @@ command = false"
 at 2026-03-02T09:30:00
 pkg 4
 at 2026-03-02T09:40:00
+echo "five" >"$T/site/root/f5.txt"
 pkg 5 "[files]
-base = f5.txt $(printf '0%.0s' $(seq 64))"
+base = f5.txt $(sha "$T/site/root/f5.txt")"
 at 2026-03-02T10:00:00
-for id in 1 2 3 4 5; do ns schedule "ENH-$id" --env model; done
+for id in 1 2 3 4 5; do ns_ready "ENH-$id" >/dev/null; done
+echo "changed after it was scheduled" >"$T/site/root/f5.txt"
 ns window run --now
 is "$rc" 1 "the model window: exit 1 (one rolled back, one refused)"
 like "$err" "ENH-3 r1 .*rolled-back" "ENH-3 rolled back"
@@ -109,24 +112,32 @@ is "$rc" 0 "ENH-4 backed out of the model"
 
 # ---- production: ENH-1 and ENH-2 migrate, ENH-6's rollback fails ---------
 at 2026-03-03T12:00:00
-ns schedule ENH-1 --env production
+"$NS" --as carol accept ENH-1 --env model >/dev/null
+ns --as bob promote ENH-1
+is "$rc" 0 "ENH-1 accepted and promoted"
 ns window run --now
 is "$rc" 0 "ENH-1 migrated into production"
 at 2026-03-04T09:10:00
-ns schedule ENH-2 --env production
+"$NS" --as carol accept ENH-2 --env model >/dev/null
+ns --as bob promote ENH-2
 ns window run --now
 is "$rc" 0 "ENH-2 migrated into production"
 at 2026-03-04T09:30:00
 make_pkg "$T/p6" "Broken revert"
 echo 6 >"$T/p6/files/f6.txt"
 mkdir -p "$T/p6/sql"
-printf '[verify]\ncommand = false\n' >>"$T/p6/enhancement.ini"
+printf '[verify]\ncommand = test "$NIGHTSHIFT_ENV" != demo/production\n' >>"$T/p6/enhancement.ini"
 echo "INSERT INTO customers VALUES (6, 'six');" >"$T/p6/sql/deploy.sql"
 echo "DELETE FROM no_such_table;" >"$T/p6/sql/revert.sql"
 ns submit "$T/p6"
 is "$(printf '%s\n' "$out" | head -n 1)" "ENH-6" "submit: ENH-6"
+at 2026-03-04T09:40:00
+ns_ready ENH-6 >/dev/null
+ns window run --now
+is "$rc" 0 "ENH-6 migrated into the model (its verify passes there)"
 at 2026-03-04T10:00:00
-ns schedule ENH-6 --env production
+"$NS" --as carol accept ENH-6 --env model >/dev/null
+ns --as bob promote ENH-6
 ns window run --now
 is "$rc" 4 "ENH-6's revert fails in production: exit 4, blocked"
 
@@ -138,11 +149,11 @@ is "$(python3 -c 'import json,sys; s = json.load(open(sys.argv[1])); print(" ".j
 	"demo:demo/model demo:demo/production None None None" \
 	"one row per system and environment, ordered; since and the total's names null"
 
-for k in attempted:5 migrated:3 rolled_back:1 rollback_failed:0 refused:1 \
+for k in attempted:6 migrated:4 rolled_back:1 rollback_failed:0 refused:1 \
 	backed_out:1 running:0 reached_production:0 submit_to_production_s:null; do
 	is "$(field demo/model "${k%%:*}")" "${k#*:}" "demo/model ${k%%:*}: ${k#*:}"
 done
-is "$(field demo/model success_pct)" "$(pct 3 5)" "demo/model success_pct: 3 of 5"
+is "$(field demo/model success_pct)" "$(pct 4 6)" "demo/model success_pct: 4 of 6"
 for k in attempted:3 migrated:2 rolled_back:0 rollback_failed:1 refused:0 \
 	backed_out:0 running:0 reached_production:2; do
 	is "$(field demo/production "${k%%:*}")" "${k#*:}" "demo/production ${k%%:*}: ${k#*:}"
@@ -151,16 +162,16 @@ is "$(field demo/production success_pct)" "$(pct 2 3)" "demo/production success_
 # ENH-1: 2026-03-02T09:00 → 2026-03-03T12:00 = 27 h; ENH-2: 09:10 → 2026-03-04T09:10 = 48 h
 is "$(field demo/production submit_to_production_s)" "135000.0" \
 	"demo/production submit to production: the mean of 27 h and 48 h, in seconds"
-for k in attempted:8 migrated:5 rolled_back:1 rollback_failed:1 refused:1 \
+for k in attempted:9 migrated:6 rolled_back:1 rollback_failed:1 refused:1 \
 	backed_out:1 running:0 reached_production:2 submit_to_production_s:135000.0; do
 	is "$(field total "${k%%:*}")" "${k#*:}" "total ${k%%:*}: ${k#*:}"
 done
-is "$(field total success_pct)" "$(pct 5 8)" "total success_pct: 5 of 8"
+is "$(field total success_pct)" "$(pct 6 9)" "total success_pct: 6 of 9"
 
 DM=$(durations demo/model)
 DP=$(durations demo/production)
-is "$(printf '%s\n' "$DM" | grep -c .) $(printf '%s\n' "$DP" | grep -c .)" "3 2" \
-	"status --json shows 3 migrated runs into the model, 2 into production"
+is "$(printf '%s\n' "$DM" | grep -c .) $(printf '%s\n' "$DP" | grep -c .)" "4 2" \
+	"status --json shows 4 migrated runs into the model, 2 into production"
 is "$(check_times demo/model "$DM")" ok "demo/model: mean_ms and p95_ms (nearest rank) of its runs' duration_ms"
 is "$(check_times demo/production "$DP")" ok "demo/production: mean_ms and p95_ms of its runs' duration_ms"
 is "$(check_times total "$DM $DP")" ok "total: mean_ms and p95_ms over all migrated runs"
@@ -173,11 +184,11 @@ is "$(printf '%s\n' "$out" | head -n 1 | tr -s ' ')" \
 	"the header names every column"
 is "$(printf '%s\n' "$out" | grep -c .)" 4 "a header, two rows and the total"
 is "$(printf '%s\n' "$out" | sed -n 2p | awk '{print $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13}')" \
-	"demo model 5 3 1 0 1 1 0 60.0% -" "the model row"
+	"demo model 6 4 1 0 1 1 0 66.7% -" "the model row"
 is "$(printf '%s\n' "$out" | sed -n 3p | awk '{print $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13}')" \
 	"demo production 3 2 0 1 0 0 0 66.7% 37h30m00s" "the production row: 37h30m00s from submit to production"
 is "$(printf '%s\n' "$out" | sed -n 4p | awk '{print $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $13}')" \
-	"total - 8 5 1 1 1 1 0 62.5% 37h30m00s" "the total row"
+	"total - 9 6 1 1 1 1 0 66.7% 37h30m00s" "the total row"
 P95=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["environments"][0]["p95_ms"])' "$T/stats.json")
 MEAN=$(python3 -c 'import json,sys; print("%.0f" % json.load(open(sys.argv[1]))["environments"][0]["mean_ms"])' "$T/stats.json")
 is "$(printf '%s\n' "$out" | sed -n 2p | awk '{print $11, $12}')" "$MEAN $P95" "the model row's mean and p95 in ms"
@@ -186,13 +197,14 @@ is "$(printf '%s\n' "$out" | sed -n 2p | awk '{print $11, $12}')" "$MEAN $P95" "
 stats_json --since 2026-03-04
 is "$rc" 0 "stats --since 2026-03-04: exit 0"
 is "$(python3 -c 'import json,sys; s = json.load(open(sys.argv[1])); print(s["since"], " ".join(r["environment"] for r in s["environments"]))' "$T/stats.json" 2>&1)" \
-	"2026-03-04T00:00:00Z demo/production" "--since 2026-03-04: only production ran since"
-for k in attempted:2 migrated:1 rollback_failed:1 reached_production:1 \
-	submit_to_production_s:172800.0 success_pct:50.0; do
+	"2026-03-04T00:00:00Z demo/model demo/production" "--since 2026-03-04: production and ENH-6's model run"
+is "$(field total success_pct)" "$(pct 2 3)" "--since 2026-03-04: total success_pct 2 of 3"
+for k in attempted:3 migrated:2 rollback_failed:1 reached_production:1 \
+	submit_to_production_s:172800.0; do
 	is "$(field total "${k%%:*}")" "${k#*:}" "--since 2026-03-04: total ${k%%:*} ${k#*:} (ENH-1 reached production before)"
 done
 stats_json --since 2026-03-02T10:30
-for k in attempted:3 backed_out:1 reached_production:2; do
+for k in attempted:4 backed_out:1 reached_production:2; do
 	is "$(field total "${k%%:*}")" "${k#*:}" "--since 2026-03-02T10:30: total ${k%%:*} ${k#*:} (the back-out is after it)"
 done
 
@@ -219,20 +231,20 @@ is "$rc" 2 "an argument: exit 2"
 at 2026-03-05T01:00:00
 pkg 7 "[verify]
 command = touch $T/in-verify; i=0; while [ ! -e $T/release ] && [ \$i -lt 600 ]; do sleep 0.1; i=\$((i + 1)); done"
-ns schedule ENH-7 --env model
+ns_ready ENH-7 >/dev/null
 "$NS" window run --env model --now >"$T/w.out" 2>&1 &
 W=$!
 i=0
 while [ ! -e "$T/in-verify" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
 stats_json
-is "$(field demo/model running) $(field demo/model attempted)" "1 5" \
-	"while ENH-7 verifies: demo/model running 1, attempted still 5"
+is "$(field demo/model running) $(field demo/model attempted)" "1 6" \
+	"while ENH-7 verifies: demo/model running 1, attempted still 6"
 touch "$T/release"
 wait $W
 is "$?" 0 "ENH-7's window run: exit 0"
 like "$(cat "$T/w.out")" "ENH-7 r1 .*migrated" "ENH-7 migrated"
 stats_json
-is "$(field demo/model running) $(field demo/model attempted) $(field demo/model migrated)" "0 6 4" \
-	"after it: running 0, attempted 6, migrated 4"
+is "$(field demo/model running) $(field demo/model attempted) $(field demo/model migrated)" "0 7 5" \
+	"after it: running 0, attempted 7, migrated 5"
 
 done_testing

@@ -37,6 +37,7 @@ scene() {
 	echo "INSERT INTO customers VALUES (3, 'cy');" >"$T/pkg/sql/deploy.sql"
 	echo "DELETE FROM customers WHERE id = 3;" >"$T/pkg/sql/revert.sql"
 	"$NS" submit "$T/pkg" >/dev/null || exit 1
+	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 	TRIG=$("$NS" schedule ENH-1 --env model) || exit 1
 	[ -f "$TRIG" ] || exit 1
 }

@@ -146,7 +146,7 @@ static const char full_conf[] =
 	"    database = sqlite:/srv/branch/app.db\n"
 	"[role \"qa\"]\n"
 	"    members = bob, carol\n"
-	"[role \"change\"]\n"
+	"[role \"change-management\"]\n"
 	"    members = dave erin\tfrank\n"
 	"[notify]\n"
 	"    outbox = outbox\n"
@@ -252,10 +252,16 @@ static void test_full_design_conf(void **state)
 	assert_int_equal(qa->members_nr, 2);
 	assert_string_equal(qa->members[0], "bob");
 	assert_string_equal(qa->members[1], "carol");
-	change = ns_config_role(&c, "change");
+	change = ns_config_role(&c, "change-management");
 	assert_non_null(change);
 	assert_int_equal(change->members_nr, 3);
 	assert_string_equal(change->members[2], "frank");
+	/* the policy's defaults; the warranty in seconds */
+	assert_int_equal(c.require_rfs, 1);
+	assert_int_equal(c.require_instructions, 0);
+	assert_int_equal(c.acceptances, 1);
+	assert_int_equal(m->warranty_s, 30LL * 86400);
+	assert_int_equal(p->warranty_s, 30LL * 86400);
 	assert_null(ns_config_role(&c, "dba"));
 
 	ns_config_release(&c);
@@ -521,6 +527,33 @@ static void test_other_bad_values(void **state)
 	refused_at(state, "[security]\n    impersonation = yes\n", 2,
 		   "impersonation");
 	refused_at(state, "[notify]\n    pager = 555\n", 2, "pager");
+	/* roles are the known ones, each given once */
+	refused_at(state, "[role \"QA\"]\n    members = bob\n", 1,
+		   "unknown role [role \"QA\"]");
+	refused_at(state,
+		   "[role \"qa\"]\n    members = bob\n[role \"qa\"]\n"
+		   "    members = eve\n",
+		   4, "duplicate key 'members'");
+	/* the policy */
+	refused_at(state, "[policy]\n    acceptances = 0\n", 2, "acceptances");
+	refused_at(state, "[policy]\n    acceptances = two\n", 2,
+		   "acceptances");
+	refused_at(state, "[policy]\n    require-rfs = yes\n", 2,
+		   "require-rfs");
+	refused_at(state, "[policy]\n    approvals = 2\n", 2, "approvals");
+	/* the warranty, windows and blackouts are checked when loaded */
+	refused_at(state,
+		   "[environment \"b/production\"]\n    root = /r\n"
+		   "    warranty = 30 days\n",
+		   3, "warranty");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    window = Mon-Fry 23:00-05:00\n",
+		   3, "Fry");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    blackout = 2026-02-30\n",
+		   3, "2026-02-30");
 	/* not INI at all */
 	refused_at(state, "[registry]\nthis line is not a key\n", 2, "syntax");
 	refused_at(state, "[environment \"billing/model]\n    root = /r\n", 1,

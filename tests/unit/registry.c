@@ -85,8 +85,9 @@ static void test_open_creates_schema(void **state)
 	char *path = at(state, "ns.db");
 	json_t *row = NULL, *rows = NULL;
 	static const char *const tables[] = {
-		"enhancements", "environments", "events",   "revisions",
-		"run_sites",	"runs",		"triggers",
+		"approvals", "enhancements", "environments", "events",
+		"revisions", "rfs",	     "run_sites",    "runs",
+		"touches",   "triggers",
 	};
 
 	assert_int_equal(

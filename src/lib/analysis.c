@@ -1,0 +1,618 @@
+#include "analysis.h"
+#include "error.h"
+#include "fsx.h"
+#include "lifecycle.h"
+#include "sqlobj.h"
+#include "strbuf.h"
+#include "timefmt.h"
+#include "window.h"
+#include "xalloc.h"
+
+#include <fnmatch.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* the estimate of a migration from its size, when nothing was measured:
+ * a fixed cost, a cost per file, and a rate for the bytes, each chosen
+ * generously (a slow disk, fsyncs, the SQL) */
+#define EST_FIXED_MS	 2000LL
+#define EST_FILE_MS	 5LL
+#define EST_BYTES_PER_MS 20000LL /* 20 MB/s */
+
+static const char *field(json_t *row, const char *k)
+{
+	return json_string_value(json_object_get(row, k));
+}
+
+static struct ns_finding *add(struct ns_analysis *a, const char *code,
+			      int blocking, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static struct ns_finding *add(struct ns_analysis *a, const char *code,
+			      int blocking, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct ns_finding *f;
+	va_list ap;
+
+	va_start(ap, fmt);
+	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	ALLOC_GROW(a->f, a->nr, a->alloc);
+	f = &a->f[a->nr++];
+	memset(f, 0, sizeof(*f));
+	f->code = code;
+	f->blocking = blocking;
+	f->message = strbuf_detach(&sb, NULL);
+	if (blocking)
+		a->blocking++;
+	else
+		a->warnings++;
+	return f;
+}
+
+static void item(struct ns_finding *f, const char *s)
+{
+	f->items = xrealloc(f->items, (f->items_nr + 1) * sizeof(*f->items));
+	f->items[f->items_nr++] = xstrdup(s);
+}
+
+void ns_analysis_release(struct ns_analysis *a)
+{
+	for (size_t i = 0; i < a->nr; i++) {
+		free(a->f[i].message);
+		for (size_t k = 0; k < a->f[i].items_nr; k++)
+			free(a->f[i].items[k]);
+		free(a->f[i].items);
+	}
+	free(a->f);
+	memset(a, 0, sizeof(*a));
+}
+
+/* ---- what a revision touches -------------------------------------------- */
+
+static int read_member(char **out, const char *tar, const char *want)
+{
+	struct ns_tar_reader *tr = NULL;
+	const char *path;
+	uint64_t size;
+	unsigned mode;
+	int reg, ret;
+
+	*out = NULL;
+	if ((ret = ns_tar_open(&tr, tar)) < 0)
+		return ret;
+	while ((ret = ns_tar_next(tr, &path, &size, &mode, &reg)) == 1)
+		if (!strcmp(path, want)) {
+			size_t len;
+			ret = ns_tar_read_all(tr, out, &len, 64u << 20);
+			break;
+		}
+	ns_tar_close(tr);
+	return ret < 0 ? ret : 0;
+}
+
+static int touch(struct ns_registry *r, long long enh, int rev,
+		 const char *kind, const char *name)
+{
+	return ns_registry_exec(r,
+				"INSERT OR IGNORE INTO touches(enhancement, "
+				"revision, kind, name) VALUES (?, ?, ?, ?)",
+				"Iiss", enh, rev, kind, name);
+}
+
+int ns_touches_record(struct ns_registry *r, long long enh, int rev,
+		      const struct ns_package *pkg, const char *payload)
+{
+	const struct ns_manifest *m = &pkg->manifest;
+	char *sql = NULL, **objs = NULL;
+	size_t nobj = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < pkg->nr && !ret; i++)
+		if (!strncmp(pkg->members[i].path, "files/", 6))
+			ret = touch(r, enh, rev, "file",
+				    pkg->members[i].path + 6);
+	for (size_t i = 0; i < m->deletes_nr && !ret; i++)
+		ret = touch(r, enh, rev, "file", m->deletes[i]);
+	if (!ret && pkg->has_deploy && payload)
+		ret = read_member(&sql, payload, "sql/deploy.sql");
+	if (!ret && sql)
+		ns_sql_objects(&objs, &nobj, sql);
+	for (size_t i = 0; i < nobj && !ret; i++)
+		ret = touch(r, enh, rev, "db", objs[i]);
+	ns_sql_objects_free(objs);
+	free(sql);
+	return ret;
+}
+
+/* ---- the findings ---------------------------------------------------------
+ */
+
+struct ctx {
+	struct ns_analysis *a;
+	const struct ns_config *c;
+	struct ns_registry *r;
+	const struct ns_package *pkg;
+	const struct ns_env *env;
+	json_t *enh;	 /* the enhancement's row */
+	json_t *touches; /* [{kind, name}] of the current revision */
+};
+
+static int in_scope(json_t *scope, const char *kind, const char *name)
+{
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(scope, i, g)
+	{
+		const char *glob = json_string_value(g);
+		int db = !strncmp(glob, "db:", 3);
+		if (!strcmp(kind, "db") != !!db)
+			continue;
+		if (!fnmatch(db ? glob + 3 : glob, name, db ? FNM_CASEFOLD : 0))
+			return 1;
+	}
+	return 0;
+}
+
+static int check_rfs(struct ctx *x)
+{
+	const char *id = field(x->enh, "rfs");
+	struct ns_finding *f = NULL;
+	json_t *rfs = NULL, *scope, *t;
+	size_t i;
+	int ret;
+
+	if (!id) {
+		add(x->a, "RFS-MISSING", x->c->require_rfs,
+		    "it names no request for service");
+		return 0;
+	}
+	if ((ret = ns_rfs_get(x->r, id, &rfs)) < 0)
+		return ret;
+	if (!rfs) {
+		add(x->a, "RFS-UNKNOWN", 1,
+		    "its request for service %s is not "
+		    "registered",
+		    id);
+		return 0;
+	}
+	scope = json_object_get(rfs, "scope");
+	json_array_foreach(x->touches, i, t)
+	{
+		const char *kind = field(t, "kind"), *name = field(t, "name");
+		if (in_scope(scope, kind, name))
+			continue;
+		if (!f)
+			f = add(x->a, "RFS-SCOPE", 1,
+				"it touches what %s (%s) does not cover", id,
+				field(rfs, "title"));
+		if (!strcmp(kind, "db")) {
+			char *s = xprintf("db:%s", name);
+			item(f, s);
+			free(s);
+		} else {
+			item(f, name);
+		}
+	}
+	json_decref(rfs);
+	return 0;
+}
+
+static int drift_site(struct ctx *x, const struct ns_site *site)
+{
+	const struct ns_manifest *m = &x->pkg->manifest;
+	struct ns_finding *f = NULL;
+	struct ns_root root = { -1, NULL };
+	char now[NS_HEX_LEN + 1];
+	struct stat st;
+	int ret;
+
+	if (ns_fsx_root_open(&root, site->root) < 0) {
+		add(x->a, "DRIFT", 1, "site %s: %s", site->name,
+		    ns_error_last());
+		return 0;
+	}
+	for (size_t i = 0; i < m->bases_nr; i++) {
+		ret = ns_fsx_hash(now, &root, m->bases[i].path);
+		if (ret < 0 || ret == 1 || strcmp(now, m->bases[i].sha256)) {
+			if (!f)
+				f = add(x->a, "DRIFT", 1,
+					"site %s: not as the base the "
+					"developer "
+					"used",
+					site->name);
+			item(f, m->bases[i].path);
+		}
+	}
+	for (size_t i = 0; i < m->deletes_nr; i++)
+		if (ns_fsx_stat(&st, &root, m->deletes[i]) != 0) {
+			if (!f)
+				f = add(x->a, "DRIFT", 1,
+					"site %s: not as the base the "
+					"developer "
+					"used",
+					site->name);
+			item(f, m->deletes[i]);
+		}
+	ns_fsx_root_release(&root);
+	return 0;
+}
+
+static int wanted_site(const struct ns_manifest *m, const struct ns_site *s)
+{
+	if (!m->sites_nr)
+		return 1;
+	for (size_t k = 0; k < m->sites_nr; k++)
+		if (!strcmp(m->sites[k], s->label) ||
+		    !strcmp(m->sites[k], s->name))
+			return 1;
+	return 0;
+}
+
+static int check_sites(struct ctx *x)
+{
+	const struct ns_manifest *m = &x->pkg->manifest;
+	struct ns_finding *f = NULL;
+	int ret = 0;
+
+	for (size_t k = 0; k < m->sites_nr; k++) {
+		int known = 0;
+		for (size_t i = 0; i < x->env->sites_nr; i++)
+			known |= !strcmp(m->sites[k], x->env->sites[i].label) ||
+				 !strcmp(m->sites[k], x->env->sites[i].name);
+		if (known)
+			continue;
+		if (!f)
+			f = add(x->a, "DISTRIBUTION", 1,
+				"[distribution] sites names sites %s does not "
+				"have",
+				x->env->name);
+		item(f, m->sites[k]);
+	}
+	for (size_t i = 0; i < x->env->sites_nr && !ret; i++)
+		if (wanted_site(m, &x->env->sites[i]))
+			ret = drift_site(x, &x->env->sites[i]);
+	return ret;
+}
+
+/* the states in which another enhancement has still to reach env */
+static const char *pending_sql(const struct ns_env *env)
+{
+	return !strcmp(env->kind, "production")
+		       ? "e.state IN ('submitted', 'qa-approved', 'scheduled', "
+			 "'migrating', 'migrated', 'accepted', 'promoted')"
+		       : "(e.state IN ('submitted', 'qa-approved') OR "
+			 "(e.state IN ('scheduled', 'migrating') AND "
+			 "e.environment = ?2))";
+}
+
+static int check_conflicts(struct ctx *x)
+{
+	long long me = json_integer_value(json_object_get(x->enh, "id"));
+	struct strbuf sql = STRBUF_INIT;
+	json_t *t;
+	size_t i;
+	int ret = 0;
+
+	strbuf_addf(&sql,
+		    "SELECT t.enhancement AS id, e.state, e.environment FROM "
+		    "touches t JOIN enhancements e ON e.id = t.enhancement AND "
+		    "e.revision = t.revision WHERE t.kind = ?3 AND t.name = ?4 "
+		    "AND t.enhancement != ?1 AND %s ORDER BY t.enhancement",
+		    pending_sql(x->env));
+	json_array_foreach(x->touches, i, t)
+	{
+		const char *kind = field(t, "kind"), *name = field(t, "name");
+		json_t *rows = NULL, *o;
+		size_t k;
+
+		if ((ret = ns_registry_query(x->r, &rows, sql.buf, "Isss", me,
+					     x->env->name, kind, name)) < 0)
+			break;
+		json_array_foreach(rows, k, o)
+		{
+			long long other =
+				json_integer_value(json_object_get(o, "id"));
+			const char *st = field(o, "state");
+			int ahead = other < me || !strcmp(st, "scheduled") ||
+				    !strcmp(st, "migrating") ||
+				    !strcmp(st, "promoted");
+			struct ns_finding *f = add(
+				x->a,
+				!strcmp(kind, "db") ? "CONFLICT-DB"
+						    : "CONFLICT-FILE",
+				ahead,
+				"ENH-%lld (%s) also changes %s%s, and %s",
+				other, st,
+				!strcmp(kind, "db") ? "database object " : "",
+				name,
+				ahead ? "it goes first"
+				      : "this one goes first; it will have to "
+					"wait");
+			item(f, name);
+		}
+		json_decref(rows);
+	}
+	strbuf_release(&sql);
+	return ret;
+}
+
+/* is enh in env now: its last migration there not backed out since */
+static int present(struct ns_registry *r, long long enh, const char *env,
+		   int *out)
+{
+	json_t *row = NULL;
+	int ret = ns_registry_query_row(
+		r, &row,
+		"SELECT id FROM runs WHERE enhancement = ? AND environment = "
+		"? AND kind = 'migrate' AND outcome = 'migrated' AND NOT "
+		"EXISTS (SELECT 1 FROM runs b WHERE b.enhancement = "
+		"runs.enhancement AND b.environment = runs.environment AND "
+		"b.kind = 'backout' AND b.outcome = 'rolled-back' AND b.id > "
+		"runs.id)",
+		"Is", enh, env);
+
+	*out = row != NULL;
+	json_decref(row);
+	return ret;
+}
+
+static int check_declared(struct ctx *x, time_t at)
+{
+	const struct ns_manifest *m = &x->pkg->manifest;
+	char iso[NS_TIME_LEN];
+	int ret = 0, here;
+
+	ns_time_iso(iso, at);
+	for (size_t i = 0; i < m->conflicts_nr && !ret; i++) {
+		long long o = ns_enh_parse(m->conflicts[i]);
+		json_t *row = NULL;
+		if (!o)
+			continue;
+		ret = ns_registry_query_row(x->r, &row,
+					    "SELECT state FROM enhancements "
+					    "WHERE id = ?",
+					    "I", o);
+		if (!ret && row)
+			ret = present(x->r, o, x->env->name, &here);
+		if (!ret && row &&
+		    (here || (strcmp(field(row, "state"), "withdrawn") &&
+			      strcmp(field(row, "state"), "CP") &&
+			      strcmp(field(row, "state"), "rolled-back"))))
+			item(add(x->a, "DECLARED-CONFLICT", 1,
+				 "it declares a conflict with %s, which is %s",
+				 m->conflicts[i],
+				 here ? "in this environment"
+				      : field(row, "state")),
+			     m->conflicts[i]);
+		json_decref(row);
+	}
+	for (size_t i = 0; i < m->requires_nr && !ret; i++) {
+		long long o = ns_enh_parse(m->requires[i]);
+		json_t *row = NULL;
+		if (!o) {
+			item(add(x->a, "REQUIRES", 1,
+				 "requires '%s', which is not an enhancement "
+				 "id",
+				 m->requires[i]),
+			     m->requires[i]);
+			continue;
+		}
+		if ((ret = present(x->r, o, x->env->name, &here)) < 0 || here)
+			continue;
+		ret = ns_registry_query_row(x->r, &row,
+					    "SELECT due_at FROM triggers WHERE "
+					    "enhancement = ? AND environment "
+					    "= ? AND state = 'pending' AND "
+					    "due_at <= ?",
+					    "Iss", o, x->env->name, iso);
+		if (!ret && !row)
+			item(add(x->a, "REQUIRES", 1,
+				 "requires %s, which is neither in %s nor "
+				 "scheduled there before %s",
+				 m->requires[i], x -> env -> name, iso),
+			     m->requires[i]);
+		json_decref(row);
+	}
+	return ret;
+}
+
+/* the measured duration of the accepted model run, for production */
+static long long measured_ms(struct ctx *x)
+{
+	char *model = xprintf("%s/model", x->env->system);
+	json_t *row = NULL;
+	long long ms = -1;
+
+	if (!ns_registry_query_row(
+		    x->r, &row,
+		    "SELECT duration_ms FROM runs WHERE enhancement = ? AND "
+		    "revision = ? AND environment = ? AND kind = 'migrate' AND "
+		    "outcome = 'migrated' ORDER BY id DESC LIMIT 1",
+		    "IIs", json_integer_value(json_object_get(x->enh, "id")),
+		    json_integer_value(json_object_get(x->enh, "revision")),
+		    model) &&
+	    row)
+		ms = json_integer_value(json_object_get(row, "duration_ms"));
+	json_decref(row);
+	free(model);
+	return ms;
+}
+
+static long long estimate(struct ctx *x)
+{
+	uint64_t bytes = 0;
+	long long ms;
+
+	if (!strcmp(x->env->kind, "production") && (ms = measured_ms(x)) >= 0)
+		/* the same work on another copy: twice the model's time, and
+		 * never less than the fixed cost */
+		return ms * 2 > EST_FIXED_MS ? ms * 2 : EST_FIXED_MS;
+	for (size_t i = 0; i < x->pkg->nr; i++)
+		bytes += x->pkg->members[i].size;
+	return EST_FIXED_MS + (long long)x->pkg->nr * EST_FILE_MS +
+	       (long long)(bytes / EST_BYTES_PER_MS) * 2; /* archive + write */
+}
+
+static int check_schedule(struct ctx *x, time_t at)
+{
+	const struct ns_manifest *m = &x->pkg->manifest;
+	struct ns_window *w = NULL;
+	struct ns_blackout *b = NULL;
+	char iso[NS_TIME_LEN], when[NS_TIME_LEN];
+	time_t nb, end, next;
+	int ret = 0;
+
+	ns_time_iso(iso, at);
+	x->a->estimate_ms = estimate(x);
+	if (m->not_before && !ns_time_parse(&nb, m->not_before) && at < nb)
+		add(x->a, "NOT-BEFORE", 1,
+		    "the proposed time %s is before its not-before %s", iso,
+		    m->not_before);
+	if (x->env->blackout) {
+		if ((ret = ns_blackout_parse(&b, x->env->blackout,
+					     "blackout")) < 0)
+			return ret;
+		if (ns_blackout_contains(b, at))
+			add(x->a, "BLACKOUT", 1,
+			    "the proposed time %s falls in a blackout of %s "
+			    "(%s)",
+			    iso, x->env->name, x->env->blackout);
+	}
+	if (x->env->window) {
+		if ((ret = ns_window_parse(&w, x->env->window, "window")) < 0)
+			goto done;
+		if (!ns_window_contains(w, at, &end)) {
+			next = ns_window_next(w, at);
+			if (next != (time_t)-1)
+				ns_time_iso(when, next);
+			add(x->a, "WINDOW", 1,
+			    "the proposed time %s is outside the windows of "
+			    "%s (%s)%s%s",
+			    iso, x->env->name, x->env->window,
+			    next != (time_t)-1 ? "; the next opens " : "",
+			    next != (time_t)-1 ? when : "");
+		} else if (at + (x->a->estimate_ms + 999) / 1000 > end) {
+			ns_time_iso(when, end);
+			add(x->a, "DURATION", 1,
+			    "it needs about %lld s, and the window that holds "
+			    "%s closes at %s",
+			    (x->a->estimate_ms + 999) / 1000, iso, when);
+		}
+	}
+done:
+	ns_window_free(w);
+	ns_blackout_free(b);
+	return ret;
+}
+
+static void check_instructions(struct ctx *x)
+{
+	const struct ns_manifest *m = &x->pkg->manifest;
+	int has_sql = x->pkg->has_deploy || x->pkg->has_verify_sql;
+
+	if (m->instr_operator || m->instr_special)
+		return;
+	if (x->c->require_instructions)
+		add(x->a, "INSTRUCTIONS", 1,
+		    "[instructions] operator or special is missing, and the "
+		    "configuration requires them ([policy] "
+		    "require-instructions)");
+	else if (has_sql)
+		add(x->a, "INSTRUCTIONS", 0,
+		    "it changes the database, and [instructions] says "
+		    "nothing to the operator");
+}
+
+int ns_analyze(struct ns_analysis *out, const struct ns_config *c,
+	       struct ns_registry *r, long long enh,
+	       const struct ns_package *pkg, const struct ns_env *env,
+	       time_t at)
+{
+	struct ctx x = { out, c, r, pkg, env, NULL, NULL };
+	int ret;
+
+	out->enh = enh;
+	out->env = env->name;
+	out->at = at;
+	ret = ns_registry_query_row(r, &x.enh,
+				    "SELECT id, revision, rfs, state FROM "
+				    "enhancements WHERE id = ?",
+				    "I", enh);
+	if (!ret && !x.enh) {
+		ns_error_set("ENH-%lld: no such enhancement", enh);
+		ret = NS_EINVALID;
+	}
+	if (ret < 0)
+		goto done;
+	out->revision =
+		(int)json_integer_value(json_object_get(x.enh, "revision"));
+	ret = ns_registry_query(r, &x.touches,
+				"SELECT kind, name FROM touches WHERE "
+				"enhancement = ? AND revision = ? ORDER BY "
+				"kind DESC, name",
+				"Ii", enh, out->revision);
+	if (!ret)
+		ret = check_rfs(&x);
+	if (!ret)
+		ret = check_sites(&x);
+	if (!ret)
+		ret = check_conflicts(&x);
+	if (!ret)
+		ret = check_declared(&x, at);
+	if (!ret)
+		ret = check_schedule(&x, at);
+	if (!ret)
+		check_instructions(&x);
+done:
+	json_decref(x.enh);
+	json_decref(x.touches);
+	return ret;
+}
+
+json_t *ns_analysis_json(const struct ns_analysis *a)
+{
+	json_t *list = json_array();
+	char at[NS_TIME_LEN], id[32];
+
+	snprintf(id, sizeof(id), "ENH-%lld", a->enh);
+	for (size_t i = 0; i < a->nr; i++) {
+		json_t *items = json_array();
+		for (size_t k = 0; k < a->f[i].items_nr; k++)
+			json_array_append_new(items,
+					      json_string(a->f[i].items[k]));
+		json_array_append_new(
+			list,
+			json_pack("{s:s, s:s, s:s, s:o}", "code", a->f[i].code,
+				  "severity",
+				  a->f[i].blocking ? "blocking" : "warning",
+				  "message", a->f[i].message, "items", items));
+	}
+	ns_time_iso(at, a->at);
+	return json_pack("{s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:o}",
+			 "enhancement", id, "revision", a->revision,
+			 "environment", a->env, "at", at, "estimate_ms",
+			 (json_int_t)a->estimate_ms, "blocking", a->blocking,
+			 "warnings", a->warnings, "findings", list);
+}
+
+char *ns_analysis_text(const struct ns_analysis *a)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < a->nr; i++) {
+		strbuf_addf(&sb, "  %-8s %-17s %s",
+			    a->f[i].blocking ? "BLOCKING" : "warning",
+			    a->f[i].code, a->f[i].message);
+		for (size_t k = 0; k < a->f[i].items_nr; k++)
+			strbuf_addf(&sb, "%s%s", k ? ", " : ": ",
+				    a->f[i].items[k]);
+		strbuf_addch(&sb, '\n');
+	}
+	return strbuf_detach(&sb, NULL);
+}
