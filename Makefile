@@ -52,6 +52,7 @@ check-full: check
 bench: build
 	@scripts/install-deps --bench
 	bench/migrate $(BUILD)/nightshift
+	bench/lifecycle $(BUILD)/nightshift
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(SANBUILD)

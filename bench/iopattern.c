@@ -1,7 +1,8 @@
 /* bench/iopattern.c — nightshift's file I/O for one migration, and nothing
- * else (no hashing, no trigger, no registry, no journal), in two modes:
+ * else (no hashing, no trigger, no registry, no journal), in three modes:
  *
- *   0  durable the way nightshift does it now: fsync every archived file
+ *   0  durable the way nightshift did it until it batched its durability
+ *      (commit 8a3e60c and before): fsync every archived file
  *      and the archive directory; fsync every staged file, then every
  *      directory that got one; after the renames and unlinks, fsync every
  *      directory touched (src/lib/fsx.c ns_fsx_write, src/lib/migrate.c
@@ -12,7 +13,8 @@
  *   2  as 1, but the archive is a hard link to each old file instead of a
  *      copy (valid when the archive is on the target's filesystem: nightshift
  *      replaces a file by renaming a new one over it, so the old inode is
- *      never written again and the link keeps it)
+ *      never written again and the link keeps it); this is what nightshift
+ *      does now (ns_fsx_keep, ns_fsx_syncfs)
  *
  * It tells how much of a migration's time is the fsync pattern, and what a
  * migration with nightshift's guarantees costs at least on this machine.

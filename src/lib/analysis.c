@@ -319,9 +319,14 @@ static int check_conflicts(struct ctx *x)
 			long long other =
 				json_integer_value(json_object_get(o, "id"));
 			const char *st = field(o, "state");
-			int ahead = other < me || !strcmp(st, "scheduled") ||
-				    !strcmp(st, "migrating") ||
-				    !strcmp(st, "promoted");
+			const char *where = field(o, "environment");
+			/* it goes first when it is older, or already on
+			 * its way into this environment */
+			int ahead = other < me ||
+				    ((!strcmp(st, "scheduled") ||
+				      !strcmp(st, "migrating") ||
+				      !strcmp(st, "promoted")) &&
+				     where && !strcmp(where, x->env->name));
 			struct ns_finding *f = add(
 				x->a,
 				!strcmp(kind, "db") ? "CONFLICT-DB"

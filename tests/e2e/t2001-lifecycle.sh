@@ -269,6 +269,30 @@ is "$([ -e "$T3" ] && echo present || echo gone)" gone "r3's trigger file is wit
 ns --as olga window run --now
 like "$out" "no trigger due" "and nothing runs"
 
+# ---- a later enhancement on its way into the model does not hold back
+# an earlier one's promotion: a warning, not a block
+fx() { # DIR TITLE CONTENT
+	make_pkg "$1" "$2"
+	printf 'rfs = RFS-7\n' >>"$1/enhancement.ini"
+	mkdir -p "$1/files/lib"
+	echo "$3" >"$1/files/lib/fx.conf"
+}
+fx "$T/fx1" "fx one" 1
+ns --as dev submit "$T/fx1"          # ENH-6
+ns_ready ENH-6 >/dev/null
+ns --as olga window run --now
+ns --as carol accept ENH-6 --env model
+is "$(state_of ENH-6)" accepted "ENH-6 accepted in the model"
+fx "$T/fx2" "fx two" 2
+ns --as dev submit "$T/fx2"          # ENH-7, the same file
+ns_ready ENH-7 >/dev/null
+is "$(state_of ENH-7)" scheduled "ENH-7 scheduled for the model (ENH-6 is no longer pending there)"
+ns --as bob promote ENH-6
+is "$rc" 0 "ENH-6 is promoted although the later ENH-7 is scheduled for the model"
+ns analyze ENH-6 --env production
+like "$out" "warning +CONFLICT-FILE +ENH-7 \(scheduled\) also changes lib/fx.conf, and this one goes first" \
+	"the production analysis warns of ENH-7"
+
 # ---- the change record -------------------------------------------------------------------
 ns status ENH-1
 like "$out" "ENH-1 r1  CP" "status: the state"
