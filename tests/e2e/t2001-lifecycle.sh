@@ -281,7 +281,16 @@ fx "$T/fx1" "fx one" 1
 ns --as dev submit "$T/fx1"          # ENH-6
 ns_ready ENH-6 >/dev/null
 ns --as olga window run --now
+sed -i 's/^    require-rfs = true$/&\n    acceptances = 2/' nightshift.conf
 ns --as carol accept ENH-6 --env model
+is "$rc" 0 "carol signs ENH-6's acceptance"
+like "$out" "1 of 2 sign-offs, waiting for 1 more" "with acceptances = 2, one sign-off is not enough"
+is "$(state_of ENH-6)" migrated "ENH-6 is still migrated"
+ns --as carol accept ENH-6 --env model
+is "$rc" 1 "carol cannot sign twice: exit 1"
+like "$err" "carol has already signed its acceptance" "the refusal says why"
+ns --as carl accept ENH-6 --env model
+is "$rc" 0 "carl signs the second"
 is "$(state_of ENH-6)" accepted "ENH-6 accepted in the model"
 fx "$T/fx2" "fx two" 2
 ns --as dev submit "$T/fx2"          # ENH-7, the same file
@@ -292,6 +301,47 @@ is "$rc" 0 "ENH-6 is promoted although the later ENH-7 is scheduled for the mode
 ns analyze ENH-6 --env production
 like "$out" "warning +CONFLICT-FILE +ENH-7 \(scheduled\) also changes lib/fx.conf, and this one goes first" \
 	"the production analysis warns of ENH-7"
+
+# a defect within the warranty: backed out of production from its archive
+PB=$(prod_state)
+ns --as olga window run --env production --now
+is "$(state_of ENH-6)" WP "ENH-6 in production, under warranty"
+is "$(cat "$T/prod/root/lib/fx.conf")" 1 "production has ENH-6's file"
+ns --as dev rollback ENH-6 --env production --reason "defect"
+is "$rc" 1 "a developer cannot back out of production: exit 1"
+ns --as olga rollback ENH-6 --env production --reason "defect in week one"
+is "$rc" 0 "olga (operator) backs ENH-6 out during its warranty"
+is "$(prod_state)" "$PB" "production is byte-identical to before ENH-6"
+is "$(state_of ENH-6)" rolled-back "ENH-6 is rolled back"
+
+# ---- the other findings -------------------------------------------------------------
+sed -i "s|^    database = sqlite:$T/site/app.db\$|&\n    window = Mon-Fri 23:00-05:00\n    blackout = 2026-12-24..2026-12-26|" nightshift.conf
+make_pkg "$T/many" "many findings"
+cat >>"$T/many/enhancement.ini" <<'INI'
+rfs = RFS-7
+requires = ENH-99
+conflicts = ENH-7
+[schedule]
+not-before = 2026-06-01T00:00
+[distribution]
+sites = nowhere
+INI
+mkdir -p "$T/many/files/lib" "$T/many/sql"
+echo m >"$T/many/files/lib/m.txt"
+echo "CREATE TABLE extra(a);" >"$T/many/sql/deploy.sql"
+echo "DROP TABLE extra;" >"$T/many/sql/revert.sql"
+ns --as dev submit "$T/many"         # ENH-8
+codes() { printf '%s' "$out" | python3 -c 'import json,sys
+print(" ".join(sorted("%s:%s" % (f["code"], f["severity"][0]) for f in json.load(sys.stdin)["findings"])))' 2>&1; }
+ns analyze ENH-8 --env model --at 2026-05-12T12:00 --json
+is "$rc" 1 "many findings: exit 1"
+is "$(codes)" "DECLARED-CONFLICT:b DISTRIBUTION:b INSTRUCTIONS:w NOT-BEFORE:b REQUIRES:b RFS-SCOPE:b WINDOW:b" \
+	"each finding by code and severity (the table extra is outside RFS-7; noon is outside the window)"
+ns analyze ENH-8 --env model --at 2026-12-24T23:30 --json
+like "$(codes)" "BLACKOUT:b" "Christmas Eve is in a blackout"
+unlike "$(codes)" "WINDOW" "though inside a window"
+ns analyze ENH-8 --env model --at 2026-06-05T04:59:59 --json
+like "$(codes)" "DURATION:b" "a second before the window closes: it does not fit"
 
 # ---- the change record -------------------------------------------------------------------
 ns status ENH-1
