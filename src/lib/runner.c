@@ -207,6 +207,16 @@ static int record(struct ns_runner *r, const struct verdict *v)
 	if (!ret && verb)
 		ret = ns_lifecycle_move(r->reg, v->enh, verb, r->user, v->env,
 					v->message);
+	/* a backed-out run was not the run anyone accepted: its acceptance
+	 * sign-offs go with it */
+	if (!ret && v->backout && v->kind == NS_OUT_ROLLED_BACK)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE approvals SET revoked_at = ?, "
+				       "revoked_why = ? WHERE enhancement = ? "
+				       "AND kind = 'acceptance' AND revoked_at "
+				       "IS NULL",
+				       "ssI", at, "the run was backed out",
+				       v->enh);
 	/* production: the warranty starts */
 	if (!ret && e && !strcmp(e->kind, "production") && !v->backout &&
 	    !v->requeue && v->kind == NS_OUT_MIGRATED) {

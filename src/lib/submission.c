@@ -416,6 +416,23 @@ static int sched_time(struct sched *s, const char *at, const char *src)
 static const char *roles_returned[] = { "developer", "change-management",
 					NULL };
 
+/* a blocking finding about the enhancement itself, not about the time
+ * proposed for it */
+static int package_fault(const struct ns_analysis *a)
+{
+	static const char *const timing[] = { "NOT-BEFORE", "WINDOW",
+					      "BLACKOUT", "DURATION" };
+
+	for (size_t i = 0; i < a->nr; i++) {
+		int about_time = 0;
+		for (size_t k = 0; k < sizeof(timing) / sizeof(*timing); k++)
+			about_time |= !strcmp(a->f[i].code, timing[k]);
+		if (a->f[i].blocking && !about_time)
+			return 1;
+	}
+	return 0;
+}
+
 /* blocking findings send the enhancement back to its developer, when
  * it is at a point where it can be sent back (NS_EFAILED); the report in
  * *a either way */
@@ -429,8 +446,11 @@ static int analyse(struct ns_analysis *a, struct sched *s,
 	if (ret < 0 || !a->blocking)
 		goto done;
 	text = ns_analysis_text(a);
-	if (ns_lifecycle_check(r, enh, "return", s->env->name) < 0) {
-		/* too late to send back (scheduled, migrated…): a report */
+	if (!package_fault(a) ||
+	    ns_lifecycle_check(r, enh, "return", s->env->name) < 0) {
+		/* only the proposed time is wrong: another time will do, the
+		 * enhancement stays where it is; or it is too late to send it
+		 * back (scheduled, migrated…): a report either way */
 		ns_error_set("ENH-%lld: %d blocking finding%s for %s:\n%s", enh,
 			     a->blocking, a->blocking == 1 ? "" : "s",
 			     s->env->name, text);

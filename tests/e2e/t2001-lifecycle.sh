@@ -313,6 +313,11 @@ ns --as olga rollback ENH-6 --env production --reason "defect in week one"
 is "$rc" 0 "olga (operator) backs ENH-6 out during its warranty"
 is "$(prod_state)" "$PB" "production is byte-identical to before ENH-6"
 is "$(state_of ENH-6)" rolled-back "ENH-6 is rolled back"
+ns status ENH-6 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys
+print(" ".join("%s:%s" % (a["kind"], a["revoked_why"]) for a in json.load(sys.stdin)["approvals"]))' 2>&1)" \
+	"qa:None acceptance:the run was backed out acceptance:the run was backed out" \
+	"the back-out revokes the acceptance sign-offs of the run; QA's approval of the revision stays"
 
 # ---- the other findings -------------------------------------------------------------
 sed -i "s|^    database = sqlite:$T/site/app.db\$|&\n    window = Mon-Fri 23:00-05:00\n    blackout = 2026-12-24..2026-12-26|" nightshift.conf
@@ -342,6 +347,18 @@ like "$(codes)" "BLACKOUT:b" "Christmas Eve is in a blackout"
 unlike "$(codes)" "WINDOW" "though inside a window"
 ns analyze ENH-8 --env model --at 2026-06-05T04:59:59 --json
 like "$(codes)" "DURATION:b" "a second before the window closes: it does not fit"
+
+# a wrong time alone refuses the schedule; the enhancement stays approved
+fx "$T/late" "only the time is wrong" 3
+mv "$T/late/files/lib/fx.conf" "$T/late/files/lib/late.conf"
+ns --as dev submit "$T/late"         # ENH-9
+ns --as quinn qa approve ENH-9
+ns --as bob schedule ENH-9 --env model --at 2026-05-12T12:00
+is "$rc" 1 "schedule at noon, outside the window: exit 1"
+like "$err" "WINDOW" "the refusal names the window"
+is "$(state_of ENH-9)" qa-approved "ENH-9 stays qa-approved: only the time was wrong"
+ns --as bob schedule ENH-9 --env model --at 2026-05-12T23:30
+is "$rc" 0 "at 23:30, inside the window: scheduled"
 
 # ---- the change record -------------------------------------------------------------------
 ns status ENH-1
