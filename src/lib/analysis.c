@@ -22,11 +22,6 @@
 #define EST_FILE_MS	 5LL
 #define EST_BYTES_PER_MS 20000LL /* 20 MB/s */
 
-static const char *field(json_t *row, const char *k)
-{
-	return json_string_value(json_object_get(row, k));
-}
-
 static struct ns_finding *add(struct ns_analysis *a, const char *code,
 			      int blocking, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
@@ -161,7 +156,7 @@ static int in_scope(json_t *scope, const char *kind, const char *name)
 
 static int check_rfs(struct ctx *x)
 {
-	const char *id = field(x->enh, "rfs");
+	const char *id = ns_row_str(x->enh, "rfs");
 	struct ns_finding *f = NULL;
 	json_t *rfs = NULL, *scope, *t;
 	size_t i;
@@ -184,13 +179,14 @@ static int check_rfs(struct ctx *x)
 	scope = json_object_get(rfs, "scope");
 	json_array_foreach(x->touches, i, t)
 	{
-		const char *kind = field(t, "kind"), *name = field(t, "name");
+		const char *kind = ns_row_str(t, "kind"),
+			   *name = ns_row_str(t, "name");
 		if (in_scope(scope, kind, name))
 			continue;
 		if (!f)
 			f = add(x->a, "RFS-SCOPE", 1,
 				"it touches what %s (%s) does not cover", id,
-				field(rfs, "title"));
+				ns_row_str(rfs, "title"));
 		if (!strcmp(kind, "db")) {
 			char *s = xprintf("db:%s", name);
 			item(f, s);
@@ -243,17 +239,6 @@ static int drift_site(struct ctx *x, const struct ns_site *site)
 	return 0;
 }
 
-static int wanted_site(const struct ns_manifest *m, const struct ns_site *s)
-{
-	if (!m->sites_nr)
-		return 1;
-	for (size_t k = 0; k < m->sites_nr; k++)
-		if (!strcmp(m->sites[k], s->label) ||
-		    !strcmp(m->sites[k], s->name))
-			return 1;
-	return 0;
-}
-
 static int check_sites(struct ctx *x)
 {
 	const struct ns_manifest *m = &x->pkg->manifest;
@@ -261,11 +246,7 @@ static int check_sites(struct ctx *x)
 	int ret = 0;
 
 	for (size_t k = 0; k < m->sites_nr; k++) {
-		int known = 0;
-		for (size_t i = 0; i < x->env->sites_nr; i++)
-			known |= !strcmp(m->sites[k], x->env->sites[i].label) ||
-				 !strcmp(m->sites[k], x->env->sites[i].name);
-		if (known)
+		if (ns_env_site(x->env, m->sites[k]))
 			continue;
 		if (!f)
 			f = add(x->a, "DISTRIBUTION", 1,
@@ -275,7 +256,7 @@ static int check_sites(struct ctx *x)
 		item(f, m->sites[k]);
 	}
 	for (size_t i = 0; i < x->env->sites_nr && !ret; i++)
-		if (wanted_site(m, &x->env->sites[i]))
+		if (ns_site_wanted(&x->env->sites[i], m->sites, m->sites_nr))
 			ret = drift_site(x, &x->env->sites[i]);
 	return ret;
 }
@@ -307,7 +288,8 @@ static int check_conflicts(struct ctx *x)
 		    pending_sql(x->env));
 	json_array_foreach(x->touches, i, t)
 	{
-		const char *kind = field(t, "kind"), *name = field(t, "name");
+		const char *kind = ns_row_str(t, "kind"),
+			   *name = ns_row_str(t, "name");
 		json_t *rows = NULL, *o;
 		size_t k;
 
@@ -318,8 +300,8 @@ static int check_conflicts(struct ctx *x)
 		{
 			long long other =
 				json_integer_value(json_object_get(o, "id"));
-			const char *st = field(o, "state");
-			const char *where = field(o, "environment");
+			const char *st = ns_row_str(o, "state");
+			const char *where = ns_row_str(o, "environment");
 			/* it goes first when it is older, or already on
 			 * its way into this environment */
 			int ahead = other < me ||
@@ -347,26 +329,6 @@ static int check_conflicts(struct ctx *x)
 	return ret;
 }
 
-/* is enh in env now: its last migration there not backed out since */
-static int present(struct ns_registry *r, long long enh, const char *env,
-		   int *out)
-{
-	json_t *row = NULL;
-	int ret = ns_registry_query_row(
-		r, &row,
-		"SELECT id FROM runs WHERE enhancement = ? AND environment = "
-		"? AND kind = 'migrate' AND outcome = 'migrated' AND NOT "
-		"EXISTS (SELECT 1 FROM runs b WHERE b.enhancement = "
-		"runs.enhancement AND b.environment = runs.environment AND "
-		"b.kind = 'backout' AND b.outcome = 'rolled-back' AND b.id > "
-		"runs.id)",
-		"Is", enh, env);
-
-	*out = row != NULL;
-	json_decref(row);
-	return ret;
-}
-
 static int check_declared(struct ctx *x, time_t at)
 {
 	const struct ns_manifest *m = &x->pkg->manifest;
@@ -384,16 +346,17 @@ static int check_declared(struct ctx *x, time_t at)
 					    "WHERE id = ?",
 					    "I", o);
 		if (!ret && row)
-			ret = present(x->r, o, x->env->name, &here);
+			ret = ns_lifecycle_present(x->r, o, x->env->name,
+						   &here);
 		if (!ret && row &&
-		    (here || (strcmp(field(row, "state"), "withdrawn") &&
-			      strcmp(field(row, "state"), "CP") &&
-			      strcmp(field(row, "state"), "rolled-back"))))
+		    (here || (strcmp(ns_row_str(row, "state"), "withdrawn") &&
+			      strcmp(ns_row_str(row, "state"), "CP") &&
+			      strcmp(ns_row_str(row, "state"), "rolled-back"))))
 			item(add(x->a, "DECLARED-CONFLICT", 1,
 				 "it declares a conflict with %s, which is %s",
 				 m->conflicts[i],
 				 here ? "in this environment"
-				      : field(row, "state")),
+				      : ns_row_str(row, "state")),
 			     m->conflicts[i]);
 		json_decref(row);
 	}
@@ -408,7 +371,9 @@ static int check_declared(struct ctx *x, time_t at)
 			     m->requires[i]);
 			continue;
 		}
-		if ((ret = present(x->r, o, x->env->name, &here)) < 0 || here)
+		if ((ret = ns_lifecycle_present(x->r, o, x->env->name, &here)) <
+			    0 ||
+		    here)
 			continue;
 		ret = ns_registry_query_row(x->r, &row,
 					    "SELECT due_at FROM triggers WHERE "
@@ -430,22 +395,17 @@ static int check_declared(struct ctx *x, time_t at)
 /* the measured duration of the accepted model run, for production */
 static long long measured_ms(struct ctx *x)
 {
-	char *model = xprintf("%s/model", x->env->system);
 	json_t *row = NULL;
 	long long ms = -1;
 
-	if (!ns_registry_query_row(
-		    x->r, &row,
-		    "SELECT duration_ms FROM runs WHERE enhancement = ? AND "
-		    "revision = ? AND environment = ? AND kind = 'migrate' AND "
-		    "outcome = 'migrated' ORDER BY id DESC LIMIT 1",
-		    "IIs", json_integer_value(json_object_get(x->enh, "id")),
-		    json_integer_value(json_object_get(x->enh, "revision")),
-		    model) &&
+	if (!ns_lifecycle_model_run(
+		    x->r, json_integer_value(json_object_get(x->enh, "id")),
+		    (int)json_integer_value(
+			    json_object_get(x->enh, "revision")),
+		    x->env->system, &row) &&
 	    row)
 		ms = json_integer_value(json_object_get(row, "duration_ms"));
 	json_decref(row);
-	free(model);
 	return ms;
 }
 

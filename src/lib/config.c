@@ -758,6 +758,25 @@ const struct ns_system *ns_config_system(const struct ns_config *c,
 	return NULL;
 }
 
+const struct ns_site *ns_env_site(const struct ns_env *e, const char *name)
+{
+	for (size_t i = 0; i < e->sites_nr; i++)
+		if (!strcmp(e->sites[i].name, name) ||
+		    !strcmp(e->sites[i].label, name))
+			return &e->sites[i];
+	return NULL;
+}
+
+int ns_site_wanted(const struct ns_site *s, char **names, size_t nr)
+{
+	if (!nr)
+		return 1;
+	for (size_t k = 0; k < nr; k++)
+		if (!strcmp(names[k], s->name) || !strcmp(names[k], s->label))
+			return 1;
+	return 0;
+}
+
 const struct ns_role *ns_config_role(const struct ns_config *c,
 				     const char *name)
 {

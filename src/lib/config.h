@@ -76,6 +76,10 @@ void ns_config_release(struct ns_config *c);
 const struct ns_env *ns_config_env(const struct ns_config *c, const char *name);
 const struct ns_system *ns_config_system(const struct ns_config *c,
 					 const char *name);
+/* the site of e called name ("billing/production/central" or "central") */
+const struct ns_site *ns_env_site(const struct ns_env *e, const char *name);
+/* does a [distribution] sites list of nr names take s? (all when empty) */
+int ns_site_wanted(const struct ns_site *s, char **names, size_t nr);
 /* the members of a role; empty when the role is not configured */
 const struct ns_role *ns_config_role(const struct ns_config *c,
 				     const char *name);

@@ -113,11 +113,6 @@ static int load(struct ns_registry *r, long long enh, json_t **out)
 	return 0;
 }
 
-static const char *field(json_t *row, const char *k)
-{
-	return json_string_value(json_object_get(row, k));
-}
-
 static int refuse(long long enh, const char *state, const char *verb)
 {
 	struct strbuf allowed = STRBUF_INIT;
@@ -141,8 +136,8 @@ int ns_lifecycle_check(struct ns_registry *r, long long enh, const char *verb,
 	json_t *row = NULL;
 	int ret = load(r, enh, &row);
 
-	if (!ret && !find(field(row, "state"), verb, env))
-		ret = refuse(enh, field(row, "state"), verb);
+	if (!ret && !find(ns_row_str(row, "state"), verb, env))
+		ret = refuse(enh, ns_row_str(row, "state"), verb);
 	json_decref(row);
 	return ret;
 }
@@ -219,8 +214,8 @@ static int signed_by(json_t *rows, const char *actor)
 	size_t i;
 	json_t *x;
 
-	json_array_foreach(rows, i,
-			   x) if (!strcmp(field(x, "actor"), actor)) return 1;
+	json_array_foreach(rows, i, x) if (!strcmp(ns_row_str(x, "actor"),
+						   actor)) return 1;
 	return 0;
 }
 
@@ -230,8 +225,8 @@ static int duties(struct ns_registry *r, json_t *row, const char *verb,
 {
 	long long enh = json_integer_value(json_object_get(row, "id"));
 	int rev = (int)json_integer_value(json_object_get(row, "revision"));
-	const char *author = field(row, "author");
-	const char *sub = field(row, "submitted_by");
+	const char *author = ns_row_str(row, "author");
+	const char *sub = ns_row_str(row, "submitted_by");
 	json_t *qa = NULL, *acc = NULL;
 	int ret = 0;
 
@@ -266,9 +261,10 @@ done:
 	return ret;
 }
 
-int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
-		     long long enh, const char *verb, const char *actor,
-		     const char *env)
+/* ns_lifecycle_may, keeping the enhancement's row for the caller */
+static int may(json_t **out, const struct ns_config *c, struct ns_registry *r,
+	       long long enh, const char *verb, const char *actor,
+	       const char *env)
 {
 	const struct move *m;
 	json_t *row = NULL;
@@ -277,8 +273,8 @@ int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
 
 	if (ret < 0)
 		return ret;
-	if (!(m = find(field(row, "state"), verb, env))) {
-		ret = refuse(enh, field(row, "state"), verb);
+	if (!(m = find(ns_row_str(row, "state"), verb, env))) {
+		ret = refuse(enh, ns_row_str(row, "state"), verb);
 		goto done;
 	}
 	what = xprintf("ENH-%lld: %s", enh, verb);
@@ -286,7 +282,7 @@ int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
 		ret = role_check(c, m->roles, actor, what);
 	/* the developer role withdraws its own enhancements only */
 	if (!ret && !strcmp(verb, "withdraw") && !member(c, CM, actor) &&
-	    strcmp(actor, field(row, "author"))) {
+	    strcmp(actor, ns_row_str(row, "author"))) {
 		ns_error_set("ENH-%lld: withdraw: %s is not its author and not "
 			     "in change management",
 			     enh, actor);
@@ -296,8 +292,18 @@ int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
 		ret = duties(r, row, verb, actor);
 done:
 	free(what);
-	json_decref(row);
+	if (!ret && out)
+		*out = row;
+	else
+		json_decref(row);
 	return ret;
+}
+
+int ns_lifecycle_may(const struct ns_config *c, struct ns_registry *r,
+		     long long enh, const char *verb, const char *actor,
+		     const char *env)
+{
+	return may(NULL, c, r, enh, verb, actor, env);
 }
 
 int ns_lifecycle_move(struct ns_registry *r, long long enh, const char *verb,
@@ -310,8 +316,8 @@ int ns_lifecycle_move(struct ns_registry *r, long long enh, const char *verb,
 
 	if (ret < 0)
 		goto done;
-	if (!(m = find(field(row, "state"), verb, env))) {
-		ret = refuse(enh, field(row, "state"), verb);
+	if (!(m = find(ns_row_str(row, "state"), verb, env))) {
+		ret = refuse(enh, ns_row_str(row, "state"), verb);
 		goto done;
 	}
 	rev = (int)json_integer_value(json_object_get(row, "revision"));
@@ -328,6 +334,42 @@ done:
 	return ret;
 }
 
+int ns_lifecycle_present(struct ns_registry *r, long long enh, const char *env,
+			 int *out)
+{
+	json_t *row = NULL;
+	int ret = ns_registry_query_row(
+		r, &row,
+		"SELECT id FROM runs WHERE enhancement = ? AND environment = "
+		"? AND kind = 'migrate' AND outcome = 'migrated' AND NOT "
+		"EXISTS (SELECT 1 FROM runs b WHERE b.enhancement = "
+		"runs.enhancement AND b.environment = runs.environment AND "
+		"b.kind = 'backout' AND b.outcome = 'rolled-back' AND b.id > "
+		"runs.id)",
+		"Is", enh, env);
+
+	*out = row != NULL;
+	json_decref(row);
+	return ret;
+}
+
+int ns_lifecycle_model_run(struct ns_registry *r, long long enh, int rev,
+			   const char *system, json_t **out)
+{
+	char *model = xprintf("%s/model", system);
+	int ret = ns_registry_query_row(
+		r, out,
+		"SELECT runs.id, t.payload_sha256, runs.duration_ms FROM runs "
+		"JOIN triggers t ON t.id = runs.trigger WHERE "
+		"runs.enhancement = ? AND runs.revision = ? AND "
+		"runs.environment = ? AND runs.kind = 'migrate' AND "
+		"runs.outcome = 'migrated' ORDER BY runs.id DESC LIMIT 1",
+		"Iis", enh, rev, model);
+
+	free(model);
+	return ret;
+}
+
 /* ---- telling people ---------------------------------------------------- */
 
 static int tell(const struct ns_config *c, json_t *row, const char *event,
@@ -337,8 +379,8 @@ static int tell(const struct ns_config *c, json_t *row, const char *event,
 	char id[32];
 	struct ns_notice n = { event,
 			       roles,
-			       field(row, "author"),
-			       field(row, "system"),
+			       ns_row_str(row, "author"),
+			       ns_row_str(row, "system"),
 			       id,
 			       env,
 			       subject,
@@ -376,8 +418,7 @@ int ns_lifecycle_qa(const struct ns_config *c, struct ns_registry *r,
 	json_t *row = NULL;
 	int ret, rev;
 
-	if ((ret = ns_lifecycle_may(c, r, enh, verb, actor, NULL)) < 0 ||
-	    (ret = load(r, enh, &row)) < 0)
+	if ((ret = may(&row, c, r, enh, verb, actor, NULL)) < 0)
 		goto done;
 	rev = (int)json_integer_value(json_object_get(row, "revision"));
 	if ((ret = ns_registry_begin(r)) < 0)
@@ -395,7 +436,7 @@ int ns_lifecycle_qa(const struct ns_config *c, struct ns_registry *r,
 		goto done;
 	subject = xprintf("ENH-%lld r%d %s: %s", enh, rev,
 			  approve ? "QA-approved" : "returned by QA",
-			  field(row, "title"));
+			  ns_row_str(row, "title"));
 	body = approve ? xprintf("ENH-%lld r%d was approved by QA (%s).\n"
 				 "Change management can schedule it.\n\n"
 				 "nightshift status ENH-%lld\n",
@@ -426,8 +467,7 @@ int ns_lifecycle_accept(const struct ns_config *c, struct ns_registry *r,
 
 	*have = 0;
 	*need = c->acceptances;
-	if ((ret = ns_lifecycle_may(c, r, enh, "accept", actor, env)) < 0 ||
-	    (ret = load(r, enh, &row)) < 0)
+	if ((ret = may(&row, c, r, enh, "accept", actor, env)) < 0)
 		goto done;
 	rev = (int)json_integer_value(json_object_get(row, "revision"));
 	if ((ret = ns_registry_begin(r)) < 0)
@@ -450,7 +490,7 @@ int ns_lifecycle_accept(const struct ns_config *c, struct ns_registry *r,
 	if (ret < 0 || *have < *need)
 		goto done;
 	subject = xprintf("ENH-%lld r%d accepted in %s: %s", enh, rev, env,
-			  field(row, "title"));
+			  ns_row_str(row, "title"));
 	body = xprintf("ENH-%lld r%d passed its acceptance test in %s "
 		       "(%d sign-off%s, the last by %s).\nChange management "
 		       "can promote it: nightshift promote ENH-%lld\n",
@@ -489,12 +529,12 @@ int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
 				r, actor, enh,
 				(int)json_integer_value(
 					json_object_get(x, "revision")),
-				field(x, "environment"), "trigger-withdrawn",
-				why);
+				ns_row_str(x, "environment"),
+				"trigger-withdrawn", why);
 	}
 	/* the files go once the registry says so; a file left behind by a
 	 * crash here is refused by window run (not pending) */
-	json_array_foreach(rows, i, x) if (!ret) unlink(field(x, "path"));
+	json_array_foreach(rows, i, x) if (!ret) unlink(ns_row_str(x, "path"));
 	json_decref(rows);
 	return ret;
 }
@@ -507,8 +547,7 @@ int ns_lifecycle_withdraw(const struct ns_config *c, struct ns_registry *r,
 	json_t *row = NULL;
 	int ret;
 
-	if ((ret = ns_lifecycle_may(c, r, enh, "withdraw", actor, NULL)) < 0 ||
-	    (ret = load(r, enh, &row)) < 0)
+	if ((ret = may(&row, c, r, enh, "withdraw", actor, NULL)) < 0)
 		goto done;
 	if ((ret = ns_registry_begin(r)) < 0)
 		goto done;
@@ -522,7 +561,8 @@ int ns_lifecycle_withdraw(const struct ns_config *c, struct ns_registry *r,
 		ns_registry_rollback(r);
 	if (ret < 0)
 		goto done;
-	subject = xprintf("ENH-%lld withdrawn: %s", enh, field(row, "title"));
+	subject = xprintf("ENH-%lld withdrawn: %s", enh,
+			  ns_row_str(row, "title"));
 	body = xprintf("ENH-%lld was withdrawn by %s:\n  %s\n", enh, actor,
 		       reason);
 	ret = tell(c, row, "withdrawn", roles, NULL, subject, body);
@@ -553,7 +593,7 @@ int ns_lifecycle_warranty(const struct ns_config *c, struct ns_registry *r,
 	json_array_foreach(rows, i, x)
 	{
 		long long enh = json_integer_value(json_object_get(x, "id"));
-		const char *env = field(x, "environment");
+		const char *env = ns_row_str(x, "environment");
 		json_t *row = NULL;
 		char *subject, *body;
 
@@ -562,7 +602,7 @@ int ns_lifecycle_warranty(const struct ns_config *c, struct ns_registry *r,
 		if ((ret = ns_registry_begin(r)) < 0)
 			break;
 		ret = ns_lifecycle_move(r, enh, "warranty-end", actor, env,
-					field(x, "warranty_until"));
+					ns_row_str(x, "warranty_until"));
 		if (!ret)
 			ret = ns_registry_commit(r);
 		else
@@ -572,14 +612,14 @@ int ns_lifecycle_warranty(const struct ns_config *c, struct ns_registry *r,
 		if (ret < 0)
 			break;
 		subject = xprintf("ENH-%lld complete (CP) in %s: %s", enh, env,
-				  field(row, "title"));
+				  ns_row_str(row, "title"));
 		body = xprintf("ENH-%lld r%lld ended its warranty in %s on %s "
 			       "and is complete (CP).\nIts archives may now "
 			       "be removed.\n",
 			       enh,
 			       (long long)json_integer_value(
 				       json_object_get(x, "revision")),
-			       env, field(x, "warranty_until"));
+			       env, ns_row_str(x, "warranty_until"));
 		ret = tell(c, row, "complete", roles, env, subject, body);
 		json_array_append(list, x);
 		free(subject);
@@ -641,7 +681,7 @@ int ns_rfs_add(const struct ns_config *c, struct ns_registry *r, const char *id,
 		goto done;
 	if (have) {
 		ns_error_set("rfs add: %s is already registered (%s)", id,
-			     field(have, "title"));
+			     ns_row_str(have, "title"));
 		ret = NS_EFAILED;
 		goto done;
 	}
@@ -677,7 +717,7 @@ int ns_rfs_get(struct ns_registry *r, const char *id, json_t **out)
 
 	if (ret < 0 || !*out)
 		return ret;
-	scope = json_loads(field(*out, "scope"), 0, NULL);
+	scope = json_loads(ns_row_str(*out, "scope"), 0, NULL);
 	json_object_set_new(*out, "scope", scope ? scope : json_array());
 	return 0;
 }

@@ -117,6 +117,14 @@ int ns_rfs_add(const struct ns_config *c, struct ns_registry *r, const char *id,
 /* the RFS as {id, title, scope: [...], created_by, created_at}, or NULL */
 int ns_rfs_get(struct ns_registry *r, const char *id, json_t **out);
 
+/* is enh in env now: migrated there, and not backed out since? */
+int ns_lifecycle_present(struct ns_registry *r, long long enh, const char *env,
+			 int *out);
+/* the last migrated run of revision rev in SYSTEM/model, as {id,
+ * payload_sha256, duration_ms}; NULL when there is none */
+int ns_lifecycle_model_run(struct ns_registry *r, long long enh, int rev,
+			   const char *system, json_t **out);
+
 /* the trigger files of the enhancement's pending triggers are withdrawn */
 int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
 				   const char *actor, const char *why);

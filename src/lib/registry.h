@@ -65,6 +65,12 @@ int ns_registry_walk_events(struct ns_registry *r,
 				      const struct ns_audit_event *ev),
 			    void *data);
 
+/* the text column k of a row (NULL when absent or not text) */
+static inline const char *ns_row_str(json_t *row, const char *k)
+{
+	return json_string_value(json_object_get(row, k));
+}
+
 /* "ENH-12" or "12" → 12; 0 when malformed */
 long long ns_enh_parse(const char *s);
 

@@ -535,31 +535,24 @@ static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 static int accepted_model_payload(struct ns_runner *r, const struct ns_env *e,
 				  const struct due *d)
 {
-	char *model = xprintf("%s/model", e->system);
 	json_t *row = NULL;
-	int ret = ns_registry_query_row(
-		r->reg, &row,
-		"SELECT t.payload_sha256 FROM runs JOIN triggers t ON t.id = "
-		"runs.trigger WHERE runs.enhancement = ? AND runs.revision = ? "
-		"AND runs.environment = ? AND runs.kind = 'migrate' AND "
-		"runs.outcome = 'migrated' ORDER BY runs.id DESC LIMIT 1",
-		"Iis", d->enh, d->rev, model);
+	int ret =
+		ns_lifecycle_model_run(r->reg, d->enh, d->rev, e->system, &row);
 
 	if (!ret &&
 	    (!row ||
 	     strcmp(json_string_value(json_object_get(row, "payload_sha256")),
 		    d->t.payload_sha256))) {
 		ns_error_set("%s: its payload (%.12s…) is not the one that "
-			     "passed %s (%s): production takes only the "
+			     "passed %s/model (%s): production takes only the "
 			     "byte-identical payload",
-			     d->path, d->t.payload_sha256, model,
+			     d->path, d->t.payload_sha256, e->system,
 			     row ? json_string_value(json_object_get(
 					   row, "payload_sha256"))
 				 : "no accepted run");
 		ret = NS_EINVALID;
 	}
 	json_decref(row);
-	free(model);
 	return ret;
 }
 
@@ -603,26 +596,17 @@ static int check_requires(struct ns_runner *r, const struct ns_env *e,
 	*waiting = 0;
 	for (size_t i = 0; i < d->t.manifest.requires_nr; i++) {
 		long long need = ns_enh_parse(d->t.manifest.requires[i]);
-		json_t *row = NULL;
-		int ret = ns_registry_query_row(
-			r->reg, &row,
-			"SELECT id FROM runs WHERE enhancement = ? AND "
-			"environment = ? AND kind = 'migrate' AND outcome = "
-			"'migrated' AND NOT EXISTS (SELECT 1 FROM runs b WHERE "
-			"b.enhancement = runs.enhancement AND b.environment = "
-			"runs.environment AND b.kind = 'backout' AND b.outcome "
-			"= 'rolled-back' AND b.id > runs.id)",
-			"Is", need, e->name);
+		int here = 0,
+		    ret = ns_lifecycle_present(r->reg, need, e->name, &here);
 		if (ret < 0)
 			return ret;
-		if (!row) {
+		if (!here) {
 			ns_error_set("requires %s, which is not migrated into "
 				     "%s",
 				     d->t.manifest.requires[i], e -> name);
 			*waiting = 1;
 			return NS_EFAILED;
 		}
-		json_decref(row);
 	}
 	return 0;
 }
@@ -674,15 +658,6 @@ static int record_site(struct ns_runner *r, long long run,
 				"?, ?)",
 				"Issss", run, o->site, o->rundir,
 				outcome_word(o->kind), o->message);
-}
-
-static const struct ns_site *find_site(const struct ns_env *e, const char *name)
-{
-	for (size_t i = 0; i < e->sites_nr; i++)
-		if (!strcmp(e->sites[i].name, name) ||
-		    !strcmp(e->sites[i].label, name))
-			return &e->sites[i];
-	return NULL;
 }
 
 /* the journals of a run, retired once the registry knows its outcome:
@@ -770,7 +745,8 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 	fin->message = xstrdup("migrated");
 	json_array_foreach(sites, i, s)
 	{
-		const struct ns_site *site = find_site(e, json_string_value(s));
+		const struct ns_site *site =
+			ns_env_site(e, json_string_value(s));
 		struct ns_outcome o = NS_OUTCOME_INIT;
 
 		if (!site) {

@@ -19,11 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *field(json_t *row, const char *k)
-{
-	return json_string_value(json_object_get(row, k));
-}
-
 /* how package.h names a member: SRC:MEMBER in a tar, SRC/MEMBER else */
 static char *ini_name(const char *src)
 {
@@ -257,10 +252,10 @@ int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
 		ret = intake(&pkg, c, r, src, tmp, &system);
 	if (ret < 0)
 		goto done;
-	if (strcmp(system, field(row, "system"))) {
+	if (strcmp(system, ns_row_str(row, "system"))) {
 		char *name = ini_name(src);
 		ns_error_set("%s: system: ENH-%lld belongs to %s, not to %s",
-			     name, enh, field(row, "system"), system);
+			     name, enh, ns_row_str(row, "system"), system);
 		free(name);
 		ret = NS_EINVALID;
 		goto done;
@@ -346,15 +341,16 @@ static int sched_load(struct sched *s, const struct ns_config *c,
 				json_object_get(s->enh, "revision")));
 	if (ret < 0)
 		return ret;
-	if (strcmp(field(s->enh, "system"), s->env->system)) {
+	if (strcmp(ns_row_str(s->enh, "system"), s->env->system)) {
 		ns_error_set("ENH-%lld belongs to system %s, not to %s", enh,
-			     field(s->enh, "system"), s->env->name);
+			     ns_row_str(s->enh, "system"), s->env->name);
 		return NS_EINVALID;
 	}
-	store = field(s->rev, "store_path");
+	store = ns_row_str(s->rev, "store_path");
 	if ((ret = ns_package_read(&s->pkg, store, &c->limits, NULL)) < 0)
 		return ret;
-	if (strcmp(s->pkg.payload_sha256, field(s->rev, "payload_sha256"))) {
+	if (strcmp(s->pkg.payload_sha256,
+		   ns_row_str(s->rev, "payload_sha256"))) {
 		ns_error_set("%s: the stored payload no longer has the hash "
 			     "recorded at submission",
 			     store);
@@ -369,14 +365,9 @@ static void sched_sites(struct sched *s)
 	const struct ns_env *e = s->env;
 
 	s->sites = xcalloc(e->sites_nr + 1, sizeof(*s->sites));
-	for (size_t i = 0; i < e->sites_nr; i++) {
-		int wanted = !m->sites_nr;
-		for (size_t k = 0; k < m->sites_nr; k++)
-			wanted |= !strcmp(m->sites[k], e->sites[i].label) ||
-				  !strcmp(m->sites[k], e->sites[i].name);
-		if (wanted)
+	for (size_t i = 0; i < e->sites_nr; i++)
+		if (ns_site_wanted(&e->sites[i], m->sites, m->sites_nr))
 			s->sites[s->sites_nr++] = e->sites[i].name;
-	}
 }
 
 /* the proposed time: --at, else the developer's for this kind of
@@ -467,7 +458,7 @@ static int analyse(struct ns_analysis *a, struct sched *s,
 	if (!ret) {
 		struct ns_notice n = { "returned",
 				       roles_returned,
-				       field(s->enh, "author"),
+				       ns_row_str(s->enh, "author"),
 				       s->env->system,
 				       NULL,
 				       s->env->name,
@@ -480,7 +471,7 @@ static int analyse(struct ns_analysis *a, struct sched *s,
 		body = xprintf("The analysis of %s r%d (%s) for %s found:\n\n"
 			       "%s\nCorrect it and hand in a new revision: "
 			       "nightshift resubmit %s PATH\n",
-			       id, a->revision, field(s->enh, "title"),
+			       id, a->revision, ns_row_str(s->enh, "title"),
 			       s->env->name, text, id);
 		n.enhancement = id;
 		n.subject = subject;
@@ -582,7 +573,7 @@ static int sched_write(char **out_path, const struct ns_config *c,
 	ret = ns_fsx_mkdir_p(dir, 0755);
 	if (!ret)
 		ret = ns_trigger_write(json_sha, path, &spec, &s->pkg,
-				       field(s->rev, "store_path"));
+				       ns_row_str(s->rev, "store_path"));
 	if (!ret &&
 	    (ret = sched_record(r, enh, s, verb, path, json_sha, actor)) < 0)
 		unlink(path);
@@ -626,7 +617,7 @@ int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
 		goto done;
 	if ((ret = sched_load(&s, c, r, enh)) < 0)
 		goto done;
-	if ((ret = sched_time(&s, at, field(s.rev, "store_path"))) < 0)
+	if ((ret = sched_time(&s, at, ns_row_str(s.rev, "store_path"))) < 0)
 		goto done;
 	if ((ret = conform(&s, c, r, enh, actor)) < 0)
 		goto done;
@@ -636,23 +627,16 @@ done:
 	return ret;
 }
 
-/* the payload hash of the accepted model run of the current revision */
+/* the accepted model run of the current revision */
 static int accepted_payload(struct ns_registry *r, long long enh, int rev,
-			    const char *model, json_t **out)
+			    const char *system, json_t **out)
 {
-	int ret = ns_registry_query_row(
-		r, out,
-		"SELECT runs.id, triggers.payload_sha256 FROM runs JOIN "
-		"triggers ON triggers.id = runs.trigger WHERE "
-		"runs.enhancement = ? AND runs.revision = ? AND "
-		"runs.environment = ? AND runs.kind = 'migrate' AND "
-		"runs.outcome = 'migrated' ORDER BY runs.id DESC LIMIT 1",
-		"Iis", enh, rev, model);
+	int ret = ns_lifecycle_model_run(r, enh, rev, system, out);
 
 	if (!ret && !*out) {
-		ns_error_set(
-			"ENH-%lld r%d has no accepted run in %s to promote",
-			enh, rev, model);
+		ns_error_set("ENH-%lld r%d has no accepted run in %s/model to "
+			     "promote",
+			     enh, rev, system);
 		ret = NS_EFAILED;
 	}
 	return ret;
@@ -664,7 +648,7 @@ int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
 {
 	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, "" };
 	json_t *row = NULL, *model_run = NULL;
-	char *prod = NULL, *model = NULL;
+	char *prod = NULL;
 	int ret;
 
 	if ((ret = ns_registry_query_row(r, &row,
@@ -676,11 +660,10 @@ int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
 		ns_error_set("ENH-%lld: no such enhancement", enh);
 		return NS_EINVALID;
 	}
-	prod = xprintf("%s/production", field(row, "system"));
-	model = xprintf("%s/model", field(row, "system"));
+	prod = xprintf("%s/production", ns_row_str(row, "system"));
 	if (!(s.env = ns_config_env(c, prod))) {
 		ns_error_set("promote: %s has no production environment in %s",
-			     field(row, "system"), c->path);
+			     ns_row_str(row, "system"), c->path);
 		ret = NS_EFAILED;
 		goto done;
 	}
@@ -689,21 +672,22 @@ int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
 	if ((ret = accepted_payload(
 		     r, enh,
 		     (int)json_integer_value(json_object_get(row, "revision")),
-		     model, &model_run)) < 0)
+		     ns_row_str(row, "system"), &model_run)) < 0)
 		goto done;
 	if ((ret = sched_load(&s, c, r, enh)) < 0)
 		goto done;
-	if (strcmp(s.pkg.payload_sha256, field(model_run, "payload_sha256"))) {
+	if (strcmp(s.pkg.payload_sha256,
+		   ns_row_str(model_run, "payload_sha256"))) {
 		ns_error_set("promote: ENH-%lld's payload (%.12s…) is not the "
 			     "one its accepted model run migrated (%.12s…): "
 			     "production takes only the byte-identical "
 			     "payload",
 			     enh, s.pkg.payload_sha256,
-			     field(model_run, "payload_sha256"));
+			     ns_row_str(model_run, "payload_sha256"));
 		ret = NS_EINVALID;
 		goto done;
 	}
-	if ((ret = sched_time(&s, at, field(s.rev, "store_path"))) < 0)
+	if ((ret = sched_time(&s, at, ns_row_str(s.rev, "store_path"))) < 0)
 		goto done;
 	if ((ret = conform(&s, c, r, enh, actor)) < 0)
 		goto done;
@@ -713,7 +697,6 @@ done:
 	json_decref(row);
 	json_decref(model_run);
 	free(prod);
-	free(model);
 	return ret;
 }
 
@@ -728,7 +711,7 @@ int ns_lifecycle_analyze(struct ns_analysis *out, const struct ns_config *c,
 		return NS_EUSAGE;
 	if ((ret = sched_load(&s, c, r, enh)) < 0)
 		goto done;
-	if ((ret = sched_time(&s, at, field(s.rev, "store_path"))) < 0)
+	if ((ret = sched_time(&s, at, ns_row_str(s.rev, "store_path"))) < 0)
 		goto done;
 	ret = analyse(out, &s, c, r, enh, actor);
 done:
