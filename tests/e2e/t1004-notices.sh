@@ -91,6 +91,9 @@ echo "v1" >"$R/lib/a.txt"
 sqlite3 "$DBF" "DELETE FROM customers WHERE id = 3; DROP TABLE nightshift_changes;"
 is "$(site_state)" "$B" "the repaired site is as before ENH-1"
 
+ns --as quinn unblock --env model --reason repaired
+is "$rc" 1 "unblock by someone neither in technical support nor an operator: exit 1"
+like "$err" "unblock needs the role technical-support or operator" "the refusal names the roles"
 ns --as support unblock --env model --reason repaired
 is "$rc" 0 "unblock: exit 0"
 ns status --json

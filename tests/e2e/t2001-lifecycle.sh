@@ -258,6 +258,9 @@ like "$out" "dev +ENH-3 r2 +- +approvals-revoked +revision r3 supersedes r2" "th
 
 # a resubmission withdraws a pending trigger
 ns --as quinn qa approve ENH-3
+ns --as dev1 withdraw ENH-2 --reason "not mine"
+is "$rc" 1 "another developer, not in change management, cannot withdraw it: exit 1"
+like "$err" "withdraw: dev1 is not its author and not in change management" "the refusal says why"
 ns --as dev withdraw ENH-2 --reason "superseded by ENH-3"
 is "$rc" 0 "dev withdraws ENH-2"
 ns --as bob schedule ENH-3 --env model
@@ -298,6 +301,17 @@ ns_ready ENH-7 >/dev/null
 is "$(state_of ENH-7)" scheduled "ENH-7 scheduled for the model (ENH-6 is no longer pending there)"
 ns --as bob promote ENH-6
 is "$rc" 0 "ENH-6 is promoted although the later ENH-7 is scheduled for the model"
+# window run checks the payload again: in a copy of the home whose registry
+# says the model ran another payload, the production run is refused
+cp -a "$T/home" "$T/h2"
+PB2=$(prod_state)
+sqlite3 "$T/h2/nightshift.db" "UPDATE triggers SET payload_sha256 = '$(printf 'f%.0s' $(seq 64))'
+	WHERE enhancement = 6 AND environment = 'demo/model'"
+ns -C "$T/h2" --as olga window run --env production --now
+is "$rc" 3 "a production trigger whose payload is not the model run's: exit 3"
+like "$err" "is not the one that passed demo/model" "the refusal says so"
+is "$(prod_state)" "$PB2" "production is untouched"
+rm -rf "$T/h2"
 ns analyze ENH-6 --env production
 like "$out" "warning +CONFLICT-FILE +ENH-7 \(scheduled\) also changes lib/fx.conf, and this one goes first" \
 	"the production analysis warns of ENH-7"
