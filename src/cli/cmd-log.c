@@ -5,12 +5,6 @@
 
 static const char usage[] = "log [ID] [--json]";
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
-}
-
 int cmd_log(int argc, char **argv)
 {
 	struct cli c = CLI_INIT;
@@ -52,9 +46,10 @@ int cmd_log(int argc, char **argv)
 					 (long long)json_integer_value(
 						 json_object_get(e,
 								 "revision")));
-			printf("%s  %-10s %-12s %-18s %-20s %s\n", str(e, "at"),
-			       str(e, "actor"), who, str(e, "environment"),
-			       str(e, "event"), str(e, "detail"));
+			printf("%s  %-10s %-12s %-18s %-20s %s\n",
+			       cli_str(e, "at"), cli_str(e, "actor"), who,
+			       cli_str(e, "environment"), cli_str(e, "event"),
+			       cli_str(e, "detail"));
 		}
 	}
 	json_decref(rows);

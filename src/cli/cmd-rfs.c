@@ -10,12 +10,6 @@ static const char usage[] =
 	"rfs add ID --title TEXT [--scope GLOB]... | rfs show ID [--json] | "
 	"rfs list [--json]";
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
-}
-
 static void print_scope(json_t *scope)
 {
 	json_t *g;
@@ -88,17 +82,17 @@ static int show(struct cli *c, const char *id, int json)
 		json_object_set(rfs, "enhancements", enhs);
 		cli_print_json(rfs);
 	} else if (ret == 0) {
-		printf("%s  %s\n  scope:   ", str(rfs, "id"),
-		       str(rfs, "title"));
+		printf("%s  %s\n  scope:   ", cli_str(rfs, "id"),
+		       cli_str(rfs, "title"));
 		print_scope(json_object_get(rfs, "scope"));
-		printf("\n  by:      %s at %s\n", str(rfs, "created_by"),
-		       str(rfs, "created_at"));
+		printf("\n  by:      %s at %s\n", cli_str(rfs, "created_by"),
+		       cli_str(rfs, "created_at"));
 		json_array_foreach(enhs, i, x) printf(
 			"  ENH-%lld r%lld %s: %s\n",
 			(long long)json_integer_value(json_object_get(x, "id")),
 			(long long)json_integer_value(
 				json_object_get(x, "revision")),
-			str(x, "state"), str(x, "title"));
+			cli_str(x, "state"), cli_str(x, "title"));
 	}
 	json_decref(rfs);
 	json_decref(enhs);
@@ -118,7 +112,7 @@ static int list(struct cli *c, int json)
 		return ret;
 	json_array_foreach(rows, i, x)
 	{
-		json_t *scope = json_loads(str(x, "scope"), 0, NULL);
+		json_t *scope = json_loads(cli_str(x, "scope"), 0, NULL);
 		json_object_set_new(x, "scope", scope ? scope : json_array());
 	}
 	if (json) {
@@ -126,7 +120,8 @@ static int list(struct cli *c, int json)
 	} else {
 		json_array_foreach(rows, i, x)
 		{
-			printf("%-12s %s  [", str(x, "id"), str(x, "title"));
+			printf("%-12s %s  [", cli_str(x, "id"),
+			       cli_str(x, "title"));
 			print_scope(json_object_get(x, "scope"));
 			printf("]\n");
 		}

@@ -7,12 +7,6 @@
 
 static const char usage[] = "status [ID] [--json]";
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
-}
-
 static long long num(json_t *o, const char *k)
 {
 	return (long long)json_integer_value(json_object_get(o, k));
@@ -42,14 +36,15 @@ static int overview(struct cli *c, int json)
 		json_decref(o);
 	} else {
 		json_array_foreach(blocked, i, e)
-			printf("BLOCKED %s since %s: %s\n", str(e, "name"),
-			       str(e, "since"), str(e, "reason"));
+			printf("BLOCKED %s since %s: %s\n", cli_str(e, "name"),
+			       cli_str(e, "since"), cli_str(e, "reason"));
 		printf("%-8s %-4s %-16s %-10s %-10s %s\n", "ID", "REV", "STATE",
 		       "SYSTEM", "AUTHOR", "TITLE");
-		json_array_foreach(rows, i, e) printf(
-			"ENH-%-4lld r%-3lld %-16s %-10s %-10s %s\n",
-			num(e, "id"), num(e, "revision"), str(e, "state"),
-			str(e, "system"), str(e, "author"), str(e, "title"));
+		json_array_foreach(rows, i, e)
+			printf("ENH-%-4lld r%-3lld %-16s %-10s %-10s %s\n",
+			       num(e, "id"), num(e, "revision"),
+			       cli_str(e, "state"), cli_str(e, "system"),
+			       cli_str(e, "author"), cli_str(e, "title"));
 	}
 	json_decref(rows);
 	json_decref(blocked);
@@ -161,72 +156,77 @@ static void print_one(json_t *o)
 	size_t i;
 
 	printf("ENH-%lld r%lld  %s\n", num(e, "id"), num(e, "revision"),
-	       str(e, "state"));
+	       cli_str(e, "state"));
 	json_t *mf = json_object_get(o, "manifest"),
 	       *rfs = json_object_get(o, "rfs");
 	printf("  title:       %s\n  system:      %s\n  author:      %s\n",
-	       str(e, "title"), str(e, "system"), str(e, "author"));
-	printf("  rfs:         %s  %s\n", str(e, "rfs"),
-	       rfs ? str(rfs, "title") : "");
-	printf("  since:       %s%s%s\n", str(e, "updated_at"),
+	       cli_str(e, "title"), cli_str(e, "system"), cli_str(e, "author"));
+	printf("  rfs:         %s  %s\n", cli_str(e, "rfs"),
+	       rfs ? cli_str(rfs, "title") : "");
+	printf("  since:       %s%s%s\n", cli_str(e, "updated_at"),
 	       json_string_value(json_object_get(e, "environment")) ? " in "
 								    : "",
 	       json_string_value(json_object_get(e, "environment"))
-		       ? str(e, "environment")
+		       ? cli_str(e, "environment")
 		       : "");
 	if (json_string_value(json_object_get(e, "warranty_until")))
-		printf("  warranty:    until %s\n", str(e, "warranty_until"));
+		printf("  warranty:    until %s\n",
+		       cli_str(e, "warranty_until"));
 	if (mf) {
 		list_line("requires:", json_object_get(mf, "requires"));
 		list_line("conflicts:", json_object_get(mf, "conflicts"));
 		list_line("sites:", json_object_get(mf, "sites"));
 		if (json_string_value(json_object_get(mf, "not_before")))
-			printf("  not before:  %s\n", str(mf, "not_before"));
+			printf("  not before:  %s\n",
+			       cli_str(mf, "not_before"));
 		if (json_string_value(json_object_get(mf, "schedule_model")) ||
 		    json_string_value(
 			    json_object_get(mf, "schedule_production")))
 			printf("  proposed:    model %s, production %s\n",
-			       str(mf, "schedule_model"),
-			       str(mf, "schedule_production"));
+			       cli_str(mf, "schedule_model"),
+			       cli_str(mf, "schedule_production"));
 		if (json_string_value(json_object_get(mf, "operator")) ||
 		    json_string_value(json_object_get(mf, "special")))
 			printf("  instructions: operator: %s; special: %s\n",
-			       str(mf, "operator"), str(mf, "special"));
+			       cli_str(mf, "operator"), cli_str(mf, "special"));
 	}
 	json_array_foreach(json_object_get(o, "touches"), i, x) printf(
-		"  %s %s %s\n", i ? "        " : "touches:", str(x, "kind"),
-		str(x, "name"));
+		"  %s %s %s\n", i ? "        " : "touches:", cli_str(x, "kind"),
+		cli_str(x, "name"));
 	json_array_foreach(json_object_get(o, "approvals"), i, x) printf(
 		"  r%lld %-10s by %s at %s%s%s%s%s\n", num(x, "revision"),
-		str(x, "kind"), str(x, "actor"), str(x, "at"),
+		cli_str(x, "kind"), cli_str(x, "actor"), cli_str(x, "at"),
 		json_string_value(json_object_get(x, "environment")) ? " in "
 								     : "",
 		json_string_value(json_object_get(x, "environment"))
-			? str(x, "environment")
+			? cli_str(x, "environment")
 			: "",
 		json_string_value(json_object_get(x, "revoked_at"))
 			? " — revoked: "
 			: "",
 		json_string_value(json_object_get(x, "revoked_at"))
-			? str(x, "revoked_why")
+			? cli_str(x, "revoked_why")
 			: "");
-	json_array_foreach(json_object_get(o, "revisions"), i, x) printf(
-		"  r%lld payload %s (%lld files, %lld bytes) by %s "
-		"at %s\n",
-		num(x, "revision"), str(x, "payload_sha256"), num(x, "members"),
-		num(x, "size"), str(x, "submitted_by"), str(x, "submitted_at"));
-	json_array_foreach(json_object_get(o, "triggers"), i, x)
-		printf("  trigger r%lld %s due %s: %s (%s)\n",
-		       num(x, "revision"), str(x, "environment"),
-		       str(x, "due_at"), str(x, "state"), str(x, "path"));
-	json_array_foreach(json_object_get(o, "runs"), i, x) printf(
-		"  run #%lld %s r%lld %s at %s: %s in %lld ms — %s\n",
-		num(x, "id"), str(x, "kind"), num(x, "revision"),
-		str(x, "environment"), str(x, "started_at"), str(x, "outcome"),
-		num(x, "duration_ms"), str(x, "message"));
-	json_array_foreach(json_object_get(o, "sites"), i, x) printf(
-		"    run #%lld site %s: %s (archive %s)\n", num(x, "run"),
-		str(x, "site"), str(x, "outcome"), str(x, "rundir"));
+	json_array_foreach(json_object_get(o, "revisions"), i, x)
+		printf("  r%lld payload %s (%lld files, %lld bytes) by %s "
+		       "at %s\n",
+		       num(x, "revision"), cli_str(x, "payload_sha256"),
+		       num(x, "members"), num(x, "size"),
+		       cli_str(x, "submitted_by"), cli_str(x, "submitted_at"));
+	json_array_foreach(json_object_get(o, "triggers"), i, x) printf(
+		"  trigger r%lld %s due %s: %s (%s)\n", num(x, "revision"),
+		cli_str(x, "environment"), cli_str(x, "due_at"),
+		cli_str(x, "state"), cli_str(x, "path"));
+	json_array_foreach(json_object_get(o, "runs"), i, x)
+		printf("  run #%lld %s r%lld %s at %s: %s in %lld ms — %s\n",
+		       num(x, "id"), cli_str(x, "kind"), num(x, "revision"),
+		       cli_str(x, "environment"), cli_str(x, "started_at"),
+		       cli_str(x, "outcome"), num(x, "duration_ms"),
+		       cli_str(x, "message"));
+	json_array_foreach(json_object_get(o, "sites"), i, x)
+		printf("    run #%lld site %s: %s (archive %s)\n",
+		       num(x, "run"), cli_str(x, "site"), cli_str(x, "outcome"),
+		       cli_str(x, "rundir"));
 }
 
 static int one(struct cli *c, long long id, int json)

@@ -6,12 +6,6 @@
 
 static const char usage[] = "warranty [--json]";
 
-static const char *str(json_t *o, const char *k)
-{
-	const char *s = json_string_value(json_object_get(o, k));
-	return s ? s : "-";
-}
-
 int cmd_warranty(int argc, char **argv)
 {
 	struct cli c = CLI_INIT;
@@ -45,13 +39,15 @@ int cmd_warranty(int argc, char **argv)
 			(long long)json_integer_value(json_object_get(x, "id")),
 			(long long)json_integer_value(
 				json_object_get(x, "revision")),
-			str(x, "environment"), str(x, "warranty_until"));
+			cli_str(x, "environment"),
+			cli_str(x, "warranty_until"));
 		json_array_foreach(wp, i, x) printf(
 			"ENH-%lld r%lld under warranty (WP) in %s until %s\n",
 			(long long)json_integer_value(json_object_get(x, "id")),
 			(long long)json_integer_value(
 				json_object_get(x, "revision")),
-			str(x, "environment"), str(x, "warranty_until"));
+			cli_str(x, "environment"),
+			cli_str(x, "warranty_until"));
 		if (!json_array_size(done) && !json_array_size(wp))
 			printf("nothing under warranty\n");
 	}

@@ -184,3 +184,9 @@ int cli_enh(long long *id, const char *s)
 	}
 	return 0;
 }
+
+const char *cli_str(json_t *o, const char *k)
+{
+	const char *s = json_string_value(json_object_get(o, k));
+	return s ? s : "-";
+}

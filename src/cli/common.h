@@ -56,6 +56,8 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 	      int max, int *npos, const char *usage);
 
 void cli_print_json(json_t *j);
+/* the text column k of a row as printed: "-" when it has none */
+const char *cli_str(json_t *o, const char *k);
 
 /* ENH-n or n into *id; else the usage message and its exit status */
 int cli_enh(long long *id, const char *s);
