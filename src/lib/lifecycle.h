@@ -58,6 +58,18 @@ int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
 			  struct ns_registry *r, long long enh, const char *src,
 			  const char *actor);
 /*
+ * the same, for a package nightshift built from a source (gitsrc.h,
+ * sqitch.h): origin, a JSON object saying where it came from, is kept as
+ * the revision's "source" audit event in the same transaction.
+ */
+int ns_lifecycle_submit_from(long long *out, const struct ns_config *c,
+			     struct ns_registry *r, const char *src,
+			     const char *actor, const char *origin);
+int ns_lifecycle_resubmit_from(int *out_rev, const struct ns_config *c,
+			       struct ns_registry *r, long long enh,
+			       const char *src, const char *actor,
+			       const char *origin);
+/*
  * schedule: analyse the enhancement for env (blocking findings return it
  * to its developer: NS_EFAILED), write the trigger file of its current
  * revision, due at `at` (NULL: the manifest's proposed time, else now),

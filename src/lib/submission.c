@@ -142,9 +142,19 @@ static int keep_payload(struct ns_registry *r, const char *tmp,
 	return ret;
 }
 
+/* where a package built by nightshift came from (gitsrc.h, sqitch.h) */
+static int record_origin(struct ns_registry *r, long long enh, int rev,
+			 const char *actor, const char *origin)
+{
+	return origin ? ns_registry_event(r, actor, enh, rev, NULL, "source",
+					  origin)
+		      : 0;
+}
+
 static int register_enh(long long *out, struct ns_registry *r,
 			const struct ns_config *c, const struct ns_package *pkg,
-			const char *system, const char *tmp, const char *actor)
+			const char *system, const char *tmp, const char *actor,
+			const char *origin)
 {
 	char at[NS_TIME_LEN], *store = NULL;
 	int ret;
@@ -167,6 +177,8 @@ static int register_enh(long long *out, struct ns_registry *r,
 	if (!ret)
 		ret = ns_registry_event(r, actor, *out, 1, NULL, "submitted",
 					pkg->payload_sha256);
+	if (!ret)
+		ret = record_origin(r, *out, 1, actor, origin);
 	if (!ret)
 		ret = keep_payload(r, tmp, store);
 	else
@@ -214,6 +226,13 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
 			struct ns_registry *r, const char *src,
 			const char *actor)
 {
+	return ns_lifecycle_submit_from(out, c, r, src, actor, NULL);
+}
+
+int ns_lifecycle_submit_from(long long *out, const struct ns_config *c,
+			     struct ns_registry *r, const char *src,
+			     const char *actor, const char *origin)
+{
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	char *tmp = xprintf("%s/.incoming-%ld.tar", c->store, (long)getpid());
 	const char *system = NULL;
@@ -222,7 +241,8 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
 	if (!ret)
 		ret = intake(&pkg, c, r, src, tmp, &system);
 	if (!ret)
-		ret = register_enh(out, r, c, &pkg, system, tmp, actor);
+		ret = register_enh(out, r, c, &pkg, system, tmp, actor,
+				   origin);
 	unlink(tmp);
 	if (!ret)
 		ret = tell_submitted(c, *out, 1, &pkg, system, actor);
@@ -234,6 +254,15 @@ int ns_lifecycle_submit(long long *out, const struct ns_config *c,
 int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
 			  struct ns_registry *r, long long enh, const char *src,
 			  const char *actor)
+{
+	return ns_lifecycle_resubmit_from(out_rev, c, r, enh, src, actor,
+					  NULL);
+}
+
+int ns_lifecycle_resubmit_from(int *out_rev, const struct ns_config *c,
+			       struct ns_registry *r, long long enh,
+			       const char *src, const char *actor,
+			       const char *origin)
 {
 	struct ns_package pkg = NS_PACKAGE_INIT;
 	char *tmp = xprintf("%s/.incoming-%ld.tar", c->store, (long)getpid());
@@ -287,6 +316,8 @@ int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
 	if (!ret)
 		ret = ns_lifecycle_move(r, enh, "resubmit", actor, NULL,
 					pkg.payload_sha256);
+	if (!ret)
+		ret = record_origin(r, enh, rev, actor, origin);
 	if (!ret)
 		ret = keep_payload(r, tmp, store);
 	else
