@@ -1,6 +1,7 @@
 #include "runner.h"
 #include "error.h"
 #include "fsx.h"
+#include "gitsrc.h"
 #include "journal.h"
 #include "lifecycle.h"
 #include "migrate.h"
@@ -811,6 +812,8 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 			      0,	requeue(&fin), e->name, NULL,
 			      fin.kind, fin.message,   fin.ms };
 	ret = record(r, &v);
+	if (!ret && fin.kind == NS_OUT_MIGRATED && !v.requeue)
+		ns_gitsrc_after_migration(r, d->enh, d->rev, e->name, run);
 	retire_all(r, &done, ret == 0);
 	announce(r, &v, d->t.manifest.title);
 	/* a run that was put back ran with a negative outcome (exit 1),

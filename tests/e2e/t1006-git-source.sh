@@ -1,0 +1,125 @@
+#!/bin/bash
+# submit --git: an enhancement built from a commit range of a real
+# repository. Its files, deletes and bases are exactly the range's under
+# --path; after the window run the site's tree is the --to tree and the
+# repository has the annotated tag nightshift/ENH-n-rK/ENV on the --to
+# commit. A symbolic link in the range is refused (exit 3), and a target
+# that changed since --from is refused for drift.
+. "$(dirname "$0")/lib.sh"
+
+umask 022
+ns_home
+G=$T/repo
+files_state() { tree_state "$1" | grep '^f'; }
+git() { command git -C "$G" -c tar.umask=022 -c user.name=dev -c user.email=dev@example.com "$@"; }
+mkdir -p "$G/app/lib" "$G/app/www" "$G/app/bin"
+git init -q -b main
+echo "tax = 19" >"$G/app/lib/tax.conf"
+echo "<p>old</p>" >"$G/app/www/old.html"
+echo "keep" >"$G/app/keep.txt"
+printf '#!/bin/sh\necho run\n' >"$G/app/bin/run"
+chmod 0755 "$G/app/bin/run"
+echo "readme" >"$G/README"
+git add -A && git commit -qm v1 && git tag v1
+
+# the site is the v1 tree of app/
+rm -rf "$T/site/root"
+git archive --prefix=root/ v1:app | tar -x -C "$T/site"
+S0=$(site_state)
+
+# v2: modify, delete, add (one executable, one in a new directory), a
+# change outside app/, and the enhancement's own description
+echo "tax = 20" >"$G/app/lib/tax.conf"
+git rm -q app/www/old.html
+printf '#!/bin/sh\necho new\n' >"$G/app/bin/new"
+chmod 0755 "$G/app/bin/new"
+mkdir -p "$G/app/lib/gold" "$G/.nightshift/sql"
+echo "gold = 10%" >"$G/app/lib/gold/rule.txt"
+echo "readme 2" >"$G/README"
+printf '[enhancement]\ntitle = Gold tax\nsystem = demo\n' >"$G/.nightshift/enhancement.ini"
+echo "CREATE TABLE gold(id INTEGER);" >"$G/.nightshift/sql/deploy.sql"
+echo "DROP TABLE gold;" >"$G/.nightshift/sql/revert.sql"
+git add -A && git commit -qm v2 && git tag v2
+V2=$(git rev-parse v2)
+
+ns submit --git "$G" --from v1 --to v2 --path app
+is "$rc" 0 "submit --git exits 0"
+is "$(echo "$out" | head -1)" "ENH-1" "its id first"
+
+ns status ENH-1 --json
+STORE=$(echo "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["revisions"][-1]["store_path"])')
+is "$(tar -tvf "$STORE" 2>/dev/null | awk '{print $6, $1}' | sort | tr '\n' ' ')" \
+	"enhancement.ini -rw-r--r-- files/bin/new -rwxr-xr-x files/lib/gold/rule.txt -rw-r--r-- files/lib/tax.conf -rw-r--r-- sql/deploy.sql -rw-r--r-- sql/revert.sql -rw-r--r-- " \
+	"the payload: the range's added and modified files under app/ (executable bit kept), the SQL, no README, no .nightshift"
+INI=$(tar -xOf "$STORE" enhancement.ini 2>/dev/null)
+is "$(echo "$INI" | grep -E '^(delete|base) =' | sort | tr '\n' '|')" \
+	"base = lib/tax.conf $(printf 'tax = 19\n' | sha256sum | cut -c1-64)|base = www/old.html $(printf '<p>old</p>\n' | sha256sum | cut -c1-64)|delete = www/old.html|" \
+	"deletes and bases are exactly the range's, hashed in the --from tree"
+ns log ENH-1 --json
+like "$out" "$V2" "the registry records where it came from (the --to commit)"
+
+ns_ready ENH-1 >/dev/null
+ns window run
+is "$rc" 0 "window run migrates it"
+like "$out" "tagged nightshift/ENH-1-r1/demo/model" "and says it tagged the commit"
+X=$T/v2tree && mkdir -p "$X"
+git archive --prefix=root/ v2:app | tar -x -C "$X"
+# (git keeps no empty directory: www/, emptied by the delete, stays)
+is "$(files_state "$T/site/root")" "$(files_state "$X/root")" "the site's files are the --to tree of app/ (content and mode)"
+is "$(sqlite3 "$T/site/app.db" "SELECT count(*) FROM sqlite_master WHERE name = 'gold'")" 1 "and its SQL ran"
+is "$(git tag -l 'nightshift/*')" "nightshift/ENH-1-r1/demo/model" "git tag -l shows the tag"
+TAG=$(git cat-file -p nightshift/ENH-1-r1/demo/model)
+like "$TAG" "^object $V2" "an annotated tag on the --to commit"
+like "$TAG" "type commit" "of a commit"
+like "$TAG" "Environment: demo/model" "its message names the environment"
+like "$TAG" "Run: [0-9]+" "and the run"
+like "$TAG" "Time: 20[0-9-]+T" "and the time"
+
+# a symbolic link in the range: refused, naming it, nothing registered
+git checkout -q -b sym
+ln -s lib/tax.conf "$G/app/link"
+git add -A && git commit -qm sym
+ns submit --git "$G" --from v2 --to sym --path app
+is "$rc" 3 "a symlink in the range is refused (exit 3)"
+like "$err" "app/link: a symbolic link" "naming the path"
+ns status --json
+is "$(echo "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["enhancements"]))')" 1 "nothing was registered"
+git checkout -q main
+
+# a tree without .nightshift/enhancement.ini is refused
+ns submit --git "$G" --from v1 --to v1 --path app
+is "$rc" 3 "a --to tree without .nightshift/enhancement.ini is refused"
+like "$err" "\.nightshift/enhancement.ini: missing" "saying what is missing"
+
+# drift: the site changed since the --from tree
+echo "tax = 21" >"$G/app/lib/tax.conf"
+printf '[enhancement]\ntitle = Tax 21\nsystem = demo\n' >"$G/.nightshift/enhancement.ini"
+git rm -q .nightshift/sql/deploy.sql .nightshift/sql/revert.sql
+git add -A && git commit -qm v3 && git tag v3
+ns submit --git "$G" --from v2 --to v3 --path app
+is "$rc" 0 "ENH-2 from v2..v3"
+ns_ready ENH-2 >/dev/null
+echo "tax = hand-edited" >"$T/site/root/lib/tax.conf"
+S1=$(site_state)
+ns window run
+is "$rc" 1 "a site changed since --from: not migrated (exit 1)"
+like "$err" "lib/tax.conf: drift" "refused for drift at run time"
+ns analyze ENH-2 --env model
+like "$out$err" "DRIFT.*lib/tax.conf" "and the analysis names the drift too"
+is "$(site_state)" "$S1" "the site is untouched"
+is "$(git tag -l 'nightshift/ENH-2*')" "" "and nothing is tagged"
+
+# the developer rebases onto what the site has: resubmit --git
+echo "tax = hand-edited" >"$G/app/lib/tax.conf"
+git add -A && git commit -qm site && git tag site
+echo "tax = 21" >"$G/app/lib/tax.conf"
+git add -A && git commit -qm v4 && git tag v4
+ns resubmit ENH-2 --git "$G" --from site --to v4 --path app
+is "$rc" 0 "resubmit --git"
+is "$out" "ENH-2 r2" "as revision r2"
+ns_ready ENH-2 >/dev/null
+ns window run
+is "$rc" 0 "r2 migrates"
+is "$(cat "$T/site/root/lib/tax.conf")" "tax = 21" "the file is the --to one"
+is "$(git tag -l 'nightshift/ENH-2*')" "nightshift/ENH-2-r2/demo/model" "tagged with its revision"
+done_testing
