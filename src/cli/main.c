@@ -20,7 +20,9 @@ static const struct cmd commands[] = {
 	  "init [DIR]  new nightshift.conf, registry, spool" },
 	{ "rfs", cmd_rfs,
 	  "rfs add ID --title T [--scope GLOB]... | rfs show ID | rfs list" },
-	{ "submit", cmd_submit, "submit PATH  register an enhancement" },
+	{ "submit", cmd_submit,
+	  "submit PATH | --git REPO --from REV --to REV | --sqitch DIR  "
+	  "register an enhancement" },
 	{ "resubmit", cmd_resubmit,
 	  "resubmit ID PATH  a corrected revision of an enhancement" },
 	{ "qa", cmd_qa,
