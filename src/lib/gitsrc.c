@@ -375,23 +375,6 @@ done:
 	free(line);
 }
 
-/* the scratch directory's name in a message becomes what the user knows */
-static void rename_in_error(const char *tmp, const char *label)
-{
-	struct strbuf sb = STRBUF_INIT;
-	const char *m = ns_error_last(), *p;
-	size_t n = strlen(tmp);
-
-	while ((p = strstr(m, tmp))) {
-		strbuf_add(&sb, m, (size_t)(p - m));
-		strbuf_addstr(&sb, label);
-		m = p + n;
-	}
-	strbuf_addstr(&sb, m);
-	ns_error_set("%s", sb.buf);
-	strbuf_release(&sb);
-}
-
 int ns_gitsrc_submit(long long *out_enh, int *out_rev,
 		     const struct ns_config *c, struct ns_registry *r,
 		     long long enh, const char *repo, const char *from,
@@ -417,7 +400,7 @@ int ns_gitsrc_submit(long long *out_enh, int *out_rev,
 		ret = ns_lifecycle_submit_from(out_enh, c, r, tmp, actor,
 					       origin);
 	if (ret < 0 && tmp)
-		rename_in_error(tmp, label);
+		ns_error_replace(tmp, label);
 	if (tmp && ns_fsx_remove_tree(tmp) < 0 && !ret)
 		ret = NS_ERROR;
 	free(tmp);

@@ -259,6 +259,14 @@ static int rework(struct ns_sqitch_plan *p, struct cursor *c)
 	return 0;
 }
 
+static int has_tag(const struct ns_sqitch_plan *p, const char *name)
+{
+	for (size_t t = 0; t < p->tags_nr; t++)
+		if (!strcmp(p->tags[t].name, name))
+			return 1;
+	return 0;
+}
+
 static int check_deps(const struct ns_sqitch_plan *p, struct cursor *c)
 {
 	const struct ns_sqitch_change *ch = &p->changes[p->nr - 1];
@@ -266,8 +274,12 @@ static int check_deps(const struct ns_sqitch_plan *p, struct cursor *c)
 	for (size_t i = 0; i < ch->deps_nr; i++) {
 		const struct ns_sqitch_dep *d = &ch->deps[i];
 
-		if (d->conflict || !d->change ||
-		    (d->project && strcmp(d->project, p->project)))
+		if (d->conflict || (d->project && strcmp(d->project, p->project)))
+			continue;
+		if (!d->change && !has_tag(p, d->tag))
+			return bad(c, "tag '@%s' is not planned before it",
+				   d->tag);
+		if (!d->change)
 			continue;
 		if (ns_sqitch_plan_find(p, d->change, d->tag, p->nr - 1) < 0)
 			return bad(c, "requires '%s', which is not planned "
@@ -759,12 +771,16 @@ static int submit_one(long long *out, const struct project *pr,
 	if (!ret)
 		ret = build(pr, r, enh, i, s, tmp);
 	if (!ret) {
+		char *label = xprintf("%s:%d: change '%s'", pr->plan_name,
+				      pr->plan.changes[i].line,
+				      pr->plan.changes[i].script);
+
 		origin = origin_of(pr, i);
 		ret = ns_lifecycle_submit_from(out, c, r, tmp, actor, origin);
+		if (ret < 0)
+			ns_error_replace(tmp, label);
+		free(label);
 	}
-	if (ret < 0)
-		ns_error_prefix("%s: change '%s'", s->dir,
-				pr->plan.changes[i].script);
 	if (ns_fsx_remove_tree(tmp) < 0 && !ret)
 		ret = NS_ERROR;
 	free(origin);

@@ -32,6 +32,24 @@ void ns_error_prefix(const char *fmt, ...)
 	last = sb;
 }
 
+void ns_error_replace(const char *from, const char *to)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *m = last.buf, *p;
+	size_t n = strlen(from);
+
+	if (!n)
+		return;
+	while ((p = strstr(m, from))) {
+		strbuf_add(&sb, m, (size_t)(p - m));
+		strbuf_addstr(&sb, to);
+		m = p + n;
+	}
+	strbuf_addstr(&sb, m);
+	strbuf_release(&last);
+	last = sb;
+}
+
 const char *ns_error_last(void)
 {
 	return last.len ? last.buf : "unknown error";

@@ -24,6 +24,9 @@ void ns_error_set(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * knows which file or site the callee was working on) */
 void ns_error_prefix(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
+/* every "from" in the current message becomes "to" (a scratch directory
+ * becomes the name the user knows) */
+void ns_error_replace(const char *from, const char *to);
 const char *ns_error_last(void);
 void ns_error_clear(void);
 /* the exit status a command returns for an ns_code */
