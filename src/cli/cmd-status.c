@@ -4,6 +4,7 @@
 #include "package.h"
 
 #include <stdio.h>
+#include <string.h>
 
 static const char usage[] = "status [ID] [--json]";
 
@@ -75,6 +76,11 @@ static int gather(struct cli *c, long long id, json_t *o)
 			     "enhancements e ON e.id = t.enhancement AND "
 			     "e.revision = t.revision WHERE t.enhancement = ? "
 			     "ORDER BY t.kind DESC, t.name" },
+		/* where nightshift built a revision from, and its tags */
+		{ "sources", "SELECT revision, event, environment, detail "
+			     "FROM events WHERE enhancement = ? AND event IN "
+			     "('source', 'tagged', 'tag-failed') ORDER BY "
+			     "id" },
 	};
 
 	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++) {
@@ -150,6 +156,31 @@ static void list_line(const char *label, json_t *a)
 	printf("\n");
 }
 
+/* "r1 from git REPO FROM..TO under PREFIX", "r1 from sqitch P:CHANGE" */
+static void print_source(json_t *x)
+{
+	json_t *d = json_loads(cli_str(x, "detail"), 0, NULL);
+	const char *ev = cli_str(x, "event");
+
+	if (!strcmp(ev, "source") && json_object_get(d, "git"))
+		printf("  r%lld from git %s %.12s..%.12s%s%s\n",
+		       num(x, "revision"), cli_str(d, "git"), cli_str(d, "from"),
+		       cli_str(d, "to"), *cli_str(d, "path") ? " under " : "",
+		       cli_str(d, "path"));
+	else if (!strcmp(ev, "source") && json_object_get(d, "sqitch"))
+		printf("  r%lld from sqitch %s:%s planned %s\n",
+		       num(x, "revision"), cli_str(d, "sqitch"),
+		       cli_str(d, "script"), cli_str(d, "planned"));
+	else if (!strcmp(ev, "tagged"))
+		printf("  r%lld git tag %s\n", num(x, "revision"),
+		       cli_str(x, "detail"));
+	else if (!strcmp(ev, "tag-failed"))
+		printf("  r%lld git tag in %s NOT made: %s\n",
+		       num(x, "revision"), cli_str(x, "environment"),
+		       cli_str(x, "detail"));
+	json_decref(d);
+}
+
 static void print_one(json_t *o)
 {
 	json_t *e = json_object_get(o, "enhancement"), *x;
@@ -213,6 +244,8 @@ static void print_one(json_t *o)
 		       num(x, "revision"), cli_str(x, "payload_sha256"),
 		       num(x, "members"), num(x, "size"),
 		       cli_str(x, "submitted_by"), cli_str(x, "submitted_at"));
+	json_array_foreach(json_object_get(o, "sources"), i, x)
+		print_source(x);
 	json_array_foreach(json_object_get(o, "triggers"), i, x) printf(
 		"  trigger r%lld %s due %s: %s (%s)\n", num(x, "revision"),
 		cli_str(x, "environment"), cli_str(x, "due_at"),

@@ -74,6 +74,10 @@ like "$TAG" "type commit" "of a commit"
 like "$TAG" "Environment: demo/model" "its message names the environment"
 like "$TAG" "Run: [0-9]+" "and the run"
 like "$TAG" "Time: 20[0-9-]+T" "and the time"
+ns status ENH-1
+like "$out" "r1 from git $G/.git/ $(git rev-parse v1 | cut -c1-12)" "status shows where r1 came from"
+like "$out" "r1 from git .*\.\.${V2:0:12} under app" "the range and the path"
+like "$out" "r1 git tag nightshift/ENH-1-r1/demo/model" "and its tag"
 
 # a symbolic link in the range: refused, naming it, nothing registered
 git checkout -q -b sym
@@ -118,8 +122,16 @@ ns resubmit ENH-2 --git "$G" --from site --to v4 --path app
 is "$rc" 0 "resubmit --git"
 is "$out" "ENH-2 r2" "as revision r2"
 ns_ready ENH-2 >/dev/null
+# the tag cannot be made (someone took its name): the migration stands
+git tag nightshift/ENH-2-r2/demo/model v1
 ns window run
-is "$rc" 0 "r2 migrates"
+is "$rc" 0 "r2 migrates, though its tag cannot be made"
 is "$(cat "$T/site/root/lib/tax.conf")" "tax = 21" "the file is the --to one"
-is "$(git tag -l 'nightshift/ENH-2*')" "nightshift/ENH-2-r2/demo/model" "tagged with its revision"
+like "$err" "ENH-2 r2: the git tag was not made, the migration stands" "a warning says so"
+is "$(git rev-parse nightshift/ENH-2-r2/demo/model)" "$(git rev-parse v1)" "the existing tag is not moved"
+ns log ENH-2 --json
+like "$out" "tag-failed" "the audit log records it"
+ns status ENH-2
+like "$out" "r2 git tag in demo/model NOT made" "and status shows it"
+like "$out" "ENH-2 r2  migrated" "the enhancement is migrated"
 done_testing
