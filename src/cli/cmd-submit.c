@@ -20,7 +20,7 @@ static void said(void *data, long long id, const char *what)
 static int submit_sqitch(struct cli *c, const char *dir, const char *change,
 			 const char *rfs, const char *system)
 {
-	struct ns_sqitch_submit s = { dir, change, rfs, system, said, NULL };
+	struct ns_sqitch_submit s = { dir, change, rfs, system, 0, said, NULL };
 	int n = 0, ret = ns_sqitch_submit(&n, &c->cfg, c->reg, &s, c->user);
 
 	if (ret == 0 && n == 0)

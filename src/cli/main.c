@@ -24,7 +24,8 @@ static const struct cmd commands[] = {
 	  "submit PATH | --git REPO --from REV --to REV | --sqitch DIR  "
 	  "register an enhancement" },
 	{ "resubmit", cmd_resubmit,
-	  "resubmit ID PATH  a corrected revision of an enhancement" },
+	  "resubmit ID PATH | ID --git … | ID --sqitch DIR --change NAME  "
+	  "a corrected revision of an enhancement" },
 	{ "qa", cmd_qa,
 	  "qa approve ID | qa reject ID --reason T  QA sign-off" },
 	{ "analyze", cmd_analyze,

@@ -760,7 +760,7 @@ static int submit_one(long long *out, const struct project *pr,
 		      const struct ns_sqitch_submit *s, const char *actor)
 {
 	char *tmp = xprintf("%s/.sqitch-XXXXXX", c->store), *origin = NULL;
-	int ret = ns_fsx_mkdir_p(c->store, 0755);
+	int ret = ns_fsx_mkdir_p(c->store, 0755), rev = 0;
 
 	if (!ret && !mkdtemp(tmp)) {
 		ns_error_set("cannot make a scratch directory '%s': %s", tmp,
@@ -776,7 +776,15 @@ static int submit_one(long long *out, const struct project *pr,
 				      pr->plan.changes[i].script);
 
 		origin = origin_of(pr, i);
-		ret = ns_lifecycle_submit_from(out, c, r, tmp, actor, origin);
+		if (s->resubmit)
+			ret = ns_lifecycle_resubmit_from(&rev, c, r,
+							 s->resubmit, tmp,
+							 actor, origin);
+		else
+			ret = ns_lifecycle_submit_from(out, c, r, tmp, actor,
+						       origin);
+		if (!ret && s->resubmit)
+			*out = rev;
 		if (ret < 0)
 			ns_error_replace(tmp, label);
 		free(label);
@@ -804,6 +812,30 @@ static long pick(const struct project *pr, const char *change)
 	return i;
 }
 
+/* a corrected revision of the enhancement change `only` was submitted as */
+static int resubmit_one(int *out_rev, const struct project *pr,
+			const struct ns_config *c, struct ns_registry *r,
+			long long *enh, long only,
+			const struct ns_sqitch_submit *s, const char *actor)
+{
+	long long rev = 0;
+	int ret;
+
+	if (only < 0 || enh[only] != s->resubmit) {
+		ns_error_set("%s: change '%s' was %s ENH-%lld",
+			     pr->plan_name, s->change ? s->change : "",
+			     only >= 0 && enh[only] ? "submitted as another "
+						      "enhancement than"
+						    : "never submitted as",
+			     s->resubmit);
+		return NS_EINVALID;
+	}
+	ret = submit_one(&rev, pr, c, r, enh, (size_t)only, s, actor);
+	if (!ret)
+		*out_rev = (int)rev;
+	return ret;
+}
+
 int ns_sqitch_submit(int *out_nr, const struct ns_config *c,
 		     struct ns_registry *r, const struct ns_sqitch_submit *s,
 		     const char *actor)
@@ -822,13 +854,15 @@ int ns_sqitch_submit(int *out_nr, const struct ns_config *c,
 			     pr.plan.changes[i].planned_at);
 	if (!ret && s->change && (only = pick(&pr, s->change)) < 0)
 		ret = NS_EINVALID;
-	if (!ret && only >= 0 && enh[only]) {
+	if (!ret && s->resubmit)
+		ret = resubmit_one(out_nr, &pr, c, r, enh, only, s, actor);
+	if (!ret && !s->resubmit && only >= 0 && enh[only]) {
 		ns_error_set("%s: change '%s' is submitted already, as "
 			     "ENH-%lld",
 			     pr.plan_name, s->change, enh[only]);
 		ret = NS_EINVALID;
 	}
-	for (size_t i = 0; !ret && i < pr.plan.nr; i++) {
+	for (size_t i = 0; !ret && !s->resubmit && i < pr.plan.nr; i++) {
 		if (enh[i] || (only >= 0 && (size_t)only != i))
 			continue;
 		ret = submit_one(&enh[i], &pr, c, r, enh, i, s, actor);

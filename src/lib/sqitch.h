@@ -84,11 +84,14 @@ struct ns_sqitch_submit {
 	const char *dir;    /* the project (sqitch.conf, sqitch.plan) */
 	const char *change; /* NAME or NAME@TAG; NULL: all not submitted */
 	const char *rfs, *system; /* for enhancement.ini, may be NULL */
+	long long resubmit; /* with change: its new revision of this ENH */
 	void (*submitted)(void *data, long long enh, const char *change);
 	void *data;
 };
 
-/* the number of enhancements submitted in *out_nr */
+/* the number of enhancements submitted in *out_nr; with resubmit, the
+ * change must be the one that enhancement was submitted from, and *out_nr
+ * is its new revision */
 int ns_sqitch_submit(int *out_nr, const struct ns_config *c,
 		     struct ns_registry *r, const struct ns_sqitch_submit *s,
 		     const char *actor);

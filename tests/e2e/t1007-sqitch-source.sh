@@ -63,6 +63,15 @@ ns submit --sqitch "$P" --system demo
 is "$rc" 0 "submitting again is not an error"
 like "$out" "nothing to submit" "and submits nothing"
 
+# a corrected revision of one change
+put deploy/nopes.sql "CREATE TABLE nopes(x, y);"
+ns resubmit ENH-4 --sqitch "$P" --change nopes --system demo
+is "$out" "ENH-4 r2" "resubmit --sqitch: a new revision of the change's enhancement"
+like "$(payload ENH-4 sql/deploy.sql)" "CREATE TABLE nopes\(x, y\);" "carrying the corrected script"
+ns resubmit ENH-4 --sqitch "$P" --change flips --system demo
+is "$rc" 3 "resubmitting another change as ENH-4 is refused"
+like "$err" "change 'flips' was submitted as another enhancement than ENH-4" "saying so"
+
 # changes added later; --change; another project's change
 cat >>"$P/sqitch.plan" <<'PLAN'
 widgets [users] 2026-01-02T10:00:00Z Dev Eloper <dev@example.com> # Widgets.
