@@ -30,6 +30,7 @@ struct build {
 	size_t prefix_len;
 	const char *dir;
 	struct strbuf files; /* the [files] lines */
+	int changed;	     /* files in the range, or SQL */
 };
 
 static int git_fail(const char *what, const char *repo)
@@ -129,6 +130,7 @@ static int on_delta(struct build *b, const git_diff_delta *d)
 
 	if (!rel)
 		return 0;
+	b->changed = 1;
 	if (d->status != GIT_DELTA_ADDED &&
 	    (ret = refuse_mode(b, path, d->old_file.mode)) < 0)
 		return ret;
@@ -220,6 +222,7 @@ static int write_meta(struct build *b, git_tree *to)
 			ret = NS_EINVALID;
 		} else {
 			ret = write_blob(b, rel, git_tree_entry_id(e), 0644);
+		b->changed = 1; /* an enhancement of SQL alone */
 		}
 		free(rel);
 	}
@@ -251,7 +254,7 @@ static char *origin_json(git_repository *repo, const git_commit *from,
 int ns_gitsrc_build(char **out_origin, const char *repo, const char *from,
 		    const char *to, const char *prefix, const char *dir)
 {
-	struct build b = { NULL, repo, prefix, 0, dir, STRBUF_INIT };
+	struct build b = { NULL, repo, prefix, 0, dir, STRBUF_INIT, 0 };
 	git_commit *cfrom = NULL, *cto = NULL;
 	git_tree *tfrom = NULL, *tto = NULL;
 	git_diff *diff = NULL;
@@ -279,6 +282,13 @@ int ns_gitsrc_build(char **out_origin, const char *repo, const char *from,
 		ret = on_delta(&b, git_diff_get_delta(diff, i));
 	if (!ret)
 		ret = write_meta(&b, tto);
+	if (!ret && !b.changed) {
+		ns_error_set("%s: nothing to do: no file changed between %s "
+			     "and %s%s%s, and " META_DIR "/sql has no script",
+			     repo, from, to, b.prefix_len ? " under " : "",
+			     b.prefix_len ? prefix : "");
+		ret = NS_EINVALID;
+	}
 	if (!ret) {
 		char *p = xstrndup(b.prefix ? b.prefix : "", b.prefix_len);
 		*out_origin = origin_json(b.repo, cfrom, cto, p);

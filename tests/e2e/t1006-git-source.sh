@@ -90,16 +90,23 @@ ns status --json
 is "$(echo "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["enhancements"]))')" 1 "nothing was registered"
 git checkout -q main
 
-# a tree without .nightshift/enhancement.ini is refused
-ns submit --git "$G" --from v1 --to v1 --path app
+# a tree without .nightshift/enhancement.ini is refused, and an empty range
+git checkout -q -b noini v1
+echo "keep 2" >"$G/app/keep.txt"
+git commit -qam noini
+ns submit --git "$G" --from v1 --to noini --path app
 is "$rc" 3 "a --to tree without .nightshift/enhancement.ini is refused"
 like "$err" "\.nightshift/enhancement.ini: missing" "saying what is missing"
+git checkout -q main
 
 # drift: the site changed since the --from tree
 echo "tax = 21" >"$G/app/lib/tax.conf"
 printf '[enhancement]\ntitle = Tax 21\nsystem = demo\n' >"$G/.nightshift/enhancement.ini"
 git rm -q .nightshift/sql/deploy.sql .nightshift/sql/revert.sql
 git add -A && git commit -qm v3 && git tag v3
+(cd "$T" && "$NS" -C home submit --git ../repo --from v2 --to v3 --path nowhere >/dev/null 2>"$T/.err")
+is "$?" 3 "a range with nothing to do (no file under --path, no SQL) is refused"
+like "$(cat "$T/.err")" "^nightshift: ../repo: nothing to do: no file changed between v2 and v3 under nowhere" "naming the repository as given (relative to -C)"
 ns submit --git "$G" --from v2 --to v3 --path app
 is "$rc" 0 "ENH-2 from v2..v3"
 ns_ready ENH-2 >/dev/null
