@@ -7,6 +7,7 @@
 #include "fsx.h"
 #include "hash.h"
 #include "lifecycle.h"
+#include "manifest.h"
 #include "strbuf.h"
 #include "timefmt.h"
 #include "xalloc.h"
@@ -22,6 +23,8 @@
 #include <unistd.h>
 
 #define META_DIR ".nightshift"
+#define MAX_PATH 4096	     /* the package's own cap comes after */
+#define MAX_INI (1 << 20)
 
 struct build {
 	git_repository *repo;
@@ -39,6 +42,21 @@ static int git_fail(const char *what, const char *repo)
 
 	ns_error_set("%s: %s: %s", repo, what, e ? e->message : "git error");
 	return NS_EINVALID;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return -1;
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
 }
 
 static int write_blob(const struct build *b, const char *rel,
@@ -60,9 +78,8 @@ static int write_blob(const struct build *b, const char *rel,
 		goto done;
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
 		  mode);
-	if (fd < 0 || write(fd, git_blob_rawcontent(blob),
-			    (size_t)git_blob_rawsize(blob)) !=
-			      (ssize_t)git_blob_rawsize(blob)) {
+	if (fd < 0 || write_all(fd, git_blob_rawcontent(blob),
+				(size_t)git_blob_rawsize(blob)) < 0) {
 		ns_error_set("cannot write '%s': %s", path, strerror(errno));
 		ret = NS_ERROR;
 	}
@@ -131,6 +148,12 @@ static int on_delta(struct build *b, const git_diff_delta *d)
 	if (!rel)
 		return 0;
 	b->changed = 1;
+	/* a crafted tree can name anything: nothing leaves the scratch
+	 * directory (the package's own checks come after) */
+	if ((ret = ns_path_check(path, rel, MAX_PATH)) < 0) {
+		ns_error_prefix("%s", b->name);
+		return ret;
+	}
 	if (d->status != GIT_DELTA_ADDED &&
 	    (ret = refuse_mode(b, path, d->old_file.mode)) < 0)
 		return ret;
@@ -196,6 +219,13 @@ static int write_meta(struct build *b, git_tree *to)
 		ret = git_fail(META_DIR "/enhancement.ini", b->name);
 		goto done;
 	}
+	if (git_blob_rawsize(blob) > MAX_INI) {
+		ns_error_set("%s: " META_DIR "/enhancement.ini: larger than "
+			     "%d bytes",
+			     b->name, MAX_INI);
+		ret = NS_EINVALID;
+		goto done;
+	}
 	strbuf_add(&buf, git_blob_rawcontent(blob),
 		   (size_t)git_blob_rawsize(blob));
 	if (b->files.len)
@@ -216,7 +246,13 @@ static int write_meta(struct build *b, git_tree *to)
 		const git_tree_entry *e = git_tree_entry_byindex(sqltree, i);
 		char *rel = xprintf("sql/%s", git_tree_entry_name(e));
 
-		if (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB) {
+		if (ns_path_check(META_DIR "/sql", git_tree_entry_name(e),
+				  MAX_PATH) < 0 ||
+		    strchr(git_tree_entry_name(e), '/')) {
+			ns_error_set("%s: " META_DIR "/%s: not a plain name",
+				     b->name, rel);
+			ret = NS_EINVALID;
+		} else if (git_tree_entry_filemode(e) != GIT_FILEMODE_BLOB) {
 			ns_error_set("%s: " META_DIR "/%s: not a plain file",
 				     b->name, rel);
 			ret = NS_EINVALID;

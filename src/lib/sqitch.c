@@ -60,7 +60,8 @@ static char *take_name(struct cursor *c)
 	       !strchr(":@#\\[]!<>", *c->p))
 		c->p++;
 	if (c->p == s || ispunct((unsigned char)*s) ||
-	    ispunct((unsigned char)c->p[-1]))
+	    ispunct((unsigned char)c->p[-1]) ||
+	    memmem(s, (size_t)(c->p - s), "..", 2))
 		return NULL;
 	return xstrndup(s, (size_t)(c->p - s));
 }
@@ -307,7 +308,7 @@ static int change(struct ns_sqitch_plan *p, struct cursor *c)
 	}
 	if (!(ch->name = take_name(c)))
 		return bad(c, "%s", "expected a change name (no blanks, none "
-				    "of :@#\\, no punctuation first or last)");
+				    "of :@#\\, no '..', no punctuation first or last)");
 	ch->script = xstrdup(ch->name);
 	if (c->p < c->end && !isspace((unsigned char)*c->p))
 		return bad(c, "%s", "expected a blank after the change name");

@@ -90,6 +90,17 @@ ns status --json
 is "$(echo "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["enhancements"]))')" 1 "nothing was registered"
 git checkout -q main
 
+# a crafted tree (git mktree takes any name) naming app/../../../../escape
+B=$(echo evil | git hash-object -w --stdin)
+X=$(printf '100644 blob %s\tescape\n' "$B" | git mktree)
+for i in 1 2 3 4; do X=$(printf '040000 tree %s\t..\n' "$X" | git mktree); done
+X=$(printf '040000 tree %s\tapp\n040000 tree %s\t.nightshift\n' "$X" "$(git rev-parse v2:.nightshift)" | git mktree)
+C=$(git commit-tree -p v2 -m crafted "$X")
+ns submit --git "$G" --from v2 --to "$C" --path app
+is "$rc" 3 "a crafted tree with '..' in a path is refused"
+like "$err" "repo: app/\.\./\.\./\.\./\.\./escape: '\.\.' component" "naming the path and why"
+is "$(find "$T" -name escape | wc -l)" 0 "and nothing was written outside the scratch directory"
+
 # a tree without .nightshift/enhancement.ini is refused, and an empty range
 git checkout -q -b noini v1
 echo "keep 2" >"$G/app/keep.txt"

@@ -151,7 +151,10 @@ static void test_malformed(void **state)
 		"sqitch.plan:3: expected a blank after the change name");
 	refused(HEAD "_users 2013-12-30T23:49:00Z" WHO "\n",
 		"sqitch.plan:3: expected a change name (no blanks, none of "
-		":@#\\, no punctuation first or last)");
+		":@#\\, no '..', no punctuation first or last)");
+	refused(HEAD "a/../../b 2013-12-30T23:49:00Z" WHO "\n",
+		"sqitch.plan:3: expected a change name (no blanks, none of "
+		":@#\\, no '..', no punctuation first or last)");
 	refused(HEAD "@v1 2013-12-30T23:49:00Z" WHO "\n",
 		"sqitch.plan:3: tag '@v1' before any change");
 	refused(HEAD "a 2013-12-30T23:49:00Z" WHO "\n"
