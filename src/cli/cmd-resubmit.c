@@ -17,10 +17,10 @@ int cmd_resubmit(int argc, char **argv)
 	const char *prefix = NULL, *sq = NULL, *change = NULL, *rfs = NULL;
 	const char *system = NULL;
 	struct cli_opt opts[] = {
-		{ "git", 1, &git, NULL },	{ "from", 1, &from, NULL },
-		{ "to", 1, &to, NULL },		{ "path", 1, &prefix, NULL },
-		{ "sqitch", 1, &sq, NULL },	{ "change", 1, &change, NULL },
-		{ "rfs", 1, &rfs, NULL },	{ "system", 1, &system, NULL },
+		{ "git", 1, &git, NULL },   { "from", 1, &from, NULL },
+		{ "to", 1, &to, NULL },	    { "path", 1, &prefix, NULL },
+		{ "sqitch", 1, &sq, NULL }, { "change", 1, &change, NULL },
+		{ "rfs", 1, &rfs, NULL },   { "system", 1, &system, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	long long id;
@@ -40,8 +40,8 @@ int cmd_resubmit(int argc, char **argv)
 		ret = ns_gitsrc_submit(NULL, &rev, &c.cfg, c.reg, id, git, from,
 				       to, prefix, c.user);
 	} else if (sq) {
-		struct ns_sqitch_submit s = { sq,     change, rfs, system,
-					      id,     NULL,   NULL };
+		struct ns_sqitch_submit s = { sq, change, rfs, system,
+					      id, NULL,	  NULL };
 		ret = ns_sqitch_submit(&rev, &c.cfg, c.reg, &s, c.user);
 	} else {
 		ret = ns_lifecycle_resubmit(&rev, &c.cfg, c.reg, id, pos[1],

@@ -37,10 +37,10 @@ int cmd_submit(int argc, char **argv)
 	const char *prefix = NULL, *sq = NULL, *change = NULL, *rfs = NULL;
 	const char *system = NULL;
 	struct cli_opt opts[] = {
-		{ "git", 1, &git, NULL },	{ "from", 1, &from, NULL },
-		{ "to", 1, &to, NULL },		{ "path", 1, &prefix, NULL },
-		{ "sqitch", 1, &sq, NULL },	{ "change", 1, &change, NULL },
-		{ "rfs", 1, &rfs, NULL },	{ "system", 1, &system, NULL },
+		{ "git", 1, &git, NULL },   { "from", 1, &from, NULL },
+		{ "to", 1, &to, NULL },	    { "path", 1, &prefix, NULL },
+		{ "sqitch", 1, &sq, NULL }, { "change", 1, &change, NULL },
+		{ "rfs", 1, &rfs, NULL },   { "system", 1, &system, NULL },
 		{ NULL, 0, NULL, NULL },
 	};
 	long long id = 0;

@@ -23,8 +23,8 @@
 #include <unistd.h>
 
 #define META_DIR ".nightshift"
-#define MAX_PATH 4096	     /* the package's own cap comes after */
-#define MAX_INI (1 << 20)
+#define MAX_PATH 4096 /* the package's own cap comes after */
+#define MAX_INI	 (1 << 20)
 
 struct build {
 	git_repository *repo;
@@ -59,8 +59,8 @@ static int write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
-static int write_blob(const struct build *b, const char *rel,
-		      const git_oid *id, unsigned mode)
+static int write_blob(const struct build *b, const char *rel, const git_oid *id,
+		      unsigned mode)
 {
 	git_blob *blob = NULL;
 	char *path = xprintf("%s/%s", b->dir, rel), *slash;
@@ -106,8 +106,7 @@ static int blob_sha256(char out[NS_HEX_LEN + 1], const struct build *b,
 	return 0;
 }
 
-static int refuse_mode(const struct build *b, const char *path,
-		       uint16_t mode)
+static int refuse_mode(const struct build *b, const char *path, uint16_t mode)
 {
 	if (mode == GIT_FILEMODE_LINK) {
 		ns_error_set("%s: %s: a symbolic link in the range (refused, "
@@ -170,10 +169,9 @@ static int on_delta(struct build *b, const git_diff_delta *d)
 		return 0;
 	}
 	dst = xprintf("files/%s", rel);
-	ret = write_blob(b, dst, &d->new_file.id,
-			 d->new_file.mode == GIT_FILEMODE_BLOB_EXECUTABLE
-				 ? 0755
-				 : 0644);
+	ret = write_blob(
+		b, dst, &d->new_file.id,
+		d->new_file.mode == GIT_FILEMODE_BLOB_EXECUTABLE ? 0755 : 0644);
 	free(dst);
 	return ret;
 }
@@ -258,7 +256,7 @@ static int write_meta(struct build *b, git_tree *to)
 			ret = NS_EINVALID;
 		} else {
 			ret = write_blob(b, rel, git_tree_entry_id(e), 0644);
-		b->changed = 1; /* an enhancement of SQL alone */
+			b->changed = 1; /* an enhancement of SQL alone */
 		}
 		free(rel);
 	}

@@ -31,8 +31,8 @@ struct cursor {
 	int line;
 };
 
-__attribute__((format(printf, 2, 3))) static int
-bad(const struct cursor *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int bad(const struct cursor *c,
+						     const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
@@ -90,8 +90,9 @@ static int take_planned(struct cursor *c, char **at, char **planner,
 	while (c->p < c->end && !isspace((unsigned char)*c->p))
 		c->p++;
 	if (!is_time(s, (size_t)(c->p - s)))
-		return bad(c, "%s", "expected the planned time "
-				    "YYYY-MM-DDTHH:MM:SSZ");
+		return bad(c, "%s",
+			   "expected the planned time "
+			   "YYYY-MM-DDTHH:MM:SSZ");
 	*at = xstrndup(s, (size_t)(c->p - s));
 	skip_blank(c);
 	s = c->p;
@@ -109,8 +110,9 @@ static int take_planned(struct cursor *c, char **at, char **planner,
 	if (c->p == c->end)
 		return 0;
 	if (*c->p != '#')
-		return bad(c, "%s", "expected '# NOTE' or the end of the line "
-				    "after the planner's email");
+		return bad(c, "%s",
+			   "expected '# NOTE' or the end of the line "
+			   "after the planner's email");
 	c->p++;
 	skip_blank(c);
 	*note = xstrndup(c->p, (size_t)(c->end - c->p));
@@ -126,14 +128,16 @@ static int take_dep(struct cursor *c, struct ns_sqitch_dep *d)
 		c->p++;
 	}
 	if (*c->p != '@' && !(a = take_name(c)))
-		return bad(c, "%s", "expected a dependency [PROJECT:]NAME[@TAG]");
+		return bad(c, "%s",
+			   "expected a dependency [PROJECT:]NAME[@TAG]");
 	if (a && c->p < c->end && *c->p == ':') {
 		c->p++;
 		d->project = a;
 		a = NULL;
 		if (*c->p != '@' && !(a = take_name(c)))
-			return bad(c, "%s", "expected a change name after "
-					    "'PROJECT:'");
+			return bad(c, "%s",
+				   "expected a change name after "
+				   "'PROJECT:'");
 	}
 	d->change = a;
 	if (c->p < c->end && *c->p == '@') {
@@ -142,10 +146,12 @@ static int take_dep(struct cursor *c, struct ns_sqitch_dep *d)
 			return bad(c, "%s", "expected a tag name after '@'");
 	}
 	if (!d->change && !d->tag)
-		return bad(c, "%s", "expected a dependency [PROJECT:]NAME[@TAG]");
+		return bad(c, "%s",
+			   "expected a dependency [PROJECT:]NAME[@TAG]");
 	if (c->p < c->end && !isspace((unsigned char)*c->p) && *c->p != ']')
-		return bad(c, "%s", "expected a blank or ']' after a "
-				    "dependency");
+		return bad(c, "%s",
+			   "expected a blank or ']' after a "
+			   "dependency");
 	return 0;
 }
 
@@ -158,8 +164,9 @@ static int take_deps(struct cursor *c, struct ns_sqitch_change *ch)
 		while (c->p < c->end && isspace((unsigned char)*c->p))
 			c->p++;
 		if (c->p == c->end)
-			return bad(c, "%s", "expected ']' to close the "
-					    "dependencies");
+			return bad(c, "%s",
+				   "expected ']' to close the "
+				   "dependencies");
 		if (*c->p == ']')
 			break;
 		ch->deps = xrealloc(ch->deps,
@@ -201,8 +208,9 @@ static int pragma(struct ns_sqitch_plan *p, struct cursor *c)
 	if (slot && (*slot || !*val || !*key)) {
 		free(key);
 		free(val);
-		return bad(c, "%s", *slot ? "pragma given twice"
-					  : "expected a value after '='");
+		return bad(c, "%s",
+			   *slot ? "pragma given twice"
+				 : "expected a value after '='");
 	}
 	if (slot)
 		*slot = val;
@@ -252,8 +260,9 @@ static int rework(struct ns_sqitch_plan *p, struct cursor *c)
 		return 0;
 	t = tag_after(p, (size_t)prev);
 	if (!t)
-		return bad(c, "change '%s' is planned already; a change is "
-			      "reworked only after a tag",
+		return bad(c,
+			   "change '%s' is planned already; a change is "
+			   "reworked only after a tag",
 			   ch->name);
 	free(p->changes[prev].script);
 	p->changes[prev].script = xprintf("%s@%s", ch->name, t->name);
@@ -275,7 +284,8 @@ static int check_deps(const struct ns_sqitch_plan *p, struct cursor *c)
 	for (size_t i = 0; i < ch->deps_nr; i++) {
 		const struct ns_sqitch_dep *d = &ch->deps[i];
 
-		if (d->conflict || (d->project && strcmp(d->project, p->project)))
+		if (d->conflict ||
+		    (d->project && strcmp(d->project, p->project)))
 			continue;
 		if (!d->change && !has_tag(p, d->tag))
 			return bad(c, "tag '@%s' is not planned before it",
@@ -283,8 +293,9 @@ static int check_deps(const struct ns_sqitch_plan *p, struct cursor *c)
 		if (!d->change)
 			continue;
 		if (ns_sqitch_plan_find(p, d->change, d->tag, p->nr - 1) < 0)
-			return bad(c, "requires '%s', which is not planned "
-				      "before it",
+			return bad(c,
+				   "requires '%s', which is not planned "
+				   "before it",
 				   d->change);
 	}
 	return 0;
@@ -296,8 +307,9 @@ static int change(struct ns_sqitch_plan *p, struct cursor *c)
 	int ret;
 
 	if (!p->project)
-		return bad(c, "%s", "expected the %project pragma before the "
-				    "first change");
+		return bad(c, "%s",
+			   "expected the %project pragma before the "
+			   "first change");
 	p->changes = xrealloc(p->changes, (p->nr + 1) * sizeof(*p->changes));
 	ch = &p->changes[p->nr++];
 	memset(ch, 0, sizeof(*ch));
@@ -307,8 +319,9 @@ static int change(struct ns_sqitch_plan *p, struct cursor *c)
 		skip_blank(c);
 	}
 	if (!(ch->name = take_name(c)))
-		return bad(c, "%s", "expected a change name (no blanks, none "
-				    "of :@#\\, no '..', no punctuation first or last)");
+		return bad(c, "%s",
+			   "expected a change name (no blanks, none "
+			   "of :@#\\, no '..', no punctuation first or last)");
 	ch->script = xstrdup(ch->name);
 	if (c->p < c->end && !isspace((unsigned char)*c->p))
 		return bad(c, "%s", "expected a blank after the change name");
@@ -567,9 +580,12 @@ static void unwrap(char *buf, size_t len)
 {
 	static const char *const begin[] = { "BEGIN", "BEGIN TRANSACTION",
 					     NULL };
-	static const char *const end[] = { "COMMIT", "ROLLBACK", "END",
+	static const char *const end[] = { "COMMIT",
+					   "ROLLBACK",
+					   "END",
 					   "COMMIT TRANSACTION",
-					   "ROLLBACK TRANSACTION", NULL };
+					   "ROLLBACK TRANSACTION",
+					   NULL };
 	char *p = buf, *stop = buf + len, *first = NULL, *fe = NULL;
 	char *last = NULL, *le = NULL;
 
@@ -652,8 +668,10 @@ static int lookup(long long *out, struct ns_registry *r, const char *project,
 	json_array_foreach(rows, i, row)
 	{
 		json_t *o = json_loads(ns_row_str(row, "detail"), 0, NULL);
-		const char *pj = json_string_value(json_object_get(o, "sqitch"));
-		const char *ch = json_string_value(json_object_get(o, "change"));
+		const char *pj =
+			json_string_value(json_object_get(o, "sqitch"));
+		const char *ch =
+			json_string_value(json_object_get(o, "change"));
 		const char *at =
 			json_string_value(json_object_get(o, "planned"));
 
@@ -778,9 +796,8 @@ static int submit_one(long long *out, const struct project *pr,
 
 		origin = origin_of(pr, i);
 		if (s->resubmit)
-			ret = ns_lifecycle_resubmit_from(&rev, c, r,
-							 s->resubmit, tmp,
-							 actor, origin);
+			ret = ns_lifecycle_resubmit_from(
+				&rev, c, r, s->resubmit, tmp, actor, origin);
 		else
 			ret = ns_lifecycle_submit_from(out, c, r, tmp, actor,
 						       origin);
@@ -801,8 +818,8 @@ static int submit_one(long long *out, const struct project *pr,
 static long pick(const struct project *pr, const char *change)
 {
 	const char *at = strchr(change, '@');
-	char *name = at ? xstrndup(change, (size_t)(at - change))
-			: xstrdup(change);
+	char *name =
+		at ? xstrndup(change, (size_t)(at - change)) : xstrdup(change);
 	long i = ns_sqitch_plan_find(&pr->plan, name, at ? at + 1 : NULL,
 				     pr->plan.nr);
 
@@ -823,8 +840,8 @@ static int resubmit_one(int *out_rev, const struct project *pr,
 	int ret;
 
 	if (only < 0 || enh[only] != s->resubmit) {
-		ns_error_set("%s: change '%s' was %s ENH-%lld",
-			     pr->plan_name, s->change ? s->change : "",
+		ns_error_set("%s: change '%s' was %s ENH-%lld", pr->plan_name,
+			     s->change ? s->change : "",
 			     only >= 0 && enh[only] ? "submitted as another "
 						      "enhancement than"
 						    : "never submitted as",

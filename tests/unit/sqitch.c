@@ -12,7 +12,7 @@
 #include "error.h"
 #include "sqitch.h"
 
-#define WHO " Marge N. O'Vera <marge@example.com>"
+#define WHO  " Marge N. O'Vera <marge@example.com>"
 #define HEAD "%syntax-version=1.0.0\n%project=flipr\n"
 
 static int parse(struct ns_sqitch_plan *p, const char *text)
@@ -115,8 +115,8 @@ static void test_find(void **state)
 	assert_int_equal(parse(&p, full), 0);
 	/* from the end: the latest users; at the tag: the older one */
 	assert_int_equal(ns_sqitch_plan_find(&p, "users", NULL, p.nr), 3);
-	assert_int_equal(
-		ns_sqitch_plan_find(&p, "users", "v1.0.0-dev1", p.nr), 1);
+	assert_int_equal(ns_sqitch_plan_find(&p, "users", "v1.0.0-dev1", p.nr),
+			 1);
 	/* from the reworked change itself: the one before it */
 	assert_int_equal(ns_sqitch_plan_find(&p, "users", NULL, 3), 1);
 	assert_int_equal(ns_sqitch_plan_find(&p, "flips", NULL, 2), -1);
@@ -186,9 +186,9 @@ static void test_nul(void **state)
 	struct ns_sqitch_plan p = NS_SQITCH_PLAN_INIT;
 	static const char text[] = "%project=a\nb\0c 2013-12-30T23:49:00Z\n";
 
-	assert_int_equal(ns_sqitch_plan_parse(&p, "sqitch.plan", text,
-					      sizeof(text) - 1),
-			 NS_EINVALID);
+	assert_int_equal(
+		ns_sqitch_plan_parse(&p, "sqitch.plan", text, sizeof(text) - 1),
+		NS_EINVALID);
 	assert_string_equal(ns_error_last(), "sqitch.plan:2: a NUL byte");
 	ns_sqitch_plan_release(&p);
 }
@@ -218,10 +218,8 @@ static void test_foreign(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_find),
-		cmocka_unit_test(test_malformed),
-		cmocka_unit_test(test_nul),
+		cmocka_unit_test(test_full),	  cmocka_unit_test(test_find),
+		cmocka_unit_test(test_malformed), cmocka_unit_test(test_nul),
 		cmocka_unit_test(test_foreign),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
