@@ -427,11 +427,10 @@ static long long estimate(struct ctx *x)
 static int check_schedule(struct ctx *x, time_t at)
 {
 	const struct ns_manifest *m = &x->pkg->manifest;
-	struct ns_window *w = NULL;
-	struct ns_blackout *b = NULL;
+	struct ns_calendar *cal = NULL;
 	char iso[NS_TIME_LEN], when[NS_TIME_LEN];
 	time_t nb, end, next;
-	int ret = 0;
+	int ret;
 
 	ns_time_iso(iso, at);
 	x->a->estimate_ms = estimate(x);
@@ -439,41 +438,32 @@ static int check_schedule(struct ctx *x, time_t at)
 		add(x->a, "NOT-BEFORE", 1,
 		    "the proposed time %s is before its not-before %s", iso,
 		    m->not_before);
-	if (x->env->blackout) {
-		if ((ret = ns_blackout_parse(&b, x->env->blackout,
-					     "blackout")) < 0)
-			return ret;
-		if (ns_blackout_contains(b, at))
-			add(x->a, "BLACKOUT", 1,
-			    "the proposed time %s falls in a blackout of %s "
-			    "(%s)",
-			    iso, x->env->name, x->env->blackout);
+	if ((ret = ns_calendar_new(&cal, x->env)) < 0)
+		return ret;
+	if (x->env->blackout && ns_calendar_blackout(cal, at)) {
+		add(x->a, "BLACKOUT", 1,
+		    "the proposed time %s falls in a blackout of %s (%s)", iso,
+		    x->env->name, x->env->blackout);
+	} else if (!ns_calendar_open(cal, at, &end)) {
+		next = ns_calendar_next(cal, at, NULL);
+		if (next != (time_t)-1)
+			ns_time_iso(when, next);
+		add(x->a, "WINDOW", 1,
+		    "the proposed time %s is outside the windows of %s "
+		    "(%s)%s%s",
+		    iso, x->env->name, x->env->window,
+		    next != (time_t)-1 ? "; the next opens " : "",
+		    next != (time_t)-1 ? when : "");
+	} else if (end != (time_t)-1 &&
+		   at + (x->a->estimate_ms + 999) / 1000 > end) {
+		ns_time_iso(when, end);
+		add(x->a, "DURATION", 1,
+		    "it needs about %lld s, and the window that holds %s "
+		    "closes at %s",
+		    (x->a->estimate_ms + 999) / 1000, iso, when);
 	}
-	if (x->env->window) {
-		if ((ret = ns_window_parse(&w, x->env->window, "window")) < 0)
-			goto done;
-		if (!ns_window_contains(w, at, &end)) {
-			next = ns_window_next(w, at);
-			if (next != (time_t)-1)
-				ns_time_iso(when, next);
-			add(x->a, "WINDOW", 1,
-			    "the proposed time %s is outside the windows of "
-			    "%s (%s)%s%s",
-			    iso, x->env->name, x->env->window,
-			    next != (time_t)-1 ? "; the next opens " : "",
-			    next != (time_t)-1 ? when : "");
-		} else if (at + (x->a->estimate_ms + 999) / 1000 > end) {
-			ns_time_iso(when, end);
-			add(x->a, "DURATION", 1,
-			    "it needs about %lld s, and the window that holds "
-			    "%s closes at %s",
-			    (x->a->estimate_ms + 999) / 1000, iso, when);
-		}
-	}
-done:
-	ns_window_free(w);
-	ns_blackout_free(b);
-	return ret;
+	ns_calendar_free(cal);
+	return 0;
 }
 
 static void check_instructions(struct ctx *x)

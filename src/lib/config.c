@@ -184,6 +184,37 @@ static struct ns_system *add_system(struct ns_config *c, const char *name)
 	return s;
 }
 
+/* a window or blackout line: checked now, so that a window run never meets
+ * a bad one; an environment may have several of each */
+static int env_line(struct load_state *st, struct ns_env *e, const char *key,
+		    const char *v, int line)
+{
+	int is_window = !strcmp(key, "window");
+	char *what = xprintf("%s:%d: [environment \"%s\"] %s", st->file, line,
+			     e->name, key);
+	int r = is_window ? ns_window_check(v, what)
+			  : ns_blackout_check(v, what);
+	char **joined = is_window ? &e->window : &e->blackout;
+	struct ns_env_line **lines = is_window ? &e->windows : &e->blackouts;
+	size_t *nr = is_window ? &e->windows_nr : &e->blackouts_nr;
+
+	free(what);
+	if (r < 0)
+		return r;
+	if (*joined) {
+		char *both = xprintf("%s, %s", *joined, v);
+
+		free(*joined);
+		*joined = both;
+	} else {
+		*joined = xstrdup(v);
+	}
+	*lines = xrealloc(*lines, (*nr + 1) * sizeof(**lines));
+	(*lines)[*nr].value = xstrdup(v);
+	(*lines)[(*nr)++].line = line;
+	return 0;
+}
+
 static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		   const char *v, int line)
 {
@@ -197,22 +228,9 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		e->database = database_url(c, v);
 	} else if (!strcmp(key, "verify"))
 		return set_str(&e->verify, v);
-	else if (!strcmp(key, "window") || !strcmp(key, "blackout")) {
-		/* checked now, so that a window run never meets a bad one */
-		char *what = xprintf("%s:%d: [environment \"%s\"] %s", st->file,
-				     line, e->name, key);
-		struct ns_window *w = NULL;
-		struct ns_blackout *b = NULL;
-		int r = !strcmp(key, "window") ? ns_window_parse(&w, v, what)
-					       : ns_blackout_parse(&b, v, what);
-		ns_window_free(w);
-		ns_blackout_free(b);
-		free(what);
-		if (r < 0)
-			return r;
-		return set_str(
-			!strcmp(key, "window") ? &e->window : &e->blackout, v);
-	} else if (!strcmp(key, "warranty")) {
+	else if (!strcmp(key, "window") || !strcmp(key, "blackout"))
+		return env_line(st, e, key, v, line);
+	else if (!strcmp(key, "warranty")) {
 		long long secs;
 		if (ns_config_duration(&secs, v) < 0)
 			return bad(
@@ -222,9 +240,18 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 				e->name, v);
 		e->warranty_s = secs;
 		return set_str(&e->warranty, v);
-	} else if (!strcmp(key, "timezone"))
-		return 0;
-	else
+	} else if (!strcmp(key, "timezone")) {
+		/* checked now, so that a window run never meets a bad one */
+		char *what = xprintf("%s:%d: [environment \"%s\"] timezone",
+				     st->file, line, e->name);
+		int r = ns_zone_check(v, what);
+
+		free(what);
+		if (r < 0)
+			return r;
+		e->timezone_line = line;
+		return set_str(&e->timezone, v);
+	} else
 		return bad(st, line, "unknown key '%s' in [environment \"%s\"]",
 			   key, e->name);
 	return 0;
@@ -506,6 +533,13 @@ static int section_opens(struct load_state *st, const char *kind,
 	return 0;
 }
 
+/* the keys a section may give on several lines */
+static int repeatable(const char *kind, const char *key)
+{
+	return !strcmp(kind, "environment") &&
+	       (!strcmp(key, "window") || !strcmp(key, "blackout"));
+}
+
 static int handler(void *data, const char *section, const char *key,
 		   const char *v, int line)
 {
@@ -522,7 +556,7 @@ static int handler(void *data, const char *section, const char *key,
 		return r;
 	}
 	pair = xprintf("\n%s\n%s\n", section, key);
-	if (strstr(st->seen.buf, pair)) {
+	if (strstr(st->seen.buf, pair) && !repeatable(kind, key)) {
 		r = bad(st, line, "duplicate key '%s' in [%s]", key, section);
 	} else {
 		strbuf_addstr(&st->seen, pair + 1);
@@ -566,6 +600,7 @@ static int check_envs(struct ns_config *c)
 		struct ns_env *e = &c->envs[i];
 		char *slash = strchr(e->name, '/');
 
+		e->file = xstrdup(c->path);
 		e->system = xstrndup(e->name, (size_t)(slash - e->name));
 		e->kind = xstrdup(slash + 1);
 		if (!ns_config_system(c, e->system))
@@ -707,6 +742,14 @@ void ns_config_release(struct ns_config *c)
 		free(e->verify);
 		free(e->window);
 		free(e->blackout);
+		for (size_t j = 0; j < e->windows_nr; j++)
+			free(e->windows[j].value);
+		free(e->windows);
+		for (size_t j = 0; j < e->blackouts_nr; j++)
+			free(e->blackouts[j].value);
+		free(e->blackouts);
+		free(e->timezone);
+		free(e->file);
 		free(e->warranty);
 		for (size_t j = 0; j < e->sites_nr; j++) {
 			free(e->sites[j].name);

@@ -22,13 +22,25 @@ struct ns_site {
 	int line;	/* where the configuration first names it */
 };
 
+/* one line of a key an environment may give several times */
+struct ns_env_line {
+	char *value;
+	int line;
+};
+
 struct ns_env {
 	char *name;	       /* "billing/model" */
 	char *system;	       /* "billing" */
 	char *kind;	       /* "model" or "production" */
 	char *root, *database; /* the single site, when said here */
 	char *verify;
+	/* window and blackout: all their lines, joined with ", " */
 	char *window, *blackout, *warranty;
+	struct ns_env_line *windows, *blackouts; /* each line, for window.h */
+	size_t windows_nr, blackouts_nr;
+	char *timezone; /* an IANA name; NULL: the machine's local zone */
+	int timezone_line;
+	char *file;	      /* the configuration file, for messages */
 	long long warranty_s; /* the warranty in seconds (default 30 days) */
 	struct ns_site *sites;
 	size_t sites_nr;
