@@ -5,14 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static const char usage[] = "schedule ID --env ENV [--at TIME]";
+static const char usage[] = "schedule ID --env ENV [--at TIME] "
+			    "[--override-blackout --reason TEXT]";
 
 int cmd_schedule(int argc, char **argv)
 {
 	struct cli c = CLI_INIT;
-	const char *pos[1], *env = NULL, *at = NULL;
+	struct ns_placement p = NS_PLACEMENT_INIT;
+	const char *pos[1], *env = NULL, *reason = NULL;
+	int override = 0;
 	struct cli_opt opts[] = { { "env", 1, &env, NULL },
-				  { "at", 1, &at, NULL },
+				  { "at", 1, &p.at, NULL },
+				  { "override-blackout", 0, NULL, &override },
+				  { "reason", 1, &reason, NULL },
 				  { NULL, 0, NULL, NULL } };
 	char *path = NULL;
 	long long id;
@@ -22,16 +27,21 @@ int cmd_schedule(int argc, char **argv)
 		return 2;
 	if (n != 1 || !env)
 		return cli_usage(usage);
+	if ((ret = cli_placement_opts(&p, override, reason, usage)) != 0)
+		return ret;
 	if (!(id = ns_enh_parse(pos[0]))) {
 		ns_error_set("'%s' is not an enhancement id (ENH-n)", pos[0]);
 		return cli_fail(NS_EUSAGE);
 	}
 	if ((ret = cli_open(&c)) == 0)
-		ret = ns_lifecycle_schedule(&path, &c.cfg, c.reg, id, env, at,
+		ret = ns_lifecycle_schedule(&path, &p, &c.cfg, c.reg, id, env,
 					    c.user);
-	if (ret == 0)
+	if (ret == 0) {
 		printf("%s\n", path);
+		cli_placed(&p, id);
+	}
 	free(path);
+	ns_placement_release(&p);
 	cli_close(&c);
-	return ret < 0 ? cli_fail(ret) : 0;
+	return ret < 0 ? cli_fail(ret) : cli_done(0);
 }

@@ -1,4 +1,6 @@
 #include "common.h"
+#include "lifecycle.h"
+#include "timefmt.h"
 
 #include <errno.h>
 #include <pwd.h>
@@ -189,4 +191,50 @@ const char *cli_str(json_t *o, const char *k)
 {
 	const char *s = json_string_value(json_object_get(o, k));
 	return s ? s : "-";
+}
+
+int cli_placement_opts(struct ns_placement *p, int override, const char *reason,
+		       const char *usage)
+{
+	if (reason && !override) {
+		fprintf(stderr, "nightshift: --reason goes with "
+				"--override-blackout\n");
+		return cli_usage(usage);
+	}
+	if (override && (!reason || !*reason)) {
+		fprintf(stderr,
+			"nightshift: --override-blackout needs --reason "
+			"TEXT, the reason that is audited\n");
+		return cli_usage(usage);
+	}
+	p->override_reason = override ? reason : NULL;
+	return 0;
+}
+
+void cli_placed(const struct ns_placement *p, long long id)
+{
+	char start[NS_TIME_LEN], close[NS_TIME_LEN], latest[NS_TIME_LEN];
+
+	ns_time_iso(start, p->start);
+	if (p->close != (time_t)-1)
+		ns_time_iso(close, p->close);
+	if (p->latest != (time_t)-1)
+		ns_time_iso(latest, p->latest);
+	if (p->note)
+		fprintf(stderr,
+			"nightshift: ENH-%lld: %s: placed at %s (the opening "
+			"closes %s%s%s%s)\n",
+			id, p->note, start,
+			p->close != (time_t)-1 ? "at " : "never",
+			p->close != (time_t)-1 ? close : "",
+			p->latest != (time_t)-1 ? "; latest safe start " : "",
+			p->latest != (time_t)-1 ? latest : "");
+	if (p->override_reason)
+		fprintf(stderr,
+			"nightshift: ENH-%lld: blackout overridden (%s), "
+			"audited: %s\n",
+			id,
+			p->in_blackout ? "it runs inside a blackout"
+				       : "no blackout was in the way",
+			p->override_reason);
 }

@@ -62,4 +62,12 @@ const char *cli_str(json_t *o, const char *k);
 /* ENH-n or n into *id; else the usage message and its exit status */
 int cli_enh(long long *id, const char *s);
 
+/* schedule's and promote's --at, --override-blackout and --reason, and
+ * the line on stderr that says where a trigger went when that is not
+ * where it was asked to go */
+struct ns_placement;
+int cli_placement_opts(struct ns_placement *p, int override, const char *reason,
+		       const char *usage);
+void cli_placed(const struct ns_placement *p, long long id);
+
 #endif

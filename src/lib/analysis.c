@@ -393,35 +393,41 @@ static int check_declared(struct ctx *x, time_t at)
 }
 
 /* the measured duration of the accepted model run, for production */
-static long long measured_ms(struct ctx *x)
+static long long measured_ms(struct ns_registry *r, long long enh, int rev,
+			     const char *system)
 {
 	json_t *row = NULL;
 	long long ms = -1;
 
-	if (!ns_lifecycle_model_run(
-		    x->r, json_integer_value(json_object_get(x->enh, "id")),
-		    (int)json_integer_value(
-			    json_object_get(x->enh, "revision")),
-		    x->env->system, &row) &&
-	    row)
+	if (!ns_lifecycle_model_run(r, enh, rev, system, &row) && row)
 		ms = json_integer_value(json_object_get(row, "duration_ms"));
 	json_decref(row);
 	return ms;
 }
 
-static long long estimate(struct ctx *x)
+void ns_estimate(long long *apply_ms, long long *rollback_ms,
+		 struct ns_registry *r, long long enh, int rev,
+		 const struct ns_package *pkg, const struct ns_env *env)
 {
 	uint64_t bytes = 0;
 	long long ms;
 
-	if (!strcmp(x->env->kind, "production") && (ms = measured_ms(x)) >= 0)
+	if (!strcmp(env->kind, "production") &&
+	    (ms = measured_ms(r, enh, rev, env->system)) >= 0) {
 		/* the same work on another copy: twice the model's time, and
 		 * never less than the fixed cost */
-		return ms * 2 > EST_FIXED_MS ? ms * 2 : EST_FIXED_MS;
-	for (size_t i = 0; i < x->pkg->nr; i++)
-		bytes += x->pkg->members[i].size;
-	return EST_FIXED_MS + (long long)x->pkg->nr * EST_FILE_MS +
-	       (long long)(bytes / EST_BYTES_PER_MS) * 2; /* archive + write */
+		ms = ms * 2 > EST_FIXED_MS ? ms * 2 : EST_FIXED_MS;
+	} else {
+		for (size_t i = 0; i < pkg->nr; i++)
+			bytes += pkg->members[i].size;
+		ms = EST_FIXED_MS + (long long)pkg->nr * EST_FILE_MS +
+		     (long long)(bytes / EST_BYTES_PER_MS) * 2; /* archive +
+								    write */
+	}
+	*apply_ms = ms;
+	/* a rollback reverts the SQL and writes back what was archived:
+	 * taken to cost what applying did */
+	*rollback_ms = ms;
 }
 
 static int check_schedule(struct ctx *x, time_t at)
@@ -430,10 +436,16 @@ static int check_schedule(struct ctx *x, time_t at)
 	struct ns_calendar *cal = NULL;
 	char iso[NS_TIME_LEN], when[NS_TIME_LEN];
 	time_t nb, end, next;
+	long long need;
 	int ret;
 
 	ns_time_iso(iso, at);
-	x->a->estimate_ms = estimate(x);
+	ns_estimate(
+		&x->a->estimate_ms, &x->a->rollback_ms, x->r,
+		json_integer_value(json_object_get(x->enh, "id")),
+		(int)json_integer_value(json_object_get(x->enh, "revision")),
+		x->pkg, x->env);
+	need = (x->a->estimate_ms + x->a->rollback_ms + 999) / 1000;
 	if (m->not_before && !ns_time_parse(&nb, m->not_before) && at < nb)
 		add(x->a, "NOT-BEFORE", 1,
 		    "the proposed time %s is before its not-before %s", iso,
@@ -454,12 +466,11 @@ static int check_schedule(struct ctx *x, time_t at)
 		    iso, x->env->name, x->env->window,
 		    next != (time_t)-1 ? "; the next opens " : "",
 		    next != (time_t)-1 ? when : "");
-	} else if (end != (time_t)-1 &&
-		   at + (x->a->estimate_ms + 999) / 1000 > end) {
+	} else if (end != (time_t)-1 && at + need > end) {
 		ns_time_iso(when, end);
 		add(x->a, "DURATION", 1,
-		    "it needs about %lld s, and the window that holds %s "
-		    "closes at %s",
+		    "it needs about %lld s to apply and as long to roll back, "
+		    "and the window that holds %s closes at %s",
 		    (x->a->estimate_ms + 999) / 1000, iso, when);
 	}
 	ns_calendar_free(cal);
@@ -552,7 +563,8 @@ json_t *ns_analysis_json(const struct ns_analysis *a)
 	return json_pack("{s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:o}",
 			 "enhancement", id, "revision", a->revision,
 			 "environment", a->env, "at", at, "estimate_ms",
-			 (json_int_t)a->estimate_ms, "blocking", a->blocking,
+			 (json_int_t)a->estimate_ms, "rollback_ms",
+			 (json_int_t)a->rollback_ms, "blocking", a->blocking,
 			 "warnings", a->warnings, "findings", list);
 }
 

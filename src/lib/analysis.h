@@ -16,7 +16,8 @@
  *   NOT-BEFORE, WINDOW, BLACKOUT, DURATION   the proposed time: not before
  *        the developer's earliest, inside a window, outside blackouts,
  *        and the estimated duration (from sizes, or from the accepted
- *        model run when analysing for production) ends inside the window
+ *        model run when analysing for production) and that of a rollback
+ *        after it end inside the window
  *   DISTRIBUTION   the sites it names exist in the environment
  *   INSTRUCTIONS   operator or special instructions, where it has SQL
  *        (a warning) or the configuration requires them (blocking)
@@ -50,6 +51,7 @@ struct ns_analysis {
 	const char *env;
 	time_t at;	       /* the proposed time analysed */
 	long long estimate_ms; /* the estimated duration of the migration */
+	long long rollback_ms; /* and of its rollback, should it fail late */
 	struct ns_finding *f;
 	size_t nr, alloc;
 	int blocking, warnings;
@@ -69,7 +71,16 @@ int ns_analyze(struct ns_analysis *out, const struct ns_config *c,
 	       const struct ns_package *pkg, const struct ns_env *env,
 	       time_t at);
 void ns_analysis_release(struct ns_analysis *a);
-/* {enhancement, revision, environment, at, estimate_ms, blocking,
+/*
+ * The estimated time to apply revision rev of enh (whose package is pkg)
+ * in env — from the accepted model run's measured time for production,
+ * else from the package's sizes — and to roll it back, should it fail at
+ * its end. What schedule places in a window and the analysis checks.
+ */
+void ns_estimate(long long *apply_ms, long long *rollback_ms,
+		 struct ns_registry *r, long long enh, int rev,
+		 const struct ns_package *pkg, const struct ns_env *env);
+/* {enhancement, revision, environment, at, estimate_ms, rollback_ms, blocking,
  * warnings, findings: [{code, severity, message, items}]} */
 json_t *ns_analysis_json(const struct ns_analysis *a);
 /* the findings, one per line, for messages and notices */

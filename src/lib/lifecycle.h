@@ -24,6 +24,8 @@
 #ifndef NS_LIFECYCLE_H
 #define NS_LIFECYCLE_H
 
+#include <time.h>
+
 #include "config.h"
 #include "registry.h"
 
@@ -70,23 +72,57 @@ int ns_lifecycle_resubmit_from(int *out_rev, const struct ns_config *c,
 			       const char *src, const char *actor,
 			       const char *origin);
 /*
- * schedule: analyse the enhancement for env (blocking findings return it
- * to its developer: NS_EFAILED), write the trigger file of its current
- * revision, due at `at` (NULL: the manifest's proposed time, else now),
- * record it and move the enhancement to scheduled. Model environments only:
- * production is reached by promote. The trigger's path in *out_path.
+ * Where schedule and promote put a trigger: the first opening of the
+ * environment's calendar (window.h) at or after the time asked for — --at,
+ * else the manifest's proposed time, else now; never before the
+ * manifest's not-before, nor before the pending trigger in the same
+ * environment of an enhancement it requires — in which its estimated
+ * apply and rollback time (ns_estimate) fits before the opening closes.
+ * With override_reason set (change management only), blackouts are
+ * ignored and the override is audited with the reason.
  */
-int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
-			  struct ns_registry *r, long long enh, const char *env,
-			  const char *at, const char *actor);
+struct ns_placement {
+	const char *at;		     /* in: --at TIME, or NULL */
+	const char *override_reason; /* in: --override-blackout --reason */
+	time_t asked;		     /* out: the time asked for */
+	time_t wanted;		     /* out: asked, or later for not-before or
+				      * what it requires */
+	time_t start;		     /* out: where it was placed (due) */
+	time_t close;		     /* out: when that opening closes; -1:
+				      * never (no window) */
+	time_t latest;		     /* out: the latest safe start: close less
+				      * apply and rollback; -1: none */
+	long long need_ms;	     /* out: apply + rollback, estimated */
+	int in_blackout; /* out: it runs in an overridden blackout */
+	char *note;	 /* out: why start is not asked, or NULL */
+};
+
+#define NS_PLACEMENT_INIT                                                      \
+	{                                                                      \
+		NULL, NULL, -1, -1, -1, -1, -1, 0, 0, NULL                     \
+	}
+
+void ns_placement_release(struct ns_placement *p);
+
+/*
+ * schedule: place the trigger (above), analyse the enhancement for env at
+ * that time (blocking findings return it to its developer: NS_EFAILED),
+ * write the trigger file of its current revision, record it and move the
+ * enhancement to scheduled. Model environments only: production is
+ * reached by promote. The trigger's path in *out_path.
+ */
+int ns_lifecycle_schedule(char **out_path, struct ns_placement *p,
+			  const struct ns_config *c, struct ns_registry *r,
+			  long long enh, const char *env, const char *actor);
 /*
  * promote: the production trigger of an accepted enhancement, carrying
  * the payload whose hash is that of the accepted model run (anything else
- * is refused, NS_EINVALID), after the production analysis.
+ * is refused, NS_EINVALID), after the production analysis; placed as
+ * schedule places it.
  */
-int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
-			 struct ns_registry *r, long long enh, const char *at,
-			 const char *actor);
+int ns_lifecycle_promote(char **out_path, struct ns_placement *p,
+			 const struct ns_config *c, struct ns_registry *r,
+			 long long enh, const char *actor);
 
 /*
  * analyze: the conformity report (analysis.h) of the current revision for

@@ -11,6 +11,7 @@
 #include "strbuf.h"
 #include "timefmt.h"
 #include "trigger.h"
+#include "window.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -344,9 +345,17 @@ struct sched {
 	struct ns_package pkg;
 	const char **sites;
 	size_t sites_nr;
-	time_t due;
+	time_t due, not_before; /* not_before: -1 when none */
 	char due_iso[NS_TIME_LEN];
+	char *window;		      /* the placed opening, START/END */
+	char latest_iso[NS_TIME_LEN]; /* the latest safe start, or "" */
 };
+
+#define SCHED_INIT                                                             \
+	{                                                                      \
+		NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, -1, "", NULL,   \
+			""                                                     \
+	}
 
 static int sched_load(struct sched *s, const struct ns_config *c,
 		      struct ns_registry *r, long long enh)
@@ -411,8 +420,6 @@ static int sched_time(struct sched *s, const char *at, const char *src)
 				       : m->sched_model;
 	const char *key =
 		!strcmp(s->env->kind, "production") ? "production" : "model";
-	time_t nb;
-
 	s->due = ns_now();
 	if (at && ns_time_parse(&s->due, at) < 0) {
 		ns_error_set("--at: expected YYYY-MM-DD[THH:MM[:SS]], not '%s'",
@@ -425,7 +432,7 @@ static int sched_time(struct sched *s, const char *at, const char *src)
 			     src, key, proposed);
 		return NS_EINVALID;
 	}
-	if (m->not_before && ns_time_parse(&nb, m->not_before) < 0) {
+	if (m->not_before && ns_time_parse(&s->not_before, m->not_before) < 0) {
 		ns_error_set("%s:enhancement.ini: [schedule] not-before: "
 			     "expected YYYY-MM-DD[THH:MM[:SS]], not '%s'",
 			     src, m->not_before);
@@ -594,9 +601,18 @@ static int sched_write(char **out_path, const struct ns_config *c,
 	ns_time_iso(created, ns_now());
 	sched_sites(s);
 	spec = (struct ns_trigger_spec){
-		id,	      rev,	s->env->system, s->env->name,
-		s->env->kind, s->sites, s->sites_nr,	s->env->window,
-		s->due_iso,   NULL,	actor,		created,
+		id,
+		rev,
+		s->env->system,
+		s->env->name,
+		s->env->kind,
+		s->sites,
+		s->sites_nr,
+		s->window,
+		s->due_iso,
+		s->latest_iso[0] ? s->latest_iso : NULL,
+		actor,
+		created,
 		approvals,
 	};
 	dir = ns_env_dir(c->spool, s->env);
@@ -620,17 +636,212 @@ static int sched_write(char **out_path, const struct ns_config *c,
 
 static void sched_release(struct sched *s)
 {
+	free(s->window);
 	free(s->sites);
 	json_decref(s->enh);
 	json_decref(s->rev);
 	ns_package_release(&s->pkg);
 }
 
-int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
-			  struct ns_registry *r, long long enh, const char *env,
-			  const char *at, const char *actor)
+/* ---- placement in the environment's calendar ------------------------ */
+
+#define PLACE_HORIZON_S (366 * 86400L)
+
+void ns_placement_release(struct ns_placement *p)
 {
-	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, "" };
+	free(p->note);
+	p->note = NULL;
+}
+
+/* no earlier than the pending triggers in this environment of what it
+ * requires: the daemon runs them in that order within an opening */
+static int after_required(time_t *t, const struct sched *s,
+			  struct ns_registry *r)
+{
+	const struct ns_manifest *m = &s->pkg.manifest;
+	int ret = 0;
+
+	for (size_t i = 0; i < m->requires_nr && !ret; i++) {
+		long long o = ns_enh_parse(m->requires[i]);
+		json_t *row = NULL;
+		const char *due;
+		time_t d;
+
+		if (!o)
+			continue; /* the analysis says so */
+		ret = ns_registry_query_row(
+			r, &row,
+			"SELECT MAX(due_at) AS due FROM triggers WHERE "
+			"enhancement = ? AND environment = ? AND state = "
+			"'pending'",
+			"Is", o, s->env->name);
+		if (!ret && row && (due = ns_row_str(row, "due")) &&
+		    !ns_time_parse(&d, due) && d > *t)
+			*t = d;
+		json_decref(row);
+	}
+	return ret;
+}
+
+/* the first opening at or after p->wanted that holds need seconds */
+static int first_fit(struct ns_placement *p, const struct ns_calendar *cal,
+		     long long need, const struct sched *s, long long enh)
+{
+	char when[NS_TIME_LEN];
+	time_t t = p->wanted, start, close = -1;
+
+	for (;;) {
+		start = ns_calendar_next(cal, t, &close);
+		if (start == (time_t)-1 || start - p->wanted > PLACE_HORIZON_S)
+			break;
+		if (close == (time_t)-1 || start + need <= close) {
+			p->start = start;
+			p->close = close;
+			p->latest =
+				close == (time_t)-1 ? (time_t)-1 : close - need;
+			return 0;
+		}
+		t = close;
+	}
+	ns_time_iso(when, p->wanted);
+	ns_error_set("ENH-%lld: no opening of %s in the 366 days from %s "
+		     "holds its estimated %lld s (to apply, and as long to "
+		     "roll back); see nightshift windows --env %s",
+		     enh, s->env->name, when, need, s->env->name);
+	return NS_EFAILED;
+}
+
+/* why the trigger does not start when it was asked to */
+static char *why_moved(const struct ns_placement *p,
+		       const struct ns_calendar *cal, long long need,
+		       const struct sched *s)
+{
+	char asked[NS_TIME_LEN], wanted[NS_TIME_LEN], close[NS_TIME_LEN];
+	time_t end;
+	const char *why;
+
+	ns_time_iso(asked, p->asked);
+	ns_time_iso(wanted, p->wanted);
+	if (p->wanted > p->asked && p->wanted == s->not_before)
+		return xprintf("%s is before its not-before %s", asked, wanted);
+	if (p->wanted > p->asked)
+		return xprintf("%s is before the trigger of an enhancement it "
+			       "requires (%s)",
+			       asked, wanted);
+	if (ns_calendar_blackout(cal, p->wanted))
+		why = "falls in a blackout of";
+	else if (!ns_calendar_open(cal, p->wanted, &end))
+		why = "is outside the windows of";
+	else {
+		ns_time_iso(close, end);
+		return xprintf("%s leaves too little of the opening of %s "
+			       "(it closes at %s; %lld s are needed to "
+			       "apply and roll back)",
+			       wanted, s->env->name, close, need);
+	}
+	return xprintf("%s %s %s", wanted, why, s->env->name);
+}
+
+static int override_allowed(const struct ns_placement *p,
+			    const struct ns_config *c, const char *actor)
+{
+	if (!p->override_reason)
+		return 0;
+	if (!*p->override_reason) {
+		ns_error_set("--override-blackout needs --reason TEXT, the "
+			     "reason that is audited");
+		return NS_EUSAGE;
+	}
+	return ns_lifecycle_role(c, "change-management", actor,
+				 "--override-blackout");
+}
+
+/*
+ * Place s in its environment's calendar (lifecycle.h). With an override,
+ * the calendar is that of a copy of the environment without blackouts,
+ * and s->env becomes that copy, so that the analysis does not refuse the
+ * blackout either.
+ */
+static int sched_place(struct sched *s, struct ns_placement *p,
+		       struct ns_env *bare, struct ns_registry *r,
+		       long long enh)
+{
+	struct ns_calendar *cal = NULL, *full = NULL;
+	char start[NS_TIME_LEN], close[NS_TIME_LEN];
+	long long apply, rollback, need;
+	time_t end;
+	int ret;
+
+	p->asked = s->due;
+	p->wanted = s->not_before > s->due ? s->not_before : s->due;
+	if ((ret = after_required(&p->wanted, s, r)) < 0)
+		return ret;
+	ns_estimate(
+		&apply, &rollback, r, enh,
+		(int)json_integer_value(json_object_get(s->rev, "revision")),
+		&s->pkg, s->env);
+	p->need_ms = apply + rollback;
+	need = (p->need_ms + 999) / 1000;
+	if ((ret = ns_calendar_new(&full, s->env)) < 0)
+		goto done;
+	if (p->override_reason) {
+		*bare = *s->env;
+		bare->blackout = NULL;
+		bare->blackouts_nr = 0;
+		s->env = bare;
+		if ((ret = ns_calendar_new(&cal, bare)) < 0)
+			goto done;
+	}
+	if ((ret = first_fit(p, cal ? cal : full, need, s, enh)) < 0)
+		goto done;
+	/* the blackouts are what cuts the opening short in the full
+	 * calendar, when the bare one holds it */
+	p->in_blackout = cal && (!ns_calendar_open(full, p->start, &end) ||
+				 (end != (time_t)-1 && end < p->start + need));
+	if (p->start != p->asked)
+		p->note = why_moved(p, full, need, s);
+	s->due = p->start;
+	ns_time_iso(s->due_iso, s->due);
+	ns_time_iso(start, p->start);
+	if (p->close != (time_t)-1)
+		ns_time_iso(close, p->close);
+	s->window =
+		xprintf("%s/%s", start, p->close != (time_t)-1 ? close : "..");
+	if (p->latest != (time_t)-1)
+		ns_time_iso(s->latest_iso, p->latest);
+done:
+	ns_calendar_free(cal);
+	ns_calendar_free(full);
+	return ret;
+}
+
+/* the override is an event of its own, with its reason */
+static int audit_override(struct ns_registry *r, const struct sched *s,
+			  const struct ns_placement *p, const char *env,
+			  long long enh, const char *actor)
+{
+	char *detail;
+	int ret;
+
+	if (!p->override_reason)
+		return 0;
+	detail = xprintf("%s; due %s%s", p->override_reason, s->due_iso,
+			 p->in_blackout ? ", inside a blackout"
+					: ", outside every blackout");
+	ret = ns_registry_event(
+		r, actor, enh,
+		(int)json_integer_value(json_object_get(s->rev, "revision")),
+		env, "blackout-overridden", detail);
+	free(detail);
+	return ret;
+}
+
+int ns_lifecycle_schedule(char **out_path, struct ns_placement *p,
+			  const struct ns_config *c, struct ns_registry *r,
+			  long long enh, const char *env, const char *actor)
+{
+	struct sched s = SCHED_INIT;
+	struct ns_env bare;
 	int ret;
 
 	if (!(s.env = ns_config_env(c, env)))
@@ -643,16 +854,22 @@ int ns_lifecycle_schedule(char **out_path, const struct ns_config *c,
 			     s.env->name, enh);
 		return NS_EFAILED;
 	}
+	if ((ret = override_allowed(p, c, actor)) < 0)
+		return ret;
 	if ((ret = ns_lifecycle_may(c, r, enh, "schedule", actor,
 				    s.env->name)) < 0)
 		goto done;
 	if ((ret = sched_load(&s, c, r, enh)) < 0)
 		goto done;
-	if ((ret = sched_time(&s, at, ns_row_str(s.rev, "store_path"))) < 0)
+	if ((ret = sched_time(&s, p->at, ns_row_str(s.rev, "store_path"))) < 0)
+		goto done;
+	if ((ret = sched_place(&s, p, &bare, r, enh)) < 0)
 		goto done;
 	if ((ret = conform(&s, c, r, enh, actor)) < 0)
 		goto done;
 	ret = sched_write(out_path, c, r, enh, &s, "schedule", actor);
+	if (!ret)
+		ret = audit_override(r, &s, p, env, enh, actor);
 done:
 	sched_release(&s);
 	return ret;
@@ -673,11 +890,12 @@ static int accepted_payload(struct ns_registry *r, long long enh, int rev,
 	return ret;
 }
 
-int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
-			 struct ns_registry *r, long long enh, const char *at,
-			 const char *actor)
+int ns_lifecycle_promote(char **out_path, struct ns_placement *p,
+			 const struct ns_config *c, struct ns_registry *r,
+			 long long enh, const char *actor)
 {
-	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, "" };
+	struct sched s = SCHED_INIT;
+	struct ns_env bare;
 	json_t *row = NULL, *model_run = NULL;
 	char *prod = NULL;
 	int ret;
@@ -698,6 +916,8 @@ int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
 		ret = NS_EFAILED;
 		goto done;
 	}
+	if ((ret = override_allowed(p, c, actor)) < 0)
+		goto done;
 	if ((ret = ns_lifecycle_may(c, r, enh, "promote", actor, prod)) < 0)
 		goto done;
 	if ((ret = accepted_payload(
@@ -718,11 +938,15 @@ int ns_lifecycle_promote(char **out_path, const struct ns_config *c,
 		ret = NS_EINVALID;
 		goto done;
 	}
-	if ((ret = sched_time(&s, at, ns_row_str(s.rev, "store_path"))) < 0)
+	if ((ret = sched_time(&s, p->at, ns_row_str(s.rev, "store_path"))) < 0)
+		goto done;
+	if ((ret = sched_place(&s, p, &bare, r, enh)) < 0)
 		goto done;
 	if ((ret = conform(&s, c, r, enh, actor)) < 0)
 		goto done;
 	ret = sched_write(out_path, c, r, enh, &s, "promote", actor);
+	if (!ret)
+		ret = audit_override(r, &s, p, prod, enh, actor);
 done:
 	sched_release(&s);
 	json_decref(row);
@@ -735,7 +959,7 @@ int ns_lifecycle_analyze(struct ns_analysis *out, const struct ns_config *c,
 			 struct ns_registry *r, long long enh, const char *env,
 			 const char *at, const char *actor)
 {
-	struct sched s = { NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, "" };
+	struct sched s = SCHED_INIT;
 	int ret;
 
 	if (!(s.env = ns_config_env(c, env)))

@@ -722,3 +722,30 @@ void ns_calendar_free(struct ns_calendar *c)
 	}
 	free(c);
 }
+
+void ns_calendar_local(char out[NS_LOCAL_LEN], const struct ns_calendar *c,
+		       time_t t, int iso)
+{
+	struct zone_scope z;
+	struct tm tm;
+	size_t n = 0;
+
+	zone_enter(&z, c->zone);
+	if (localtime_r(&t, &tm))
+		n = strftime(out, NS_LOCAL_LEN,
+			     iso ? "%Y-%m-%dT%H:%M:%S%z"
+				 : "%a %Y-%m-%d %H:%M %Z",
+			     &tm);
+	zone_leave(&z);
+	out[n] = '\0';
+	if (iso && n > 2) {
+		/* +0100 → +01:00 */
+		memmove(out + n - 1, out + n - 2, 3);
+		out[n - 2] = ':';
+	}
+}
+
+const char *ns_calendar_zone(const struct ns_calendar *c)
+{
+	return c->zone;
+}

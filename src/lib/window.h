@@ -68,6 +68,14 @@ time_t ns_calendar_next(const struct ns_calendar *c, time_t t, time_t *close);
 /* whether a blackout of the calendar covers t (windows aside) */
 int ns_calendar_blackout(const struct ns_calendar *c, time_t t);
 
+/* t on the calendar's wall clock: "Tue 2026-12-01 23:00 CET", or with
+ * iso set "2026-12-01T23:00:00+01:00" */
+#define NS_LOCAL_LEN 64
+void ns_calendar_local(char out[NS_LOCAL_LEN], const struct ns_calendar *c,
+		       time_t t, int iso);
+/* the calendar's zone, NULL for the machine's local zone */
+const char *ns_calendar_zone(const struct ns_calendar *c);
+
 /* the checks the configuration loader makes on one line, so that a bad
  * one is refused when the file is read */
 int ns_window_check(const char *spec, const char *what);
