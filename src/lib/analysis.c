@@ -560,7 +560,7 @@ json_t *ns_analysis_json(const struct ns_analysis *a)
 				  "message", a->f[i].message, "items", items));
 	}
 	ns_time_iso(at, a->at);
-	return json_pack("{s:s, s:i, s:s, s:s, s:I, s:i, s:i, s:o}",
+	return json_pack("{s:s, s:i, s:s, s:s, s:I, s:I, s:i, s:i, s:o}",
 			 "enhancement", id, "revision", a->revision,
 			 "environment", a->env, "at", at, "estimate_ms",
 			 (json_int_t)a->estimate_ms, "rollback_ms",
