@@ -869,7 +869,7 @@ int ns_lifecycle_schedule(char **out_path, struct ns_placement *p,
 		goto done;
 	ret = sched_write(out_path, c, r, enh, &s, "schedule", actor);
 	if (!ret)
-		ret = audit_override(r, &s, p, env, enh, actor);
+		ret = audit_override(r, &s, p, s.env->name, enh, actor);
 done:
 	sched_release(&s);
 	return ret;
