@@ -446,6 +446,67 @@ static void test_duplicate_key(void **state)
 		   "[role \"qa\"]\n    members = bob\n"
 		   "[role \"qa\"]\n    members = carol\n",
 		   4, "members");
+	refused_at(state,
+		   "[environment \"billing/model\"]\n"
+		   "    root = /a\n"
+		   "    timezone = Europe/Berlin\n"
+		   "    timezone = UTC\n",
+		   4, "timezone");
+}
+
+/* window and blackout may be given on several lines, each kept with its
+ * line for the calendar's messages; the timezone is checked when loaded */
+static void test_window_lines(void **state)
+{
+	struct ns_config c = NS_CONFIG_INIT;
+	const struct ns_env *e;
+	char *path = put_conf(state,
+			      "[environment \"billing/model\"]\n"
+			      "    root = /a\n"
+			      "    window = Mon-Fri 23:00-05:00\n"
+			      "    timezone = America/New_York\n"
+			      "    window = Sat 01:00-04:00, Sun 02:00-03:00\n"
+			      "    blackout = 2026-12-24..2026-12-26\n"
+			      "[security]\n"
+			      "    impersonation = false\n"
+			      "[environment \"billing/model\"]\n"
+			      "    blackout = 2026-12-31 18:00..2027-01-01 "
+			      "06:00\n");
+
+	assert_int_equal(ns_config_load(&c, path), 0);
+	e = ns_config_env(&c, "billing/model");
+	assert_non_null(e);
+	assert_int_equal(e->windows_nr, 2);
+	assert_string_equal(e->windows[0].value, "Mon-Fri 23:00-05:00");
+	assert_int_equal(e->windows[0].line, 3);
+	assert_string_equal(e->windows[1].value,
+			    "Sat 01:00-04:00, Sun 02:00-03:00");
+	assert_int_equal(e->windows[1].line, 5);
+	assert_string_equal(e->window, "Mon-Fri 23:00-05:00, Sat 01:00-04:00, "
+				       "Sun 02:00-03:00");
+	assert_int_equal(e->blackouts_nr, 2);
+	assert_int_equal(e->blackouts[1].line, 10);
+	assert_string_equal(e->blackouts[1].value,
+			    "2026-12-31 18:00..2027-01-01 06:00");
+	assert_string_equal(e->timezone, "America/New_York");
+	assert_int_equal(e->timezone_line, 4);
+	assert_string_equal(e->file, path);
+	ns_config_release(&c);
+	free(path);
+
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    timezone = Europe/Atlantis\n",
+		   3, "unknown time zone 'Europe/Atlantis'");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    window = daily 01:00-02:00\n"
+		   "    window = daily 01:00-2\n",
+		   4, "bad time range");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    blackout = 2026-12-31 18:00..2026-12-31 17:00\n",
+		   3, "the range ends before it starts");
 }
 
 static void test_bad_environment_name(void **state)
@@ -595,6 +656,7 @@ int main(void)
 		T(test_unknown_key),
 		T(test_unknown_section),
 		T(test_duplicate_key),
+		T(test_window_lines),
 		T(test_bad_environment_name),
 		T(test_site_without_root),
 		T(test_environment_without_site),
