@@ -12,11 +12,14 @@
 #define DAY_MIN	 1440
 #define DAY_S	 86400L
 #define ALL_DAYS 0x7fu
-/* how far ahead the calendar looks, and how long a computed stretch of it
- * serves the queries that follow before it is computed again */
-#define HORIZON_S (366 * DAY_S)
-#define SPAN_S	  (400 * DAY_S)
-#define REUSE_S	  (30 * DAY_S)
+/* how far ahead the calendar looks; how many days a computed stretch of
+ * it covers, short first and the whole horizon when the answer is not in
+ * the short one; and how long a stretch serves the queries that follow
+ * before it is computed again */
+#define HORIZON_S  (366 * DAY_S)
+#define SHORT_DAYS 40L
+#define LONG_DAYS  400L
+#define REUSE_S	   (30 * DAY_S)
 
 struct item {
 	unsigned days;	/* bit n: tm_wday n (0 is Sunday) */
@@ -53,6 +56,7 @@ struct spans {
  * needs them (the calendar is const to its users, its cache is not) */
 struct cache {
 	time_t from, to;
+	long days;
 	struct spans open;
 	struct spans dark; /* the blackouts */
 	int valid;
@@ -569,7 +573,7 @@ static void subtract(struct spans *out, const struct spans *w,
 	}
 }
 
-static void cache_build(const struct ns_calendar *c, time_t t)
+static void cache_build(const struct ns_calendar *c, time_t t, long days)
 {
 	struct cache *k = c->cache;
 	struct spans w = { 0 };
@@ -579,10 +583,11 @@ static void cache_build(const struct ns_calendar *c, time_t t)
 	zone_enter(&z, c->zone);
 	d0 = local_day(t);
 	k->from = from_local((long long)d0 * DAY_MIN);
-	k->to = from_local((long long)(d0 + SPAN_S / DAY_S) * DAY_MIN);
+	k->to = from_local((long long)(d0 + days) * DAY_MIN);
+	k->days = days;
 	if (c->windows.nr)
 		/* an occurrence lasts a day at most: yesterday's may hold t */
-		add_windows(&w, &c->windows, d0 - 1, d0 + SPAN_S / DAY_S);
+		add_windows(&w, &c->windows, d0 - 1, d0 + days);
 	else
 		spans_add(&w, from_local((long long)(d0 - 1) * DAY_MIN), k->to);
 	spans_merge(&w);
@@ -598,12 +603,13 @@ static void cache_build(const struct ns_calendar *c, time_t t)
 	k->valid = 1;
 }
 
-static const struct cache *cache_for(const struct ns_calendar *c, time_t t)
+static const struct cache *cache_for(const struct ns_calendar *c, time_t t,
+				     long days)
 {
 	const struct cache *k = c->cache;
 
-	if (!k->valid || t < k->from || t - k->from > REUSE_S)
-		cache_build(c, t);
+	if (!k->valid || t < k->from || t - k->from > REUSE_S || k->days < days)
+		cache_build(c, t, days);
 	return k;
 }
 
@@ -630,10 +636,26 @@ static time_t close_of(const struct cache *k, const struct span *sp)
 	return sp->e >= k->to ? (time_t)-1 : sp->e;
 }
 
+/* the first open span that ends after t, from a stretch long enough to
+ * tell: a span cut by the end of a short stretch may go on */
+static const struct span *open_after(const struct ns_calendar *c, time_t t,
+				     const struct cache **out)
+{
+	const struct cache *k = cache_for(c, t, SHORT_DAYS);
+	const struct span *sp = first_after(&k->open, t);
+
+	if (!sp || sp->e >= k->to) {
+		k = cache_for(c, t, LONG_DAYS);
+		sp = first_after(&k->open, t);
+	}
+	*out = k;
+	return sp;
+}
+
 int ns_calendar_open(const struct ns_calendar *c, time_t t, time_t *close)
 {
-	const struct cache *k = cache_for(c, t);
-	const struct span *sp = first_after(&k->open, t);
+	const struct cache *k;
+	const struct span *sp = open_after(c, t, &k);
 
 	if (!sp || sp->s > t)
 		return 0;
@@ -644,8 +666,8 @@ int ns_calendar_open(const struct ns_calendar *c, time_t t, time_t *close)
 
 time_t ns_calendar_next(const struct ns_calendar *c, time_t t, time_t *close)
 {
-	const struct cache *k = cache_for(c, t);
-	const struct span *sp = first_after(&k->open, t);
+	const struct cache *k;
+	const struct span *sp = open_after(c, t, &k);
 	time_t start;
 
 	if (!sp)
@@ -660,7 +682,8 @@ time_t ns_calendar_next(const struct ns_calendar *c, time_t t, time_t *close)
 
 int ns_calendar_blackout(const struct ns_calendar *c, time_t t)
 {
-	const struct cache *k = cache_for(c, t);
+	/* the blackouts are all there, whatever the stretch */
+	const struct cache *k = cache_for(c, t, SHORT_DAYS);
 	const struct span *sp = first_after(&k->dark, t);
 
 	return sp && sp->s <= t;

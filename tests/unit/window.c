@@ -517,6 +517,17 @@ static void test_queries_move(void **state)
 			    "2026-03-07 05:00 +01");
 	}
 	ns_calendar_free(c);
+
+	/* an opening months ahead, and one that lasts for months */
+	c = calendar("UTC", "daily 01:00-02:00", "2026-01-01..2026-03-31");
+	assert_next(c, "2026-01-05 12:00", "2026-04-01 01:00",
+		    "2026-04-01 02:00");
+	assert_shut(c, "2026-02-01 01:30");
+	ns_calendar_free(c);
+	c = calendar("UTC", "daily 00:00-24:00", "2026-06-01..2026-06-01");
+	assert_open(c, "2026-01-05 12:00", "2026-06-01 00:00");
+	assert_next(c, "2026-06-01 12:00", "2026-06-02 00:00", NULL);
+	ns_calendar_free(c);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
