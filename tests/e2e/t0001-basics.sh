@@ -50,7 +50,7 @@ like "$err" "no-such-dir" "the message names the missing directory"
 ns --help
 is "$rc" 0 "--help: exit 0"
 is "$err" "" "--help writes nothing to stderr"
-for c in init submit status log schedule trigger window recover rollback unblock; do
+for c in init submit status log schedule trigger window windows recover rollback unblock; do
 	like "$out" "^  $c " "--help lists '$c'"
 done
 like "$out" "Exit: 0 success" "--help explains the exit codes"
@@ -83,6 +83,7 @@ check_usage rollback rollback ENH-1 --env model
 check_usage rollback rollback ENH-1 --reason x
 check_usage unblock unblock --env model
 check_usage window window
+check_usage windows windows extra
 check_usage trigger trigger show
 check_usage status status ENH-1 extra
 
