@@ -69,9 +69,10 @@ for o in e["openings"]:
 2026-12-29T22:00:00Z 2026-12-29T23:00:00+01:00 2026-12-30T04:00:00Z 2026-12-30T05:00:00+01:00" \
 	"windows --json: the Wednesday opening is cut at the blackout's midnight, the next ones follow it"
 NIGHTSHIFT_NOW=2026-12-01T23:30:00 ns windows --env model --json --count 1
-is "$(printf '%s' "$out" | python3 -c 'import json,sys
+# (the clock may run on from NIGHTSHIFT_NOW: a second or so is allowed)
+like "$(printf '%s' "$out" | python3 -c 'import json,sys
 e = json.load(sys.stdin)[0]; print(e["open"], e["openings"][0]["opens"]["utc"])')" \
-	"True 2026-12-01T23:30:00Z" "windows inside an opening: open now, from now"
+	"^True 2026-12-01T23:30:0[0-9]Z$" "windows inside an opening: open now, from now"
 ns windows --count 0
 is "$rc:$err" "2:nightshift: --count '0': expected a number from 1 to 1000" "windows --count 0: exit 2"
 ns windows --env nowhere/model
@@ -95,7 +96,7 @@ pkg "[schedule]" "not-before = 2026-12-02T10:00" >/dev/null    # ENH-1
 ns --as bob schedule ENH-1 --env model
 is "$rc" 0 "ENH-1 with a not-before: scheduled"
 is "$(due 1)" 2026-12-02T22:00:00Z "ENH-1: placed at the first opening after its not-before (23:00 Berlin)"
-like "$err" "ENH-1: 2026-12-01T12:00:00Z is before its not-before 2026-12-02T10:00:00Z: placed at 2026-12-02T22:00:00Z" \
+like "$err" "ENH-1: 2026-12-01T12:00:0[0-9]Z is before its not-before 2026-12-02T10:00:00Z: placed at 2026-12-02T22:00:00Z" \
 	"schedule says where it went and why"
 ns trigger show "$out"
 is "$(printf '%s' "$out" | python3 -c 'import json,sys
