@@ -349,12 +349,13 @@ struct sched {
 	char due_iso[NS_TIME_LEN];
 	char *window;		      /* the placed opening, START/END */
 	char latest_iso[NS_TIME_LEN]; /* the latest safe start, or "" */
+	const char *override;	      /* the blackout override's reason */
 };
 
 #define SCHED_INIT                                                             \
 	{                                                                      \
 		NULL, NULL, NULL, NS_PACKAGE_INIT, NULL, 0, 0, -1, "", NULL,   \
-			""                                                     \
+			"", NULL                                               \
 	}
 
 static int sched_load(struct sched *s, const struct ns_config *c,
@@ -614,6 +615,7 @@ static int sched_write(char **out_path, const struct ns_config *c,
 		actor,
 		created,
 		approvals,
+		s->override,
 	};
 	dir = ns_env_dir(c->spool, s->env);
 	path = xprintf("%s/%s-r%d.trigger", dir, id, rev);
@@ -786,6 +788,7 @@ static int sched_place(struct sched *s, struct ns_placement *p,
 		goto done;
 	if (p->override_reason) {
 		*bare = *s->env;
+		s->override = p->override_reason;
 		bare->blackout = NULL;
 		bare->blackouts_nr = 0;
 		s->env = bare;

@@ -35,6 +35,9 @@ static json_t *spec_json(const struct ns_trigger_spec *s,
 					: json_null());
 	json_object_set_new(o, "latest",
 			    s->latest ? json_string(s->latest) : json_null());
+	if (s->blackout_override)
+		json_object_set_new(o, "blackout_override",
+				    json_string(s->blackout_override));
 	arr = json_array();
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++)
 		json_array_append_new(arr, json_string(steps[i]));

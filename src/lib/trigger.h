@@ -32,6 +32,9 @@ struct ns_trigger_spec {
 	const char *window, *earliest, *latest;
 	const char *creator, *created;
 	json_t *approvals; /* borrowed; NULL for none */
+	/* set when change management placed it in a blackout: the reason,
+	 * written as "blackout_override" (absent otherwise) */
+	const char *blackout_override;
 };
 
 struct ns_trigger {

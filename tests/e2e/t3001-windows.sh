@@ -149,7 +149,13 @@ is "$(sqlite3 nightshift.db "SELECT count(*) FROM triggers WHERE enhancement = 7
 ns --as bob schedule ENH-7 --env model --at 2026-12-24T23:30 --override-blackout --reason "CHG-42 legal deadline"
 is "$rc" 0 "the override by change management: scheduled"
 is "$(due 7)" 2026-12-24T23:30:00Z "ENH-7: placed inside the blackout, at the time asked for"
+trigger=$out
 like "$err" "blackout overridden \(it runs inside a blackout\), audited: CHG-42 legal deadline" "the output says so"
+ns trigger show "$trigger"
+is "$(printf '%s' "$out" | python3 -c 'import json,sys
+j = json.load(sys.stdin); print(j["blackout_override"], j["window"])')" \
+	"CHG-42 legal deadline 2026-12-24T23:30:00Z/2026-12-25T04:00:00Z" \
+	"TRIGGER.json carries the override's reason, for the run; the window holds the opening"
 is "$(sqlite3 nightshift.db "SELECT actor || '|' || environment || '|' || detail FROM events
 	WHERE enhancement = 7 AND event = 'blackout-overridden'")" \
 	"bob|demo/model|CHG-42 legal deadline; due 2026-12-24T23:30:00Z, inside a blackout" \
