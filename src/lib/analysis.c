@@ -420,9 +420,9 @@ void ns_estimate(long long *apply_ms, long long *rollback_ms,
 	} else {
 		for (size_t i = 0; i < pkg->nr; i++)
 			bytes += pkg->members[i].size;
+		/* the bytes are archived, then written */
 		ms = EST_FIXED_MS + (long long)pkg->nr * EST_FILE_MS +
-		     (long long)(bytes / EST_BYTES_PER_MS) * 2; /* archive +
-								    write */
+		     (long long)(bytes / EST_BYTES_PER_MS) * 2;
 	}
 	*apply_ms = ms;
 	/* a rollback reverts the SQL and writes back what was archived:
