@@ -461,6 +461,99 @@ static int named_key(struct load_state *st, const char *kind, const char *name,
 	return bad(st, line, "unknown section [%s \"%s\"]", kind, name);
 }
 
+/* scheme://HOST[:PORT][/PATH]: one of the schemes, a host, a numeric port */
+static int url_ok(const char *v, const char *const *schemes)
+{
+	const char *p = NULL, *end;
+	size_t n;
+
+	for (; *schemes; schemes++) {
+		n = strlen(*schemes);
+		if (!strncmp(v, *schemes, n) && !strncmp(v + n, "://", 3)) {
+			p = v + n + 3;
+			break;
+		}
+	}
+	if (!p || strpbrk(v, " \t\r\n"))
+		return 0;
+	if ((end = strchr(p, '@')) && end < p + strcspn(p, "/"))
+		return 0; /* credentials belong in their own keys */
+	n = strcspn(p, ":/?#");
+	if (!n)
+		return 0;
+	if (p[n] == ':') {
+		const char *port = p + n + 1;
+		size_t digits = strspn(port, "0123456789");
+		if (!digits || digits > 5 || atoi(port) > 65535 ||
+		    (port[digits] && port[digits] != '/'))
+			return 0;
+	}
+	return 1;
+}
+
+static int notify_key(struct load_state *st, const char *key, const char *v,
+		      int line)
+{
+	static const char *const smtp[] = { "smtp", "smtps", NULL };
+	static const char *const http[] = { "http", "https", NULL };
+	struct ns_notify_conf *n = &st->c->notify;
+	char **slot = NULL;
+
+	if (!strcmp(key, "smtp") || !strcmp(key, "webhook")) {
+		int is_smtp = !strcmp(key, "smtp");
+		if (!url_ok(v, is_smtp ? smtp : http))
+			return bad(st, line,
+				   "[notify] %s: expected %s, not '%s'", key,
+				   is_smtp ? "smtp://HOST[:PORT] or "
+					     "smtps://HOST[:PORT]"
+					   : "http(s)://HOST[:PORT]/PATH",
+				   v);
+		slot = is_smtp ? &n->smtp : &n->webhook;
+		*(is_smtp ? &n->line_smtp : &n->line_webhook) = line;
+	} else if (!strcmp(key, "smtp-starttls")) {
+		if (strcmp(v, "true") && strcmp(v, "false"))
+			return bad(st, line,
+				   "[notify] smtp-starttls: expected true or "
+				   "false, not '%s'",
+				   v);
+		n->smtp_starttls = !strcmp(v, "true");
+		return 0;
+	} else if (!strcmp(key, "from") || !strcmp(key, "domain")) {
+		if (!*v || strpbrk(v, " \t\r\n<>,;\"") ||
+		    (!strcmp(key, "from") && !strchr(v, '@')) ||
+		    (!strcmp(key, "domain") && strchr(v, '@')))
+			return bad(st, line,
+				   "[notify] %s: expected %s, not '%s'", key,
+				   !strcmp(key, "from") ? "an address "
+							  "(name@host)"
+							: "a domain "
+							  "(example.com)",
+				   v);
+		slot = !strcmp(key, "from") ? &n->from : &n->domain;
+	} else if (!strcmp(key, "smtp-user")) {
+		slot = &n->smtp_user;
+	} else if (!strcmp(key, "smtp-password")) {
+		slot = &n->smtp_password;
+	} else if (!strcmp(key, "webhook-secret")) {
+		slot = &n->webhook_secret;
+	} else if (!strcmp(key, "smtp-password-file") ||
+		   !strcmp(key, "webhook-secret-file")) {
+		slot = !strcmp(key, "smtp-password-file")
+			       ? &n->smtp_password_file
+			       : &n->webhook_secret_file;
+		free(*slot);
+		*slot = abspath(st->c, v);
+		return 0;
+	} else {
+		return bad(st, line, "unknown key '%s' in [notify]", key);
+	}
+	if (!*v)
+		return bad(st, line, "[notify] %s: empty value", key);
+	free(*slot);
+	*slot = xstrdup(v);
+	return 0;
+}
+
 static int plain_key(struct load_state *st, const char *kind, const char *key,
 		     const char *v, int line)
 {
@@ -485,11 +578,9 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 	} else if (!strcmp(kind, "notify") && !strcmp(key, "outbox")) {
 		free(c->outbox);
 		c->outbox = abspath(c, v);
-	} else if (!strcmp(kind, "notify") &&
-		   (!strcmp(key, "smtp") || !strcmp(key, "webhook"))) {
-		return 0; /* transports arrive with the notify transports */
-	} else if (!strcmp(kind, "registry") || !strcmp(kind, "security") ||
-		   !strcmp(kind, "notify")) {
+	} else if (!strcmp(kind, "notify")) {
+		return notify_key(st, key, v, line);
+	} else if (!strcmp(kind, "registry") || !strcmp(kind, "security")) {
 		return bad(st, line, "unknown key '%s' in [%s]", key, kind);
 	} else {
 		return bad(st, line, "unknown section [%s]", kind);
@@ -727,6 +818,15 @@ void ns_config_release(struct ns_config *c)
 	free(c->store);
 	free(c->journal);
 	free(c->locks);
+	free(c->notify.smtp);
+	free(c->notify.webhook);
+	free(c->notify.from);
+	free(c->notify.domain);
+	free(c->notify.smtp_user);
+	free(c->notify.smtp_password);
+	free(c->notify.smtp_password_file);
+	free(c->notify.webhook_secret);
+	free(c->notify.webhook_secret_file);
 	for (size_t i = 0; i < c->systems_nr; i++) {
 		free(c->systems[i].name);
 		free_list(c->systems[i].users, c->systems[i].users_nr);

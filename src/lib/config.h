@@ -59,10 +59,24 @@ struct ns_system {
 	size_t users_nr;
 };
 
+/* [notify]: where notices go besides the outbox (see notify.h) */
+struct ns_notify_conf {
+	char *smtp;	    /* smtp://HOST[:PORT] or smtps://… or NULL */
+	char *webhook;	    /* http(s)://… or NULL */
+	char *from;	    /* the From address (default nightshift@HOST) */
+	char *domain;	    /* login names become LOGIN@DOMAIN */
+	char *smtp_user;    /* SMTP AUTH user, or NULL */
+	char *smtp_password, *smtp_password_file;
+	int smtp_starttls;  /* insist on STARTTLS on smtp:// */
+	char *webhook_secret, *webhook_secret_file;
+	int line_smtp, line_webhook; /* where they are said, for messages */
+};
+
 struct ns_config {
 	char *path, *dir;
 	char *registry, *spool, *archive, *outbox, *store, *journal, *locks;
 	int impersonation;
+	struct ns_notify_conf notify;
 	/* [policy] */
 	int require_rfs;	  /* submit needs a registered RFS (default) */
 	int require_instructions; /* analysis: instructions always needed */
