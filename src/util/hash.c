@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -86,4 +87,23 @@ int ns_sha256_valid(const char *s)
 		    isupper((unsigned char)s[i]))
 			return 0;
 	return i == NS_HEX_LEN;
+}
+
+void ns_hmac_sha256(char out[NS_HEX_LEN + 1], const void *key, size_t keylen,
+		    const void *data, size_t len)
+{
+	unsigned char md[32];
+	unsigned int mdlen = sizeof(md);
+	static const char hex[] = "0123456789abcdef";
+
+	/* an empty key is a valid HMAC key; OpenSSL wants a non-NULL one */
+	if (!HMAC(EVP_sha256(), keylen ? key : "", (int)keylen, data, len, md,
+		  &mdlen) ||
+	    mdlen != sizeof(md))
+		abort();
+	for (unsigned i = 0; i < sizeof(md); i++) {
+		out[2 * i] = hex[md[i] >> 4];
+		out[2 * i + 1] = hex[md[i] & 15];
+	}
+	out[NS_HEX_LEN] = '\0';
 }

@@ -20,6 +20,9 @@ void ns_sha256_finish(char out[NS_HEX_LEN + 1], struct ns_sha256 *h);
 void ns_sha256_buf(char out[NS_HEX_LEN + 1], const void *data, size_t len);
 /* hash the rest of fd; -1 with errno on a read error */
 int ns_sha256_fd(char out[NS_HEX_LEN + 1], int fd);
+/* HMAC-SHA256 of data under key, as hex (webhook signatures) */
+void ns_hmac_sha256(char out[NS_HEX_LEN + 1], const void *key, size_t keylen,
+		    const void *data, size_t len);
 /* true when s is 64 hex digits */
 int ns_sha256_valid(const char *s);
 
