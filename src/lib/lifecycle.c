@@ -384,10 +384,13 @@ static int tell(const struct ns_config *c, json_t *row, const char *event,
 			       id,
 			       env,
 			       subject,
-			       body };
+			       body,
+			       0 };
 
 	snprintf(id, sizeof(id), "ENH-%lld",
 		 (long long)json_integer_value(json_object_get(row, "id")));
+	n.revision =
+		(int)json_integer_value(json_object_get(row, "revision"));
 	return ns_notify(c, &n, NULL);
 }
 

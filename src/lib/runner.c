@@ -104,12 +104,13 @@ static void tell(struct ns_runner *r, const char *event, const char **roles,
 	json_t *row = NULL;
 	char id[32];
 	struct ns_notice n = { event, roles, NULL,    NULL,
-			       NULL,  env,   subject, body };
+			       NULL,  env,   subject, body, 0 };
 
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	if (enh) {
 		ns_registry_query_row(r->reg, &row,
-				      "SELECT author, system FROM enhancements "
+				      "SELECT author, system, revision FROM "
+				      "enhancements "
 				      "WHERE id = ?",
 				      "I", enh);
 		n.enhancement = id;
@@ -117,6 +118,8 @@ static void tell(struct ns_runner *r, const char *event, const char **roles,
 	if (row) {
 		n.author = json_string_value(json_object_get(row, "author"));
 		n.system = json_string_value(json_object_get(row, "system"));
+		n.revision = (int)json_integer_value(
+			json_object_get(row, "revision"));
 	}
 	if (ns_notify(r->cfg, &n, NULL) < 0) {
 		warn(r, "notice not written: %s", ns_error_last());

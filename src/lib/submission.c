@@ -201,12 +201,14 @@ static int tell_submitted(const struct ns_config *c, long long enh, int rev,
 			       NULL,
 			       NULL,
 			       NULL,
-			       NULL };
+			       NULL,
+			       0 };
 	char id[32];
 	int ret;
 
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	n.enhancement = id;
+	n.revision = rev;
 	n.subject = xprintf("%s r%d %s: %s", id, rev,
 			    rev > 1 ? "resubmitted" : "submitted",
 			    pkg->manifest.title);
@@ -502,7 +504,8 @@ static int analyse(struct ns_analysis *a, struct sched *s,
 				       NULL,
 				       s->env->name,
 				       NULL,
-				       NULL };
+				       NULL,
+				       0 };
 		char id[32];
 		snprintf(id, sizeof(id), "ENH-%lld", enh);
 		subject = xprintf("%s r%d returned: it does not conform to %s",
@@ -513,6 +516,7 @@ static int analyse(struct ns_analysis *a, struct sched *s,
 			       id, a->revision, ns_row_str(s->enh, "title"),
 			       s->env->name, text, id);
 		n.enhancement = id;
+		n.revision = a->revision;
 		n.subject = subject;
 		n.body = body;
 		ret = ns_notify(c, &n, NULL);
