@@ -28,5 +28,6 @@ int cmd_reject(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
 int cmd_warranty(int argc, char **argv);
 int cmd_withdraw(int argc, char **argv);
+int cmd_notify(int argc, char **argv);
 
 #endif

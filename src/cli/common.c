@@ -1,5 +1,7 @@
 #include "common.h"
 #include "lifecycle.h"
+#include "xalloc.h"
+#include "notify.h"
 #include "timefmt.h"
 
 #include <errno.h>
@@ -54,8 +56,26 @@ int cli_open(struct cli *c)
 	return ns_registry_open(&c->reg, c->cfg.registry, 0);
 }
 
+/* Best effort, right after a command wrote notices: short timeouts, and
+ * whatever fails leaves the message in the outbox for `notify deliver`;
+ * the command's own outcome and message stay as they were. */
+static void deliver_written(const struct ns_config *cfg)
+{
+	struct ns_deliver_report r = NS_DELIVER_REPORT_INIT;
+	char *saved;
+
+	if (!ns_notify_written() || !cfg->path)
+		return;
+	saved = xstrdup(ns_error_last());
+	ns_notify_deliver(cfg, ns_now(), NS_DELIVER_QUICK, &r);
+	ns_deliver_report_release(&r);
+	ns_error_set("%s", saved);
+	free(saved);
+}
+
 void cli_close(struct cli *c)
 {
+	deliver_written(&c->cfg);
 	ns_registry_free(c->reg);
 	ns_config_release(&c->cfg);
 	c->reg = NULL;

@@ -60,6 +60,8 @@ static const struct cmd commands[] = {
 	  "audit verify [--json]  check the audit log's hash chain" },
 	{ "stats", cmd_stats,
 	  "stats [--json] [--since DATE]  the figures per environment" },
+	{ "notify", cmd_notify,
+	  "notify deliver|list [--json]  send the outbox by SMTP and webhook" },
 	{ "trigger", cmd_trigger,
 	  "trigger show|verify FILE  inspect and check a trigger" },
 };
