@@ -3,7 +3,7 @@
 # (MAIL FROM, then one RCPT TO a line). It listens on 127.0.0.1:PORT (0:
 # a free one) and writes the port it got into DIR/port.
 #   mailsink.py DIR [PORT] [USER:PASSWORD]   (AUTH required when given)
-# A file DIR/REJECT makes it refuse every recipient with 550.
+# Started again on a DIR it numbers on. A file DIR/REJECT makes it refuse every recipient with 550.
 import asyncio
 import os
 import sys
@@ -14,7 +14,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 class Sink:
     def __init__(self, d):
         self.d = d
-        self.n = 0
+        self.n = len([f for f in os.listdir(d) if f.endswith(".eml")])
 
     async def handle_RCPT(self, server, session, envelope, address, options):
         if os.path.exists(os.path.join(self.d, "REJECT")):
