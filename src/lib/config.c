@@ -541,6 +541,8 @@ static int notify_key(struct load_state *st, const char *key, const char *v,
 		slot = !strcmp(key, "smtp-password-file")
 			       ? &n->smtp_password_file
 			       : &n->webhook_secret_file;
+		if (!*v)
+			return bad(st, line, "[notify] %s: empty value", key);
 		free(*slot);
 		*slot = abspath(st->c, v);
 		return 0;

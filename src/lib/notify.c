@@ -802,7 +802,7 @@ done:
 void ns_deliver_report_release(struct ns_deliver_report *r)
 {
 	json_decref(r->events);
-	r->events = NULL;
+	memset(r, 0, sizeof(*r));
 }
 
 int ns_notify_list(json_t **out, const struct ns_config *c)

@@ -152,6 +152,7 @@ struct ns_deliver_report {
  * in the report and kept in the sidecars. */
 int ns_notify_deliver(const struct ns_config *c, time_t now, unsigned flags,
 		      struct ns_deliver_report *out);
+/* frees the events and zeroes the counts, for the next run */
 void ns_deliver_report_release(struct ns_deliver_report *r);
 
 /* what waits in the outbox and why: [{message, subject, event, to,
