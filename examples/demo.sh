@@ -236,6 +236,22 @@ sed -n '/^\[security\]/,/^\[notify\]/p; /--- added by/,$p' "$DEMO/home/nightshif
 	grep -v '^\[notify\]' | sed 's/^/   | /'
 [ -d "$DEMO/home/spool" ] || fail "init made no spool directory"
 
+# A real mail server for the scene (aiosmtpd, as the tests use), on a free
+# port, stopped when the demo ends: the notices go out by SMTP.
+PY=/usr/bin/python3
+[ -x "$PY" ] || PY=python3
+mkdir -p "$DEMO/mail"
+"$PY" "$REPO/tests/e2e/mailsink.py" "$DEMO/mail" >"$DEMO/mail/server.log" 2>&1 &
+MAILPID=$!
+trap 'kill "$MAILPID" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do [ -s "$DEMO/mail/port" ] && break; sleep 0.1; done
+[ -s "$DEMO/mail/port" ] || fail "the demo's mail server did not start: $(cat "$DEMO/mail/server.log")"
+printf '[notify]\n    smtp = smtp://127.0.0.1:%s\n    domain = example.com\n' \
+	"$(cat "$DEMO/mail/port")" >>"$DEMO/home/nightshift.conf"
+say "A mail server (aiosmtpd) listens on 127.0.0.1:$(cat "$DEMO/mail/port") for the scene; the" \
+	"notices go out by SMTP, login names at example.com:"
+sed -n '/^\[notify\]/,$p' "$DEMO/home/nightshift.conf" | tail -n 3 | sed 's/^/   | /'
+
 # The story runs on a clock of its own: nightshift reads the time from
 # NIGHTSHIFT_NOW, so the demo can play a Monday and two nights in seconds.
 export NIGHTSHIFT_NOW
@@ -376,12 +392,20 @@ ns 0 -C "$D/home" status ENH-2
 ns 0 -C "$D/home" log
 printf '%s\n' "$out" | grep -q 'ENH-2 r1 .*rolled-back' || fail "the log has no rolled-back event for ENH-2"
 
-heading "Who was told: the outbox (one file per notice)"
-sh_show "ls $D/home/outbox"
+heading "Who was told: the outbox (one file per notice), and the mail"
+sh_show "ls $D/home/outbox/sent"
 notice=$(find "$DEMO/home/outbox" -name '*-rolled-back.msg' | LC_ALL=C sort | head -n 1)
 [ -n "$notice" ] || fail "no rolled-back notice in the outbox"
-ls "$DEMO"/home/outbox/*-migrated.msg >/dev/null 2>&1 || fail "no migrated notice in the outbox"
+ls "$DEMO"/home/outbox/sent/*-migrated.msg >/dev/null 2>&1 || fail "no migrated notice in the outbox"
 sh_show "cat ${notice#"$REPO"/}"
+! ls "$DEMO"/home/outbox/*.msg >/dev/null 2>&1 || fail "notices wait undelivered in the outbox"
+good "the mail server accepted every notice: they moved to outbox/sent/"
+ns 0 -C "$D/home" notify list
+mail=$(grep -l '^Subject: .*ENH-1 r1 migrated' "$DEMO"/mail/*.eml | head -n 1)
+[ -n "$mail" ] || fail "the mail server received no 'ENH-1 r1 migrated' mail"
+grep -q '^To: alice@example.com' "$mail" || fail "the migrated mail is not addressed to alice@example.com"
+say "What the mail server received for ENH-1's migration:"
+sh_show "tr -d '\\r' <${mail#"$REPO"/}"
 
 heading "The archive: exactly what each run touched, saved before it touched it"
 sh_show "cd $D/home/archive && find . | sort"
@@ -447,7 +471,7 @@ expect_state ENH-1 WP
 snapshot production production1
 changes production0 production1
 sh_show "cd $D/production/root && BILLING_DB=../billing.db bin/invoice 1"
-notice=$(grep -l '^X-Nightshift-Environment: billing/production$' "$DEMO"/home/outbox/*-migrated.msg | head -n 1)
+notice=$(grep -l '^X-Nightshift-Environment: billing/production$' "$DEMO"/home/outbox/sent/*-migrated.msg | head -n 1)
 [ -n "$notice" ] || fail "no migrated notice for production"
 sh_show "sed -n '/^To:/p; /^Subject:/p' ${notice#"$REPO"/}"
 
@@ -467,7 +491,8 @@ ns 0 -C "$D/home" audit verify
 # ---- done ------------------------------------------------------------------
 
 printf '\n%sThe demo did what it said.%s Look around:\n' "$B" "$N"
-say "$D/home/outbox      the notices, one file each" \
+say "$D/home/outbox      the notices, one file each (sent/: delivered)" \
+	"$D/mail             what the demo's mail server received" \
 	"$D/home/archive     the archives and journals of every run" \
 	"$D/home/spool       the trigger files" \
 	"$D/snapshots        the file and database states the demo compared" \

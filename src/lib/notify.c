@@ -53,9 +53,12 @@ static void recipients(struct strbuf *to, const struct ns_config *c,
 	}
 }
 
-/* what every reader of a notice needs, whatever the event said above */
+/* what every reader of a notice needs, when the event's body (the
+ * runner's says it all) did not say it already */
 static void footer(struct strbuf *msg, const struct ns_notice *n)
 {
+	if (strstr(n->body, "\nOutcome:") || !strncmp(n->body, "Outcome:", 8))
+		return;
 	while (msg->len && msg->buf[msg->len - 1] == '\n')
 		msg->buf[--msg->len] = '\0';
 	strbuf_addstr(msg, "\n\n-- \n");
