@@ -172,6 +172,16 @@ NIGHTSHIFT_SMTP_PASSWORD=ignored-while-a-file-is-set ns notify list
 like "$out" "smtp: pending, 1 attempt" "the failed attempt is recorded"
 echo pa55word >"$T/smtp-password"
 
+# ---- a damaged message stays for a person to look at ------------------
+printf 'To: x\nno header here\n' >outbox/29991231T000000-1-000-broken.msg
+NIGHTSHIFT_NOW=$(at 7200) ns notify deliver
+is "$rc" 1 "a damaged message: notify deliver exits 1"
+like "$err" "broken: unreadable: .*broken\.msg: malformed header line" "it names the file and what is wrong"
+is "$(ls outbox/sent | grep -c 'submitted\.msg$') $(waiting)" "4 1" "the others were delivered all the same (ENH-4's too, its password right again)"
+ns notify list
+like "$out" "broken  unreadable" "notify list shows it"
+rm outbox/29991231T000000-1-000-broken.msg
+
 # ---- bad configuration ------------------------------------------------
 cp nightshift.conf good.conf
 bad_conf() { # LINE NAME PATTERN
@@ -190,6 +200,6 @@ bad_conf "    smtp = smtp://:25" "an SMTP URL without host" "nightshift\.conf:$L
 bad_conf "    smtp = smtp://host:99999" "an SMTP URL with a bad port" "nightshift\.conf:$L: \[notify\] smtp:"
 bad_conf "    smtp = smtp://user:pw@host" "credentials in the URL" "nightshift\.conf:$L: \[notify\] smtp:"
 bad_conf "    from = nobody" "a From without @" "nightshift\.conf:$L: \[notify\] from: expected an address"
-is "$(waiting)" 1 "refused configurations delivered nothing and lost nothing"
+is "$(ls outbox/sent | wc -l) $(mails) $(hooks)" "5 5 7" "refused configurations sent nothing more"
 
 done_testing
