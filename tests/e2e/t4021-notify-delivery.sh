@@ -182,6 +182,22 @@ ns notify list
 like "$out" "broken  unreadable" "notify list shows it"
 rm outbox/29991231T000000-1-000-broken.msg
 
+# ---- STARTTLS asked for and not offered: nothing goes in the clear ----
+echo "    smtp-starttls = true" >>nightshift.conf
+P=$T/p5
+make_pkg "$P" "Fifth"
+echo v5 >"$P/files/e.txt"
+ns --as dev2 submit "$P"
+is "$rc $(mails) $(waiting)" "0 5 1" "smtp-starttls = true with a server without STARTTLS: no mail, the message waits"
+ns notify list
+like "$out" "smtp: pending, 1 attempt, .*(STARTTLS|SSL|TLS)" "notify list says TLS was missing"
+sed -i '/smtp-starttls/d' nightshift.conf
+
+# ---- one delivery at a time ---------------------------------------------
+flock outbox/.deliver.lock "$NS" notify deliver >"$T/.out" 2>"$T/.err"
+is "$?" 4 "notify deliver while another holds the outbox: exit 4"
+like "$(cat "$T/.err")" "being delivered by another nightshift" "it says so"
+
 # ---- bad configuration ------------------------------------------------
 cp nightshift.conf good.conf
 bad_conf() { # LINE NAME PATTERN
@@ -193,13 +209,15 @@ bad_conf() { # LINE NAME PATTERN
 }
 L=$(($(wc -l <good.conf) + 1))
 bad_conf "    smtp-port = 25" "an unknown [notify] key" "nightshift\.conf:$L: unknown key 'smtp-port' in \[notify\]"
-sed -i '/^    smtp = /d; /^    from = /d' good.conf
+sed -i '/^    smtp = /d; /^    from = /d; /^    webhook = /d' good.conf
 L=$(($(wc -l <good.conf) + 1))
 bad_conf "    smtp = mail.example.org" "an SMTP URL without scheme" "nightshift\.conf:$L: \[notify\] smtp: expected smtp://"
 bad_conf "    smtp = smtp://:25" "an SMTP URL without host" "nightshift\.conf:$L: \[notify\] smtp:"
 bad_conf "    smtp = smtp://host:99999" "an SMTP URL with a bad port" "nightshift\.conf:$L: \[notify\] smtp:"
 bad_conf "    smtp = smtp://user:pw@host" "credentials in the URL" "nightshift\.conf:$L: \[notify\] smtp:"
 bad_conf "    from = nobody" "a From without @" "nightshift\.conf:$L: \[notify\] from: expected an address"
-is "$(ls outbox/sent | wc -l) $(mails) $(hooks)" "5 5 7" "refused configurations sent nothing more"
+bad_conf "    webhook = ftp://example.org/x" "a webhook that is not HTTP" "nightshift\.conf:$L: \[notify\] webhook: expected http"
+bad_conf "    smtp-starttls = maybe" "smtp-starttls not a boolean" "nightshift\.conf:$L: \[notify\] smtp-starttls: expected true or false"
+is "$(ls outbox/sent | wc -l) $(mails) $(hooks)" "5 5 8" "refused configurations sent nothing more"
 
 done_testing
