@@ -585,6 +585,27 @@ static void free_names(char **l, size_t n)
 	free(l);
 }
 
+/* a sidecar whose message went into sent/ just before a crash */
+static void sweep_orphans(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		char *msg;
+		if (len <= 6 || strcmp(de->d_name + len - 6, ".state"))
+			continue;
+		msg = xprintf("%s/%.*s.msg", dir, (int)(len - 6), de->d_name);
+		if (access(msg, F_OK) < 0 && errno == ENOENT)
+			unlinkat(dirfd(d), de->d_name, 0);
+		free(msg);
+	}
+	closedir(d);
+}
+
 static int load(struct ns_message *m, struct ns_dstate *s, const char *dir,
 		const char *name)
 {
@@ -742,8 +763,14 @@ static int deliver_one(struct ns_deliver_report *r, const struct ns_send *s,
 		}
 		/* durable before the next transport: one acceptance is never
 		 * forgotten because another failed */
-		if (save(&st, dir, name) < 0)
+		if (save(&st, dir, name) < 0) {
+			struct ns_tstate e = { "", 0, 0, 0,
+					       (char *)ns_error_last() };
+			event(r, name, NULL, "unrecorded", &e);
+			r->failed++;
+			done = 0;
 			break;
+		}
 	}
 	ret = done == ntr;
 	if (ret && finish(dir, name) < 0) {
@@ -784,6 +811,7 @@ int ns_notify_deliver(const struct ns_config *c, time_t now, unsigned flags,
 	if ((ret = ns_fsx_sweep_tmp(c->outbox)) < 0 ||
 	    (ret = outbox_names(&names, &nr, c->outbox)) < 0)
 		goto done;
+	sweep_orphans(c->outbox);
 	from = default_from(c);
 	s.from = from;
 	for (size_t i = 0; i < nr; i++) {

@@ -18,7 +18,8 @@
  * pending, the attempts so far, the next attempt's time, the last error —
  * rewritten atomically after every attempt. A message is done when every
  * configured transport has accepted it: it is then moved into
- * OUTBOX/sent/ and its sidecar removed. A failed attempt waits
+ * OUTBOX/sent/, then its sidecar removed (a sidecar left without its
+ * message by a crash between the two is swept by the next delivery). A failed attempt waits
  * ns_notify_backoff(attempts) before the next; a message is never dropped.
  * One delivery runs at a time (a flock on OUTBOX/.deliver.lock). A crash
  * between a server's acceptance and the sidecar's rewrite sends that

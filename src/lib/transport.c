@@ -138,6 +138,7 @@ static int smtp_deliver(const struct ns_send *s, const struct ns_message *m)
 	from = xprintf("<%s>", s->from);
 	h = easy(s, errbuf);
 	curl_easy_setopt(h, CURLOPT_URL, nc->smtp);
+	curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "smtp,smtps");
 	curl_easy_setopt(h, CURLOPT_MAIL_FROM, from);
 	curl_easy_setopt(h, CURLOPT_MAIL_RCPT, rcpt);
 	curl_easy_setopt(h, CURLOPT_UPLOAD, 1L);

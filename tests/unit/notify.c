@@ -267,7 +267,7 @@ static void test_deliver_unreachable(void **state)
 			       "demo/model", "ENH-1 r1 migrated", "body\n",
 			       1 };
 	json_t *l = NULL, *t;
-	char *st, spath[4096];
+	char *st, *orphan, spath[4096];
 
 	assert_non_null(dir);
 	conf = tu_at(dir, "nightshift.conf");
@@ -306,8 +306,15 @@ static void test_deliver_unreachable(void **state)
 	json_decref(l);
 	ns_deliver_report_release(&r);
 
-	/* not due before its time: nothing tried, nothing changed */
+	/* not due before its time: nothing tried, nothing changed; a
+	 * sidecar whose message is gone (moved to sent/ just before a
+	 * crash) is swept */
+	orphan = tu_at(outbox, "19700101T000000-1-000-gone.state");
+	tu_put(orphan, "smtp accepted 1 -\n", 0644);
 	assert_int_equal(ns_notify_deliver(&c, 1059, 0, &r), 0);
+	assert_false(tu_exists(orphan));
+	assert_true(tu_exists(path));
+	free(orphan);
 	assert_int_equal(r.failed, 0);
 	assert_int_equal(r.waiting, 1);
 	ns_deliver_report_release(&r);
