@@ -46,11 +46,11 @@ static int deliver(struct cli *c, int json)
 	if (!r.events)
 		r.events = json_array();
 	if (json) {
-		json_t *o = json_pack("{s:i, s:i, s:i, s:i, s:i, s:O}",
-				      "transports", r.configured, "sent",
-				      r.sent, "accepted", r.accepted, "failed",
-				      r.failed, "waiting", r.waiting, "events",
-				      r.events);
+		json_t *o =
+			json_pack("{s:i, s:i, s:i, s:i, s:i, s:O}",
+				  "transports", r.configured, "sent", r.sent,
+				  "accepted", r.accepted, "failed", r.failed,
+				  "waiting", r.waiting, "events", r.events);
 		cli_print_json(o);
 		json_decref(o);
 	} else if (!r.configured) {
@@ -65,9 +65,10 @@ static int deliver(struct cli *c, int json)
 	}
 	ret = 0;
 	if (r.failed) {
-		ns_error_set("%d delivery attempt%s failed; the messages wait in "
-			     "the outbox (nightshift notify list)",
-			     r.failed, r.failed == 1 ? "" : "s");
+		ns_error_set(
+			"%d delivery attempt%s failed; the messages wait in "
+			"the outbox (nightshift notify list)",
+			r.failed, r.failed == 1 ? "" : "s");
 		ret = NS_EFAILED;
 	}
 done:
@@ -101,7 +102,8 @@ static int list(struct cli *c, int json)
 			{
 				long long n = json_integer_value(
 					json_object_get(t, "attempts"));
-				printf("  %s: %s, %lld attempt%s", cli_str(t, "transport"),
+				printf("  %s: %s, %lld attempt%s",
+				       cli_str(t, "transport"),
 				       cli_str(t, "state"), n,
 				       n == 1 ? "" : "s");
 				if (json_is_string(json_object_get(t, "next")))

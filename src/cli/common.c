@@ -1,8 +1,8 @@
 #include "common.h"
 #include "lifecycle.h"
-#include "xalloc.h"
 #include "notify.h"
 #include "timefmt.h"
+#include "xalloc.h"
 
 #include <errno.h>
 #include <pwd.h>

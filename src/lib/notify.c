@@ -167,8 +167,8 @@ static char **header_slot(struct ns_message *m, const char *h, size_t n)
 	return NULL;
 }
 
-int ns_message_parse(struct ns_message *out, const char *name,
-		     const char *text, size_t len, const char *what)
+int ns_message_parse(struct ns_message *out, const char *name, const char *text,
+		     size_t len, const char *what)
 {
 	struct ns_message m = NS_MESSAGE_INIT;
 	const char *p = text, *end = text + len;
@@ -212,10 +212,10 @@ int ns_message_parse(struct ns_message *out, const char *name,
 	m.body = xstrndup(p + 1, (size_t)(end - p - 1));
 	if (!m.to || !m.subject || !m.date || !m.event) {
 		ns_error_set("%s: no %s header", what,
-			     !m.to	    ? "To"
+			     !m.to	  ? "To"
 			     : !m.subject ? "Subject"
-			     : !m.date	    ? "Date"
-					    : "X-Nightshift-Event");
+			     : !m.date	  ? "Date"
+					  : "X-Nightshift-Event");
 		goto done;
 	}
 	if (ns_time_parse(&m.time, m.date) < 0) {
@@ -373,7 +373,8 @@ static json_t *split_json(const char *v, int only_names)
 			e--;
 		p += n + (p[n] == ',');
 		if (b < e && !(only_names && *b == '('))
-			json_array_append_new(a, json_stringn(b, (size_t)(e - b)));
+			json_array_append_new(a,
+					      json_stringn(b, (size_t)(e - b)));
 	}
 	return a;
 }
@@ -490,8 +491,8 @@ int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 		t->accepted = !strcmp(st, "accepted");
 		t->attempts = attempts;
 		if (strcmp(next, "-") && ns_time_parse(&t->next, next) < 0) {
-			ns_error_set("%s:%d: malformed time '%s'", what,
-				     lineno, next);
+			ns_error_set("%s:%d: malformed time '%s'", what, lineno,
+				     next);
 			free(line);
 			ns_dstate_release(&s);
 			return NS_EINVALID;
@@ -504,7 +505,8 @@ int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 	return 0;
 }
 
-/* ---- delivery ------------------------------------------------------------- */
+/* ---- delivery -------------------------------------------------------------
+ */
 
 static size_t configured(const struct ns_config *c,
 			 const struct ns_transport **out)
@@ -663,7 +665,8 @@ static int finish(const char *dir, const char *name)
 			     strerror(errno));
 		ret = NS_ERROR;
 	}
-	if (!ret && (fd = open(sent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
+	if (!ret &&
+	    (fd = open(sent, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0) {
 		ret = ns_fsx_fsync_dir(fd, sent);
 		close(fd);
 	}
@@ -695,8 +698,8 @@ static void event(struct ns_deliver_report *r, const char *msg,
 	json_array_append_new(
 		r->events,
 		json_pack("{s:s, s:o, s:s, s:o, s:o}", "message", msg,
-			  "transport", str_or_null(transport), "result",
-			  result, "error",
+			  "transport", str_or_null(transport), "result", result,
+			  "error",
 			  str_or_null(t && !t->accepted ? t->error : NULL),
 			  "next",
 			  str_or_null(t && t->next && !t->accepted ? next
@@ -853,10 +856,10 @@ int ns_notify_list(json_t **out, const struct ns_config *c)
 
 		if (load(&m, &st, c->outbox, names[i]) < 0) {
 			json_array_append_new(
-				list, json_pack("{s:s, s:s, s:o}", "message",
-						names[i], "error",
-						ns_error_last(), "transports",
-						ts));
+				list,
+				json_pack("{s:s, s:s, s:o}", "message",
+					  names[i], "error", ns_error_last(),
+					  "transports", ts));
 			continue;
 		}
 		for (size_t k = 0; k < ntr; k++) {
@@ -865,17 +868,16 @@ int ns_notify_list(json_t **out, const struct ns_config *c)
 			if (t->next)
 				ns_time_iso(next, t->next);
 			json_array_append_new(
-				ts, json_pack("{s:s, s:s, s:i, s:o, s:o}",
-					      "transport", t->name, "state",
-					      t->accepted ? "accepted"
-							  : "pending",
-					      "attempts", t->attempts, "next",
-					      str_or_null(t->next && !t->accepted
-								  ? next
-								  : NULL),
-					      "error",
-					      str_or_null(t->accepted
-								  ? NULL
+				ts,
+				json_pack("{s:s, s:s, s:i, s:o, s:o}",
+					  "transport", t->name, "state",
+					  t->accepted ? "accepted" : "pending",
+					  "attempts", t->attempts, "next",
+					  str_or_null(t->next && !t->accepted
+							      ? next
+							      : NULL),
+					  "error",
+					  str_or_null(t->accepted ? NULL
 								  : t->error)));
 		}
 		o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:o}", "message",

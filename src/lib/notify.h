@@ -19,10 +19,10 @@
  * rewritten atomically after every attempt. A message is done when every
  * configured transport has accepted it: it is then moved into
  * OUTBOX/sent/, then its sidecar removed (a sidecar left without its
- * message by a crash between the two is swept by the next delivery). A failed attempt waits
- * ns_notify_backoff(attempts) before the next; a message is never dropped.
- * One delivery runs at a time (a flock on OUTBOX/.deliver.lock). A crash
- * between a server's acceptance and the sidecar's rewrite sends that
+ * message by a crash between the two is swept by the next delivery). A failed
+ * attempt waits ns_notify_backoff(attempts) before the next; a message is never
+ * dropped. One delivery runs at a time (a flock on OUTBOX/.deliver.lock). A
+ * crash between a server's acceptance and the sidecar's rewrite sends that
  * message once more: delivery is at least once, never at most once.
  *
  * Addresses: a recipient with an '@' is an address; a login name becomes
@@ -71,8 +71,8 @@ struct ns_message {
 	}
 
 /* parse an outbox file's text; what names it in messages (NS_EINVALID) */
-int ns_message_parse(struct ns_message *out, const char *name,
-		     const char *text, size_t len, const char *what);
+int ns_message_parse(struct ns_message *out, const char *name, const char *text,
+		     size_t len, const char *what);
 void ns_message_release(struct ns_message *m);
 
 /* the addresses of m's recipients (see above); a NULL-terminated list */
@@ -104,7 +104,8 @@ struct ns_transport {
 
 extern const struct ns_transport ns_transport_smtp, ns_transport_webhook;
 
-/* ---- delivery ------------------------------------------------------------- */
+/* ---- delivery -------------------------------------------------------------
+ */
 
 #define NS_TRANSPORTS_MAX 2
 
@@ -131,8 +132,9 @@ void ns_dstate_release(struct ns_dstate *s);
 long ns_notify_backoff(int attempts);
 
 /* flags of ns_notify_deliver */
-#define NS_DELIVER_QUICK 1 /* best effort after a command: short timeouts,
-			    * skip quietly when another delivery runs */
+#define NS_DELIVER_QUICK                                                       \
+	1 /* best effort after a command: short timeouts,                      \
+	   * skip quietly when another delivery runs */
 
 struct ns_deliver_report {
 	int configured; /* transports configured */

@@ -76,8 +76,8 @@ static CURL *easy(const struct ns_send *s, char *errbuf)
 	errbuf[0] = '\0';
 	curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, s->timeout < 10 ? s->timeout
-								  : 10L);
+	curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT,
+			 s->timeout < 10 ? s->timeout : 10L);
 	curl_easy_setopt(h, CURLOPT_TIMEOUT, s->timeout);
 	return h;
 }
@@ -85,7 +85,8 @@ static CURL *easy(const struct ns_send *s, char *errbuf)
 /* the server could not be reached at all (rather than refusing m) */
 static int unreachable(CURLcode rc)
 {
-	return rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+	return rc == CURLE_COULDNT_CONNECT ||
+	       rc == CURLE_COULDNT_RESOLVE_HOST ||
 	       rc == CURLE_OPERATION_TIMEDOUT || rc == CURLE_SEND_ERROR ||
 	       rc == CURLE_RECV_ERROR || rc == CURLE_SSL_CONNECT_ERROR ||
 	       rc == CURLE_PEER_FAILED_VERIFICATION;
@@ -94,8 +95,8 @@ static int unreachable(CURLcode rc)
 static int failed(CURLcode rc, const char *errbuf, const char *what,
 		  const char *url)
 {
-	ns_error_set("%s %s: %s", what, url, *errbuf ? errbuf
-						     : curl_easy_strerror(rc));
+	ns_error_set("%s %s: %s", what, url,
+		     *errbuf ? errbuf : curl_easy_strerror(rc));
 	return unreachable(rc) ? NS_ERROR : NS_EFAILED;
 }
 
@@ -120,7 +121,8 @@ static int smtp_deliver(const struct ns_send *s, const struct ns_message *m)
 	if (nc->smtp_user) {
 		const char *env = getenv("NIGHTSHIFT_SMTP_PASSWORD");
 		if (nc->smtp_password_file) {
-			if ((ret = read_secret(&password, nc->smtp_password_file,
+			if ((ret = read_secret(&password,
+					       nc->smtp_password_file,
 					       "smtp-password-file")) < 0) {
 				ret = NS_ERROR;
 				goto done;
@@ -149,8 +151,7 @@ static int smtp_deliver(const struct ns_send *s, const struct ns_message *m)
 		curl_easy_setopt(h, CURLOPT_USE_SSL, (long)CURLUSESSL_ALL);
 	if (nc->smtp_user) {
 		curl_easy_setopt(h, CURLOPT_USERNAME, nc->smtp_user);
-		curl_easy_setopt(h, CURLOPT_PASSWORD,
-				 password ? password : "");
+		curl_easy_setopt(h, CURLOPT_PASSWORD, password ? password : "");
 	}
 	rc = curl_easy_perform(h);
 	ret = rc == CURLE_OK ? 0 : failed(rc, errbuf, "SMTP", nc->smtp);
@@ -167,12 +168,12 @@ done:
 	return ret;
 }
 
-static int webhook_deliver(const struct ns_send *s,
-			   const struct ns_message *m)
+static int webhook_deliver(const struct ns_send *s, const struct ns_message *m)
 {
 	const struct ns_notify_conf *nc = &s->cfg->notify;
 	char errbuf[CURL_ERROR_SIZE], sig[NS_HEX_LEN + 1];
-	char *body = ns_message_json(m), *secret = NULL, *h_event, *h_sig = NULL;
+	char *body = ns_message_json(m), *secret = NULL, *h_event,
+	     *h_sig = NULL;
 	struct curl_slist *hdr = NULL;
 	long status = 0;
 	CURL *h = NULL;
@@ -228,5 +229,4 @@ done:
 }
 
 const struct ns_transport ns_transport_smtp = { "smtp", smtp_deliver };
-const struct ns_transport ns_transport_webhook = { "webhook",
-						   webhook_deliver };
+const struct ns_transport ns_transport_webhook = { "webhook", webhook_deliver };

@@ -22,18 +22,17 @@
 
 #define WHAT "outbox/x.msg"
 
-static const char good[] =
-	"To: quinn, users@example.com, cm\n"
-	"Subject: [nightshift] ENH-7 r2 migrated: Tariffs\n"
-	"Date: 2026-03-06T23:15:00Z\n"
-	"X-Nightshift-Event: migrated\n"
-	"X-Nightshift-Roles: developer, qa, users\n"
-	"X-Nightshift-Enhancement: ENH-7\n"
-	"X-Nightshift-Environment: billing/model\n"
-	"X-Nightshift-Revision: r2\n"
-	"\n"
-	"ENH-7 r2 migrated.\n"
-	".a line that starts with a dot\n";
+static const char good[] = "To: quinn, users@example.com, cm\n"
+			   "Subject: [nightshift] ENH-7 r2 migrated: Tariffs\n"
+			   "Date: 2026-03-06T23:15:00Z\n"
+			   "X-Nightshift-Event: migrated\n"
+			   "X-Nightshift-Roles: developer, qa, users\n"
+			   "X-Nightshift-Enhancement: ENH-7\n"
+			   "X-Nightshift-Environment: billing/model\n"
+			   "X-Nightshift-Revision: r2\n"
+			   "\n"
+			   "ENH-7 r2 migrated.\n"
+			   ".a line that starts with a dot\n";
 
 static void parse(struct ns_message *m, const char *text)
 {
@@ -138,14 +137,15 @@ static void test_mail(void **state)
 
 	parse(&m, good);
 	ns_message_mail(&sb, &m, "nightshift@example.org", to);
-	assert_non_null(strstr(sb.buf, "From: nightshift "
-				       "<nightshift@example.org>\r\n"
-				       "To: quinn@example.org,\r\n"
-				       " users@example.com\r\n"
-				       "Subject: [nightshift] ENH-7 r2 "
-				       "migrated: Tariffs\r\n"
-				       "Date: Fri, 06 Mar 2026 23:15:00 +0000\r\n"
-				       "Message-ID: <x@example.org>\r\n"));
+	assert_non_null(strstr(sb.buf,
+			       "From: nightshift "
+			       "<nightshift@example.org>\r\n"
+			       "To: quinn@example.org,\r\n"
+			       " users@example.com\r\n"
+			       "Subject: [nightshift] ENH-7 r2 "
+			       "migrated: Tariffs\r\n"
+			       "Date: Fri, 06 Mar 2026 23:15:00 +0000\r\n"
+			       "Message-ID: <x@example.org>\r\n"));
 	assert_non_null(strstr(sb.buf, "X-Nightshift-Environment: "
 				       "billing/model\r\n"));
 	assert_non_null(strstr(sb.buf, "Content-Type: text/plain; "
@@ -239,8 +239,9 @@ static void test_state(void **state)
 	assert_int_equal(ns_dstate_parse(&back, "smtp sent 1 -\n", "x.state"),
 			 NS_EINVALID);
 	tu_assert_error_has("x.state:1: malformed delivery state");
-	assert_int_equal(ns_dstate_parse(&back, "smtp pending 1 -\nwebhook "
-						"pending x -\n",
+	assert_int_equal(ns_dstate_parse(&back,
+					 "smtp pending 1 -\nwebhook "
+					 "pending x -\n",
 					 "x.state"),
 			 NS_EINVALID);
 	tu_assert_error_has("x.state:2:");
@@ -263,8 +264,14 @@ static void test_deliver_unreachable(void **state)
 	struct ns_config c = NS_CONFIG_INIT;
 	struct ns_deliver_report r = NS_DELIVER_REPORT_INIT;
 	const char *roles[] = { "qa", NULL };
-	struct ns_notice n = { "migrated", roles, "dev", NULL, "ENH-1",
-			       "demo/model", "ENH-1 r1 migrated", "body\n",
+	struct ns_notice n = { "migrated",
+			       roles,
+			       "dev",
+			       NULL,
+			       "ENH-1",
+			       "demo/model",
+			       "ENH-1 r1 migrated",
+			       "body\n",
 			       1 };
 	json_t *l = NULL, *t;
 	char *st, *orphan, spath[4096];
