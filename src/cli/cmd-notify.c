@@ -8,6 +8,8 @@
 
 static const char usage[] = "notify deliver [--json] | notify list [--json]";
 
+/* good news on stdout; a failure on stderr with what was wrong and when
+ * the next attempt is */
 static void print_events(json_t *events)
 {
 	size_t i;
@@ -16,23 +18,26 @@ static void print_events(json_t *events)
 	json_array_foreach(events, i, e)
 	{
 		const char *res = cli_str(e, "result");
-		if (!strcmp(res, "sent"))
+		int has_t = json_is_string(json_object_get(e, "transport"));
+		int has_next = json_is_string(json_object_get(e, "next"));
+
+		if (!strcmp(res, "sent")) {
 			printf("%s: sent\n", cli_str(e, "message"));
-		else if (!strcmp(res, "accepted"))
+			continue;
+		}
+		if (!strcmp(res, "accepted")) {
 			printf("%s: %s accepted\n", cli_str(e, "message"),
 			       cli_str(e, "transport"));
-		else
-			fprintf(stderr,
-				"nightshift: %s: %s%s%s: %s (next attempt "
-				"%s)\n",
-				cli_str(e, "message"),
-				json_is_string(json_object_get(e, "transport"))
-					? cli_str(e, "transport")
-					: "",
-				json_is_string(json_object_get(e, "transport"))
-					? " "
-					: "",
-				res, cli_str(e, "error"), cli_str(e, "next"));
+			continue;
+		}
+		fflush(stdout);
+		fprintf(stderr, "nightshift: %s: %s%s%s: %s%s%s%s\n",
+			cli_str(e, "message"),
+			has_t ? cli_str(e, "transport") : "", has_t ? " " : "",
+			res, cli_str(e, "error"),
+			has_next ? " (next attempt " : "",
+			has_next ? cli_str(e, "next") : "",
+			has_next ? ")" : "");
 	}
 }
 
@@ -58,7 +63,6 @@ static int deliver(struct cli *c, int json)
 		       "the notices stay in %s\n",
 		       c->cfg.outbox);
 	} else {
-		fflush(stdout);
 		print_events(r.events);
 		printf("%d sent, %d waiting in the outbox\n", r.sent,
 		       r.waiting);

@@ -505,8 +505,9 @@ int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 	return 0;
 }
 
-/* ---- delivery -------------------------------------------------------------
- */
+/* ---- delivery ---------------------------------------------------------- */
+
+#define QUICK_BUDGET_MS 10000
 
 static size_t configured(const struct ns_config *c,
 			 const struct ns_transport **out)
@@ -796,6 +797,7 @@ int ns_notify_deliver(const struct ns_config *c, time_t now, unsigned flags,
 	int down[NS_TRANSPORTS_MAX] = { 0 };
 	char **names = NULL, *lock = NULL, *from = NULL;
 	int fd = -1, ret = 0;
+	long long start;
 	struct ns_send s = { c, NULL, flags & NS_DELIVER_QUICK ? 5 : 30 };
 
 	out->configured = (int)ntr;
@@ -817,7 +819,14 @@ int ns_notify_deliver(const struct ns_config *c, time_t now, unsigned flags,
 	sweep_orphans(c->outbox);
 	from = default_from(c);
 	s.from = from;
+	start = ns_mono_ms();
 	for (size_t i = 0; i < nr; i++) {
+		/* after a command, a long queue is left to `notify deliver` */
+		if ((flags & NS_DELIVER_QUICK) &&
+		    ns_mono_ms() - start > QUICK_BUDGET_MS) {
+			out->waiting += (int)(nr - i);
+			break;
+		}
 		if (deliver_one(out, &s, tr, ntr, down, c->outbox, names[i],
 				now))
 			out->sent++;

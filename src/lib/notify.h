@@ -86,7 +86,7 @@ void ns_message_mail(struct strbuf *out, const struct ns_message *m,
 /* the webhook's JSON event (compact, keys sorted) */
 char *ns_message_json(const struct ns_message *m);
 
-/* ---- transports ---------------------------------------------------------- */
+/* ---- transports -------------------------------------------------------- */
 
 struct ns_send {
 	const struct ns_config *cfg;
@@ -104,8 +104,7 @@ struct ns_transport {
 
 extern const struct ns_transport ns_transport_smtp, ns_transport_webhook;
 
-/* ---- delivery -------------------------------------------------------------
- */
+/* ---- delivery ---------------------------------------------------------- */
 
 #define NS_TRANSPORTS_MAX 2
 
@@ -131,10 +130,9 @@ void ns_dstate_release(struct ns_dstate *s);
 /* seconds to wait after the attempts-th failure: 1 min doubling to 6 h */
 long ns_notify_backoff(int attempts);
 
-/* flags of ns_notify_deliver */
-#define NS_DELIVER_QUICK                                                       \
-	1 /* best effort after a command: short timeouts,                      \
-	   * skip quietly when another delivery runs */
+/* a flag of ns_notify_deliver: the best effort after a command — 5 s
+ * timeouts, no new attempt after 10 s, the rest left for `notify deliver` */
+#define NS_DELIVER_QUICK 1
 
 struct ns_deliver_report {
 	int configured; /* transports configured */
