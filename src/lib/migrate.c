@@ -340,6 +340,12 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
 		ret = ns_fsx_write(dfd, name, f->mode, tar_src, tr, f->sha256,
 				   NULL, NS_FSX_NOSYNC, what);
 		close(dfd);
+		/* the member's own check (see NS_TRIGGER_DEFER_FILES): the
+		 * staged file is already removed */
+		if (ret == NS_EINVALID)
+			ns_error_set("%s: payload/files/%s: hash mismatch: the "
+				     "trigger was altered after it was made",
+				     r->t->path, f->path);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);
 		ret = NS_ERROR;
@@ -356,31 +362,47 @@ static int stage(struct run *r)
 	uint64_t size;
 	unsigned mode;
 	int regular, ret;
+	char *staged = xcalloc(r->plan.nr + 1, 1);
 
 	for (size_t i = 0; i < r->plan.mkdirs_nr; i++)
 		if ((ret = ns_fsx_mkdir(&r->root, r->plan.mkdirs[i])) < 0)
-			return ret;
+			goto done;
 	if ((ret = ns_tar_open(&tr, r->t->path)) < 0)
-		return ret;
+		goto done;
 	while ((ret = ns_tar_next(tr, &name, &size, &mode, &regular)) == 1) {
 		size_t i;
 		if (strncmp(name, "payload/files/", 14))
 			continue;
 		i = plan_index(&r->plan, name + 14);
-		if (i == (size_t)-1 || r->plan.files[i].op != NS_OP_PUT) {
-			ns_error_set("%s: %s: not in the plan", r->t->path,
-				     name);
+		if (i == (size_t)-1 || r->plan.files[i].op != NS_OP_PUT ||
+		    staged[i]) {
+			ns_error_set("%s: %s: not in the plan%s", r->t->path,
+				     name,
+				     i != (size_t)-1 && staged[i]
+					     ? " (a second time)"
+					     : "");
 			ret = NS_EINVALID;
 			break;
 		}
 		if ((ret = stage_one(r, tr, i)) < 0)
 			break;
+		staged[i] = 1;
 	}
 	ns_tar_close(tr);
+	/* the trigger may have changed since it was loaded: every file to
+	 * put must have been staged, and checked, from this reading of it */
+	for (size_t i = 0; i < r->plan.nr && !ret; i++)
+		if (r->plan.files[i].op == NS_OP_PUT && !staged[i]) {
+			ns_error_set("%s: payload/files/%s: member missing",
+				     r->t->path, r->plan.files[i].path);
+			ret = NS_EINVALID;
+		}
 	/* the staging is durable — data and names — before the commit point
 	 * can pass: one flush for the whole phase, not one per file */
 	if (!ret)
 		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
+done:
+	free(staged);
 	return ret;
 }
 
@@ -592,6 +614,37 @@ static int undo(struct ns_outcome *out, struct run *r, const char *cause)
 	return conclude(out, r, ret < 0, msg);
 }
 
+/* the staging found the payload not as the trigger recorded it (or the
+ * target's layout changed under it): nothing is in place yet, so the run
+ * is refused as if it had not begun — the staging removed and made
+ * durable, then the journal (a crash before that is recovered as an
+ * undo), then the archive */
+static int discard(struct ns_outcome *out, struct run *r, const char *cause)
+{
+	int ret = undo_staging(r);
+	char *slash;
+
+	if (!ret)
+		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
+	if (!ret && (ns_step("unlink") < 0 ||
+		     (unlink(r->journal) < 0 && errno != ENOENT))) {
+		ns_error_set("cannot remove the journal '%s': %s", r->journal,
+			     strerror(errno));
+		ret = NS_ERROR;
+	}
+	if (ret < 0)
+		return undo(out, r, cause);
+	/* what is left of the archive is nightshift's own: best effort */
+	ns_fsx_remove_tree(r->rundir);
+	if ((slash = strrchr(r->rundir, '/'))) {
+		*slash = '\0';
+		rmdir(r->rundir); /* the token's directory, when now empty */
+	}
+	free(r->rundir);
+	r->rundir = NULL;
+	return finish(out, r, NS_OUT_REFUSED, NS_EINVALID, cause);
+}
+
 /* from the commit point on: the same for a run and for its recovery */
 static int forward(struct ns_outcome *out, struct run *r)
 {
@@ -633,7 +686,7 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		    const struct ns_migrate_ctx *ctx)
 {
 	struct run r = RUN_INIT;
-	int ret, committed = 0;
+	int ret, committed = 0, refuse = 0;
 	char *cause;
 
 	r.t = t;
@@ -650,8 +703,11 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		goto done;
 	}
 	ret = prepare(&r, ctx, site->label);
-	if (!ret)
+	if (!ret) {
 		ret = stage(&r);
+		/* a payload member not as recorded: nothing is in place */
+		refuse = ret == NS_EINVALID;
+	}
 	if (!ret) {
 		ret = commit(&r);
 		/* with a database the row is the commit point, whatever the
@@ -667,9 +723,12 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 	}
 	r.cause = ret;
 	cause = xstrdup(ns_error_last());
-	ret = r.journal && access(r.journal, F_OK) == 0
-		      ? undo(out, &r, cause)
-		      : finish(out, &r, NS_OUT_REFUSED, NS_ERROR, cause);
+	if (!r.journal || access(r.journal, F_OK) != 0)
+		ret = finish(out, &r, NS_OUT_REFUSED, NS_ERROR, cause);
+	else if (refuse)
+		ret = discard(out, &r, cause);
+	else
+		ret = undo(out, &r, cause);
 	free(cause);
 done:
 	run_release(&r);

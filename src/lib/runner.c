@@ -567,7 +567,8 @@ static int check_trigger(struct ns_runner *r, const struct ns_env *e,
 		json_string_value(json_object_get(d->row, "json_sha256"));
 	const char *psha =
 		json_string_value(json_object_get(d->row, "payload_sha256"));
-	int ret = ns_trigger_load(&d->t, d->path, &r->cfg->limits);
+	int ret = ns_trigger_load_flags(&d->t, d->path, &r->cfg->limits,
+					NS_TRIGGER_DEFER_FILES);
 
 	if (ret < 0)
 		return ret;

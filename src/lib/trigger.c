@@ -236,6 +236,13 @@ static int check_member(struct ns_trigger *t, struct ns_tar_reader *r,
 	return 0;
 }
 
+/* with NS_TRIGGER_DEFER_FILES, the payload/files/ members are left to
+ * the reader that stages them */
+static int deferred(const struct ns_trigger *t, const char *member)
+{
+	return t->files_unverified && !strncmp(member, "files/", 6);
+}
+
 static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 {
 	const char *name;
@@ -264,8 +271,23 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 				     t->path, name);
 			return NS_EINVALID;
 		}
-		if ((ret = check_member(t, r, &t->members[i], size)) < 0)
+		if (deferred(t, name + 8)) {
+			/* its hash is checked as it is staged: only the size
+			 * here, and its data is skipped, not read */
+			if (size != t->members[i].size) {
+				ns_error_set(
+					"%s: %s: hash mismatch (size "
+					"%llu, TRIGGER.json says %llu): "
+					"the trigger was altered after "
+					"it was made",
+					t->path, name, (unsigned long long)size,
+					(unsigned long long)t->members[i].size);
+				return NS_EINVALID;
+			}
+		} else if ((ret = check_member(t, r, &t->members[i], size)) <
+			   0) {
 			return ret;
+		}
 		i++;
 	}
 	if (ret < 0)
@@ -288,6 +310,12 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 int ns_trigger_load(struct ns_trigger *out, const char *path,
 		    const struct ns_limits *lim)
 {
+	return ns_trigger_load_flags(out, path, lim, 0);
+}
+
+int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
+			  const struct ns_limits *lim, unsigned flags)
+{
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_tar_reader *r = NULL;
 	const char *name;
@@ -298,6 +326,7 @@ int ns_trigger_load(struct ns_trigger *out, const char *path,
 	size_t len;
 
 	t.path = xstrdup(path);
+	t.files_unverified = !!(flags & NS_TRIGGER_DEFER_FILES);
 	if ((ret = ns_tar_open(&r, path)) < 0)
 		goto done;
 	ret = ns_tar_next(r, &name, &size, &mode, &regular);

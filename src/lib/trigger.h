@@ -49,6 +49,9 @@ struct ns_trigger {
 	/* the small members, loaded whole */
 	char *ini, *deploy_sql, *revert_sql, *verify_sql;
 	struct ns_manifest manifest;
+	/* loaded with NS_TRIGGER_DEFER_FILES: the payload/files/ members'
+	 * hashes are not checked yet */
+	int files_unverified;
 };
 
 #define NS_TRIGGER_INIT                                                        \
@@ -63,6 +66,17 @@ int ns_trigger_write(char out_json_sha256[NS_HEX_LEN + 1], const char *path,
 		     const struct ns_package *pkg, const char *payload_path);
 int ns_trigger_load(struct ns_trigger *out, const char *path,
 		    const struct ns_limits *lim);
+/* NS_TRIGGER_DEFER_FILES: check everything ns_trigger_load checks but
+ * the hashes of the payload/files/ members (their names, order, modes and
+ * sizes, the payload digest, the small members are checked), and skip
+ * their bytes instead of reading them. For a caller that reads each of
+ * them next against its recorded hash and refuses on a mismatch before
+ * anything is visible: ns_migrate_site stages them so, and renames
+ * nothing into place until every one of them checked out. It saves one
+ * read and one SHA-256 of the whole payload per run. */
+#define NS_TRIGGER_DEFER_FILES 1u
+int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
+			  const struct ns_limits *lim, unsigned flags);
 void ns_trigger_release(struct ns_trigger *t);
 /* the canonical JSON text (for `trigger show`); caller frees */
 char *ns_trigger_json_text(const struct ns_trigger *t);

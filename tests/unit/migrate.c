@@ -452,7 +452,9 @@ static int child_migrate(const struct fx *fx, const char *trigger)
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
 
-	if (ns_trigger_load(&t, trigger, &limits) < 0)
+	/* as `window run` loads it: the files' hashes checked while staged */
+	if (ns_trigger_load_flags(&t, trigger, &limits,
+				  NS_TRIGGER_DEFER_FILES) < 0)
 		return 100;
 	ns_migrate_site(&o, &t, &fx->site, &fx->ctx);
 	return (int)o.kind;
@@ -1007,6 +1009,73 @@ static void test_symlink_in_target_refused(void **state)
 	ns_trigger_release(&t);
 }
 
+/* replace the first occurrence of FROM in the file by TO (same length) */
+static void patch_file(const char *path, const char *from, const char *to)
+{
+	size_t len = 0, n = strlen(from);
+	char *buf = tu_slurp(path, &len), *p = NULL;
+
+	assert_int_equal(strlen(to), n);
+	for (size_t i = 0; i + n <= len && !p; i++)
+		if (!memcmp(buf + i, from, n))
+			p = buf + i;
+	if (!p)
+		fail_msg("'%s' not in %s", from, path);
+	memcpy(p, to, n);
+	tu_put_len(path, buf, len, 0644);
+	free(buf);
+}
+
+/* `window run` loads the trigger without hashing the payload's files
+ * (NS_TRIGGER_DEFER_FILES); the staging hashes each one. A member altered
+ * after it was loaded — the same size, one that needs a new directory —
+ * is refused as the loader would have refused it: exit code, message,
+ * and nothing left behind (no staged file, no new directory, no journal,
+ * no run directory, the database untouched). */
+static void test_deferred_payload_check(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT, full = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+	char *path = NULL, *p;
+
+	if (build(fx, "late", &e, &path))
+		fail_msg("building: %s", ns_error_last());
+	assert_int_equal(ns_trigger_load_flags(&t, path, &limits,
+					       NS_TRIGGER_DEFER_FILES),
+			 0);
+	assert_int_equal(t.files_unverified, 1);
+	patch_file(path, "echo added", "echo ADDED");
+	/* the full check sees it; the deferred one skips the bytes */
+	assert_int_equal(ns_trigger_load(&full, path, &limits), NS_EINVALID);
+	tu_assert_error_has("payload/files/app/new/added.sh: hash mismatch");
+	ns_trigger_release(&full);
+	assert_int_equal(ns_trigger_load_flags(&full, path, &limits,
+					       NS_TRIGGER_DEFER_FILES),
+			 0);
+	ns_trigger_release(&full);
+
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+			 NS_EINVALID);
+	assert_int_equal(o.kind, NS_OUT_REFUSED);
+	assert_int_equal(o.code, NS_EINVALID);
+	assert_error_has(o.message, "payload/files/app/new/added.sh");
+	assert_error_has(o.message, "hash mismatch");
+	assert_null(o.rundir);
+	assert_null(o.journal);
+	assert_target_is_before(fx);
+	assert_int_equal(staged_files(fx->root), 0);
+	p = at(fx, "root/app/new");
+	assert_false(tu_exists(p));
+	free(p);
+	assert_int_equal(tu_count_entries(fx->ctx.journal_dir), 0);
+	assert_int_equal(tu_count_entries(fx->ctx.archive_dir), 0);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+	free(path);
+}
+
 static void test_backout_after_success(void **state)
 {
 	struct fx *fx = *state;
@@ -1212,6 +1281,7 @@ int main(void)
 		T(test_verify_command_fails),
 		T(test_drift),
 		T(test_symlink_in_target_refused),
+		T(test_deferred_payload_check),
 		T(test_backout_after_success),
 		T(test_backout_refused_on_drift),
 		T(test_recover_final),
