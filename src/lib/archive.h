@@ -33,6 +33,8 @@ struct ns_plan_file {
 	int before_present;
 	char before_sha256[NS_HEX_LEN + 1];
 	unsigned before_mode;
+	/* not saved: what the drift check hashed (see ns_fsx_keep) */
+	struct ns_fsx_seen seen;
 };
 
 struct ns_plan {

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 int ns_fsx_root_open(struct ns_root *out, const char *path)
@@ -178,15 +179,66 @@ int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel)
 	return ret;
 }
 
+static int same_time(const struct timespec *a, const struct timespec *b)
+{
+	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+/* the content of st is still the one seen: the same inode, size and
+ * modification time (with_ctime: and change time) */
+static int still_seen(const struct ns_fsx_seen *seen, const struct stat *st,
+		      int with_ctime)
+{
+	return seen && seen->valid && S_ISREG(st->st_mode) &&
+	       st->st_dev == seen->dev && st->st_ino == seen->ino &&
+	       st->st_size == seen->size &&
+	       same_time(&st->st_mtim, &seen->mtime) &&
+	       (!with_ctime || same_time(&st->st_ctim, &seen->ctime));
+}
+
+static void note_seen(struct ns_fsx_seen *seen, const struct stat *before,
+		      const struct stat *after, const struct timespec *start,
+		      const char *sha256)
+{
+	memset(seen, 0, sizeof(*seen));
+	seen->dev = after->st_dev;
+	seen->ino = after->st_ino;
+	seen->size = after->st_size;
+	seen->mtime = after->st_mtim;
+	seen->ctime = after->st_ctim;
+	memcpy(seen->sha256, sha256, NS_HEX_LEN + 1);
+	/* Any later change sets the change time to the clock of that moment,
+	 * which is at or after start: the hash stands for the file for as
+	 * long as its change time stays what it was, provided that time is
+	 * clearly before start (a second covers coarse clocks and
+	 * filesystems that keep whole seconds) and the file did not change
+	 * while it was read. */
+	seen->valid = 1; /* for still_seen: is before what after is? */
+	seen->valid = still_seen(seen, before, 1) &&
+		      (after->st_ctim.tv_sec < start->tv_sec - 1 ||
+		       (after->st_ctim.tv_sec == start->tv_sec - 1 &&
+			after->st_ctim.tv_nsec < start->tv_nsec));
+}
+
 int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 		const char *rel)
 {
-	struct stat st;
+	return ns_fsx_hash_seen(out, NULL, r, rel);
+}
+
+int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
+		     const struct ns_root *r, const char *rel)
+{
+	struct stat st, after;
+	struct timespec start;
 	const char *base;
 	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
 	if (ret)
 		return ret;
+	if (seen)
+		memset(seen, 0, sizeof(*seen));
+	clock_gettime(CLOCK_REALTIME, &start);
 	fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	close(dfd);
 	if (fd < 0) {
@@ -207,6 +259,8 @@ int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 	if (ret < 0)
 		ns_error_set("cannot read '%s/%s': %s", r->path, rel,
 			     strerror(errno));
+	else if (seen && fstat(fd, &after) == 0)
+		note_seen(seen, &st, &after, &start, out);
 	close(fd);
 	return ret < 0 ? NS_ERROR : 0;
 }
@@ -390,25 +444,50 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 	return ret;
 }
 
+static int link_over(int srcdir, const char *srcname, int dstdir,
+		     const char *dstname)
+{
+	int r = linkat(srcdir, srcname, dstdir, dstname, 0);
+
+	/* a name left by an interrupted run */
+	if (r < 0 && errno == EEXIST && unlinkat(dstdir, dstname, 0) == 0)
+		r = linkat(srcdir, srcname, dstdir, dstname, 0);
+	return r;
+}
+
 int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		const char *what)
+		struct ns_fsx_seen *seen, const char *what)
 {
-	struct stat st;
+	struct stat st, kept;
 	int fd, ret;
 
+	if (seen)
+		seen->used = 0;
 	if (ns_step("link") < 0) {
 		ns_error_set("cannot keep '%s': %s", what, strerror(errno));
 		return NS_ERROR;
 	}
-	unlinkat(dstdir, dstname, 0); /* a link left by an interrupted run */
 	/* a file with other names could be written in place through them,
 	 * and the kept copy with it: those are copied */
 	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
-	    linkat(srcdir, srcname, dstdir, dstname, 0) < 0)
+	    link_over(srcdir, srcname, dstdir, dstname) < 0) {
+		/* never write through a link left by an interrupted run */
+		unlinkat(dstdir, dstname, 0);
 		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, got,
 				   NS_FSX_NOSYNC, what);
+	}
+	/* the inode linked is the one hashed before, unchanged since (its
+	 * change time until the link, its size and modification time after
+	 * it): that hash is its content's, no need to read it again */
+	if (still_seen(seen, &st, 1) &&
+	    fstatat(dstdir, dstname, &kept, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    still_seen(seen, &kept, 0)) {
+		memcpy(got, seen->sha256, NS_HEX_LEN + 1);
+		seen->used = 1;
+		return 0;
+	}
 	fd = openat(dstdir, dstname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || ns_sha256_fd(got, fd) < 0) {
 		ns_error_set("cannot read '%s': %s", what, strerror(errno));

@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "hash.h"
 
@@ -47,6 +48,26 @@ int ns_fsx_stat(struct stat *st, const struct ns_root *r, const char *rel);
 /* SHA-256 of the regular file REL; 1 when absent */
 int ns_fsx_hash(char out[NS_HEX_LEN + 1], const struct ns_root *r,
 		const char *rel);
+
+/* What a hash was taken of, so that ns_fsx_keep can reuse it instead of
+ * reading the file again: the inode, its size, modification and change
+ * times. valid only when the file did not change while it was read and
+ * its change time was over a second old then: any later change of the
+ * file (a write, a chmod, a utimensat, another file renamed over it)
+ * gives it a change time that differs. */
+struct ns_fsx_seen {
+	int valid;
+	int used; /* set by ns_fsx_keep when the hash came from here */
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime, ctime;
+	char sha256[NS_HEX_LEN + 1];
+};
+
+/* ns_fsx_hash, noting what was hashed in seen */
+int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
+		     const struct ns_root *r, const char *rel);
 /* mkdir REL beneath the root (its parent must exist), fsync the parent */
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
 /* rmdir REL when it exists and is empty; fsync the parent */
@@ -71,10 +92,13 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 /* Keep the content of SRCDIR/SRCNAME as DSTDIR/DSTNAME: a hard link where
  * both are on one filesystem — nightshift never writes into a file in
  * place, it renames a new one over it, so the link keeps the old bytes —
- * and the file has no other name, else a copy. The content's hash into got. Not synced (NS_FSX_NOSYNC). */
+ * and the file has no other name, else a copy. The content's hash into
+ * got: for a link, seen's hash when seen (may be NULL) is valid and the
+ * inode linked is still the one it describes (seen->used says so), else
+ * the linked file is read. Not synced (NS_FSX_NOSYNC). */
 int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		const char *what);
+		struct ns_fsx_seen *seen, const char *what);
 /* make everything written on the filesystem of fd durable (syncfs(2),
  * which reports write-back errors since Linux 5.8) */
 int ns_fsx_syncfs(int fd, const char *what);

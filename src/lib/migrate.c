@@ -206,7 +206,7 @@ static int want_mkdirs(struct ns_plan *p, size_t *alloc,
 }
 
 static int drift_one(struct ns_plan *p, size_t *alloc,
-		     const struct ns_root *root, const struct ns_plan_file *f,
+		     const struct ns_root *root, struct ns_plan_file *f,
 		     const char *base)
 {
 	char now[NS_HEX_LEN + 1];
@@ -232,8 +232,16 @@ static int drift_one(struct ns_plan *p, size_t *alloc,
 	}
 	if (!base)
 		return 0;
-	if ((ret = ns_fsx_hash(now, root, f->path)) < 0)
+	/* what was hashed is noted: the archive reuses the hash when it
+	 * links the same, unchanged file */
+	if ((ret = ns_fsx_hash_seen(now, &f->seen, root, f->path)) < 0)
 		return ret;
+	if (ret == 1) {
+		ns_error_set("%s/%s: drift: the enhancement has a base for "
+			     "it, but it is absent",
+			     root->path, f->path);
+		return NS_EDRIFT;
+	}
 	if (strcmp(now, base)) {
 		ns_error_set("%s/%s: drift: changed since the base the "
 			     "developer used (base %.12s…, now %.12s…)",

@@ -453,7 +453,7 @@ static void test_keep_links_and_hashes(void **state)
 	put(fx, "root/orig", "old bytes\n", 0640);
 	ns_sha256_buf(want, "old bytes\n", 10);
 	assert_int_equal(ns_fsx_keep(fx->r.fd, "kept", fx->r.fd, "orig", 0640,
-				     got, "orig"),
+				     got, NULL, "orig"),
 			 0);
 	assert_string_equal(got, want);
 	assert_int_equal(fstatat(fx->r.fd, "orig", &a, 0), 0);
@@ -464,6 +464,76 @@ static void test_keep_links_and_hashes(void **state)
 	tu_assert_file(kept, "old bytes\n");
 	assert_int_equal(ns_fsx_syncfs(fx->r.fd, "root"), 0);
 	free(kept);
+}
+
+/* keep reuses the drift check's hash (ns_fsx_hash_seen) only for the very
+ * inode it hashed, unchanged since: a file written in place, one written
+ * in place with its modification time put back, one replaced by another
+ * file of the same size, and one changed too recently to tell are read
+ * again, and their hash is their new content's */
+static void test_keep_reuses_seen_hash(void **state)
+{
+	static const char *const names[] = { "same", "inplace", "forged",
+					     "replaced" };
+	struct fx *fx = *state;
+	struct ns_fsx_seen seen[4], fresh;
+	char got[NS_HEX_LEN + 1], want[NS_HEX_LEN + 1], kept[16];
+	struct timespec times[2];
+	struct stat st;
+	int fd;
+
+	for (int i = 0; i < 4; i++) {
+		char *rel = xprintf("root/%s", names[i]);
+		put(fx, rel, "old bytes\n", 0644);
+		free(rel);
+	}
+	/* the drift check of a file changed in the last second cannot be
+	 * told from a change right after it: make these older than that */
+	usleep(1100 * 1000);
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(
+			ns_fsx_hash_seen(got, &seen[i], &fx->r, names[i]), 0);
+		assert_true(seen[i].valid);
+	}
+	ns_sha256_buf(want, "old bytes\n", 10);
+	assert_string_equal(seen[0].sha256, want);
+
+	/* changed between the drift check and the archive */
+	fd = openat(fx->r.fd, "inplace", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "NEW", 3, 0), 3);
+	close(fd);
+	assert_int_equal(fstatat(fx->r.fd, "forged", &st, 0), 0);
+	fd = openat(fx->r.fd, "forged", O_WRONLY);
+	assert_true(fd >= 0);
+	assert_int_equal(pwrite(fd, "NEW", 3, 0), 3);
+	times[0] = st.st_atim;
+	times[1] = st.st_mtim;
+	assert_int_equal(futimens(fd, times), 0);
+	close(fd);
+	put(fx, "root/other", "NEW bytes\n", 0644);
+	assert_int_equal(renameat(fx->r.fd, "other", fx->r.fd, "replaced"), 0);
+
+	for (int i = 0; i < 4; i++) {
+		snprintf(kept, sizeof(kept), "kept%d", i);
+		assert_int_equal(ns_fsx_keep(fx->r.fd, kept, fx->r.fd, names[i],
+					     0644, got, &seen[i], names[i]),
+				 0);
+		ns_sha256_buf(want, i ? "NEW bytes\n" : "old bytes\n", 10);
+		assert_string_equal(got, want);
+		assert_int_equal(seen[i].used, i == 0);
+	}
+
+	/* just written: never reused, still right */
+	put(fx, "root/fresh", "fresh\n", 0644);
+	assert_int_equal(ns_fsx_hash_seen(got, &fresh, &fx->r, "fresh"), 0);
+	assert_false(fresh.valid);
+	assert_int_equal(ns_fsx_keep(fx->r.fd, "kept-fresh", fx->r.fd, "fresh",
+				     0644, got, &fresh, "fresh"),
+			 0);
+	assert_false(fresh.used);
+	ns_sha256_buf(want, "fresh\n", 6);
+	assert_string_equal(got, want);
 }
 
 /* a file with a second name (a release tree made with cp -al) is copied:
@@ -479,7 +549,7 @@ static void test_keep_copies_shared_inode(void **state)
 	put(fx, "root/orig", "old bytes\n", 0640);
 	assert_int_equal(linkat(fx->r.fd, "orig", fx->r.fd, "other", 0), 0);
 	assert_int_equal(ns_fsx_keep(fx->r.fd, "kept", fx->r.fd, "orig", 0640,
-				     got, "orig"),
+				     got, NULL, "orig"),
 			 0);
 	assert_int_equal(fstatat(fx->r.fd, "orig", &a, 0), 0);
 	assert_int_equal(fstatat(fx->r.fd, "kept", &b, 0), 0);
@@ -734,6 +804,7 @@ int main(void)
 		T(test_write_source_failure),
 		T(test_write_refuses_symlink_name),
 		T(test_keep_links_and_hashes),
+		T(test_keep_reuses_seen_hash),
 		T(test_keep_copies_shared_inode),
 		T(test_copy),
 		T(test_rename_unlink),
