@@ -253,8 +253,11 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 	char digest[NS_HEX_LEN + 1];
 
 	while ((ret = ns_tar_next(r, &name, &size, &mode, &regular)) == 1) {
+		/* not the member expected here: a later one means this one
+		 * is missing (a search only then: members are in order) */
 		for (size_t k = i + 1;
-		     i < t->nr && k < t->nr && !strncmp(name, "payload/", 8);
+		     i < t->nr && k < t->nr && !strncmp(name, "payload/", 8) &&
+		     strcmp(name + 8, t->members[i].path);
 		     k++)
 			if (!strcmp(name + 8, t->members[k].path)) {
 				ns_error_set("%s: payload/%s: member missing "
