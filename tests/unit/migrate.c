@@ -1026,6 +1026,75 @@ static void patch_file(const char *path, const char *from, const char *to)
 	free(buf);
 }
 
+/* rename the tar member FROM to TO (no longer) in its ustar header */
+static void rename_member(const char *path, const char *from, const char *to)
+{
+	size_t len = 0, n = strlen(from);
+	char *buf = tu_slurp(path, &len);
+	int done = 0;
+
+	assert_true(strlen(to) <= n);
+	for (size_t at = 0; at + 512 <= len && !done; at += 512) {
+		unsigned char *h = (unsigned char *)buf + at;
+		unsigned sum = 0;
+
+		if (memcmp(h, from, n) || h[n] != '\0' ||
+		    memcmp(h + 257, "ustar", 5))
+			continue;
+		memset(h, 0, n);
+		memcpy(h, to, strlen(to));
+		memset(h + 148, ' ', 8);
+		for (int i = 0; i < 512; i++)
+			sum += h[i];
+		snprintf((char *)h + 148, 8, "%06o", sum);
+		done = 1;
+	}
+	if (!done)
+		fail_msg("no ustar header for '%s' in %s", from, path);
+	tu_put_len(path, buf, len, 0644);
+	free(buf);
+}
+
+/* the trigger changed after it was loaded so that a file to put is no
+ * longer in it, or another one is in it twice: refused as invalid,
+ * nothing left behind */
+static void test_deferred_member_missing_or_twice(void **state)
+{
+	static const char *const to[] = { "payload/filez/app/new/added.sh",
+					  "payload/files/app/main.txt" };
+	static const char *const says[] = { "app/new/added.sh: member missing",
+					    "app/main.txt: not in the plan "
+					    "(a second time)" };
+	struct fx *fx = *state;
+	static const struct enh e = { good_deploy, NULL, NULL };
+
+	for (int i = 0; i < 2; i++) {
+		struct ns_trigger t = NS_TRIGGER_INIT;
+		struct ns_outcome o = NS_OUTCOME_INIT;
+		char *path = NULL, *name = xprintf("swap%d", i);
+
+		if (build(fx, name, &e, &path))
+			fail_msg("building: %s", ns_error_last());
+		assert_int_equal(ns_trigger_load_flags(&t, path, &limits,
+						       NS_TRIGGER_DEFER_FILES),
+				 0);
+		rename_member(path, "payload/files/app/new/added.sh", to[i]);
+		assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+				 NS_EINVALID);
+		assert_int_equal(o.kind, NS_OUT_REFUSED);
+		assert_error_has(o.message, says[i]);
+		assert_null(o.journal);
+		assert_target_is_before(fx);
+		assert_int_equal(staged_files(fx->root), 0);
+		assert_int_equal(tu_count_entries(fx->ctx.journal_dir), 0);
+		assert_int_equal(tu_count_entries(fx->ctx.archive_dir), 0);
+		ns_outcome_release(&o);
+		ns_trigger_release(&t);
+		free(path);
+		free(name);
+	}
+}
+
 /* `window run` loads the trigger without hashing the payload's files
  * (NS_TRIGGER_DEFER_FILES); the staging hashes each one. A member altered
  * after it was loaded — the same size, one that needs a new directory —
@@ -1282,6 +1351,7 @@ int main(void)
 		T(test_drift),
 		T(test_symlink_in_target_refused),
 		T(test_deferred_payload_check),
+		T(test_deferred_member_missing_or_twice),
 		T(test_backout_after_success),
 		T(test_backout_refused_on_drift),
 		T(test_recover_final),
