@@ -9,9 +9,9 @@
 . "$(dirname "$0")/../e2e/lib.sh"
 
 TPL=$T/tpl
-# one moment for every run, so that the nightshift_changes row of a run
-# and of its reference run are the same bytes
-export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+# one frozen moment (the "!") for every run, so that the nightshift_changes
+# row of a run and of its reference run are the same bytes
+export NIGHTSHIFT_NOW=2026-12-01T23:00:00!
 
 # the scene: a site with files and a database, ENH-1 submitted and
 # scheduled; $1 = "ok" (migrates) or "fail" (verify fails → rolls back)

@@ -254,7 +254,7 @@ static int setup(void **state)
 		return -1;
 	fx_fill(fx);
 	tu_mkdirs(fx->spool);
-	setenv("NIGHTSHIFT_NOW", NOW, 1);
+	setenv("NIGHTSHIFT_NOW", NOW "!", 1);
 	if (make_target(fx) < 0)
 		return -1;
 	fx->tree0 = tree(fx->root);

@@ -187,7 +187,7 @@ static void test_event_recorded(void **state)
 	struct ns_registry *r = open_new(state, "ns.db");
 	json_t *row = NULL;
 
-	setenv("NIGHTSHIFT_NOW", "2026-03-04T05:06:07Z", 1);
+	setenv("NIGHTSHIFT_NOW", "2026-03-04T05:06:07Z!", 1);
 	assert_int_equal(ns_registry_event(r, "alice", 12, 2, "billing/model",
 					   "qa-approve", "looks good"),
 			 0);
