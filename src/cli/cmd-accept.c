@@ -65,8 +65,11 @@ int cmd_reject(int argc, char **argv)
 		ret = ns_lifecycle_may(&c.cfg, c.reg, id, "reject", c.user,
 				       e->name);
 	if (ret == 0) {
-		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
-					cli_warn, NULL,	 0 };
+		r = (struct ns_runner){ .cfg = &c.cfg,
+					.reg = c.reg,
+					.user = c.user,
+					.say = cli_say,
+					.warn = cli_warn };
 		ret = ns_runner_rollback(&r, id, e->name, reason, "reject");
 	}
 	if (ret == 0)

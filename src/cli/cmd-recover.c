@@ -21,8 +21,11 @@ int cmd_recover(int argc, char **argv)
 		cli_close(&c);
 		return cli_fail(ret);
 	}
-	r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
-				cli_warn, NULL,	 0 };
+	r = (struct ns_runner){ .cfg = &c.cfg,
+				.reg = c.reg,
+				.user = c.user,
+				.say = cli_say,
+				.warn = cli_warn };
 	ret = ns_runner_recover(&r, env);
 	cli_close(&c);
 	return cli_outcome(ret);

@@ -32,8 +32,11 @@ int cmd_rollback(int argc, char **argv)
 		ret = ns_lifecycle_may(&c.cfg, c.reg, id, "back-out", c.user,
 				       ns_config_env(&c.cfg, env)->name);
 	if (ret == 0) {
-		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
-					cli_warn, NULL,	 0 };
+		r = (struct ns_runner){ .cfg = &c.cfg,
+					.reg = c.reg,
+					.user = c.user,
+					.say = cli_say,
+					.warn = cli_warn };
 		ret = ns_runner_rollback(&r, id, env, reason, NULL);
 	}
 	if (ret == 0)

@@ -25,8 +25,11 @@ int cmd_unblock(int argc, char **argv)
 		ret = ns_lifecycle_role(&c.cfg, "technical-support operator",
 					c.user, "unblock");
 	if (ret == 0) {
-		r = (struct ns_runner){ &c.cfg,	  c.reg, c.user, cli_say,
-					cli_warn, NULL,	 0 };
+		r = (struct ns_runner){ .cfg = &c.cfg,
+					.reg = c.reg,
+					.user = c.user,
+					.say = cli_say,
+					.warn = cli_warn };
 		ret = ns_runner_unblock(&r, env, reason);
 	}
 	cli_close(&c);

@@ -1,4 +1,5 @@
 #include "runner.h"
+#include "analysis.h"
 #include "error.h"
 #include "fsx.h"
 #include "gitsrc.h"
@@ -9,6 +10,7 @@
 #include "strbuf.h"
 #include "timefmt.h"
 #include "trigger.h"
+#include "window.h"
 #include "xalloc.h"
 
 #include <stdarg.h>
@@ -96,6 +98,7 @@ static const char *roles_backout[] = { "developer", "qa", "change-management",
 				       "users", NULL };
 static const char *roles_requeued[] = { "technical-support",
 					"change-management", "dba", NULL };
+static const char *roles_later[] = { "change-management", "developer", NULL };
 
 static void tell(struct ns_runner *r, const char *event, const char **roles,
 		 long long enh, const char *env, const char *subject,
@@ -520,7 +523,13 @@ struct due {
 	int rev;
 	const char *path;
 	struct ns_trigger t;
-	int loaded, done;
+	int loaded, done, later; /* later: re-queued to the next opening */
+};
+
+/* what one environment's run knows of its calendar */
+struct opening {
+	struct ns_calendar *cal;
+	time_t close; /* (time_t)-1: it does not close */
 };
 
 static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
@@ -867,18 +876,141 @@ static int load_due(struct ns_runner *r, const struct ns_env *e,
 	return 0;
 }
 
+/* the trigger d does not fit before the window closes: its due time moves
+ * to the next opening, and the people who wait for it are told */
+static int requeue_later(struct ns_runner *r, const struct ns_env *e,
+			 struct due *d, const struct opening *w,
+			 const char *why)
+{
+	char next_iso[NS_TIME_LEN], local[NS_LOCAL_LEN];
+	time_t next = ns_calendar_next(w->cal, w->close, NULL);
+	char *detail, *subj, *body;
+	int ret;
+
+	d->later = 1;
+	if (next == (time_t)-1) {
+		ns_error_set("ENH-%lld r%d: %s, and %s has no opening within "
+			     "a year",
+			     d->enh, d->rev, why, e->name);
+		return NS_EFAILED;
+	}
+	ns_time_iso(next_iso, next);
+	ns_calendar_local(local, w->cal, next, 0);
+	detail = xprintf("%s; re-queued to the next opening, %s", why, local);
+	ret = ns_registry_begin(r->reg);
+	if (!ret)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE triggers SET due_at = ? WHERE "
+				       "id = ?",
+				       "sI", next_iso, d->id);
+	if (!ret)
+		ret = ns_registry_event(r->reg, r->user, d->enh, d->rev,
+					e->name, "requeued-window", detail);
+	if (!ret)
+		ret = ns_registry_commit(r->reg);
+	else
+		ns_registry_rollback(r->reg);
+	warn(r, "%s: ENH-%lld r%d not started: %s", e->name, d->enh, d->rev,
+	     detail);
+	subj = xprintf("ENH-%lld r%d re-queued in %s to %s", d->enh, d->rev,
+		       e->name, local);
+	body = xprintf("Enhancement: ENH-%lld r%d  %s\nEnvironment: %s\n"
+		       "Outcome:     not started, re-queued\nDetail:      "
+		       "%s\n\nNothing was changed. It runs in the next "
+		       "opening of the window of %s (%s); nothing needs to be "
+		       "done.\n",
+		       d->enh, d->rev, d->loaded ? d->t.manifest.title : "",
+		       e->name, detail, e->name, next_iso);
+	if (!ret)
+		tell(r, "requeued-window", roles_later, d->enh, e->name, subj,
+		     body);
+	free(subj);
+	free(body);
+	free(detail);
+	return ret;
+}
+
+/* latest safe start: the estimate of applying d and of rolling it back
+ * must fit before the window closes */
+static int fits(struct ns_runner *r, const struct ns_env *e,
+		const struct due *d, const struct opening *w, char **why)
+{
+	struct ns_package pkg = { 0 };
+	long long apply_ms, back_ms, need;
+	char close_iso[NS_LOCAL_LEN];
+	time_t now = ns_now();
+
+	if (r->now || w->close == (time_t)-1)
+		return 1;
+	pkg.members = d->t.members;
+	pkg.nr = d->t.nr;
+	ns_estimate(&apply_ms, &back_ms, r->reg, d->enh, d->rev, &pkg, e);
+	need = (apply_ms + back_ms + 999) / 1000;
+	if (now + need <= w->close)
+		return 1;
+	ns_calendar_local(close_iso, w->cal, w->close, 0);
+	*why = xprintf("it needs about %lld s to apply and %lld s to roll "
+		       "back, and the window closes at %s (%lld s left)",
+		       (apply_ms + 999) / 1000, (back_ms + 999) / 1000,
+		       close_iso,
+		       (long long)(w->close > now ? w->close - now : 0));
+	return 0;
+}
+
+/* d waits for an enhancement that was re-queued in this run */
+static int waits_for_later(const struct due *due, size_t nr,
+			   const struct due *d)
+{
+	for (size_t k = 0; k < d->t.manifest.requires_nr; k++) {
+		long long need = ns_enh_parse(d->t.manifest.requires[k]);
+		for (size_t i = 0; i < nr; i++)
+			if (due[i].later && due[i].enh == need)
+				return 1;
+	}
+	return 0;
+}
+
+/* a migration is never cut at the close: it finished, and says so */
+static void overran(struct ns_runner *r, const struct ns_env *e,
+		    const struct due *d, const struct opening *w)
+{
+	time_t now = ns_now();
+	char *detail;
+
+	if (r->now || w->close == (time_t)-1 || now <= w->close)
+		return;
+	detail = xprintf("the window closed %lld s before the migration "
+			 "ended; it was not cut",
+			 (long long)(now - w->close));
+	warn(r, "%s: ENH-%lld r%d overran its window: %s", e->name, d->enh,
+	     d->rev, detail);
+	if (ns_registry_event(r->reg, r->user, d->enh, d->rev, e->name,
+			      "window-overrun", detail) < 0)
+		warn(r, "%s", ns_error_last());
+	free(detail);
+}
+
 /* one pass: run what is ready; what waits for a requirement that an
  * earlier trigger of this window provides is tried in the next pass */
 static int run_pass(struct ns_runner *r, const struct ns_env *e,
-		    struct due *due, size_t nr, int last, int *progress)
+		    const struct opening *w, struct due *due, size_t nr,
+		    int last, int *progress)
 {
 	int ret = 0, waiting;
+	char *why = NULL;
 
 	*progress = 0;
 	for (size_t i = 0; i < nr && ret >= 0; i++) {
 		struct due *d = &due[i];
 		if (d->done)
 			continue;
+		if (r->stop && r->stop(r->data)) {
+			say(r,
+			    "%s: stopping: ENH-%lld r%d not started, it "
+			    "stays due",
+			    e->name, d->enh, d->rev);
+			break;
+		}
 		if (!d->loaded && (ret = check_trigger(r, e, d)) < 0) {
 			d->done = 1;
 			*progress = 1;
@@ -891,49 +1023,130 @@ static int run_pass(struct ns_runner *r, const struct ns_env *e,
 			continue;
 		d->done = 1;
 		*progress = 1;
-		if (ret == NS_EFAILED) {
+		if (ret == NS_EFAILED && waits_for_later(due, nr, d)) {
+			why = xprintf("it requires an enhancement re-queued "
+				      "to the next opening (%s)",
+				      ns_error_last());
+			ret = requeue_later(r, e, d, w, why);
+		} else if (ret == NS_EFAILED) {
 			note(r, NS_EFAILED);
 			ret = refuse_trigger(r, e, d, ns_error_last());
 			continue;
-		}
-		if (ret == 0)
+		} else if (ret == 0 && !fits(r, e, d, w, &why)) {
+			ret = requeue_later(r, e, d, w, why);
+		} else if (ret == 0) {
 			ret = run_due(r, e, d);
+			overran(r, e, d, w);
+		}
+		free(why);
+		why = NULL;
 	}
 	return ret;
 }
 
-static int run_env(struct ns_runner *r, const struct ns_env *e)
+/* the "no trigger" notice, once per opening when notice_once is set: the
+ * opening is named by its close in the audit event's detail */
+static int no_trigger(struct ns_runner *r, const struct ns_env *e,
+		      const struct opening *w)
 {
-	struct due *due = NULL;
-	size_t nr = 0;
-	int fd = -1, ret, progress = 1;
+	char close_iso[NS_TIME_LEN];
+	char *detail, *body;
+	json_t *row = NULL;
+	int ret;
 
-	if ((ret = lock_env(r, e, &fd)) < 0)
-		return ret;
-	ret = recover_env(r, e);
-	if (!ret)
-		ret = load_due(r, e, &due, &nr);
-	if (!ret && !nr) {
-		char *body = xprintf("No trigger was due for %s when its "
-				     "window opened: nothing was migrated.",
-				     e->name);
+	if (w->close == (time_t)-1)
+		detail = xstrdup("no window: always open");
+	else {
+		ns_time_iso(close_iso, w->close);
+		detail = xprintf("the window closes at %s", close_iso);
+	}
+	ret = !r->notice_once
+		      ? 0
+		      : ns_registry_query_row(r->reg, &row,
+					      "SELECT id FROM events WHERE "
+					      "environment = ? AND event = "
+					      "'no-trigger' AND detail = ?",
+					      "ss", e->name, detail);
+	if (!ret && !row) {
+		body = xprintf("No trigger was due for %s when its window "
+			       "opened: nothing was migrated.",
+			       e->name);
 		say(r, "%s: no trigger due", e->name);
 		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
-					"no-trigger", NULL);
+					"no-trigger", detail);
 		tell(r, "no-trigger", roles_none, 0, e->name, "no trigger due",
 		     body);
 		free(body);
 	}
-	while (!ret && progress)
-		ret = run_pass(r, e, due, nr, 0, &progress);
+	json_decref(row);
+	free(detail);
+	return ret;
+}
+
+/* whether e's window is open; with --now it is opened, and that audited */
+static int window_open(struct ns_runner *r, const struct ns_env *e,
+		       struct opening *w)
+{
+	char next_local[NS_LOCAL_LEN];
+	time_t now = ns_now(), next;
+	int ret;
+
+	if ((ret = ns_calendar_new(&w->cal, e)) < 0)
+		return ret;
+	if (ns_calendar_open(w->cal, now, &w->close))
+		return 1;
+	w->close = (time_t)-1;
+	if (r->now) {
+		char *why = xprintf("window run --now by %s while %s is "
+				    "closed",
+				    r->user, e->name);
+		warn(r, "%s: closed, run anyway (--now)", e->name);
+		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
+					"window-override", why);
+		free(why);
+		return ret < 0 ? ret : 1;
+	}
+	next = ns_calendar_next(w->cal, now, NULL);
+	if (next == (time_t)-1)
+		say(r, "%s: closed, no opening within a year", e->name);
+	else {
+		ns_calendar_local(next_local, w->cal, next, 0);
+		say(r, "%s: closed, opens %s", e->name, next_local);
+	}
+	return 0;
+}
+
+static int run_env(struct ns_runner *r, const struct ns_env *e)
+{
+	struct opening w = { NULL, (time_t)-1 };
+	struct due *due = NULL;
+	size_t nr = 0;
+	int fd = -1, ret, progress = 1;
+
+	if ((ret = window_open(r, e, &w)) <= 0) {
+		ns_calendar_free(w.cal);
+		return ret;
+	}
+	if ((ret = lock_env(r, e, &fd)) < 0) {
+		ns_calendar_free(w.cal);
+		return ret;
+	}
+	ret = recover_env(r, e);
 	if (!ret)
-		ret = run_pass(r, e, due, nr, 1, &progress);
+		ret = load_due(r, e, &due, &nr);
+	if (!ret && !nr)
+		ret = no_trigger(r, e, &w);
+	while (!ret && progress)
+		ret = run_pass(r, e, &w, due, nr, 0, &progress);
+	if (!ret)
+		ret = run_pass(r, e, &w, due, nr, 1, &progress);
 	for (size_t i = 0; i < nr; i++) {
 		json_decref(due[i].row);
 		ns_trigger_release(&due[i].t);
 	}
 	free(due);
 	close(fd);
+	ns_calendar_free(w.cal);
 	return ret;
 }
 

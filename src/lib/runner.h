@@ -8,6 +8,16 @@
  * backs the sites already migrated out again: an environment is never
  * left with the enhancement on some sites only.
  *
+ * The calendar (window.h) decides what runs: `window run` runs an
+ * environment only while it is open, unless `now` is set (the operator's
+ * explicit decision, audited as "window-override" when it is closed). A
+ * trigger starts only if its estimated apply + rollback time fits before
+ * the calendar closes (latest safe start); one that does not is re-queued
+ * to the next opening (its due time moved, "requeued-window" audited,
+ * change management and the developer told), and so is what requires it.
+ * A running migration is never cut: one that ends after the close is
+ * logged and audited as "window-overrun".
+ *
  * The worst outcome decides the return code: NS_ELOCKED (locked or
  * blocked) over NS_EINVALID (a trigger refused) over NS_EFAILED (rolled
  * back, drift) over 0. Lines for the operator go to the say() callback,
@@ -27,6 +37,13 @@ struct ns_runner {
 	void (*warn)(void *data, const char *line); /* what did not */
 	void *data;
 	int worst;
+	int now; /* regardless of the window (window run --now) */
+	/* the "no trigger" notice once per opening of the calendar, not once
+	 * per run (the daemon, which runs again when a trigger arrives) */
+	int notice_once;
+	/* asked before each trigger starts: nonzero, and nothing more starts
+	 * (the daemon's SIGTERM); what did not start stays due */
+	int (*stop)(void *data);
 };
 
 int ns_runner_window(struct ns_runner *r, const char *env);
