@@ -14,6 +14,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_schedule(int argc, char **argv);
 int cmd_trigger(int argc, char **argv);
 int cmd_window(int argc, char **argv);
+int cmd_daemon(int argc, char **argv);
 int cmd_windows(int argc, char **argv);
 int cmd_recover(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);

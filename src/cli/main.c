@@ -37,6 +37,8 @@ static const struct cmd commands[] = {
 	  "window run [--env ENV] [--now]  run the due triggers" },
 	{ "windows", cmd_windows,
 	  "windows [--env ENV] [--count N] [--json]  the next openings" },
+	{ "daemon", cmd_daemon,
+	  "daemon [--once] [--syslog]  wait for the windows and run them" },
 	{ "accept", cmd_accept,
 	  "accept ID --env ENV  acceptance sign-off on the model" },
 	{ "reject", cmd_reject,

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -517,6 +518,11 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
 			      0644);
+		sigset_t none;
+
+		/* not the signals the daemon blocks for its signalfd */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (fd < 0 || chdir(r->plan.root) < 0)
 			_exit(126);
 		dup2(fd, 1);

@@ -11,7 +11,7 @@ static struct {
 	int read;
 	char now[64], rate_s[32];
 	int fake, frozen;
-	time_t base;	   /* the virtual moment at start_ms */
+	time_t base;	    /* the virtual moment at start_ms */
 	long long start_ms; /* monotonic */
 	long long rate;
 } clk;
