@@ -335,10 +335,10 @@ expect_state ENH-2 scheduled
 
 heading "Monday 23:00 — the window opens: ENH-1 migrates, nobody at the keyboard"
 NIGHTSHIFT_NOW=2026-03-02T23:00
-say "window run is what the daemon does when a window opens. ENH-2 is due" \
-	"tomorrow and waits; production has no trigger, so its DBA and change" \
-	"management are told."
-ns 0 -C "$D/home" --as nightshift window run --now
+say "The daemon acts when a window opens; \`daemon --once\` is one such wake-up" \
+	"(what a systemd timer runs). ENH-2 is due tomorrow and waits; production's" \
+	"window (Saturdays) is closed."
+ns 0 -C "$D/home" --as nightshift daemon --once
 expect_state ENH-1 migrated
 expect_state ENH-2 scheduled
 snapshot model night1
@@ -363,9 +363,9 @@ NIGHTSHIFT_NOW=2026-03-03T23:00
 say "Its SQL commits and its files go into place; then its verify command fails," \
 	"and nightshift reverts the SQL and restores its archive, by itself. The run" \
 	"exits 1: it ran, and the outcome was negative."
-ns 1 -C "$D/home" --as nightshift window run --now
+ns 1 -C "$D/home" --as nightshift daemon --once
 printf '%s\n' "$out" | grep -q 'ENH-2 r1 on site billing/model: rolled-back' ||
-	fail "window run did not report ENH-2 rolled back"
+	fail "the daemon did not report ENH-2 rolled back"
 expect_state ENH-2 rolled-back
 log=$(find "$DEMO/home/archive/billing/model" -path '*/ENH-2-r1-*/main/verify.log' | head -n 1)
 [ -n "$log" ] || fail "no verify.log in the archive of ENH-2's run"
@@ -440,7 +440,7 @@ ns 0 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-04T23
 
 heading "Wednesday 23:00 — r2 migrates into the model"
 NIGHTSHIFT_NOW=2026-03-04T23:00
-ns 0 -C "$D/home" --as nightshift window run --now
+ns 0 -C "$D/home" --as nightshift daemon --once
 expect_state ENH-1 migrated
 
 heading "Thursday 09:00 — carol accepts r2; alice cannot sign her own"
@@ -466,7 +466,7 @@ expect_state ENH-1 promoted
 
 heading "Saturday 01:00 — production's window: ENH-1 goes live, under warranty"
 NIGHTSHIFT_NOW=2026-03-07T01:00
-ns 0 -C "$D/home" --as nightshift window run --now
+ns 0 -C "$D/home" --as nightshift daemon --once
 expect_state ENH-1 WP
 snapshot production production1
 changes production0 production1
