@@ -3,17 +3,20 @@
  * the daemon may sleep — an opening, a trigger falling due inside one, the
  * once-per-opening rule, across midnight and daylight saving time.
  */
-#include "daemon.h"
-#include "config.h"
-#include "timefmt.h"
-#include "window.h"
-#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include <cmocka.h>
+
 #include <string.h>
 #include <time.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "timefmt.h"
+#include "window.h"
 
 static struct ns_calendar *calendar(const char *window, const char *blackout,
 				    const char *zone)
