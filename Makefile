@@ -53,6 +53,7 @@ bench: build
 	@scripts/install-deps --bench
 	bench/migrate $(BUILD)/nightshift
 	bench/lifecycle $(BUILD)/nightshift
+	bench/daemon $(BUILD)/nightshift
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(SANBUILD)

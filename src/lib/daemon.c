@@ -373,6 +373,9 @@ static void act(struct state *st)
 	}
 	if (!st->stopping)
 		warranties(st);
+	/* NOTIFY-DELIVERY: the retry of waiting notifications (the notify
+	 * module's delivery, not in this tree yet) belongs here, and its next
+	 * retry time in next_event() */
 }
 
 static time_t next_event(struct state *st, const char **why)
