@@ -2,6 +2,7 @@
 #include "error.h"
 #include "fsx.h"
 #include "lifecycle.h"
+#include "notify.h"
 #include "runner.h"
 #include "strbuf.h"
 #include "timefmt.h"
@@ -73,6 +74,7 @@ struct state {
 	int sigfd, inofd;
 	int stopping, reload;
 	int worst;
+	time_t notify_retry; /* when waiting notices are tried again, or -1 */
 };
 
 static void dlog(struct ns_daemon *d, int prio, const char *fmt, ...)
@@ -352,7 +354,28 @@ static void closed(struct state *st, struct env_state *es, time_t now)
 	dlog(st->d, LOG_INFO, "%s: closed, opens %s", es->name, local);
 }
 
-/* one wake-up: every environment that must run, then the warranties */
+/* the notices waiting in the outbox whose attempt is due; while some wait,
+ * the daemon looks again after the shortest backoff (ns_notify_backoff) */
+static void deliver(struct state *st)
+{
+	struct ns_deliver_report rep = NS_DELIVER_REPORT_INIT;
+	time_t now = ns_now();
+	int ret = ns_notify_deliver(st->d->cfg, now, 0, &rep);
+
+	st->notify_retry = (time_t)-1;
+	if (ret < 0 && ret != NS_ELOCKED)
+		dlog(st->d, LOG_ERR, "notify: %s", ns_error_last());
+	else if (rep.sent || rep.failed)
+		dlog(st->d, rep.failed ? LOG_WARNING : LOG_INFO,
+		     "notify: %d delivered, %d attempts failed, %d waiting",
+		     rep.sent, rep.failed, rep.waiting);
+	if (rep.configured && (rep.waiting || ret == NS_ELOCKED))
+		st->notify_retry = now + ns_notify_backoff(0);
+	ns_deliver_report_release(&rep);
+}
+
+/* one wake-up: every environment that must run, the warranties, then the
+ * notices */
 static void act(struct state *st)
 {
 	time_t now = ns_now();
@@ -373,9 +396,8 @@ static void act(struct state *st)
 	}
 	if (!st->stopping)
 		warranties(st);
-	/* NOTIFY-DELIVERY: the retry of waiting notifications (the notify
-	 * module's delivery, not in this tree yet) belongs here, and its next
-	 * retry time in next_event() */
+	if (!st->stopping)
+		deliver(st);
 }
 
 static time_t next_event(struct state *st, const char **why)
@@ -396,6 +418,11 @@ static time_t next_event(struct state *st, const char **why)
 	if (t != (time_t)-1 && (best == (time_t)-1 || t < best)) {
 		best = t;
 		*why = "a warranty ends";
+	}
+	t = st->notify_retry;
+	if (t != (time_t)-1 && (best == (time_t)-1 || t < best)) {
+		best = t;
+		*why = "notices wait for delivery";
 	}
 	return best;
 }
@@ -480,7 +507,7 @@ static int daemon_lock(struct ns_daemon *d, int *fd)
 
 int ns_daemon_run(struct ns_daemon *d)
 {
-	struct state st = { d, NULL, 0, -1, -1, 0, 0, 0 };
+	struct state st = { d, NULL, 0, -1, -1, 0, 0, 0, (time_t)-1 };
 	int lockfd = -1, ret;
 	char iso[NS_TIME_LEN];
 	const char *why;
