@@ -560,9 +560,14 @@ static int verify(struct run *r)
 
 static int open_db(struct run *r)
 {
+	int ret;
+
 	if (!r->plan.database || r->db)
 		return 0;
-	return ns_target_open(&r->db, r->plan.database);
+	ret = ns_target_open(&r->db, r->plan.database);
+	if (!ret)
+		ret = ns_target_lock(r->db, r->plan.site);
+	return ret;
 }
 
 /* journal and report the end of a failed run (takes msg): put back, or

@@ -348,7 +348,7 @@ static void sqlite_free(struct ns_target *t)
 }
 
 static const struct ns_target_ops sqlite_ops = {
-	has_table, row_exists, deploy, revert, backup, sqlite_free,
+	has_table, row_exists, deploy, revert, backup, sqlite_free, NULL,
 };
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path)
@@ -382,10 +382,17 @@ int ns_target_open(struct ns_target **out, const char *url)
 {
 	if (!strncmp(url, "sqlite:", 7))
 		return ns_target_sqlite_open(out, url + 7);
-	ns_error_set("database '%s': this build migrates SQLite targets; "
-		     "PostgreSQL targets are not supported yet",
+	if (!strncmp(url, "postgresql://", 13) ||
+	    !strncmp(url, "postgres://", 11))
+		return ns_target_pg_open(out, url);
+	ns_error_set("database '%s': not sqlite:PATH or postgresql://...",
 		     url);
 	return NS_EINVALID;
+}
+
+int ns_target_lock(struct ns_target *t, const char *name)
+{
+	return t->ops->lock ? t->ops->lock(t, name) : 0;
 }
 
 void ns_target_free(struct ns_target *t)

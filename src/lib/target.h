@@ -13,7 +13,13 @@
  * when a statement fails or when a statement's first row has a first
  * column that is NULL, 0 or false.
  *
- * Drivers: sqlite: (target-sqlite.c). postgresql:// comes with its driver.
+ * Drivers: sqlite:PATH (target-sqlite.c); postgresql://… and postgres://…,
+ * libpq connection URIs (target-pg.c).
+ *
+ * ns_target_lock() takes a lock on the database itself, held until the
+ * target is freed, for the site NAME: PostgreSQL's pg_advisory_lock, which
+ * a second nightshift on another machine would meet (NS_ELOCKED). A SQLite
+ * file has no lock of its own beyond the environment's lock file.
  */
 #ifndef NS_TARGET_H
 #define NS_TARGET_H
@@ -38,6 +44,7 @@ struct ns_target_ops {
 		      const char *enh, int rev, int drop_table);
 	int (*backup)(struct ns_target *t, const char *dest);
 	void (*free)(struct ns_target *t);
+	int (*lock)(struct ns_target *t, const char *name); /* may be NULL */
 };
 
 struct ns_target {
@@ -49,6 +56,10 @@ struct ns_target {
 int ns_target_open(struct ns_target **out, const char *url);
 void ns_target_free(struct ns_target *t);
 
+/* NS_ELOCKED when another session holds the site's lock */
+int ns_target_lock(struct ns_target *t, const char *name);
+
 int ns_target_sqlite_open(struct ns_target **out, const char *path);
+int ns_target_pg_open(struct ns_target **out, const char *url);
 
 #endif

@@ -140,3 +140,66 @@ make_pkg() { # DIR TITLE
 }
 
 sha() { sha256sum <"$1" | cut -c1-64; }
+
+# ---- PostgreSQL -----------------------------------------------------------
+#   pg_start           a scratch PostgreSQL cluster in $T/pg, on 127.0.0.1 and
+#                      a free port, stopped at exit; sets $PGURL (the
+#                      database "app", superuser "nightshift") and the
+#                      PGHOST/PGPORT/PGUSER/PGDATABASE for psql; returns 1
+#                      when PostgreSQL is not installed or does not start
+#   pg_dump_canon      canonical dump of $PGURL: schema, then each table's
+#                      rows sorted
+#   pg_q SQL           one psql query, unaligned, no headers
+pg_bindir() {
+	local d
+	for d in "$(pg_config --bindir 2>/dev/null)" /usr/lib/postgresql/*/bin; do
+		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && { echo "$d"; return 0; }
+	done
+	return 1
+}
+# the server refuses to run as root: a cluster of root's tests belongs to
+# an unprivileged user made for it
+pg_as() {
+	if [ "$(id -u)" -eq 0 ]; then runuser -u nightshift-test -- "$@"; else "$@"; fi
+}
+pg_start() {
+	local bin port try
+	bin=$(pg_bindir) || return 1
+	PGBIN=$bin
+	if [ "$(id -u)" -eq 0 ]; then
+		id nightshift-test >/dev/null 2>&1 ||
+			useradd --system --no-create-home --shell /usr/sbin/nologin \
+				nightshift-test 2>/dev/null ||
+			id nightshift-test >/dev/null 2>&1 || return 1
+		chmod 711 "$T"
+		mkdir -p "$T/pg"
+		chown nightshift-test "$T/pg"
+	fi
+	pg_as "$bin/initdb" -D "$T/pg/data" -U nightshift --auth=trust \
+		-E UTF8 --locale=C --no-sync >"$T/pg/initdb.log" 2>&1 || return 1
+	for try in 1 2 3 4 5; do
+		port=$(python3 -c 'import socket; s = socket.socket()
+s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+		if pg_as "$bin/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -w -t 30 \
+			-o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories='' -c fsync=off -c synchronous_commit=off -c full_page_writes=off" \
+			start >/dev/null 2>&1; then
+			PGPORT=$port
+			break
+		fi
+	done
+	[ -n "${PGPORT:-}" ] || return 1
+	trap 'pg_as "$PGBIN/pg_ctl" -D "$T/pg/data" -m immediate stop >/dev/null 2>&1; cd /; chmod -R u+w "$T" 2>/dev/null; rm -rf "$T"' EXIT
+	export PGHOST=127.0.0.1 PGPORT PGUSER=nightshift PGDATABASE=app
+	PGURL=postgresql://nightshift@127.0.0.1:$PGPORT/app
+	"$bin/createdb" app || return 1
+}
+pg_q() { psql -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
+pg_dump_canon() {
+	local t
+	pg_dump --schema-only --no-owner --no-privileges "$PGURL" |
+		grep -Ev '^(--|\\restrict|\\unrestrict|$)'
+	for t in $(pg_q "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"); do
+		echo "== $t"
+		psql -X -A -t -c "COPY (SELECT * FROM $t) TO STDOUT" | LC_ALL=C sort
+	done
+}

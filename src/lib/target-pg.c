@@ -1,0 +1,522 @@
+/*
+ * target-pg — a PostgreSQL site database (postgresql://… or postgres://…,
+ * a libpq connection URI), behind target.h.
+ *
+ * Scripts are split into statements here (PostgreSQL has no "prepare and
+ * tell me where the next statement starts"), minding quotes, comments and
+ * dollar quoting, and sent one by one so that each is a kill point and a
+ * failure names "SCRIPT:LINE: ERROR SQLSTATE message (statement)".
+ *
+ * The session holds a pg_advisory_lock keyed by the site's name for as
+ * long as the target is open (ns_target_lock): a second nightshift on
+ * another machine, sharing the database but not the lock file, is refused.
+ */
+#include "error.h"
+#include "hash.h"
+#include "step.h"
+#include "strbuf.h"
+#include "target.h"
+#include "xalloc.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct pg_target {
+	struct ns_target base;
+	PGconn *conn;
+};
+
+#define CONN(t) (((struct pg_target *)(t))->conn)
+
+/* libpq prints notices on stderr unless told otherwise; the engine never
+ * prints */
+static void quiet(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* a lost connection, a full disk, a shutdown or a deadlock is the
+ * environment's fault, not the enhancement's */
+static int pg_code(PGconn *conn, const PGresult *res)
+{
+	const char *st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(conn) != CONNECTION_OK || !st)
+		return NS_ERROR;
+	if (!strncmp(st, "08", 2) || !strncmp(st, "53", 2) ||
+	    !strncmp(st, "57", 2) || !strncmp(st, "58", 2) ||
+	    !strcmp(st, "40P01") || !strcmp(st, "55P03") ||
+	    !strncmp(st, "XX", 2))
+		return NS_ERROR;
+	return NS_EFAILED;
+}
+
+/* "ERROR 42P01 relation "x" does not exist" */
+static char *pg_message(PGconn *conn, const PGresult *res)
+{
+	const char *sev, *st, *msg;
+	char *s, *nl;
+
+	sev = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)
+		  : NULL;
+	st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	if (!msg)
+		return xprintf("ERROR %s", PQerrorMessage(conn));
+	s = xprintf("%s %s %s", sev ? sev : "ERROR", st ? st : "?????", msg);
+	if ((nl = strchr(s, '\n')) && !nl[1])
+		*nl = '\0';
+	return s;
+}
+
+static int exec1(PGconn *conn, const char *sql, const char *what)
+{
+	PGresult *res;
+	char *m;
+	int ret = 0;
+
+	if (ns_step(what) < 0) {
+		ns_error_set("%s: %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK) {
+		m = pg_message(conn, res);
+		ns_error_set("%s: %s", what, m);
+		free(m);
+		ret = pg_code(conn, res);
+	}
+	PQclear(res);
+	return ret;
+}
+
+static void roll_back_tx(PGconn *conn)
+{
+	if (PQstatus(conn) == CONNECTION_OK &&
+	    PQtransactionStatus(conn) != PQTRANS_IDLE)
+		PQclear(PQexec(conn, "ROLLBACK"));
+}
+
+/* ---- statements --------------------------------------------------------- */
+
+static size_t dollar_tag(const char *p)
+{
+	size_t n = 1;
+
+	if (p[0] != '$')
+		return 0;
+	if (p[1] >= '0' && p[1] <= '9')
+		return 0; /* $1 is a parameter */
+	while (p[n] == '_' || (p[n] >= 'a' && p[n] <= 'z') ||
+	       (p[n] >= 'A' && p[n] <= 'Z') || (p[n] >= '0' && p[n] <= '9') ||
+	       (unsigned char)p[n] >= 0x80)
+		n++;
+	return p[n] == '$' ? n + 1 : 0;
+}
+
+static const char *skip_quoted(const char *p, char q, int backslash)
+{
+	for (p++; *p; p++) {
+		if (backslash && *p == '\\' && p[1])
+			p++;
+		else if (*p == q && p[1] == q)
+			p++;
+		else if (*p == q)
+			return p + 1;
+	}
+	return p;
+}
+
+/* past the statement that starts at p: at its ';' or the end */
+static const char *statement_end(const char *p)
+{
+	int depth;
+	size_t tag;
+	const char *e;
+
+	while (*p && *p != ';') {
+		if (p[0] == '-' && p[1] == '-') {
+			p += strcspn(p, "\n");
+		} else if (p[0] == '/' && p[1] == '*') {
+			for (depth = 1, p += 2; *p && depth; p++) {
+				if (p[0] == '/' && p[1] == '*')
+					depth++, p++;
+				else if (p[0] == '*' && p[1] == '/')
+					depth--, p++;
+			}
+		} else if (*p == '\'') {
+			p = skip_quoted(p, '\'', 0);
+		} else if ((*p == 'E' || *p == 'e') && p[1] == '\'') {
+			p = skip_quoted(p + 1, '\'', 1);
+		} else if (*p == '"') {
+			p = skip_quoted(p, '"', 0);
+		} else if ((tag = dollar_tag(p)) > 0) {
+			for (e = p + tag; *e && strncmp(e, p, tag); e++)
+				;
+			p = *e ? e + tag : e;
+		} else {
+			p++;
+		}
+	}
+	return p;
+}
+
+static int line_of(const char *start, const char *at)
+{
+	int line = 1;
+
+	for (const char *p = start; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
+/* where a statement really begins: past white space and comments */
+static const char *skip_blank(const char *p)
+{
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (p[0] == '-' && p[1] == '-')
+			p += strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
+			p = strstr(p + 2, "*/") + 2;
+		else
+			return p;
+	}
+}
+
+/* the statement for a message: its first 80 bytes on one line, each run
+ * of white space one blank */
+static char *excerpt(const char *begin, size_t n)
+{
+	char *s = xstrndup(begin, n > 80 ? 80 : n), *w = s;
+
+	for (const char *c = s; *c; c++) {
+		if (strchr(" \n\r\t", *c)) {
+			if (w > s && w[-1] == ' ')
+				continue;
+			*w++ = ' ';
+		} else {
+			*w++ = *c;
+		}
+	}
+	*w = '\0';
+	return s;
+}
+
+/* the server's error position counts characters from 1; the line is the
+ * statement's line plus the newlines before that character */
+static const char *error_at(const PGresult *res, const char *stmt)
+{
+	const char *pos = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+	long chars = pos ? strtol(pos, NULL, 10) : 0;
+	const char *p = stmt;
+
+	while (*p && chars > 1) {
+		p++;
+		if (((unsigned char)*p & 0xc0) != 0x80)
+			chars--;
+	}
+	return p;
+}
+
+static int falsy(const PGresult *res)
+{
+	const char *v;
+	char *end;
+	double d;
+
+	if (PQntuples(res) < 1 || PQnfields(res) < 1)
+		return 0;
+	if (PQgetisnull(res, 0, 0))
+		return 1;
+	v = PQgetvalue(res, 0, 0);
+	if (!strcmp(v, "f") || !strcasecmp(v, "false"))
+		return 1;
+	d = strtod(v, &end);
+	return end != v && !*end && d == 0.0;
+}
+
+static int run_one(PGconn *conn, const char *name, const char *script,
+		   const char *begin, size_t len, int is_verify)
+{
+	char *stmt = xstrndup(begin, len), *text = excerpt(begin, len), *m;
+	PGresult *res;
+	int ret = 0;
+
+	if (ns_step("sql") < 0) {
+		ns_error_set("%s: %s", name, strerror(errno));
+		ret = NS_ERROR;
+		goto done;
+	}
+	res = PQexec(conn, stmt);
+	switch (PQresultStatus(res)) {
+	case PGRES_TUPLES_OK:
+		if (is_verify && falsy(res)) {
+			ns_error_set("%s:%d: verification returned false (%s)",
+				     name, line_of(script, begin), text);
+			ret = NS_EFAILED;
+		}
+		break;
+	case PGRES_COMMAND_OK:
+	case PGRES_EMPTY_QUERY:
+		break;
+	default:
+		m = pg_message(conn, res);
+		ns_error_set("%s:%d: %s (%s)", name,
+			     line_of(script, begin) +
+				     line_of(stmt, error_at(res, stmt)) - 1,
+			     m, text);
+		free(m);
+		ret = pg_code(conn, res);
+	}
+	PQclear(res);
+done:
+	free(stmt);
+	free(text);
+	return ret;
+}
+
+static int run_script(PGconn *conn, const char *name, const char *sql)
+{
+	int is_verify = !strcmp(name, "sql/verify.sql"), ret;
+	const char *p = sql, *begin, *end;
+
+	while (*(begin = skip_blank(p))) {
+		end = statement_end(begin);
+		if (end > begin &&
+		    (ret = run_one(conn, name, sql, begin, (size_t)(end - begin),
+				   is_verify)) < 0)
+			return ret;
+		p = *end ? end + 1 : end;
+	}
+	return 0;
+}
+
+/* ---- the interface ------------------------------------------------------ */
+
+static int query_bool(struct ns_target *t, const char *sql, int nparams,
+		      const char *const *params, int *out)
+{
+	PGconn *conn = CONN(t);
+	PGresult *res;
+	char *m;
+
+	/* a connection lost (at COMMIT, say) is worth one new try: the
+	 * answer decides which side of the commit point the run is on */
+	if (PQstatus(conn) != CONNECTION_OK)
+		PQreset(conn);
+	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		m = pg_message(conn, res);
+		ns_error_set("%s: %s", t->url, m);
+		free(m);
+		PQclear(res);
+		return NS_ERROR;
+	}
+	*out = PQntuples(res) > 0 && !strcmp(PQgetvalue(res, 0, 0), "t");
+	PQclear(res);
+	return 0;
+}
+
+static int has_table(struct ns_target *t, int *out)
+{
+	return query_bool(t,
+			  "SELECT to_regclass('nightshift_changes') IS NOT "
+			  "NULL",
+			  0, NULL, out);
+}
+
+static int row_exists(struct ns_target *t, const char *enh, int rev, int *out)
+{
+	char revs[16];
+	const char *params[] = { enh, revs };
+	int ret, has;
+
+	if ((ret = has_table(t, &has)) < 0)
+		return ret;
+	*out = 0;
+	if (!has)
+		return 0;
+	snprintf(revs, sizeof(revs), "%d", rev);
+	return query_bool(t,
+			  "SELECT EXISTS (SELECT 1 FROM nightshift_changes "
+			  "WHERE enhancement = $1 AND revision = $2::int)",
+			  2, params, out);
+}
+
+static int insert_row(PGconn *conn, const struct ns_change_row *row)
+{
+	char revs[16];
+	const char *params[] = { row->enhancement, revs, row->payload_sha256,
+				 row->deployed_at, row->deployed_by };
+	PGresult *res;
+	char *m;
+	int ret = 0;
+
+	if (ns_step("sql") < 0) {
+		ns_error_set("nightshift_changes: %s", strerror(errno));
+		return NS_ERROR;
+	}
+	snprintf(revs, sizeof(revs), "%d", row->revision);
+	res = PQexecParams(conn,
+			   "INSERT INTO nightshift_changes(enhancement, "
+			   "revision, payload_sha256, deployed_at, "
+			   "deployed_by) VALUES ($1, $2::int, $3, $4, $5)",
+			   5, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		m = pg_message(conn, res);
+		ns_error_set("nightshift_changes: cannot record %s r%d: %s",
+			     row->enhancement, row->revision, m);
+		free(m);
+		ret = pg_code(conn, res);
+	}
+	PQclear(res);
+	return ret;
+}
+
+static int deploy(struct ns_target *t, const char *deploy_sql,
+		  const char *verify_sql, const struct ns_change_row *row)
+{
+	PGconn *conn = CONN(t);
+	int r;
+
+	if ((r = exec1(conn, "BEGIN", "BEGIN")) < 0)
+		return r;
+	r = exec1(conn,
+		  "CREATE TABLE IF NOT EXISTS nightshift_changes("
+		  "enhancement TEXT NOT NULL, revision INTEGER NOT NULL, "
+		  "payload_sha256 TEXT NOT NULL, deployed_at TEXT NOT NULL, "
+		  "deployed_by TEXT NOT NULL, "
+		  "PRIMARY KEY (enhancement, revision))",
+		  "nightshift_changes");
+	if (!r && deploy_sql)
+		r = run_script(conn, "sql/deploy.sql", deploy_sql);
+	if (!r && verify_sql)
+		r = run_script(conn, "sql/verify.sql", verify_sql);
+	if (!r)
+		r = insert_row(conn, row);
+	if (!r)
+		r = exec1(conn, "COMMIT", "COMMIT");
+	if (r < 0)
+		roll_back_tx(conn);
+	return r;
+}
+
+static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
+		  int rev, int drop_table)
+{
+	PGconn *conn = CONN(t);
+	char revs[16];
+	const char *params[] = { enh, revs };
+	PGresult *res;
+	char *m;
+	int r;
+
+	if ((r = exec1(conn, "BEGIN", "BEGIN")) < 0)
+		return r;
+	if (revert_sql)
+		r = run_script(conn, "sql/revert.sql", revert_sql);
+	if (!r && ns_step("sql") < 0) {
+		ns_error_set("nightshift_changes: %s", strerror(errno));
+		r = NS_ERROR;
+	}
+	if (!r) {
+		snprintf(revs, sizeof(revs), "%d", rev);
+		res = PQexecParams(conn,
+				   "DELETE FROM nightshift_changes WHERE "
+				   "enhancement = $1 AND revision = $2::int",
+				   2, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			m = pg_message(conn, res);
+			ns_error_set("nightshift_changes: %s", m);
+			free(m);
+			r = pg_code(conn, res);
+		}
+		PQclear(res);
+	}
+	/* a table nightshift created for this run goes with it, so the
+	 * database is exactly as before */
+	if (!r && drop_table)
+		r = exec1(conn, "DROP TABLE IF EXISTS nightshift_changes",
+			  "nightshift_changes");
+	if (!r)
+		r = exec1(conn, "COMMIT", "COMMIT");
+	if (r < 0)
+		roll_back_tx(conn);
+	return r;
+}
+
+static int backup(struct ns_target *t, const char *dest)
+{
+	ns_error_set("%s: a PostgreSQL database is archived with pg_dump, "
+		     "not copied to '%s'",
+		     t->url, dest);
+	return NS_ERROR;
+}
+
+/* the key: the first 63 bits of SHA-256("nightshift site " NAME) */
+static int lock(struct ns_target *t, const char *name)
+{
+	char hex[NS_HEX_LEN + 1], key[24], *s = xprintf("nightshift site %s",
+							 name);
+	const char *params[] = { key };
+	unsigned long long k;
+	int got, ret;
+
+	ns_sha256_buf(hex, s, strlen(s));
+	free(s);
+	hex[16] = '\0';
+	k = strtoull(hex, NULL, 16) & 0x7fffffffffffffffULL;
+	snprintf(key, sizeof(key), "%llu", k);
+	ret = query_bool(t, "SELECT pg_try_advisory_lock($1::bigint)", 1,
+			 params, &got);
+	if (ret < 0)
+		return ret;
+	if (!got) {
+		ns_error_set("%s: site %s is locked by another nightshift "
+			     "(pg_advisory_lock %s is held)",
+			     t->url, name, key);
+		return NS_ELOCKED;
+	}
+	return 0;
+}
+
+static void pg_free(struct ns_target *t)
+{
+	PQfinish(CONN(t));
+	free(t->url);
+	free(t);
+}
+
+static const struct ns_target_ops pg_ops = {
+	has_table, row_exists, deploy, revert, backup, pg_free, lock,
+};
+
+int ns_target_pg_open(struct ns_target **out, const char *url)
+{
+	struct pg_target *p;
+	PGconn *conn = PQconnectdb(url);
+	char *m;
+
+	if (!conn || PQstatus(conn) != CONNECTION_OK) {
+		m = xstrdup(conn ? PQerrorMessage(conn) : "out of memory");
+		m[strcspn(m, "\n")] = '\0';
+		ns_error_set("cannot connect to target database '%s': %s", url,
+			     m);
+		free(m);
+		PQfinish(conn);
+		return NS_ERROR;
+	}
+	PQsetNoticeProcessor(conn, quiet, NULL);
+	PQclear(PQexec(conn, "SET client_min_messages = warning"));
+	p = xcalloc(1, sizeof(*p));
+	p->base.ops = &pg_ops;
+	p->base.url = xstrdup(url);
+	p->conn = conn;
+	*out = &p->base;
+	return 0;
+}
