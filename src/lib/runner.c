@@ -805,7 +805,9 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
  * — the trigger stays due for the next window */
 static int requeue(const struct ns_outcome *fin)
 {
-	return fin->code == NS_ERROR &&
+	/* a site database locked by another nightshift: the same */
+	return (fin->code == NS_ERROR ||
+		(fin->code == NS_ELOCKED && fin->kind == NS_OUT_REFUSED)) &&
 	       (fin->kind == NS_OUT_REFUSED || fin->kind == NS_OUT_ROLLED_BACK);
 }
 
@@ -833,6 +835,7 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	 * whoever's fault it was */
 	note(r, fin.kind == NS_OUT_MIGRATED  ? 0
 		: fin.kind == NS_OUT_BLOCKED ? NS_ELOCKED
+		: fin.code == NS_ELOCKED     ? NS_ELOCKED
 		: v.requeue		     ? NS_EFAILED
 		: fin.kind == NS_OUT_REFUSED
 			? (fin.code ? fin.code : NS_EINVALID)

@@ -193,13 +193,22 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 	PGURL=postgresql://nightshift@127.0.0.1:$PGPORT/app
 	"$bin/createdb" app || return 1
 }
+# PostgreSQL is one of the suite's dependencies: a test that cannot start
+# it fails, it does not skip
+pg_bail() {
+	echo "Bail out! cannot start a scratch PostgreSQL server"
+	tail -n 5 "$T"/pg/*.log 2>/dev/null | sed 's/^/# /'
+	exit 1
+}
 pg_q() { psql -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
 pg_dump_canon() {
-	local t
 	pg_dump --schema-only --no-owner --no-privileges "$PGURL" |
 		grep -Ev '^(--|\\restrict|\\unrestrict|$)'
-	for t in $(pg_q "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"); do
-		echo "== $t"
-		psql -X -A -t -c "COPY (SELECT * FROM $t) TO STDOUT" | LC_ALL=C sort
-	done
+	# every table's rows, sorted, in one psql
+	psql -X -A -t -v ON_ERROR_STOP=1 <<'SQL'
+SELECT format('SELECT %L UNION ALL (SELECT nsrow::text FROM %I.%I nsrow ORDER BY nsrow::text COLLATE "C")',
+	'== ' || tablename, schemaname, tablename)
+FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')
+ORDER BY schemaname, tablename \gexec
+SQL
 }

@@ -1,0 +1,144 @@
+#!/bin/bash
+# PostgreSQL targets, against a real server started for the test: a
+# migration's deploy SQL, verify SQL and nightshift_changes row commit
+# together; a failing deploy (named SCRIPT:LINE: ERROR SQLSTATE … with
+# its statement), a failing verify SQL and a failing verify command each
+# leave files and database (canonical dump) byte-identical to before; a
+# manual rollback puts the database back; two window runs at once: one
+# exits 4; a session on "another machine" holding the site's
+# pg_advisory_lock makes the run exit 4 and keeps the enhancement
+# scheduled, which then migrates once the lock is free.
+. "$(dirname "$0")/lib.sh"
+
+pg_start || pg_bail
+ns_home
+sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
+R=$T/site/root
+mkdir -p "$R/lib"
+echo "tax = 19" >"$R/lib/tax.conf"
+pg_q "CREATE TABLE customers(id int PRIMARY KEY, name text);
+      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+
+state() { echo "$(tree_hash "$R") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
+state_of() {
+	"$NS" status "$1" --json 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
+}
+n=0
+pkg() { # DIR TITLE: replaces lib/tax.conf, adds a column and a row
+	make_pkg "$1" "$2"
+	mkdir -p "$1/files/lib" "$1/sql"
+	echo "tax = 20" >"$1/files/lib/tax.conf"
+	cat >"$1/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier text;
+-- a semicolon inside quotes is no statement's end
+INSERT INTO customers(id, name, tier) VALUES (3, $$c;y$$, 'gold');
+SQL
+	cat >"$1/sql/revert.sql" <<'SQL'
+DELETE FROM customers WHERE id = 3;
+ALTER TABLE customers DROP COLUMN tier;
+SQL
+	echo "SELECT count(*) FROM customers WHERE tier = 'gold';" >"$1/sql/verify.sql"
+}
+run() { # PKGDIR → ENH-n submitted, approved, scheduled and run
+	n=$((n + 1))
+	"$NS" submit "$1" >/dev/null 2>&1 || echo "submit $1 failed"
+	ns_ready "ENH-$n" >/dev/null 2>&1
+	ns window run --now
+}
+expect_rollback() { # PKGDIR NAME MESSAGE-REGEX
+	local before
+	before=$(state)
+	run "$1"
+	is "$rc" 1 "$2: exit 1"
+	like "$err" "$3" "$2: the message names the cause"
+	is "$(state)" "$before" "$2: files and database byte-identical to before"
+	is "$(state_of "ENH-$n")" rolled-back "$2: returned to the developer"
+}
+
+# ---- failures -----------------------------------------------------------
+pkg "$T/p1" "deploy fails"
+cat >"$T/p1/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier text;
+UPDATE customers SET tier = 'x';
+INSERT INTO
+  nosuch VALUES (1);
+SQL
+expect_rollback "$T/p1" "a failing deploy" \
+	'sql/deploy\.sql:4: ERROR 42P01 relation "nosuch" does not exist \(INSERT INTO nosuch VALUES \(1\)\)'
+
+pkg "$T/p2" "verify SQL false"
+echo "SELECT count(*) FROM customers WHERE tier = 'platinum';" >"$T/p2/sql/verify.sql"
+expect_rollback "$T/p2" "a verify SQL returning 0" \
+	'sql/verify\.sql:1: verification returned false'
+
+pkg "$T/p3" "verify command fails"
+printf '[verify]\ncommand = grep -q "tax = 21" lib/tax.conf\n' >>"$T/p3/enhancement.ini"
+expect_rollback "$T/p3" "a failing verify command (after the commit point)" \
+	"verify command .* failed"
+is "$(pg_q "SELECT to_regclass('nightshift_changes') IS NULL")" t \
+	"no nightshift_changes table is left by the rolled-back runs (it did not exist before)"
+
+# ---- success, then a manual rollback -------------------------------------
+BEFORE=$(state)
+createdb -T app expect
+psql -X -q -1 -v ON_ERROR_STOP=1 -d expect -f "$T/p3/sql/deploy.sql"
+cp -a "$R" "$T/expect-root"
+cp "$T/p3/files/lib/tax.conf" "$T/expect-root/lib/tax.conf"
+pkg "$T/p4" "gold customers"
+run "$T/p4"
+is "$rc" 0 "a good enhancement migrates: exit 0"
+is "$(tree_hash "$R")" "$(tree_hash "$T/expect-root")" "the tree is the expected one"
+pg_dump -t nightshift_changes "$PGURL" | psql -X -q -d expect >/dev/null 2>&1
+is "$(pg_dump_canon)" "$(PGDATABASE=expect PGURL=${PGURL%/app}/expect pg_dump_canon)" \
+	"the database is the deploy script's result"
+is "$(pg_q "SELECT enhancement || ' r' || revision || ' ' || deployed_by FROM nightshift_changes")" \
+	"ENH-$n r1 alice" "the nightshift_changes row is there"
+ns rollback "ENH-$n" --env model --reason "defect"
+is "$rc" 0 "rollback: exit 0"
+is "$(state)" "$BEFORE" "after the rollback files and database are byte-identical to before"
+
+# ---- two window runs at once ---------------------------------------------
+pkg "$T/p5" "slow"
+printf '[verify]\ncommand = sleep 2\n' >>"$T/p5/enhancement.ini"
+n=$((n + 1))
+"$NS" submit "$T/p5" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+"$NS" window run --now >"$T/first.out" 2>&1 &
+FIRST=$!
+for _ in $(seq 100); do grep -q "tax = 20" "$R/lib/tax.conf" && break; sleep 0.05; done
+ns window run --now
+is "$rc" 4 "a second window run while the first migrates: exit 4"
+like "$err" "locked" "… saying 'locked'"
+wait "$FIRST"
+is "$?" 0 "the first run migrates"
+is "$(pg_q "SELECT count(*) FROM customers WHERE id = 3"):$(pg_q "SELECT enhancement FROM nightshift_changes")" \
+	"1:ENH-$n" "the row is in once, recorded once"
+ns rollback "ENH-$n" --env model --reason "again"
+is "$(state)" "$BEFORE" "rolled back again"
+
+# ---- another machine holds the site's advisory lock ----------------------
+KEY=$(python3 -c 'import hashlib; print(int(hashlib.sha256(b"nightshift site demo/model").hexdigest()[:16], 16) & 0x7fffffffffffffff)')
+pkg "$T/p6" "locked"
+n=$((n + 1))
+"$NS" submit "$T/p6" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+psql -X -q -c "SELECT pg_advisory_lock($KEY)" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+HOLDER=$!
+for _ in $(seq 100); do
+	[ "$(pg_q "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+	sleep 0.05
+done
+ns window run --now
+is "$rc" 4 "the site's pg_advisory_lock held by another session: exit 4"
+like "$err" "locked by another nightshift \(pg_advisory_lock $KEY is held\)" "… naming the lock"
+is "$(state)" "$BEFORE" "nothing changed"
+is "$(state_of "ENH-$n")" scheduled "the enhancement stays scheduled for the next window"
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+pg_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+ns window run --now
+is "$rc" 0 "once the lock is free the next run migrates it"
+is "$(pg_q "SELECT enhancement FROM nightshift_changes")" "ENH-$n" "… and records it"
+
+done_testing
