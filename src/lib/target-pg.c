@@ -472,17 +472,19 @@ static int lock(struct ns_target *t, const char *name)
 	hex[16] = '\0';
 	k = strtoull(hex, NULL, 16) & 0x7fffffffffffffffULL;
 	snprintf(key, sizeof(key), "%llu", k);
-	ret = query_bool(t, "SELECT pg_try_advisory_lock($1::bigint)", 1,
+	/* a session of a nightshift killed a moment ago may still be
+	 * ending on the server: wait a little, not for a whole migration */
+	PQclear(PQexec(CONN(t), "SET lock_timeout = '3s'"));
+	ret = query_bool(t, "SELECT pg_advisory_lock($1::bigint) IS NULL", 1,
 			 params, &got);
-	if (ret < 0)
-		return ret;
-	if (!got) {
+	PQclear(PQexec(CONN(t), "RESET lock_timeout"));
+	if (ret < 0 && strstr(ns_error_last(), " 55P03 ")) {
 		ns_error_set("%s: site %s is locked by another nightshift "
 			     "(pg_advisory_lock %s is held)",
 			     t->url, name, key);
 		return NS_ELOCKED;
 	}
-	return 0;
+	return ret;
 }
 
 static void pg_free(struct ns_target *t)

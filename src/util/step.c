@@ -12,6 +12,7 @@ static long steps;
 static long crash_at = -1, fail_at = -1;
 static int fail_errno = ENOSPC;
 static int initialised;
+static FILE *trace;
 
 static void write_count(void)
 {
@@ -42,6 +43,9 @@ __attribute__((constructor)) static void init(void)
 	}
 	if (getenv("NIGHTSHIFT_STEPS_FILE"))
 		atexit(write_count);
+	if ((s = getenv("NIGHTSHIFT_STEPS_TRACE")) && *s &&
+	    (trace = fopen(s, "a")))
+		setvbuf(trace, NULL, _IOLBF, 0);
 }
 
 int ns_step(const char *what)
@@ -49,6 +53,8 @@ int ns_step(const char *what)
 	if (!initialised)
 		init();
 	steps++;
+	if (trace)
+		fprintf(trace, "%ld %s\n", steps, what);
 	if (steps == crash_at) {
 		if (getenv("NIGHTSHIFT_CRASH_VERBOSE"))
 			fprintf(stderr, "crash at step %ld: %s\n", steps, what);

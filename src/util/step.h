@@ -9,6 +9,8 @@
  *                           EROFS; default ENOSPC), as a full disk would
  *   NIGHTSHIFT_STEPS_FILE=F at exit, the number of steps taken is written
  *                           to F
+ *   NIGHTSHIFT_STEPS_TRACE=F each step appends "N WHAT" to F (the kill-point
+ *                           tests pick the SQL statements out of it)
  * Without test hooks ns_step() only returns 0.
  */
 #ifndef NS_STEP_H
