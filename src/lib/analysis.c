@@ -495,6 +495,49 @@ static void check_instructions(struct ctx *x)
 		    "nothing to the operator");
 }
 
+/* each statement of the SQL scripts that cannot run inside the
+ * migration's one transaction */
+static int check_transaction(struct ctx *x)
+{
+	static const char *const scripts[] = { "sql/deploy.sql",
+					       "sql/revert.sql" };
+	json_t *row = NULL;
+	const char *store;
+	int ret;
+
+	ret = ns_registry_query_row(x->r, &row,
+				    "SELECT store_path FROM revisions WHERE "
+				    "enhancement = ? AND revision = ?",
+				    "Ii", x->a->enh, x->a->revision);
+	store = row ? ns_row_str(row, "store_path") : NULL;
+	for (size_t k = 0; k < 2 && !ret && store; k++) {
+		char *sql = NULL, **v = NULL;
+		struct ns_finding *f;
+		size_t n = 0;
+
+		if ((ret = read_member(&sql, store, scripts[k])) < 0 || !sql)
+			continue;
+		ns_sql_no_transaction(&v, &n, sql);
+		for (size_t i = 0; i < n; i++) {
+			char *where;
+
+			f = add(x->a, "NO-TRANSACTION", 1,
+				"%s:%s cannot run inside the migration's "
+				"transaction, whose COMMIT is its commit "
+				"point; run it outside nightshift",
+				scripts[k], v[i]);
+			v[i][strcspn(v[i], ":")] = '\0';
+			where = xprintf("%s:%s", scripts[k], v[i]);
+			item(f, where);
+			free(where);
+		}
+		ns_sql_objects_free(v);
+		free(sql);
+	}
+	json_decref(row);
+	return ret;
+}
+
 int ns_analyze(struct ns_analysis *out, const struct ns_config *c,
 	       struct ns_registry *r, long long enh,
 	       const struct ns_package *pkg, const struct ns_env *env,
@@ -533,6 +576,8 @@ int ns_analyze(struct ns_analysis *out, const struct ns_config *c,
 		ret = check_declared(&x, at);
 	if (!ret)
 		ret = check_schedule(&x, at);
+	if (!ret)
+		ret = check_transaction(&x);
 	if (!ret)
 		check_instructions(&x);
 done:

@@ -572,3 +572,73 @@ void ns_sql_objects_free(char **v)
 		free(*p);
 	free(v);
 }
+
+/* ---- statements that cannot share the migration's transaction ------ */
+
+static int line_at(const char *sql, const char *at)
+{
+	int line = 1;
+
+	for (; sql < at; sql++)
+		line += *sql == '\n';
+	return line;
+}
+
+/* the statement at i when it is one of them: its name, else NULL */
+static const char *no_tx_kind(const struct parse *ps, size_t i)
+{
+	size_t j = i + 1;
+
+	if (is_word(ps, i, "VACUUM"))
+		return "VACUUM";
+	if (is_word(ps, i, "BEGIN") || is_word(ps, i, "COMMIT") ||
+	    is_word(ps, i, "ROLLBACK") || is_word(ps, i, "ABORT") ||
+	    (is_word(ps, i, "START") && is_word(ps, j, "TRANSACTION")))
+		return "transaction control (BEGIN, COMMIT, ROLLBACK)";
+	if (is_word(ps, i, "ALTER") && is_word(ps, j, "SYSTEM"))
+		return "ALTER SYSTEM";
+	if (is_word(ps, i, "CREATE") || is_word(ps, i, "DROP")) {
+		int create = is_word(ps, i, "CREATE");
+		if (is_word(ps, j, "DATABASE"))
+			return create ? "CREATE DATABASE" : "DROP DATABASE";
+		if (is_word(ps, j, "TABLESPACE"))
+			return create ? "CREATE TABLESPACE" : "DROP TABLESPACE";
+		if (create)
+			accept(ps, &j, "UNIQUE");
+		if (accept(ps, &j, "INDEX") && is_word(ps, j, "CONCURRENTLY"))
+			return create ? "CREATE INDEX CONCURRENTLY"
+				      : "DROP INDEX CONCURRENTLY";
+	}
+	if (is_word(ps, i, "REINDEX")) {
+		for (; j < ps->nr && !is_punct(ps, j, ';'); j++)
+			if (is_word(ps, j, "CONCURRENTLY"))
+				return "REINDEX CONCURRENTLY";
+			else if (is_word(ps, j, "DATABASE") ||
+				 is_word(ps, j, "SYSTEM"))
+				return "REINDEX DATABASE/SYSTEM";
+	}
+	return NULL;
+}
+
+int ns_sql_no_transaction(char ***out, size_t *nr, const char *sql)
+{
+	struct toks t = { NULL, 0, 0 };
+	struct parse ps = { NULL, 0, NULL, 0, 0 };
+	const char *kind;
+
+	lex(&t, sql);
+	ps.v = t.v;
+	ps.nr = t.nr;
+	for (size_t i = 0; i < ps.nr; i++)
+		if ((!i || is_punct(&ps, i - 1, ';')) &&
+		    (kind = no_tx_kind(&ps, i)))
+			add(&ps, xprintf("%d: %s", line_at(sql, ps.v[i].p),
+					 kind));
+	free(t.v);
+	ps.names = xrealloc(ps.names, (ps.names_nr + 1) * sizeof(*ps.names));
+	ps.names[ps.names_nr] = NULL;
+	*out = ps.names;
+	if (nr)
+		*nr = ps.names_nr;
+	return 0;
+}

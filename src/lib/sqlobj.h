@@ -38,4 +38,18 @@
 int ns_sql_objects(char ***out, size_t *nr, const char *sql);
 void ns_sql_objects_free(char **v);
 
+/*
+ * The statements that cannot run inside the one transaction whose COMMIT
+ * is a migration's commit point, in script order, each as "LINE: WHAT":
+ * CREATE INDEX CONCURRENTLY, DROP INDEX CONCURRENTLY, REINDEX ...
+ * CONCURRENTLY, REINDEX DATABASE/SYSTEM, VACUUM, CREATE/DROP DATABASE,
+ * CREATE/DROP TABLESPACE, ALTER SYSTEM, and transaction control (BEGIN,
+ * START TRANSACTION, COMMIT, ROLLBACK, ABORT), which would end the
+ * migration's transaction early. Only where a statement starts (first,
+ * or after ";"). ALTER TYPE ... ADD VALUE is not among them: PostgreSQL
+ * runs it in a transaction since version 12. Freed with
+ * ns_sql_objects_free().
+ */
+int ns_sql_no_transaction(char ***out, size_t *nr, const char *sql);
+
 #endif

@@ -141,4 +141,21 @@ ns window run --now
 is "$rc" 0 "once the lock is free the next run migrates it"
 is "$(pg_q "SELECT enhancement FROM nightshift_changes")" "ENH-$n" "… and records it"
 
+# ---- statements that cannot run in the migration's transaction ----------
+pkg "$T/p7" "concurrently"
+cat >"$T/p7/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN tier text;
+CREATE INDEX CONCURRENTLY customers_tier ON customers(tier);
+SQL
+n=$((n + 1))
+"$NS" submit "$T/p7" >/dev/null 2>&1
+"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
+ns analyze "ENH-$n" --env model
+is "$rc" 1 "analyze: CREATE INDEX CONCURRENTLY is a finding (exit 1)"
+like "$out$err" "NO-TRANSACTION.*sql/deploy\.sql:2: CREATE INDEX CONCURRENTLY cannot run inside the migration's transaction" \
+	"… naming the script, the line and the statement"
+ns schedule "ENH-$n" --env model
+is "$rc" 1 "schedule refuses it (exit 1)"
+is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
+
 done_testing

@@ -262,6 +262,57 @@ static void test_empty_and_odd(void **state)
 	expect("[", "");
 }
 
+/* the statements that cannot run in the migration's transaction */
+static void expect_notx(const char *sql, const char *want)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char **v = NULL;
+	size_t nr = 12345;
+
+	assert_int_equal(ns_sql_no_transaction(&v, &nr, sql), 0);
+	for (size_t i = 0; i < nr; i++) {
+		if (i)
+			strbuf_addch(&sb, '|');
+		strbuf_addstr(&sb, v[i]);
+	}
+	assert_null(v[nr]);
+	if (strcmp(sb.buf, want))
+		fail_msg("in:   %s\nfound '%s'\nwant  '%s'", sql, sb.buf, want);
+	strbuf_release(&sb);
+	ns_sql_objects_free(v);
+}
+
+static void test_no_transaction(void **state)
+{
+	(void)state;
+	expect_notx("CREATE TABLE a(x int);\n"
+		    "create unique index concurrently i on a(x);\n"
+		    "DROP INDEX CONCURRENTLY IF EXISTS j;\n"
+		    "REINDEX (VERBOSE) TABLE CONCURRENTLY a;\n"
+		    "vacuum analyze a;\n",
+		    "2: CREATE INDEX CONCURRENTLY|3: DROP INDEX CONCURRENTLY|"
+		    "4: REINDEX CONCURRENTLY|5: VACUUM");
+	expect_notx("CREATE DATABASE d; DROP TABLESPACE t;\nALTER SYSTEM SET "
+		    "work_mem = '8MB'; REINDEX DATABASE d",
+		    "1: CREATE DATABASE|1: DROP TABLESPACE|2: ALTER SYSTEM|"
+		    "2: REINDEX DATABASE/SYSTEM");
+	expect_notx("INSERT INTO a VALUES (1);\nCOMMIT;\nBEGIN;\n"
+		    "START TRANSACTION; ROLLBACK",
+		    "2: transaction control (BEGIN, COMMIT, ROLLBACK)|"
+		    "3: transaction control (BEGIN, COMMIT, ROLLBACK)|"
+		    "4: transaction control (BEGIN, COMMIT, ROLLBACK)|"
+		    "4: transaction control (BEGIN, COMMIT, ROLLBACK)");
+	/* what runs in a transaction, and the words hidden in bodies,
+	 * literals and comments */
+	expect_notx("CREATE INDEX i ON a(x); REINDEX TABLE a; "
+		    "ALTER TYPE mood ADD VALUE 'meh'; "
+		    "CREATE FUNCTION f() RETURNS void AS $$ BEGIN VACUUM; "
+		    "COMMIT; END $$ LANGUAGE plpgsql; "
+		    "-- VACUUM;\nSELECT 'COMMIT; VACUUM'; "
+		    "UPDATE a SET x = 1 WHERE vacuum = 2",
+		    "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -278,6 +329,7 @@ int main(void)
 		cmocka_unit_test(test_cte),
 		cmocka_unit_test(test_no_false_positives),
 		cmocka_unit_test(test_empty_and_odd),
+		cmocka_unit_test(test_no_transaction),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
