@@ -54,6 +54,7 @@ bench: build
 	bench/migrate $(BUILD)/nightshift
 	bench/lifecycle $(BUILD)/nightshift
 	bench/daemon $(BUILD)/nightshift
+	bench/sql $(BUILD)/nightshift
 
 clean:
 	rm -rf $(BUILD) $(TESTBUILD) $(SANBUILD)
