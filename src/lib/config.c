@@ -215,6 +215,17 @@ static int env_line(struct load_state *st, struct ns_env *e, const char *key,
 	return 0;
 }
 
+static int bool_value(struct load_state *st, int *out, const char *section,
+		      const char *key, const char *v, int line)
+{
+	if (strcmp(v, "true") && strcmp(v, "false"))
+		return bad(st, line,
+			   "[%s] %s: expected true or false, not '%s'", section,
+			   key, v);
+	*out = !strcmp(v, "true");
+	return 0;
+}
+
 static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		   const char *v, int line)
 {
@@ -251,6 +262,11 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 			return r;
 		e->timezone_line = line;
 		return set_str(&e->timezone, v);
+	} else if (!strcmp(key, "archive-dump")) {
+		char *section = xprintf("environment \"%s\"", e->name);
+		int r = bool_value(st, &e->archive_dump, section, key, v, line);
+		free(section);
+		return r;
 	} else
 		return bad(st, line, "unknown key '%s' in [environment \"%s\"]",
 			   key, e->name);
@@ -339,16 +355,6 @@ static int limits_key(struct load_state *st, const char *key, const char *v,
 	return 0;
 }
 
-static int bool_value(struct load_state *st, int *out, const char *section,
-		      const char *key, const char *v, int line)
-{
-	if (strcmp(v, "true") && strcmp(v, "false"))
-		return bad(st, line,
-			   "[%s] %s: expected true or false, not '%s'", section,
-			   key, v);
-	*out = !strcmp(v, "true");
-	return 0;
-}
 
 static int policy_key(struct load_state *st, const char *key, const char *v,
 		      int line)
@@ -703,7 +709,7 @@ static int check_envs(struct ns_config *c)
 					     xstrdup(e->root),
 					     e->database ? xstrdup(e->database)
 							 : NULL,
-					     e->line };
+					     e->line, 0 };
 			e->sites = xrealloc(e->sites,
 					    (e->sites_nr + 1) * sizeof(s));
 			memmove(e->sites + 1, e->sites,
@@ -713,6 +719,7 @@ static int check_envs(struct ns_config *c)
 		}
 		for (size_t j = 0; j < e->sites_nr; j++) {
 			const char *db = e->sites[j].database;
+			e->sites[j].archive_dump = e->archive_dump;
 			if (!e->sites[j].root) {
 				ns_error_set("%s:%d: [site \"%s\"] has no root",
 					     c->path, e->sites[j].line,

@@ -20,6 +20,7 @@ struct ns_site {
 	char *root;
 	char *database; /* "sqlite:/abs/path", "postgresql://..." or NULL */
 	int line;	/* where the configuration first names it */
+	int archive_dump; /* the environment's archive-dump */
 };
 
 /* one line of a key an environment may give several times */
@@ -42,6 +43,7 @@ struct ns_env {
 	int timezone_line;
 	char *file;	      /* the configuration file, for messages */
 	long long warranty_s; /* the warranty in seconds (default 30 days) */
+	int archive_dump; /* pg_dump of the touched tables into each archive */
 	struct ns_site *sites;
 	size_t sites_nr;
 	int line;

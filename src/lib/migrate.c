@@ -722,6 +722,8 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		goto done;
 	}
 	ret = prepare(&r, ctx, site->label);
+	if (!ret && site->archive_dump && r.db)
+		ret = ns_target_dump(r.db, t->deploy_sql, r.rundir);
 	if (!ret) {
 		ret = stage(&r);
 		/* a payload member not as recorded: nothing is in place */

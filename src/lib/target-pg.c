@@ -13,15 +13,20 @@
  */
 #include "error.h"
 #include "hash.h"
+#include "sqlobj.h"
 #include "step.h"
 #include "strbuf.h"
 #include "target.h"
 #include "xalloc.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
 #include <libpq-fe.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct pg_target {
 	struct ns_target base;
@@ -494,8 +499,168 @@ static void pg_free(struct ns_target *t)
 	free(t);
 }
 
+/* ---- pg_dump into the archive ------------------------------------------ */
+
+static int fsync_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret = 0;
+
+	if (fd < 0 || fsync(fd) < 0) {
+		ns_error_set("cannot fsync '%s': %s", path, strerror(errno));
+		ret = NS_ERROR;
+	}
+	if (fd >= 0 && close(fd) < 0 && !ret) {
+		ns_error_set("cannot close '%s': %s", path, strerror(errno));
+		ret = NS_ERROR;
+	}
+	return ret;
+}
+
+static char *find_pg_dump(void)
+{
+	const char *path = getenv("PATH");
+	char *best = NULL, *p;
+	glob_t g;
+
+	while (path && *path) {
+		size_t n = strcspn(path, ":");
+		p = xprintf("%.*s/pg_dump", (int)n, n ? path : ".");
+		if (access(p, X_OK) == 0)
+			return p;
+		free(p);
+		path += n + (path[n] == ':');
+	}
+	if (glob("/usr/lib/postgresql/*/bin/pg_dump", 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc; i++)
+			if (access(g.gl_pathv[i], X_OK) == 0 &&
+			    (!best || strverscmp(g.gl_pathv[i], best) > 0))
+				best = g.gl_pathv[i];
+		best = best ? xstrdup(best) : NULL;
+		globfree(&g);
+	}
+	return best;
+}
+
+/* the existing tables among the names, as pg_dump -t patterns */
+static int existing_tables(struct ns_target *t, char **names, char ***out,
+			   size_t *nr)
+{
+	size_t alloc = 0;
+
+	*out = NULL;
+	*nr = 0;
+	for (char **n = names; *n; n++) {
+		const char *params[] = { *n };
+		PGresult *res = PQexecParams(
+			CONN(t),
+			"SELECT format('%I.%I', ns.nspname, c.relname) FROM "
+			"pg_class c JOIN pg_namespace ns ON ns.oid = "
+			"c.relnamespace WHERE c.oid = to_regclass($1) AND "
+			"c.relkind IN ('r', 'p')",
+			1, NULL, params, NULL, NULL, 0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 1) {
+			ALLOC_GROW(*out, *nr, alloc);
+			(*out)[(*nr)++] = xstrdup(PQgetvalue(res, 0, 0));
+		}
+		PQclear(res);
+		if (PQstatus(CONN(t)) != CONNECTION_OK) {
+			ns_error_set("%s: %s", t->url, PQerrorMessage(CONN(t)));
+			return NS_ERROR;
+		}
+	}
+	return 0;
+}
+
+static int run_pg_dump(const char *tool, char **argv, const char *log)
+{
+	pid_t pid;
+	int status, fd;
+
+	if ((pid = fork()) < 0) {
+		ns_error_set("cannot start %s: %s", tool, strerror(errno));
+		return NS_ERROR;
+	}
+	if (pid == 0) {
+		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+		if (fd < 0)
+			_exit(126);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		execv(tool, argv);
+		_exit(127);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			ns_error_set("%s: %s", tool, strerror(errno));
+			return NS_ERROR;
+		}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	ns_error_set("%s of the touched tables failed (%s %d); its output is "
+		     "in %s",
+		     tool, WIFEXITED(status) ? "exit" : "signal",
+		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		     log);
+	return NS_ERROR;
+}
+
+static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
+{
+	char **names = NULL, **tables = NULL, **argv = NULL;
+	char *tool = NULL, *dest = xprintf("%s/database.pgdump", dir);
+	char *log = xprintf("%s/pg_dump.log", dir), *file = NULL, *db = NULL;
+	size_t nt = 0, argc = 0;
+	int ret;
+
+	ns_sql_objects(&names, NULL, deploy_sql);
+	if ((ret = existing_tables(t, names, &tables, &nt)) < 0 || !nt)
+		goto done;
+	if (!(tool = find_pg_dump())) {
+		ns_error_set("archive-dump: no pg_dump on PATH nor in "
+			     "/usr/lib/postgresql/*/bin (Debian: "
+			     "postgresql-client)");
+		ret = NS_ERROR;
+		goto done;
+	}
+	file = xprintf("--file=%s", dest);
+	db = xprintf("--dbname=%s", t->url);
+	argv = xcalloc(2 * nt + 6, sizeof(*argv));
+	argv[argc++] = tool;
+	argv[argc++] = "--format=custom";
+	argv[argc++] = file;
+	argv[argc++] = db;
+	for (size_t i = 0; i < nt; i++) {
+		argv[argc++] = "--table";
+		argv[argc++] = tables[i];
+	}
+	if (ns_step("write") < 0) {
+		ns_error_set("cannot archive the database into '%s': %s", dest,
+			     strerror(errno));
+		ret = NS_ERROR;
+		goto done;
+	}
+	ret = run_pg_dump(tool, argv, log);
+	if (!ret)
+		ret = fsync_file(dest);
+	if (!ret)
+		ret = fsync_file(dir);
+done:
+	ns_sql_objects_free(names);
+	for (size_t i = 0; i < nt; i++)
+		free(tables[i]);
+	free(tables);
+	free(argv);
+	free(tool);
+	free(file);
+	free(db);
+	free(dest);
+	free(log);
+	return ret;
+}
+
 static const struct ns_target_ops pg_ops = {
-	has_table, row_exists, deploy, revert, backup, pg_free, lock,
+	has_table, row_exists, deploy, revert, backup, pg_free, lock, dump,
 };
 
 int ns_target_pg_open(struct ns_target **out, const char *url)

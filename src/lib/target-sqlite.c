@@ -348,7 +348,7 @@ static void sqlite_free(struct ns_target *t)
 }
 
 static const struct ns_target_ops sqlite_ops = {
-	has_table, row_exists, deploy, revert, backup, sqlite_free, NULL,
+	has_table, row_exists, deploy, revert, backup, sqlite_free, NULL, NULL,
 };
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path)
@@ -393,6 +393,13 @@ int ns_target_open(struct ns_target **out, const char *url)
 int ns_target_lock(struct ns_target *t, const char *name)
 {
 	return t->ops->lock ? t->ops->lock(t, name) : 0;
+}
+
+int ns_target_dump(struct ns_target *t, const char *deploy_sql,
+		   const char *dir)
+{
+	return t->ops->dump && deploy_sql ? t->ops->dump(t, deploy_sql, dir)
+					  : 0;
 }
 
 void ns_target_free(struct ns_target *t)

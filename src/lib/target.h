@@ -45,6 +45,8 @@ struct ns_target_ops {
 	int (*backup)(struct ns_target *t, const char *dest);
 	void (*free)(struct ns_target *t);
 	int (*lock)(struct ns_target *t, const char *name); /* may be NULL */
+	int (*dump)(struct ns_target *t, const char *deploy_sql,
+		    const char *dir); /* may be NULL */
 };
 
 struct ns_target {
@@ -58,6 +60,18 @@ void ns_target_free(struct ns_target *t);
 
 /* NS_ELOCKED when another session holds the site's lock */
 int ns_target_lock(struct ns_target *t, const char *name);
+
+/*
+ * For the archive in dir, a copy for people of the tables the deploy
+ * script names that exist now (environment key archive-dump):
+ * PostgreSQL: DIR/database.pgdump, pg_dump's custom format, made with
+ * the pg_dump found on PATH or else the newest of
+ * /usr/lib/postgresql/VERSION/bin, its output in DIR/pg_dump.log; nothing
+ * when no such table exists. SQLite: nothing, the archive holds the whole
+ * database already.
+ */
+int ns_target_dump(struct ns_target *t, const char *deploy_sql,
+		   const char *dir);
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path);
 int ns_target_pg_open(struct ns_target **out, const char *url);

@@ -86,7 +86,10 @@ psql -X -q -1 -v ON_ERROR_STOP=1 -d expect -f "$T/p3/sql/deploy.sql"
 cp -a "$R" "$T/expect-root"
 cp "$T/p3/files/lib/tax.conf" "$T/expect-root/lib/tax.conf"
 pkg "$T/p4" "gold customers"
+# this one with a pg_dump of the touched tables in its archive
+sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = true|' nightshift.conf
 run "$T/p4"
+sed -i '/archive-dump = true/d' nightshift.conf
 is "$rc" 0 "a good enhancement migrates: exit 0"
 is "$(tree_hash "$R")" "$(tree_hash "$T/expect-root")" "the tree is the expected one"
 pg_dump -t nightshift_changes "$PGURL" | psql -X -q -d expect >/dev/null 2>&1
@@ -94,6 +97,11 @@ is "$(pg_dump_canon)" "$(PGDATABASE=expect PGURL=${PGURL%/app}/expect pg_dump_ca
 	"the database is the deploy script's result"
 is "$(pg_q "SELECT enhancement || ' r' || revision || ' ' || deployed_by FROM nightshift_changes")" \
 	"ENH-$n r1 alice" "the nightshift_changes row is there"
+DUMP=$(find "$T/home/archive" -path "*ENH-$n-*" -name database.pgdump)
+createdb restored
+pg_restore -d restored "$DUMP" 2>/dev/null
+is "$(psql -X -A -t -d restored -c "SELECT * FROM customers ORDER BY id" | tr '\n' ' ')" "1|ann 2|bob " \
+	"archive-dump: the archive holds a pg_dump of the touched table as it was before"
 ns rollback "ENH-$n" --env model --reason "defect"
 is "$rc" 0 "rollback: exit 0"
 is "$(state)" "$BEFORE" "after the rollback files and database are byte-identical to before"
@@ -157,5 +165,12 @@ like "$out$err" "NO-TRANSACTION.*sql/deploy\.sql:2: CREATE INDEX CONCURRENTLY ca
 ns schedule "ENH-$n" --env model
 is "$rc" 1 "schedule refuses it (exit 1)"
 is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
+
+# ---- a bad archive-dump --------------------------------------------------
+sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = yes|' nightshift.conf
+ns status
+is "$rc" 3 "archive-dump = yes: invalid configuration (exit 3)"
+like "$err" 'nightshift\.conf:[0-9]+: \[environment "demo/model"\] archive-dump: expected true or false' \
+	"… naming the file, the line and the key"
 
 done_testing
