@@ -29,8 +29,9 @@
 #include <unistd.h>
 
 struct pg_target {
-	struct ns_target base;
+	struct ns_target base; /* url: the URI without its password */
 	PGconn *conn;
+	char *conninfo; /* the URI as configured */
 };
 
 #define CONN(t) (((struct pg_target *)(t))->conn)
@@ -495,8 +496,33 @@ static int lock(struct ns_target *t, const char *name)
 static void pg_free(struct ns_target *t)
 {
 	PQfinish(CONN(t));
+	free(((struct pg_target *)t)->conninfo);
 	free(t->url);
 	free(t);
+}
+
+/* the URI for messages: a password, in user:password@ or password=, is
+ * replaced by *** */
+static char *redact(const char *url)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *auth = strstr(url, "://"), *at, *colon, *p;
+
+	auth = auth ? auth + 3 : url;
+	at = strchr(auth, '@');
+	colon = strchr(auth, ':');
+	if (at && colon && colon < at && !memchr(auth, '/', (size_t)(at - auth))) {
+		strbuf_add(&sb, url, (size_t)(colon + 1 - url));
+		strbuf_addstr(&sb, "***");
+		url = at;
+	}
+	while ((p = strstr(url, "password="))) {
+		strbuf_add(&sb, url, (size_t)(p + 9 - url));
+		strbuf_addstr(&sb, "***");
+		url = p + 9 + strcspn(p + 9, "&");
+	}
+	strbuf_addstr(&sb, url);
+	return strbuf_detach(&sb, NULL);
 }
 
 /* ---- pg_dump into the archive ------------------------------------------ */
@@ -624,7 +650,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 		goto done;
 	}
 	file = xprintf("--file=%s", dest);
-	db = xprintf("--dbname=%s", t->url);
+	db = xprintf("--dbname=%s", ((struct pg_target *)t)->conninfo);
 	argv = xcalloc(2 * nt + 6, sizeof(*argv));
 	argv[argc++] = tool;
 	argv[argc++] = "--format=custom";
@@ -667,13 +693,15 @@ int ns_target_pg_open(struct ns_target **out, const char *url)
 {
 	struct pg_target *p;
 	PGconn *conn = PQconnectdb(url);
-	char *m;
+	char *m, *s;
 
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		m = xstrdup(conn ? PQerrorMessage(conn) : "out of memory");
 		m[strcspn(m, "\n")] = '\0';
-		ns_error_set("cannot connect to target database '%s': %s", url,
+		s = redact(url);
+		ns_error_set("cannot connect to target database '%s': %s", s,
 			     m);
+		free(s);
 		free(m);
 		PQfinish(conn);
 		return NS_ERROR;
@@ -682,7 +710,8 @@ int ns_target_pg_open(struct ns_target **out, const char *url)
 	PQclear(PQexec(conn, "SET client_min_messages = warning"));
 	p = xcalloc(1, sizeof(*p));
 	p->base.ops = &pg_ops;
-	p->base.url = xstrdup(url);
+	p->base.url = redact(url);
+	p->conninfo = xstrdup(url);
 	p->conn = conn;
 	*out = &p->base;
 	return 0;

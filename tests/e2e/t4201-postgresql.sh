@@ -166,6 +166,21 @@ ns schedule "ENH-$n" --env model
 is "$rc" 1 "schedule refuses it (exit 1)"
 is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
 
+# ---- a server that cannot be reached ---------------------------------------
+# (port 1: nothing listens there) — the environment's fault: the
+# enhancement stays scheduled, and the password is not in the message
+pkg "$T/p8" "unreachable"
+n=$((n + 1))
+"$NS" submit "$T/p8" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+sed -i "s|database = $PGURL|database = postgresql://nightshift:s3cret@127.0.0.1:1/app|" nightshift.conf
+ns window run --now
+is "$rc" 1 "an unreachable database server: exit 1"
+like "$err" "cannot connect to target database 'postgresql://nightshift:\*\*\*@127\.0\.0\.1:1/app'" \
+	"… saying so, the password replaced by ***"
+unlike "$err" "s3cret" "… the password is in no message"
+is "$(state_of "ENH-$n")" scheduled "… and the enhancement stays scheduled"
+
 # ---- a bad archive-dump --------------------------------------------------
 sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = yes|' nightshift.conf
 ns status
