@@ -246,6 +246,20 @@ static int falsy(const PGresult *res)
 	return end != v && !*end && d == 0.0;
 }
 
+static void end_copy(PGconn *conn, ExecStatusType st)
+{
+	PGresult *r;
+	char *buf;
+
+	if (st == PGRES_COPY_IN)
+		PQputCopyEnd(conn, "not supported by nightshift");
+	else
+		while (PQgetCopyData(conn, &buf, 0) > 0)
+			PQfreemem(buf);
+	while ((r = PQgetResult(conn)))
+		PQclear(r);
+}
+
 static int run_one(PGconn *conn, const char *name, const char *script,
 		   const char *begin, size_t len, int is_verify)
 {
@@ -269,6 +283,16 @@ static int run_one(PGconn *conn, const char *name, const char *script,
 		break;
 	case PGRES_COMMAND_OK:
 	case PGRES_EMPTY_QUERY:
+		break;
+	case PGRES_COPY_IN:
+	case PGRES_COPY_OUT:
+		/* a script has no data stream beside it: end the copy, so
+		 * that the session is usable again, and refuse */
+		ns_error_set("%s:%d: COPY FROM STDIN and TO STDOUT cannot run "
+			     "in a script; use INSERT or SELECT (%s)",
+			     name, line_of(script, begin), text);
+		ret = NS_EFAILED;
+		end_copy(conn, PQresultStatus(res));
 		break;
 	default:
 		m = pg_message(conn, res);

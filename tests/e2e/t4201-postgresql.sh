@@ -72,6 +72,14 @@ echo "SELECT count(*) FROM customers WHERE tier = 'platinum';" >"$T/p2/sql/verif
 expect_rollback "$T/p2" "a verify SQL returning 0" \
 	'sql/verify\.sql:1: verification returned false'
 
+pkg "$T/p2b" "copy from stdin"
+cat >"$T/p2b/sql/deploy.sql" <<'SQL'
+INSERT INTO customers VALUES (5, 'eve');
+COPY customers FROM STDIN;
+SQL
+expect_rollback "$T/p2b" "COPY FROM STDIN in a script" \
+	'sql/deploy\.sql:2: COPY FROM STDIN and TO STDOUT cannot run in a script'
+
 pkg "$T/p3" "verify command fails"
 printf '[verify]\ncommand = grep -q "tax = 21" lib/tax.conf\n' >>"$T/p3/enhancement.ini"
 expect_rollback "$T/p3" "a failing verify command (after the commit point)" \
