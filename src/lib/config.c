@@ -355,7 +355,6 @@ static int limits_key(struct load_state *st, const char *key, const char *v,
 	return 0;
 }
 
-
 static int policy_key(struct load_state *st, const char *key, const char *v,
 		      int line)
 {
@@ -705,11 +704,14 @@ static int check_envs(struct ns_config *c)
 		if (!ns_config_system(c, e->system))
 			add_system(c, e->system);
 		if (e->root) {
-			struct ns_site s = { xstrdup(e->name), xstrdup("main"),
-					     xstrdup(e->root),
-					     e->database ? xstrdup(e->database)
-							 : NULL,
-					     e->line, 0 };
+			struct ns_site s = {
+				xstrdup(e->name),
+				xstrdup("main"),
+				xstrdup(e->root),
+				e->database ? xstrdup(e->database) : NULL,
+				e->line,
+				0
+			};
 			e->sites = xrealloc(e->sites,
 					    (e->sites_nr + 1) * sizeof(s));
 			memmove(e->sites + 1, e->sites,

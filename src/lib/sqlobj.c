@@ -632,8 +632,8 @@ int ns_sql_no_transaction(char ***out, size_t *nr, const char *sql)
 	for (size_t i = 0; i < ps.nr; i++)
 		if ((!i || is_punct(&ps, i - 1, ';')) &&
 		    (kind = no_tx_kind(&ps, i)))
-			add(&ps, xprintf("%d: %s", line_at(sql, ps.v[i].p),
-					 kind));
+			add(&ps,
+			    xprintf("%d: %s", line_at(sql, ps.v[i].p), kind));
 	free(t.v);
 	ps.names = xrealloc(ps.names, (ps.names_nr + 1) * sizeof(*ps.names));
 	ps.names[ps.names_nr] = NULL;

@@ -318,8 +318,8 @@ static int run_script(PGconn *conn, const char *name, const char *sql)
 	while (*(begin = skip_blank(p))) {
 		end = statement_end(begin);
 		if (end > begin &&
-		    (ret = run_one(conn, name, sql, begin, (size_t)(end - begin),
-				   is_verify)) < 0)
+		    (ret = run_one(conn, name, sql, begin,
+				   (size_t)(end - begin), is_verify)) < 0)
 			return ret;
 		p = *end ? end + 1 : end;
 	}
@@ -491,8 +491,8 @@ static int backup(struct ns_target *t, const char *dest)
 /* the key: the first 63 bits of SHA-256("nightshift site " NAME) */
 static int lock(struct ns_target *t, const char *name)
 {
-	char hex[NS_HEX_LEN + 1], key[24], *s = xprintf("nightshift site %s",
-							 name);
+	char hex[NS_HEX_LEN + 1], key[24],
+		*s = xprintf("nightshift site %s", name);
 	const char *params[] = { key };
 	unsigned long long k;
 	int got, ret;
@@ -535,7 +535,8 @@ static char *redact(const char *url)
 	auth = auth ? auth + 3 : url;
 	at = strchr(auth, '@');
 	colon = strchr(auth, ':');
-	if (at && colon && colon < at && !memchr(auth, '/', (size_t)(at - auth))) {
+	if (at && colon && colon < at &&
+	    !memchr(auth, '/', (size_t)(at - auth))) {
 		strbuf_add(&sb, url, (size_t)(colon + 1 - url));
 		strbuf_addstr(&sb, "***");
 		url = at;

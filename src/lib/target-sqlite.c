@@ -385,8 +385,7 @@ int ns_target_open(struct ns_target **out, const char *url)
 	if (!strncmp(url, "postgresql://", 13) ||
 	    !strncmp(url, "postgres://", 11))
 		return ns_target_pg_open(out, url);
-	ns_error_set("database '%s': not sqlite:PATH or postgresql://...",
-		     url);
+	ns_error_set("database '%s': not sqlite:PATH or postgresql://...", url);
 	return NS_EINVALID;
 }
 
@@ -395,8 +394,7 @@ int ns_target_lock(struct ns_target *t, const char *name)
 	return t->ops->lock ? t->ops->lock(t, name) : 0;
 }
 
-int ns_target_dump(struct ns_target *t, const char *deploy_sql,
-		   const char *dir)
+int ns_target_dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 {
 	return t->ops->dump && deploy_sql ? t->ops->dump(t, deploy_sql, dir)
 					  : 0;
