@@ -193,6 +193,13 @@ ns notify list
 like "$out" "smtp: pending, 1 attempt, .*(STARTTLS|SSL|TLS)" "notify list says TLS was missing"
 sed -i '/smtp-starttls/d' nightshift.conf
 
+# ---- the daemon delivers what waits -------------------------------------
+NIGHTSHIFT_NOW=$(at 10800) ns daemon --once
+is "$rc" 0 "daemon --once with a notice waiting: exit 0"
+like "$err" "notify: 1 delivered, 0 attempts failed, 0 waiting" "the daemon logs the delivery"
+is "$(mails) $(waiting)" "6 0" "the waiting mail arrived through the daemon; the outbox is empty"
+like "$(mail_header 006 Subject)" "ENH-5 r1 submitted" "it is ENH-5's"
+
 # ---- one delivery at a time ---------------------------------------------
 flock outbox/.deliver.lock "$NS" notify deliver >"$T/.out" 2>"$T/.err"
 is "$?" 4 "notify deliver while another holds the outbox: exit 4"
@@ -218,6 +225,6 @@ bad_conf "    smtp = smtp://user:pw@host" "credentials in the URL" "nightshift\.
 bad_conf "    from = nobody" "a From without @" "nightshift\.conf:$L: \[notify\] from: expected an address"
 bad_conf "    webhook = ftp://example.org/x" "a webhook that is not HTTP" "nightshift\.conf:$L: \[notify\] webhook: expected http"
 bad_conf "    smtp-starttls = maybe" "smtp-starttls not a boolean" "nightshift\.conf:$L: \[notify\] smtp-starttls: expected true or false"
-is "$(ls outbox/sent | wc -l) $(mails) $(hooks)" "5 5 8" "refused configurations sent nothing more"
+is "$(ls outbox/sent | wc -l) $(mails) $(hooks)" "6 6 8" "refused configurations sent nothing more"
 
 done_testing
