@@ -26,13 +26,27 @@
 
 /* ---- the next event -------------------------------------------------- */
 
+/* when an overridden trigger must run: at its due time, or now when that
+ * passed unrun, as long as a blackout holds then (after the blackout it is
+ * an ordinary due trigger); -1 when none */
+static time_t override_at(const struct ns_calendar *c,
+			  const struct ns_daemon_env *s, time_t now)
+{
+	time_t t;
+
+	if (s->override_due == (time_t)-1 || s->override_due <= s->acted)
+		return (time_t)-1;
+	t = s->override_due > now ? s->override_due : now;
+	return ns_calendar_blackout(c, t) ? t : (time_t)-1;
+}
+
 int ns_daemon_env_due(const struct ns_calendar *c,
 		      const struct ns_daemon_env *s, time_t now)
 {
 	time_t close;
 
 	if (!ns_calendar_open(c, now, &close))
-		return 0;
+		return override_at(c, s, now) == now;
 	if (s->handled != close)
 		return 1;
 	return s->due != (time_t)-1 && s->due <= now && s->due > s->acted;
@@ -43,8 +57,14 @@ time_t ns_daemon_env_next(const struct ns_calendar *c,
 {
 	time_t close, next, due = (time_t)-1;
 
-	if (!ns_calendar_open(c, now, &close))
-		return ns_calendar_next(c, now, NULL);
+	if (!ns_calendar_open(c, now, &close)) {
+		time_t o = override_at(c, s, now);
+
+		next = ns_calendar_next(c, now, NULL);
+		return o != (time_t)-1 && (next == (time_t)-1 || o < next)
+			       ? o
+			       : next;
+	}
 	if (s->handled != close)
 		return now;
 	if (s->due != (time_t)-1 && s->due > s->acted)
@@ -114,8 +134,8 @@ static int envs_build(struct state *st, const struct ns_config *cfg)
 	for (i = 0; i < cfg->envs_nr && !ret; i++) {
 		const struct ns_env *e = &cfg->envs[i];
 		v[i].name = xstrdup(e->name);
-		v[i].s =
-			(struct ns_daemon_env){ NS_DAEMON_NONE, 0, (time_t)-1 };
+		v[i].s = (struct ns_daemon_env){ NS_DAEMON_NONE, 0, (time_t)-1,
+						 (time_t)-1 };
 		for (size_t k = 0; k < st->nr; k++)
 			if (!strcmp(st->envs[k].name, e->name))
 				v[i].s = st->envs[k].s;
@@ -251,23 +271,35 @@ static int load_due(struct state *st)
 	json_t *rows = NULL, *x;
 	size_t i;
 	int ret = ns_registry_query(st->d->reg, &rows,
-				    "SELECT environment, MIN(due_at) AS due "
-				    "FROM triggers WHERE state = 'pending' "
+				    "SELECT environment, MIN(due_at) AS due, "
+				    "MIN(CASE WHEN EXISTS (SELECT 1 FROM "
+				    "events v WHERE v.enhancement = "
+				    "t.enhancement AND v.revision = t.revision "
+				    "AND v.environment = t.environment AND "
+				    "v.event = 'blackout-overridden') THEN "
+				    "due_at END) AS override_due "
+				    "FROM triggers t WHERE state = 'pending' "
 				    "GROUP BY environment",
 				    NULL);
 
 	for (size_t k = 0; k < st->nr; k++)
-		st->envs[k].s.due = (time_t)-1;
+		st->envs[k].s.due = st->envs[k].s.override_due = (time_t)-1;
 	json_array_foreach(rows, i, x)
 	{
 		const char *env =
 			json_string_value(json_object_get(x, "environment"));
 		const char *due = json_string_value(json_object_get(x, "due"));
+		const char *over =
+			json_string_value(json_object_get(x, "override_due"));
 		time_t t;
-		for (size_t k = 0; env && due && k < st->nr; k++)
-			if (!strcmp(st->envs[k].name, env) &&
-			    !ns_time_parse(&t, due))
+		for (size_t k = 0; env && due && k < st->nr; k++) {
+			if (strcmp(st->envs[k].name, env))
+				continue;
+			if (!ns_time_parse(&t, due))
 				st->envs[k].s.due = t;
+			if (over && !ns_time_parse(&t, over))
+				st->envs[k].s.override_due = t;
+		}
 	}
 	json_decref(rows);
 	return ret;
@@ -287,17 +319,21 @@ static int run_env(struct state *st, struct env_state *es, time_t now)
 	time_t close = (time_t)-1;
 	char local[NS_LOCAL_LEN];
 
-	ns_calendar_open(es->cal, now, &close);
-	if (es->s.handled != close) {
-		if (close == (time_t)-1)
+	if (!ns_calendar_open(es->cal, now, &close))
+		dlog(d, LOG_NOTICE,
+		     "%s: in a blackout; a trigger whose "
+		     "blackout was overridden is due",
+		     es->name);
+	else {
+		if (es->s.handled != close && close == (time_t)-1)
 			dlog(d, LOG_INFO, "%s: open (no window)", es->name);
-		else {
+		else if (es->s.handled != close) {
 			ns_calendar_local(local, es->cal, close, 0);
 			dlog(d, LOG_INFO, "%s: window open until %s", es->name,
 			     local);
 		}
+		es->s.handled = close;
 	}
-	es->s.handled = close;
 	es->s.acted = now;
 	/* its failures are reported through run_warn */
 	return ns_runner_window(&r, es->name);

@@ -60,11 +60,15 @@ struct ns_daemon_env {
 	time_t handled; /* the close of the opening it ran; NS_DAEMON_NONE */
 	time_t acted;	/* when it last ran the environment; 0 never */
 	time_t due;	/* the earliest pending trigger's due time, or -1 */
+	time_t override_due; /* the same of those whose blackout change
+				management overrode, or -1 */
 };
 #define NS_DAEMON_NONE ((time_t)-2)
 
 /* whether the environment must run at now: its window is open and this
- * opening has not been run yet, or a trigger fell due in it since */
+ * opening has not been run yet, or a trigger fell due in it since; or a
+ * blackout holds now and a trigger whose blackout was overridden fell due
+ * since it last ran */
 int ns_daemon_env_due(const struct ns_calendar *c,
 		      const struct ns_daemon_env *s, time_t now);
 /* the first moment after now when it must run; (time_t)-1 when none within

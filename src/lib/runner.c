@@ -106,8 +106,8 @@ static void tell(struct ns_runner *r, const char *event, const char **roles,
 {
 	json_t *row = NULL;
 	char id[32];
-	struct ns_notice n = { event, roles, NULL,    NULL,
-			       NULL,  env,   subject, body, 0 };
+	struct ns_notice n = { event, roles,   NULL, NULL, NULL,
+			       env,   subject, body, 0 };
 
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	if (enh) {
@@ -529,8 +529,17 @@ struct due {
 /* what one environment's run knows of its calendar */
 struct opening {
 	struct ns_calendar *cal;
-	time_t close; /* (time_t)-1: it does not close */
+	time_t close;	     /* (time_t)-1: it does not close */
+	int overridden_only; /* in a blackout: only overridden triggers */
 };
+
+/* a pending trigger whose blackout change management overrode when
+ * scheduling it (the event `blackout-overridden` of its revision) */
+#define OVERRIDDEN                                                             \
+	"EXISTS (SELECT 1 FROM events v WHERE v.enhancement = "                \
+	"triggers.enhancement AND v.revision = triggers.revision AND "         \
+	"v.environment = triggers.environment AND v.event = "                  \
+	"'blackout-overridden')"
 
 static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			  struct due *d, const char *why)
@@ -846,7 +855,7 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 }
 
 static int load_due(struct ns_runner *r, const struct ns_env *e,
-		    struct due **out, size_t *nr)
+		    int overridden_only, struct due **out, size_t *nr)
 {
 	char at[NS_TIME_LEN];
 	json_t *rows = NULL, *row;
@@ -858,8 +867,9 @@ static int load_due(struct ns_runner *r, const struct ns_env *e,
 				"SELECT id, enhancement, revision, path, "
 				"json_sha256, payload_sha256 FROM triggers "
 				"WHERE environment = ? AND state = 'pending' "
-				"AND due_at <= ? ORDER BY due_at, id",
-				"ss", e->name, at);
+				"AND due_at <= ? AND (? = 0 OR " OVERRIDDEN
+				") ORDER BY due_at, id",
+				"ssi", e->name, at, overridden_only);
 	if (ret < 0)
 		return ret;
 	*nr = json_array_size(rows);
@@ -1086,6 +1096,46 @@ static int no_trigger(struct ns_runner *r, const struct ns_env *e,
 	return ret;
 }
 
+/*
+ * In a blackout: whether a window of e is open at now all the same and a
+ * trigger whose blackout was overridden is due (1); the run then takes
+ * only those, and the window's close counts for them.
+ */
+static int blackout_overridden(struct ns_runner *r, const struct ns_env *e,
+			       time_t now, struct opening *w)
+{
+	struct ns_env bare = *e;
+	struct ns_calendar *cal = NULL;
+	char at[NS_TIME_LEN];
+	json_t *row = NULL;
+	int ret;
+
+	ns_time_iso(at, now);
+	ret = ns_registry_query_row(r->reg, &row,
+				    "SELECT id FROM triggers WHERE "
+				    "environment = ? AND state = 'pending' "
+				    "AND due_at <= ? AND " OVERRIDDEN,
+				    "ss", e->name, at);
+	if (ret < 0 || !row)
+		goto done;
+	bare.blackout = NULL;
+	bare.blackouts_nr = 0;
+	if ((ret = ns_calendar_new(&cal, &bare)) < 0)
+		goto done;
+	if (ns_calendar_open(cal, now, &w->close)) {
+		w->overridden_only = 1;
+		say(r,
+		    "%s: in a blackout; running only the triggers whose "
+		    "blackout was overridden",
+		    e->name);
+		ret = 1;
+	}
+done:
+	json_decref(row);
+	ns_calendar_free(cal);
+	return ret;
+}
+
 /* whether e's window is open; with --now it is opened, and that audited */
 static int window_open(struct ns_runner *r, const struct ns_env *e,
 		       struct opening *w)
@@ -1109,6 +1159,9 @@ static int window_open(struct ns_runner *r, const struct ns_env *e,
 		free(why);
 		return ret < 0 ? ret : 1;
 	}
+	if (ns_calendar_blackout(w->cal, now) &&
+	    (ret = blackout_overridden(r, e, now, w)) != 0)
+		return ret;
 	next = ns_calendar_next(w->cal, now, NULL);
 	if (next == (time_t)-1)
 		say(r, "%s: closed, no opening within a year", e->name);
@@ -1121,7 +1174,7 @@ static int window_open(struct ns_runner *r, const struct ns_env *e,
 
 static int run_env(struct ns_runner *r, const struct ns_env *e)
 {
-	struct opening w = { NULL, (time_t)-1 };
+	struct opening w = { NULL, (time_t)-1, 0 };
 	struct due *due = NULL;
 	size_t nr = 0;
 	int fd = -1, ret, progress = 1;
@@ -1136,7 +1189,7 @@ static int run_env(struct ns_runner *r, const struct ns_env *e)
 	}
 	ret = recover_env(r, e);
 	if (!ret)
-		ret = load_due(r, e, &due, &nr);
+		ret = load_due(r, e, w.overridden_only, &due, &nr);
 	if (!ret && !nr)
 		ret = no_trigger(r, e, &w);
 	while (!ret && progress)

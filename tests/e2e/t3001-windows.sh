@@ -5,7 +5,8 @@
 # UTC, text and --json; and where schedule places a trigger: after the
 # not-before, --at outside a window, in requires order, past a blackout, past
 # an opening it does not fit in, nowhere within a year; the blackout
-# override refused without the role or the reason, and audited when given.
+# override refused without the role or the reason, audited when given, and
+# the overridden trigger alone run inside the blackout.
 . "$(dirname "$0")/lib.sh"
 
 ns_home
@@ -162,6 +163,19 @@ is "$(sqlite3 nightshift.db "SELECT actor || '|' || environment || '|' || detail
 	"the override is audited: who, where, the reason"
 ns audit verify
 is "$rc" 0 "the audit log verifies"
+
+# the run inside the blackout: the overridden trigger only
+is "$(state_of 6)" scheduled "ENH-6 is scheduled, due before Christmas"
+NIGHTSHIFT_NOW=2026-12-24T23:45:00 ns window run
+is "$rc" 0 "window run inside the blackout: exit 0"
+like "$out" "demo/model: in a blackout; running only the triggers whose blackout was overridden" \
+	"it says it runs only the overridden triggers"
+is "$(state_of 7) $(cat "$T/site/root/lib/f7.conf")" "migrated 7" "ENH-7 migrated inside the blackout"
+is "$(state_of 6) $(test -e "$T/site/root/lib/f6.conf" && echo there || echo absent)" "scheduled absent" \
+	"ENH-6, due but not overridden, waits for the blackout to end"
+NIGHTSHIFT_NOW=2026-12-25T23:30:00 ns window run
+like "$out" "demo/model: closed, opens" "with nothing overridden due, the blackout keeps the environment closed"
+is "$(state_of 6)" scheduled "ENH-6 still waits"
 
 # nothing within a year: refused, the enhancement stays where it was
 pkg >/dev/null                                                      # ENH-8

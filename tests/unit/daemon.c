@@ -55,7 +55,8 @@ static void assert_time(time_t got, const char *want)
 	assert_string_equal(iso, want);
 }
 
-static const struct ns_daemon_env fresh = { NS_DAEMON_NONE, 0, (time_t)-1 };
+static const struct ns_daemon_env fresh = { NS_DAEMON_NONE, 0, (time_t)-1,
+					    (time_t)-1 };
 
 /* closed: it sleeps until the opening; open and not yet run: now */
 static void test_opening(void **state)
@@ -151,6 +152,39 @@ static void test_dst_and_blackout(void **state)
 	ns_calendar_free(c);
 }
 
+/* a trigger whose blackout change management overrode wakes the daemon
+ * inside the blackout, once; outside a blackout it is an ordinary one */
+static void test_override_in_blackout(void **state)
+{
+	struct ns_calendar *c =
+		calendar("daily 22:00-04:00", "2026-12-24..2026-12-26", "UTC");
+	struct ns_daemon_env s = fresh;
+	time_t t;
+
+	(void)state;
+	s.due = s.override_due = at("2026-12-24T23:30:00Z");
+	t = at("2026-12-24T20:00:00Z");
+	assert_false(ns_daemon_env_due(c, &s, t));
+	assert_time(ns_daemon_env_next(c, &s, t), "2026-12-24T23:30:00Z");
+	t = at("2026-12-24T23:30:00Z");
+	assert_true(ns_daemon_env_due(c, &s, t));
+	s.acted = t; /* it ran */
+	t = at("2026-12-24T23:31:00Z");
+	assert_false(ns_daemon_env_due(c, &s, t));
+	assert_true(ns_daemon_env_next(c, &s, t) ==
+		    ns_calendar_next(c, t, NULL));
+	/* missed (the daemon was down) while the blackout holds: at once */
+	s.acted = 0;
+	t = at("2026-12-25T10:00:00Z");
+	assert_true(ns_daemon_env_due(c, &s, t));
+	assert_time(ns_daemon_env_next(c, &s, t), "2026-12-25T10:00:00Z");
+	/* after the blackout the calendar alone decides */
+	t = at("2026-12-27T12:00:00Z");
+	assert_false(ns_daemon_env_due(c, &s, t));
+	assert_time(ns_daemon_env_next(c, &s, t), "2026-12-27T22:00:00Z");
+	ns_calendar_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -158,6 +192,7 @@ int main(void)
 		cmocka_unit_test(test_due_in_window),
 		cmocka_unit_test(test_always_open),
 		cmocka_unit_test(test_dst_and_blackout),
+		cmocka_unit_test(test_override_in_blackout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
