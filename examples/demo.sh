@@ -482,6 +482,45 @@ expect_state ENH-1 CP
 snapshot production production-end
 identical production1 production-end "production at the end vs. after ENH-1 went live"
 
+# ---- 9. from git ----------------------------------------------------------
+
+heading "Tuesday 09:00 — alice hands in a change from git"
+NIGHTSHIFT_NOW=2026-04-07T09:00
+say "The billing code also lives in git. A commit range becomes an enhancement:" \
+	"the files it changes, their base hashes from the first commit (the drift" \
+	"check then proves the model still runs that), enhancement.ini from .nightshift/."
+GITREPO=$DEMO/git
+rm -rf "$GITREPO" && mkdir -p "$GITREPO" && cp -R "$DEMO/model/root/." "$GITREPO/" || fail "cannot copy the model into $GITREPO"
+gitc() { git -C "$GITREPO" -c user.name=alice -c user.email=alice@example.com "$@"; }
+{ gitc init -q && gitc add -A && gitc commit -qm "billing as it runs in the model"; } ||
+	fail "cannot make the demo's git repository"
+from=$(gitc rev-parse HEAD)
+mkdir -p "$GITREPO/.nightshift"
+cat >"$GITREPO/.nightshift/enhancement.ini" <<'INI'
+[enhancement]
+title = The front page names the loyalty discount
+rfs = RFS-2026-014
+system = billing
+INI
+echo '<p>Loyal customers get a discount on every invoice.</p>' >>"$GITREPO/www/index.html"
+{ gitc add -A && gitc commit -qm "front page: the loyalty discount"; } || fail "cannot commit in the demo's repository"
+ns 0 -C "$D/home" --as alice submit --git ../git --from "$from" --to HEAD
+[ "$(printf '%s\n' "$out" | head -n 1)" = ENH-3 ] || fail "the git submission is not ENH-3"
+ns 0 -C "$D/home" --as quinn qa approve ENH-3
+ns 0 -C "$D/home" --as bob schedule ENH-3 --env billing/model --at 2026-04-07T23:00
+
+heading "Tuesday 23:00 — ENH-3 migrates; the repository gets its tag"
+NIGHTSHIFT_NOW=2026-04-07T23:00
+ns 0 -C "$D/home" --as nightshift daemon --once
+expect_state ENH-3 migrated
+cmp -s "$GITREPO/www/index.html" "$DEMO/model/root/www/index.html" ||
+	fail "the model's www/index.html is not the one of alice's commit"
+good "the model's www/index.html is the one of alice's commit"
+[ -n "$(git -C "$GITREPO" tag -l 'nightshift/ENH-3-r1/billing/model')" ] ||
+	fail "the repository has no tag nightshift/ENH-3-r1/billing/model"
+good "the repository has the annotated tag nightshift/ENH-3-r1/billing/model"
+sh_show "git -C ${GITREPO#"$REPO"/} cat-file -p nightshift/ENH-3-r1/billing/model"
+
 heading "The change record and the figures"
 ns 0 -C "$D/home" status ENH-1
 ns 0 -C "$D/home" log ENH-1
@@ -493,6 +532,7 @@ ns 0 -C "$D/home" audit verify
 printf '\n%sThe demo did what it said.%s Look around:\n' "$B" "$N"
 say "$D/home/outbox      the notices, one file each (sent/: delivered)" \
 	"$D/mail             what the demo's mail server received" \
+	"$D/git              the repository ENH-3 came from, with its tag" \
 	"$D/home/archive     the archives and journals of every run" \
 	"$D/home/spool       the trigger files" \
 	"$D/snapshots        the file and database states the demo compared" \
