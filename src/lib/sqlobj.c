@@ -642,3 +642,25 @@ int ns_sql_no_transaction(char ***out, size_t *nr, const char *sql)
 		*nr = ps.names_nr;
 	return 0;
 }
+
+int ns_sql_line(const char *start, const char *at)
+{
+	int line = 1;
+
+	for (const char *p = start; p < at; p++)
+		line += *p == '\n';
+	return line;
+}
+
+const char *ns_sql_skip_blank(const char *p)
+{
+	for (;;) {
+		p += strspn(p, " \t\r\n");
+		if (p[0] == '-' && p[1] == '-')
+			p += strcspn(p, "\n");
+		else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
+			p = strstr(p + 2, "*/") + 2;
+		else
+			return p;
+	}
+}

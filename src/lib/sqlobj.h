@@ -38,6 +38,11 @@
 int ns_sql_objects(char ***out, size_t *nr, const char *sql);
 void ns_sql_objects_free(char **v);
 
+/* the script's line (1-based) that at, a place in start, is on */
+int ns_sql_line(const char *start, const char *at);
+/* where a statement really begins: past white space and comments */
+const char *ns_sql_skip_blank(const char *p);
+
 /*
  * The statements that cannot run inside the one transaction whose COMMIT
  * is a migration's commit point, in script order, each as "LINE: WHAT":

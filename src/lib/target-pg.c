@@ -171,29 +171,6 @@ static const char *statement_end(const char *p)
 	return p;
 }
 
-static int line_of(const char *start, const char *at)
-{
-	int line = 1;
-
-	for (const char *p = start; p < at; p++)
-		line += *p == '\n';
-	return line;
-}
-
-/* where a statement really begins: past white space and comments */
-static const char *skip_blank(const char *p)
-{
-	for (;;) {
-		p += strspn(p, " \t\r\n");
-		if (p[0] == '-' && p[1] == '-')
-			p += strcspn(p, "\n");
-		else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
-			p = strstr(p + 2, "*/") + 2;
-		else
-			return p;
-	}
-}
-
 /* the statement for a message: its first 80 bytes on one line, each run
  * of white space one blank */
 static char *excerpt(const char *begin, size_t n)
@@ -277,7 +254,7 @@ static int run_one(PGconn *conn, const char *name, const char *script,
 	case PGRES_TUPLES_OK:
 		if (is_verify && falsy(res)) {
 			ns_error_set("%s:%d: verification returned false (%s)",
-				     name, line_of(script, begin), text);
+				     name, ns_sql_line(script, begin), text);
 			ret = NS_EFAILED;
 		}
 		break;
@@ -290,15 +267,15 @@ static int run_one(PGconn *conn, const char *name, const char *script,
 		 * that the session is usable again, and refuse */
 		ns_error_set("%s:%d: COPY FROM STDIN and TO STDOUT cannot run "
 			     "in a script; use INSERT or SELECT (%s)",
-			     name, line_of(script, begin), text);
+			     name, ns_sql_line(script, begin), text);
 		ret = NS_EFAILED;
 		end_copy(conn, PQresultStatus(res));
 		break;
 	default:
 		m = pg_message(conn, res);
 		ns_error_set("%s:%d: %s (%s)", name,
-			     line_of(script, begin) +
-				     line_of(stmt, error_at(res, stmt)) - 1,
+			     ns_sql_line(script, begin) +
+				     ns_sql_line(stmt, error_at(res, stmt)) - 1,
 			     m, text);
 		free(m);
 		ret = pg_code(conn, res);
@@ -315,7 +292,7 @@ static int run_script(PGconn *conn, const char *name, const char *sql)
 	int is_verify = !strcmp(name, "sql/verify.sql"), ret;
 	const char *p = sql, *begin, *end;
 
-	while (*(begin = skip_blank(p))) {
+	while (*(begin = ns_sql_skip_blank(p))) {
 		end = statement_end(begin);
 		if (end > begin &&
 		    (ret = run_one(conn, name, sql, begin,

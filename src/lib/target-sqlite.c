@@ -1,4 +1,5 @@
 #include "error.h"
+#include "sqlobj.h"
 #include "step.h"
 #include "strbuf.h"
 #include "target.h"
@@ -51,29 +52,6 @@ static int exec1(sqlite3 *db, const char *sql, const char *what)
 	return 0;
 }
 
-static int line_of(const char *start, const char *at)
-{
-	int line = 1;
-
-	for (const char *p = start; p < at; p++)
-		line += *p == '\n';
-	return line;
-}
-
-/* where a statement really begins: past white space and comments */
-static const char *skip_blank(const char *p)
-{
-	for (;;) {
-		p += strspn(p, " \t\r\n");
-		if (p[0] == '-' && p[1] == '-')
-			p += strcspn(p, "\n");
-		else if (p[0] == '/' && p[1] == '*' && strstr(p + 2, "*/"))
-			p = strstr(p + 2, "*/") + 2;
-		else
-			return p;
-	}
-}
-
 /* the statement for a message: its first 80 bytes on one line */
 static char *excerpt(const char *begin, const char *tail)
 {
@@ -117,7 +95,7 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 	while (p && *p) {
 		sqlite3_stmt *st = NULL;
 		int rc, first = 1, off, ret = 0;
-		const char *begin = skip_blank(p);
+		const char *begin = ns_sql_skip_blank(p);
 		char *text;
 
 		if (ns_step("sql") < 0) {
@@ -127,9 +105,10 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 		rc = sqlite3_prepare_v2(db, p, -1, &st, &tail);
 		if (rc != SQLITE_OK) {
 			off = sqlite3_error_offset(db);
-			ns_error_set("%s:%d: %s", name,
-				     line_of(sql, off >= 0 ? p + off : begin),
-				     sqlite3_errmsg(db));
+			ns_error_set(
+				"%s:%d: %s", name,
+				ns_sql_line(sql, off >= 0 ? p + off : begin),
+				sqlite3_errmsg(db));
 			return sql_code(db);
 		}
 		if (!st) { /* white space or a comment */
@@ -147,11 +126,11 @@ static int run_script(sqlite3 *db, const char *name, const char *sql,
 		if (ret)
 			ns_error_set("%s:%d: verification returned false "
 				     "(%s)",
-				     name, line_of(sql, begin), text);
+				     name, ns_sql_line(sql, begin), text);
 		else if (rc != SQLITE_DONE) {
 			ns_error_set("%s:%d: %s (statement: %s)", name,
-				     line_of(sql, begin), sqlite3_errmsg(db),
-				     text);
+				     ns_sql_line(sql, begin),
+				     sqlite3_errmsg(db), text);
 			ret = sql_code(db);
 		}
 		free(text);
