@@ -230,13 +230,7 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 
 	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) < 0)
 		return r;
-	r = exec1(db,
-		  "CREATE TABLE IF NOT EXISTS nightshift_changes("
-		  "enhancement TEXT NOT NULL, revision INTEGER NOT NULL, "
-		  "payload_sha256 TEXT NOT NULL, deployed_at TEXT NOT NULL, "
-		  "deployed_by TEXT NOT NULL, "
-		  "PRIMARY KEY (enhancement, revision))",
-		  "nightshift_changes");
+	r = exec1(db, NS_CHANGES_TABLE, "nightshift_changes");
 	if (!r && deploy_sql)
 		r = run_script(db, "sql/deploy.sql", deploy_sql, 0);
 	if (!r && verify_sql)

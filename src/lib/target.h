@@ -26,6 +26,14 @@
 
 struct ns_target;
 
+/* the table both drivers create, in the deploy's transaction, when it is
+ * missing: one SQL text that SQLite and PostgreSQL read alike */
+#define NS_CHANGES_TABLE                                                       \
+	"CREATE TABLE IF NOT EXISTS nightshift_changes("                       \
+	"enhancement TEXT NOT NULL, revision INTEGER NOT NULL, "               \
+	"payload_sha256 TEXT NOT NULL, deployed_at TEXT NOT NULL, "            \
+	"deployed_by TEXT NOT NULL, PRIMARY KEY (enhancement, revision))"
+
 struct ns_change_row {
 	const char *enhancement; /* "ENH-1" */
 	int revision;
