@@ -189,9 +189,9 @@ done:
 	return ret;
 }
 
-static int open_files_dir(int *out, const char *rundir, int create)
+static int open_dir(int *out, const char *rundir, const char *sub, int create)
 {
-	char *dir = xprintf("%s/files", rundir);
+	char *dir = xprintf("%s/%s", rundir, sub);
 	int ret = 0;
 
 	if (create && mkdir(dir, 0700) < 0 && errno != EEXIST)
@@ -238,7 +238,7 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 {
 	int adir, ret = 0;
 
-	if ((ret = open_files_dir(&adir, rundir, 1)) < 0)
+	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0)
 		return ret;
 	for (size_t i = 0; i < p->nr && !ret; i++)
 		ret = take_one(&p->files[i], i, root, adir);
@@ -249,56 +249,138 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 	return ret;
 }
 
+/*
+ * A restore is the migration run backwards. The run links each old file
+ * into the archive and renames the new one over it; the restore links
+ * each file it takes out of the site into the archive's rolled-back/ and
+ * moves the archived file back over it. Nothing is copied and no inode
+ * is freed on the way (freeing a file's blocks is, on a filesystem
+ * mounted with discard, a wait for the device), and the site gets back
+ * the very files it had, owner included. Where the archive is on another
+ * filesystem it holds copies, and those are copied back.
+ *
+ * Run again after a crash, a restore finds the files it moved back gone
+ * from files/: each must then be in place, which its hash shows.
+ */
+static int restore_open(int *dfd, const char **base, const struct ns_plan *p,
+			size_t i, const struct ns_root *root)
+{
+	int ret = ns_fsx_parent(dfd, root, p->files[i].path, base);
+
+	if (ret == 1 && !p->files[i].before_present)
+		return 1; /* its directory is gone, so is the file */
+	if (ret == 1) {
+		ns_error_set("%s/%s: its directory is gone, the archived file "
+			     "cannot go back",
+			     root->path, p->files[i].path);
+		return NS_ERROR;
+	}
+	return ret;
+}
+
+/* the archived file was moved back by an earlier try: it is in place */
+static int moved_before(const struct ns_plan_file *f, int dfd, const char *base,
+			const char *what)
+{
+	char got[NS_HEX_LEN + 1];
+	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int ok = fd >= 0 && ns_sha256_fd(got, fd) == 0 &&
+		 !strcmp(got, f->before_sha256);
+
+	if (fd >= 0)
+		close(fd);
+	if (ok)
+		return 0;
+	ns_error_set("'%s' is missing from the archive, and '%s' is not as "
+		     "it was before the run",
+		     f->path, what);
+	return NS_ERROR;
+}
+
+/* the archived file i back under its name */
+static int put_back(const struct ns_plan *p, size_t i, int dfd,
+		    const char *base, int adir, int kdir, const char *what)
+{
+	const struct ns_plan_file *f = &p->files[i];
+	struct stat a, b;
+	char name[32], *rest;
+	int ret;
+
+	snprintf(name, sizeof(name), "%zu", i);
+	if (fstatat(adir, name, &a, AT_SYMLINK_NOFOLLOW) < 0) {
+		if (errno == ENOENT)
+			return moved_before(f, dfd, base, what);
+		ns_error_set("cannot read the archived '%s': %s", f->path,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	if (fstatat(dfd, base, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    b.st_dev == a.st_dev && b.st_ino == a.st_ino)
+		/* never replaced (the run stopped before it): the site has
+		 * it, the archive's second name goes */
+		return ns_fsx_unlink(adir, name, what);
+	if ((ret = ns_fsx_link(dfd, base, kdir, name, what)) < 0)
+		return ret;
+	if ((ret = ns_fsx_move(adir, name, dfd, base, what)) <= 0)
+		return ret;
+	/* another filesystem: copy it back */
+	rest = ns_plan_stage_name(p, i, 'r');
+	ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode, NULL,
+			  NS_FSX_NOSYNC, what);
+	if (!ret)
+		ret = ns_fsx_rename(dfd, rest, base, what);
+	free(rest);
+	return ret;
+}
+
 static int restore_one(const struct ns_plan *p, size_t i,
-		       const struct ns_root *root, int adir)
+		       const struct ns_root *root, int adir, int kdir)
 {
 	const struct ns_plan_file *f = &p->files[i];
 	char *stage = ns_plan_stage_name(p, i, 's');
-	char *rest = ns_plan_stage_name(p, i, 'r');
 	char *what = xprintf("%s/%s", root->path, f->path);
 	char name[32];
 	const char *base;
-	int dfd, ret = ns_fsx_parent(&dfd, root, f->path, &base);
+	int dfd, ret = restore_open(&dfd, &base, p, i, root);
 
-	if (ret == 1 && !f->before_present) {
-		ret = 0; /* its directory is gone, so is the file */
-		goto out;
-	}
 	if (ret)
 		goto out;
-	snprintf(name, sizeof(name), "%zu", i);
 	ret = ns_fsx_unlink(dfd, stage, what);
 	if (!ret && f->before_present) {
-		ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode, NULL,
-				  NS_FSX_NOSYNC, what);
-		if (!ret)
-			ret = ns_fsx_rename(dfd, rest, base, what);
+		ret = put_back(p, i, dfd, base, adir, kdir, what);
 	} else if (!ret) {
-		ret = ns_fsx_unlink(dfd, base, what);
+		snprintf(name, sizeof(name), "%zu", i);
+		ret = ns_fsx_link(dfd, base, kdir, name, what);
+		if (ret >= 0)
+			ret = ns_fsx_unlink(dfd, base, what);
 	}
 	close(dfd);
 out:
 	free(stage);
-	free(rest);
 	free(what);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 
 int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
 		       const char *rundir)
 {
-	int adir, ret;
+	int adir, kdir, ret;
 
-	if ((ret = open_files_dir(&adir, rundir, 0)) < 0)
+	if ((ret = open_dir(&adir, rundir, "files", 0)) < 0)
 		return ret;
+	if ((ret = open_dir(&kdir, rundir, "rolled-back", 1)) < 0) {
+		close(adir);
+		return ret;
+	}
 	for (size_t i = 0; i < p->nr && !ret; i++)
-		ret = restore_one(p, i, root, adir);
+		ret = restore_one(p, i, root, adir, kdir);
 	for (size_t i = p->mkdirs_nr; i-- > 0 && !ret;)
 		ret = ns_fsx_rmdir(root, p->mkdirs[i]);
-	/* one flush for every restored file and name, before the journal
-	 * says ROLLED_BACK; until then recovery restores again */
+	/* one flush for every name moved, before the journal says
+	 * ROLLED_BACK; until then recovery restores again */
 	if (!ret)
 		ret = ns_fsx_syncfs(root->fd, root->path);
+	close(kdir);
 	close(adir);
 	return ret;
 }

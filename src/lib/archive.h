@@ -7,7 +7,11 @@
  *                   and what was there before (hash and mode, or absent);
  *                   the directories the run creates; the revert SQL; the
  *                   verify commands; whether nightshift_changes existed
- *   files/N         the content of the Nth path before the run
+ *   files/N         the content of the Nth path before the run (a hard
+ *                   link to the old file where it can be); a restore moves
+ *                   it back into the site
+ *   rolled-back/N   after a restore: the Nth path as the restore found it
+ *                   (a link to the file it took out of the site)
  *   database.sqlite the SQLite target as it was (for the person repairing
  *                   a blocked site; rollback itself uses the revert SQL)
  * Everything is fsynced before the journal says PREPARED. The plan is all
@@ -69,8 +73,9 @@ char *ns_plan_stage_name(const struct ns_plan *p, size_t i, char kind);
  * mode in the plan */
 int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 		    const char *rundir);
-/* put every path back as the plan says it was before, remove what the run
- * added and the directories it created; idempotent */
+/* put every path back as the plan says it was before (moving the archived
+ * files back), remove what the run added and the directories it created;
+ * what it takes out of the site is kept in rundir/rolled-back; idempotent */
 int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
 		       const char *rundir);
 

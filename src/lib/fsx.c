@@ -557,6 +557,37 @@ int ns_fsx_rename(int dirfd, const char *from, const char *to, const char *what)
 	return 0;
 }
 
+int ns_fsx_move(int srcdir, const char *srcname, int dstdir,
+		const char *dstname, const char *what)
+{
+	if (ns_step("rename") < 0 ||
+	    renameat(srcdir, srcname, dstdir, dstname) < 0) {
+		if (errno == EXDEV)
+			return 1;
+		ns_error_set("cannot move into '%s': %s", what,
+			     strerror(errno));
+		return NS_ERROR;
+	}
+	return 0;
+}
+
+int ns_fsx_link(int srcdir, const char *srcname, int dstdir,
+		const char *dstname, const char *what)
+{
+	struct stat st;
+
+	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISREG(st.st_mode))
+		return 1;
+	if (ns_step("link") < 0) {
+		ns_error_set("cannot link '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	if (link_over(srcdir, srcname, dstdir, dstname) < 0)
+		return 1;
+	return 0;
+}
+
 int ns_fsx_unlink(int dirfd, const char *name, const char *what)
 {
 	struct stat st;

@@ -104,6 +104,16 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 int ns_fsx_syncfs(int fd, const char *what);
 int ns_fsx_rename(int dirfd, const char *from, const char *to,
 		  const char *what);
+/* rename SRCDIR/SRCNAME over DSTDIR/DSTNAME; 1 when the two are on
+ * different filesystems (EXDEV: nothing done, the caller copies) */
+int ns_fsx_move(int srcdir, const char *srcname, int dstdir,
+		const char *dstname, const char *what);
+/* a second name DSTDIR/DSTNAME for the regular file SRCDIR/SRCNAME (one
+ * left there by an interrupted run is replaced); 1 when there is no such
+ * file or the link cannot be made (another filesystem, too many links):
+ * nothing done */
+int ns_fsx_link(int srcdir, const char *srcname, int dstdir,
+		const char *dstname, const char *what);
 /* unlink; an absent file is not an error */
 int ns_fsx_unlink(int dirfd, const char *name, const char *what);
 int ns_fsx_fsync_dir(int dirfd, const char *what);

@@ -1151,8 +1151,12 @@ static void test_backout_after_success(void **state)
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
 	static const struct enh e = { good_deploy, NULL, NULL };
-	char *bj;
+	struct stat main0, old0, main1, old1;
+	char *bj, *main = at(fx, "root/app/main.txt");
+	char *old = at(fx, "root/old.txt"), *files, *kept;
 
+	assert_int_equal(stat(main, &main0), 0);
+	assert_int_equal(stat(old, &old0), 0);
 	load(fx, "backout", &e, &t);
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
 	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
@@ -1168,7 +1172,52 @@ static void test_backout_after_success(void **state)
 	assert_string_equal(b.journal, bj);
 	assert_int_equal(journal_state(bj), NS_J_ROLLED_BACK);
 	assert_target_is_before(fx);
+	/* the very files the site had are back (moved, not copied); the
+	 * archive holds what the backout took out of the site instead */
+	assert_int_equal(stat(main, &main1), 0);
+	assert_int_equal(stat(old, &old1), 0);
+	assert_true(main1.st_ino == main0.st_ino);
+	assert_true(old1.st_ino == old0.st_ino);
+	files = xprintf("%s/files", o.rundir);
+	assert_int_equal(tu_count_entries(files), 0);
+	kept = xprintf("%s/rolled-back/0", o.rundir);
+	tu_assert_file(kept, "new main\n");
+	free(kept);
+	kept = xprintf("%s/rolled-back/1", o.rundir);
+	tu_assert_file(kept, "#!/bin/sh\necho added\n");
+	free(kept);
+	free(files);
+	free(main);
+	free(old);
 	free(bj);
+	ns_outcome_release(&b);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
+/* an archived file gone while the site is not as before: the backout
+ * fails (the site is blocked) and says which file */
+static void test_backout_archive_lost(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+	char *lost;
+
+	load(fx, "lost", &e, &t);
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
+	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
+	lost = xprintf("%s/files/0", o.rundir);
+	assert_int_equal(unlink(lost), 0);
+	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
+						fx->ctx.journal_dir,
+						"defect", 1),
+			     0);
+	assert_int_equal(b.kind, NS_OUT_BLOCKED);
+	assert_error_has(b.message, "app/main.txt' is missing from the "
+				    "archive");
+	free(lost);
 	ns_outcome_release(&b);
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
@@ -1342,6 +1391,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_crash_anywhere_recovers),
 		T(test_crash_during_rollback_recovers),
+		T(test_backout_archive_lost),
 		T(test_success),
 		T(test_files_only),
 		T(test_sql_needs_a_database),
