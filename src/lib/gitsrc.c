@@ -6,6 +6,7 @@
 #include "error.h"
 #include "fsx.h"
 #include "hash.h"
+#include "lazylib.h"
 #include "lifecycle.h"
 #include "manifest.h"
 #include "strbuf.h"
@@ -21,6 +22,92 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Git sources and tags: the library's functions, loaded at first use
+ * (lazylib.h) */
+#define GIT_API(X)                                                             \
+	X(git_blob_free)                                                       \
+	X(git_blob_lookup)                                                     \
+	X(git_blob_rawcontent)                                                 \
+	X(git_blob_rawsize)                                                    \
+	X(git_commit_free)                                                     \
+	X(git_commit_id)                                                       \
+	X(git_commit_tree)                                                     \
+	X(git_diff_free)                                                       \
+	X(git_diff_get_delta)                                                  \
+	X(git_diff_num_deltas)                                                 \
+	X(git_diff_tree_to_tree)                                               \
+	X(git_error_last)                                                      \
+	X(git_libgit2_init)                                                    \
+	X(git_libgit2_shutdown)                                                \
+	X(git_object_free)                                                     \
+	X(git_object_lookup)                                                   \
+	X(git_object_peel)                                                     \
+	X(git_oid_fromstr)                                                     \
+	X(git_oid_tostr)                                                       \
+	X(git_repository_free)                                                 \
+	X(git_repository_open)                                                 \
+	X(git_repository_path)                                                 \
+	X(git_revparse_single)                                                 \
+	X(git_signature_free)                                                  \
+	X(git_signature_now)                                                   \
+	X(git_tag_create)                                                      \
+	X(git_tree_entry_byindex)                                              \
+	X(git_tree_entry_bypath)                                               \
+	X(git_tree_entry_filemode)                                             \
+	X(git_tree_entry_free)                                                 \
+	X(git_tree_entry_id)                                                   \
+	X(git_tree_entry_name)                                                 \
+	X(git_tree_entrycount)                                                 \
+	X(git_tree_free)                                                       \
+	X(git_tree_lookup)
+GIT_API(NS_LAZY_SLOT)
+
+static int git2_load(void)
+{
+	static struct ns_lazylib lib = { NS_SONAME_GIT2, "Git sources and tags",
+					 0 };
+	static const char *const names[] = { GIT_API(NS_LAZY_NAME) };
+	void **const slots[] = { GIT_API(NS_LAZY_ADDR) };
+
+	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
+}
+
+#define git_blob_free		lazy_git_blob_free
+#define git_blob_lookup		lazy_git_blob_lookup
+#define git_blob_rawcontent	lazy_git_blob_rawcontent
+#define git_blob_rawsize	lazy_git_blob_rawsize
+#define git_commit_free		lazy_git_commit_free
+#define git_commit_id		lazy_git_commit_id
+#define git_commit_tree		lazy_git_commit_tree
+#define git_diff_free		lazy_git_diff_free
+#define git_diff_get_delta	lazy_git_diff_get_delta
+#define git_diff_num_deltas	lazy_git_diff_num_deltas
+#define git_diff_tree_to_tree	lazy_git_diff_tree_to_tree
+#define git_error_last		lazy_git_error_last
+#define git_libgit2_init	lazy_git_libgit2_init
+#define git_libgit2_shutdown	lazy_git_libgit2_shutdown
+#define git_object_free		lazy_git_object_free
+#define git_object_lookup	lazy_git_object_lookup
+#define git_object_peel		lazy_git_object_peel
+#define git_oid_fromstr		lazy_git_oid_fromstr
+#define git_oid_tostr		lazy_git_oid_tostr
+#define git_repository_free	lazy_git_repository_free
+#define git_repository_open	lazy_git_repository_open
+#define git_repository_path	lazy_git_repository_path
+#define git_revparse_single	lazy_git_revparse_single
+#define git_signature_free	lazy_git_signature_free
+#define git_signature_now	lazy_git_signature_now
+#define git_tag_create		lazy_git_tag_create
+#define git_tree_entry_byindex	lazy_git_tree_entry_byindex
+#define git_tree_entry_bypath	lazy_git_tree_entry_bypath
+#define git_tree_entry_filemode lazy_git_tree_entry_filemode
+#define git_tree_entry_free	lazy_git_tree_entry_free
+#define git_tree_entry_id	lazy_git_tree_entry_id
+#define git_tree_entry_name	lazy_git_tree_entry_name
+#define git_tree_entrycount	lazy_git_tree_entrycount
+#define git_tree_free		lazy_git_tree_free
+#define git_tree_lookup		lazy_git_tree_lookup
 
 #define META_DIR ".nightshift"
 #define MAX_PATH 4096 /* the package's own cap comes after */
@@ -294,6 +381,8 @@ int ns_gitsrc_build(char **out_origin, const char *repo, const char *from,
 	git_diff *diff = NULL;
 	int ret = NS_EINVALID;
 
+	if (git2_load() < 0)
+		return NS_ERROR;
 	git_libgit2_init();
 	while (prefix && b.prefix_len == 0 && *prefix == '/')
 		prefix++;
@@ -352,6 +441,10 @@ int ns_gitsrc_tag(const char *origin, const char *name, const char *message,
 	git_oid id;
 	int ret = NS_ERROR;
 
+	if (git2_load() < 0) {
+		json_decref(o);
+		return NS_ERROR;
+	}
 	git_libgit2_init();
 	if (!gitdir || !to || git_oid_fromstr(&id, to) < 0) {
 		ns_error_set("the source of the enhancement is not a git "

@@ -13,6 +13,7 @@
  */
 #include "error.h"
 #include "hash.h"
+#include "lazylib.h"
 #include "sqlobj.h"
 #include "step.h"
 #include "strbuf.h"
@@ -27,6 +28,60 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+/* PostgreSQL's functions, loaded at first use (lazylib.h) */
+#define PG_API(X)                                                              \
+	X(PQclear)                                                             \
+	X(PQconnectdb)                                                         \
+	X(PQerrorMessage)                                                      \
+	X(PQexec)                                                              \
+	X(PQexecParams)                                                        \
+	X(PQfinish)                                                            \
+	X(PQfreemem)                                                           \
+	X(PQgetCopyData)                                                       \
+	X(PQgetResult)                                                         \
+	X(PQgetisnull)                                                         \
+	X(PQgetvalue)                                                          \
+	X(PQnfields)                                                           \
+	X(PQntuples)                                                           \
+	X(PQputCopyEnd)                                                        \
+	X(PQreset)                                                             \
+	X(PQresultErrorField)                                                  \
+	X(PQresultStatus)                                                      \
+	X(PQsetNoticeProcessor)                                                \
+	X(PQstatus)                                                            \
+	X(PQtransactionStatus)
+PG_API(NS_LAZY_SLOT)
+
+static int pq_load(void)
+{
+	static struct ns_lazylib lib = { NS_SONAME_PQ, "PostgreSQL sites", 0 };
+	static const char *const names[] = { PG_API(NS_LAZY_NAME) };
+	void **const slots[] = { PG_API(NS_LAZY_ADDR) };
+
+	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
+}
+
+#define PQclear		     lazy_PQclear
+#define PQconnectdb	     lazy_PQconnectdb
+#define PQerrorMessage	     lazy_PQerrorMessage
+#define PQexec		     lazy_PQexec
+#define PQexecParams	     lazy_PQexecParams
+#define PQfinish	     lazy_PQfinish
+#define PQfreemem	     lazy_PQfreemem
+#define PQgetCopyData	     lazy_PQgetCopyData
+#define PQgetResult	     lazy_PQgetResult
+#define PQgetisnull	     lazy_PQgetisnull
+#define PQgetvalue	     lazy_PQgetvalue
+#define PQnfields	     lazy_PQnfields
+#define PQntuples	     lazy_PQntuples
+#define PQputCopyEnd	     lazy_PQputCopyEnd
+#define PQreset		     lazy_PQreset
+#define PQresultErrorField   lazy_PQresultErrorField
+#define PQresultStatus	     lazy_PQresultStatus
+#define PQsetNoticeProcessor lazy_PQsetNoticeProcessor
+#define PQstatus	     lazy_PQstatus
+#define PQtransactionStatus  lazy_PQtransactionStatus
 
 struct pg_target {
 	struct ns_target base; /* url: the URI without its password */
@@ -688,9 +743,12 @@ static const struct ns_target_ops pg_ops = {
 int ns_target_pg_open(struct ns_target **out, const char *url)
 {
 	struct pg_target *p;
-	PGconn *conn = PQconnectdb(url);
+	PGconn *conn;
 	char *m, *s;
 
+	if (pq_load() < 0)
+		return NS_ERROR;
+	conn = PQconnectdb(url);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		m = xstrdup(conn ? PQerrorMessage(conn) : "out of memory");
 		m[strcspn(m, "\n")] = '\0';

@@ -6,6 +6,7 @@
  */
 #include "error.h"
 #include "hash.h"
+#include "lazylib.h"
 #include "notify.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -16,6 +17,41 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+/* Mail and webhook notices: the library's functions, loaded at first use
+ * (lazylib.h) */
+#define CURL_API(X)                                                            \
+	X(curl_easy_cleanup)                                                   \
+	X(curl_easy_getinfo)                                                   \
+	X(curl_easy_init)                                                      \
+	X(curl_easy_perform)                                                   \
+	X(curl_easy_setopt)                                                    \
+	X(curl_easy_strerror)                                                  \
+	X(curl_slist_append)                                                   \
+	X(curl_slist_free_all)
+CURL_API(NS_LAZY_SLOT)
+
+static int curl_load(void)
+{
+	static struct ns_lazylib lib = { NS_SONAME_CURL,
+					 "Mail and webhook notices", 0 };
+	static const char *const names[] = { CURL_API(NS_LAZY_NAME) };
+	void **const slots[] = { CURL_API(NS_LAZY_ADDR) };
+
+	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
+}
+
+#define curl_easy_cleanup lazy_curl_easy_cleanup
+/* the header's type-checking macros give way to the pointers */
+#undef curl_easy_getinfo
+#define curl_easy_getinfo lazy_curl_easy_getinfo
+#define curl_easy_init lazy_curl_easy_init
+#define curl_easy_perform lazy_curl_easy_perform
+#undef curl_easy_setopt
+#define curl_easy_setopt lazy_curl_easy_setopt
+#define curl_easy_strerror lazy_curl_easy_strerror
+#define curl_slist_append lazy_curl_slist_append
+#define curl_slist_free_all lazy_curl_slist_free_all
 
 struct upload {
 	const char *buf;
@@ -228,5 +264,17 @@ done:
 	return ret;
 }
 
-const struct ns_transport ns_transport_smtp = { "smtp", smtp_deliver };
-const struct ns_transport ns_transport_webhook = { "webhook", webhook_deliver };
+/* a library that cannot be loaded is like a server that cannot be
+ * reached: the notice stays in the outbox and is tried again */
+static int smtp_send(const struct ns_send *s, const struct ns_message *m)
+{
+	return curl_load() < 0 ? NS_ERROR : smtp_deliver(s, m);
+}
+
+static int webhook_send(const struct ns_send *s, const struct ns_message *m)
+{
+	return curl_load() < 0 ? NS_ERROR : webhook_deliver(s, m);
+}
+
+const struct ns_transport ns_transport_smtp = { "smtp", smtp_send };
+const struct ns_transport ns_transport_webhook = { "webhook", webhook_send };
