@@ -1,5 +1,6 @@
 #include "fsx.h"
 #include "error.h"
+#include "hashq.h"
 #include "step.h"
 #include "strbuf.h"
 #include "xalloc.h"
@@ -442,6 +443,60 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 	}
 	if (out)
 		memcpy(out, got, NS_HEX_LEN + 1);
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	unlinkat(dirfd, name, 0);
+	return ret;
+}
+
+int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
+		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
+		       size_t stream, const char *what)
+{
+	int fd, ret = NS_ERROR;
+	size_t cap;
+	ssize_t n;
+	void *buf;
+
+	if (ns_step("create") < 0) {
+		ns_error_set("cannot create '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	fd = openat(dirfd, name,
+		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
+		    0600);
+	if (fd < 0) {
+		ns_error_set("cannot create '%s': %s", what, strerror(errno));
+		return NS_ERROR;
+	}
+	/* each chunk goes to the hasher once written; the stream is ended
+	 * on every way out, so that the next one starts afresh */
+	for (;;) {
+		buf = ns_hashq_buffer(q, &cap);
+		if ((n = src(ctx, buf, cap)) <= 0)
+			break;
+		if (write_all(fd, buf, (size_t)n) < 0) {
+			n = -1;
+			ns_error_set("cannot write '%s': %s", what,
+				     strerror(errno));
+			break;
+		}
+		ns_hashq_submit(q, stream, buf, (size_t)n, 0);
+	}
+	ns_hashq_submit(q, stream, buf, 0, 1);
+	if (n < 0)
+		goto fail; /* the source or the write set the message */
+	if (fchmod(fd, mode) < 0) {
+		ns_error_set("cannot write '%s': %s", what, strerror(errno));
+		goto fail;
+	}
+	if (close(fd) < 0) {
+		fd = -1;
+		ns_error_set("cannot close '%s': %s", what, strerror(errno));
+		goto fail;
+	}
 	return 0;
 fail:
 	if (fd >= 0)

@@ -85,6 +85,13 @@ int ns_fsx_rmdir(const struct ns_root *r, const char *rel);
 int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		 void *ctx, const char *expect, char got[NS_HEX_LEN + 1],
 		 unsigned flags, const char *what);
+/* Write NAME in DIRFD from src, not synced, its hash computed as stream
+ * `stream` of q (hashq.h): known after ns_hashq_finish(q), for the caller
+ * to check. */
+struct ns_hashq;
+int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
+		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
+		       size_t stream, const char *what);
 /* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME */
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],

@@ -1,6 +1,7 @@
 #include "migrate.h"
 #include "archive.h"
 #include "error.h"
+#include "hashq.h"
 #include "journal.h"
 #include "step.h"
 #include "target.h"
@@ -337,7 +338,8 @@ static ssize_t tar_src(void *ctx, void *buf, size_t n)
 	return ns_tar_read(ctx, buf, n);
 }
 
-static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
+static int stage_one(struct run *r, struct ns_tar_reader *tr,
+		     struct ns_hashq *q, size_t i)
 {
 	const struct ns_plan_file *f = &r->plan.files[i];
 	char *name = ns_plan_stage_name(&r->plan, i, 's');
@@ -346,15 +348,9 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
 	int dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
 
 	if (ret == 0) {
-		ret = ns_fsx_write(dfd, name, f->mode, tar_src, tr, f->sha256,
-				   NULL, NS_FSX_NOSYNC, what);
+		ret = ns_fsx_write_hashq(dfd, name, f->mode, tar_src, tr, q, i,
+					 what);
 		close(dfd);
-		/* the member's own check (see NS_TRIGGER_DEFER_FILES): the
-		 * staged file is already removed */
-		if (ret == NS_EINVALID)
-			ns_error_set("%s: payload/files/%s: hash mismatch: the "
-				     "trigger was altered after it was made",
-				     r->t->path, f->path);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);
 		ret = NS_ERROR;
@@ -367,6 +363,7 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr, size_t i)
 static int stage(struct run *r)
 {
 	struct ns_tar_reader *tr = NULL;
+	struct ns_hashq *q = NULL;
 	const char *name;
 	uint64_t size;
 	unsigned mode;
@@ -378,6 +375,7 @@ static int stage(struct run *r)
 			goto done;
 	if ((ret = ns_tar_open(&tr, r->t->path)) < 0)
 		goto done;
+	q = ns_hashq_new(r->plan.nr);
 	while ((ret = ns_tar_next(tr, &name, &size, &mode, &regular)) == 1) {
 		size_t i;
 		if (strncmp(name, "payload/files/", 14))
@@ -393,11 +391,25 @@ static int stage(struct run *r)
 			ret = NS_EINVALID;
 			break;
 		}
-		if ((ret = stage_one(r, tr, i)) < 0)
+		if ((ret = stage_one(r, tr, q, i)) < 0)
 			break;
 		staged[i] = 1;
 	}
 	ns_tar_close(tr);
+	/* each member's own check (see NS_TRIGGER_DEFER_FILES), its hash
+	 * taken beside the writing: a mismatch throws the staging away */
+	ns_hashq_finish(q);
+	for (size_t i = 0; i < r->plan.nr && !ret; i++) {
+		const struct ns_plan_file *f = &r->plan.files[i];
+		const char *got = ns_hashq_digest(q, i);
+
+		if (staged[i] && (!got || strcmp(got, f->sha256))) {
+			ns_error_set("%s: payload/files/%s: hash mismatch: the "
+				     "trigger was altered after it was made",
+				     r->t->path, f->path);
+			ret = NS_EINVALID;
+		}
+	}
 	/* the trigger may have changed since it was loaded: every file to
 	 * put must have been staged, and checked, from this reading of it */
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
@@ -411,6 +423,7 @@ static int stage(struct run *r)
 	if (!ret)
 		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
 done:
+	ns_hashq_free(q);
 	free(staged);
 	return ret;
 }
