@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,14 +208,16 @@ static int want_mkdirs(struct ns_plan *p, size_t *alloc,
 	return 0;
 }
 
-static int drift_one(struct ns_plan *p, size_t *alloc,
-		     const struct ns_root *root, struct ns_plan_file *f,
-		     const char *base)
+/* the first look at a file: present as the plan needs it, a regular file
+ * or absent; *hash set when its content must be compared with the base */
+static int drift_stat(struct ns_plan *p, size_t *alloc,
+		      const struct ns_root *root, const struct ns_plan_file *f,
+		      const char *base, int *hash)
 {
-	char now[NS_HEX_LEN + 1];
 	struct stat st;
 	int ret = ns_fsx_stat(&st, root, f->path);
 
+	*hash = 0;
 	if (ret < 0)
 		return ret;
 	if (ret == 1) {
@@ -232,36 +235,101 @@ static int drift_one(struct ns_plan *p, size_t *alloc,
 			     root->path, f->path);
 		return NS_EINVALID;
 	}
-	if (!base)
-		return 0;
-	/* what was hashed is noted: the archive reuses the hash when it
-	 * links the same, unchanged file */
-	if ((ret = ns_fsx_hash_seen(now, &f->seen, root, f->path)) < 0)
-		return ret;
-	if (ret == 1) {
-		ns_error_set("%s/%s: drift: the enhancement has a base for "
-			     "it, but it is absent",
-			     root->path, f->path);
-		return NS_EDRIFT;
-	}
-	if (strcmp(now, base)) {
-		ns_error_set("%s/%s: drift: changed since the base the "
-			     "developer used (base %.12s…, now %.12s…)",
-			     root->path, f->path, base, now);
-		return NS_EDRIFT;
-	}
+	*hash = base != NULL;
 	return 0;
+}
+
+/*
+ * The files with a base are hashed by two threads, each taking every
+ * other one: reading and hashing them is most of the drift check's time,
+ * and it changes nothing. What was hashed is noted in each file's seen:
+ * the archive reuses the hash when it links the same, unchanged file.
+ */
+struct hasher {
+	struct run *r;
+	const unsigned char *want;
+	char (*now)[NS_HEX_LEN + 1];
+	int *rc;
+	size_t first;
+};
+
+static void hash_every_other(const struct hasher *h)
+{
+	struct ns_plan *p = &h->r->plan;
+
+	for (size_t i = h->first; i < p->nr; i += 2)
+		if (h->want[i])
+			h->rc[i] =
+				ns_fsx_hash_seen(h->now[i], &p->files[i].seen,
+						 &h->r->root, p->files[i].path);
+}
+
+static void *hash_worker(void *arg)
+{
+	hash_every_other(arg);
+	ns_error_clear(); /* the caller asks again for a message */
+	return NULL;
 }
 
 static int check_drift(struct run *r)
 {
-	size_t alloc = 0;
-	int ret = 0;
+	struct ns_plan *p = &r->plan;
+	size_t alloc = 0, nr = p->nr ? p->nr : 1;
+	unsigned char *want = xcalloc(nr, 1);
+	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
+	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0, threaded;
+	struct hasher odd = { r, want, now, rc, 1 };
+	struct hasher even = { r, want, now, rc, 0 };
+	pthread_t worker;
 
-	for (size_t i = 0; i < r->plan.nr && !ret; i++)
-		ret = drift_one(&r->plan, &alloc, &r->root, &r->plan.files[i],
-				ns_manifest_base(&r->t->manifest,
-						 r->plan.files[i].path));
+	for (size_t i = 0; i < p->nr && !ret; i++) {
+		int hash;
+
+		ret = drift_stat(
+			p, &alloc, &r->root, &p->files[i],
+			ns_manifest_base(&r->t->manifest, p->files[i].path),
+			&hash);
+		want[i] = (unsigned char)hash;
+	}
+	if (ret)
+		goto done;
+	threaded = pthread_create(&worker, NULL, hash_worker, &odd) == 0;
+	hash_every_other(&even);
+	if (threaded)
+		pthread_join(worker, NULL);
+	else
+		hash_every_other(&odd);
+	for (size_t i = 0; i < p->nr && !ret; i++) {
+		const char *base =
+			ns_manifest_base(&r->t->manifest, p->files[i].path);
+
+		if (!want[i])
+			continue;
+		/* the message of a failure is the caller thread's: ask
+		 * again */
+		if (rc[i] && (i & 1))
+			rc[i] = ns_fsx_hash_seen(now[i], &p->files[i].seen,
+						 &r->root, p->files[i].path);
+		if ((ret = rc[i]) < 0)
+			break;
+		if (ret == 1) {
+			ns_error_set("%s/%s: drift: the enhancement has a base "
+				     "for it, but it is absent",
+				     r->root.path, p->files[i].path);
+			ret = NS_EDRIFT;
+		} else if (strcmp(now[i], base)) {
+			ns_error_set("%s/%s: drift: changed since the base "
+				     "the developer used (base %.12s…, now "
+				     "%.12s…)",
+				     r->root.path, p->files[i].path, base,
+				     now[i]);
+			ret = NS_EDRIFT;
+		}
+	}
+done:
+	free(want);
+	free(now);
+	free(rc);
 	return ret;
 }
 

@@ -6,7 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static struct strbuf last = STRBUF_INIT;
+/* each thread its own: a worker's failure does not overwrite the caller's
+ * message (a worker calls ns_error_clear() before it ends) */
+static _Thread_local struct strbuf last = STRBUF_INIT;
 
 void ns_error_set(const char *fmt, ...)
 {
