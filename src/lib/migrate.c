@@ -705,11 +705,17 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 static int undo(struct ns_outcome *out, struct run *r, const char *cause)
 {
 	int ret = undo_staging(r);
-	char *msg = ret < 0 ? xprintf("%s; cannot discard the staging: %s — "
-				      "site %s is blocked",
-				      cause, ns_error_last(), r->plan.site)
-			    : xprintf("%s; nothing was changed on site %s",
-				      cause, r->plan.site);
+	char *msg;
+
+	/* the staging's removal durable before the journal says it is
+	 * over: after a power cut, recovery would not look for it again */
+	if (!ret)
+		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
+	msg = ret < 0 ? xprintf("%s; cannot discard the staging: %s — "
+				"site %s is blocked",
+				cause, ns_error_last(), r->plan.site)
+		      : xprintf("%s; nothing was changed on site %s", cause,
+				r->plan.site);
 
 	return conclude(out, r, ret < 0, msg);
 }
