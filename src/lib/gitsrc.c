@@ -50,7 +50,7 @@
 	X(git_repository_path)                                                 \
 	X(git_revparse_single)                                                 \
 	X(git_signature_free)                                                  \
-	X(git_signature_now)                                                   \
+	X(git_signature_new)                                                   \
 	X(git_tag_create)                                                      \
 	X(git_tree_entry_byindex)                                              \
 	X(git_tree_entry_bypath)                                               \
@@ -97,7 +97,7 @@ static int git2_load(void)
 #define git_repository_path	lazy_git_repository_path
 #define git_revparse_single	lazy_git_revparse_single
 #define git_signature_free	lazy_git_signature_free
-#define git_signature_now	lazy_git_signature_now
+#define git_signature_new	lazy_git_signature_new
 #define git_tag_create		lazy_git_tag_create
 #define git_tree_entry_byindex	lazy_git_tree_entry_byindex
 #define git_tree_entry_bypath	lazy_git_tree_entry_bypath
@@ -453,7 +453,9 @@ int ns_gitsrc_tag(const char *origin, const char *name, const char *message,
 	}
 	if (git_repository_open(&repo, gitdir) < 0 ||
 	    git_object_lookup(&target, repo, &id, GIT_OBJECT_COMMIT) < 0 ||
-	    git_signature_now(&sig, tagger, "nightshift@localhost") < 0 ||
+	    /* nightshift's clock (NIGHTSHIFT_NOW in tests and the demo), UTC */
+	    git_signature_new(&sig, tagger, "nightshift@localhost",
+			      (git_time_t)ns_now(), 0) < 0 ||
 	    git_tag_create(&id, repo, name, target, sig, message, 0) < 0) {
 		const git_error *e = git_error_last();
 		ns_error_set("%s: tag %s: %s", gitdir, name,

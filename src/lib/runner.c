@@ -373,6 +373,10 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 			"Is", v.enh, backout ? "migrated" : "migrating");
 	if (!ret && enh) {
 		ret = record(r, &v);
+		/* a migration that recovery carried through gets its tag */
+		if (!ret && !backout && o->kind == NS_OUT_MIGRATED)
+			ns_gitsrc_after_migration(r, v.enh, v.rev, e->name,
+						  v.run);
 		announce(r, &v,
 			 json_string_value(json_object_get(enh, "title")));
 	} else if (!ret && o->kind == NS_OUT_BLOCKED) {

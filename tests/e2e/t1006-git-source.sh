@@ -59,7 +59,8 @@ ns log ENH-1 --json
 like "$out" "$V2" "the registry records where it came from (the --to commit)"
 
 ns_ready ENH-1 >/dev/null
-ns window run
+# a moment of nightshift's own clock, years ahead: the tag must carry it
+NIGHTSHIFT_NOW=2031-03-04T05:06:07Z ns window run
 is "$rc" 0 "window run migrates it"
 like "$out" "tagged nightshift/ENH-1-r1/demo/model" "and says it tagged the commit"
 X=$T/v2tree && mkdir -p "$X"
@@ -74,6 +75,9 @@ like "$TAG" "type commit" "of a commit"
 like "$TAG" "Environment: demo/model" "its message names the environment"
 like "$TAG" "Run: [0-9]+" "and the run"
 like "$TAG" "Time: 20[0-9-]+T" "and the time"
+TAGGED=$(echo "$TAG" | sed -n 's/^tagger .* \([0-9][0-9]*\) +0000$/\1/p')
+is "$(date -u -d "@$TAGGED" +%Y-%m-%dT%H:%M)" "2031-03-04T05:06" \
+	"the tagger's date is nightshift's clock (NIGHTSHIFT_NOW), not the machine's"
 ns status ENH-1
 like "$out" "r1 from git $G/.git/ $(git rev-parse v1 | cut -c1-12)" "status shows where r1 came from"
 like "$out" "r1 from git .*\.\.${V2:0:12} under app" "the range and the path"
@@ -152,4 +156,22 @@ like "$out" "tag-failed" "the audit log records it"
 ns status ENH-2
 like "$out" "r2 git tag in demo/model NOT made" "and status shows it"
 like "$out" "ENH-2 r2  migrated" "the enhancement is migrated"
+
+# a migration killed after its commit point and carried through by
+# recover gets its tag too (the verify command kills nightshift once)
+echo "tax = 22" >"$G/app/lib/tax.conf"
+printf '[enhancement]\ntitle = Tax 22\nsystem = demo\n[verify]\ncommand = [ -e %s/killed ] || { touch %s/killed; kill -KILL $PPID; }\n' \
+	"$T" "$T" >"$G/.nightshift/enhancement.ini"
+git add -A && git commit -qm v5 && git tag v5
+ns submit --git "$G" --from v4 --to v5 --path app
+is "$rc" 0 "ENH-3 from v4..v5"
+ns_ready ENH-3 >/dev/null
+ns window run
+is "$rc" 137 "the window run is killed during its verify, after the commit point"
+is "$(git tag -l 'nightshift/ENH-3*')" "" "no tag yet"
+ns recover
+is "$rc" 0 "recover carries the migration through"
+like "$out" "tagged nightshift/ENH-3-r1/demo/model" "and says it tagged the commit"
+is "$(git tag -l 'nightshift/ENH-3*')" "nightshift/ENH-3-r1/demo/model" "the tag is there"
+is "$(cat "$T/site/root/lib/tax.conf")" "tax = 22" "the site has the --to file"
 done_testing
