@@ -1,5 +1,6 @@
 #include "archive.h"
 #include "error.h"
+#include "par.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -207,8 +208,10 @@ static int open_dir(int *out, const char *rundir, const char *sub, int create)
 	return ret ? NS_ERROR : 0;
 }
 
+/* keep file i in the archive; *later set when its hash is still to be
+ * read from the archive */
 static int take_one(struct ns_plan_file *f, size_t i,
-		    const struct ns_root *root, int adir)
+		    const struct ns_root *root, int adir, unsigned char *later)
 {
 	const char *base;
 	char name[32], *what;
@@ -224,9 +227,13 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	}
 	snprintf(name, sizeof(name), "%zu", i);
 	what = xprintf("%s/%s", root->path, f->path);
-	ret = ns_fsx_keep(adir, name, dfd, base, st.st_mode & 07777,
-			  f->before_sha256, &f->seen, what);
+	ret = ns_fsx_keep_later(adir, name, dfd, base, st.st_mode & 07777,
+				f->before_sha256, &f->seen, what);
 	close(dfd);
+	if (ret == 1) {
+		*later = 1;
+		ret = 0;
+	}
 	if (!ret) {
 		f->before_present = 1;
 		f->before_mode = st.st_mode & 07777;
@@ -235,19 +242,68 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	return ret;
 }
 
+/* the hashes of the files kept by a link, read back from the archive on
+ * both cores (par.h): the links were made in order on this thread */
+struct reader {
+	struct ns_plan *p;
+	const unsigned char *later;
+	int adir, *rc;
+};
+
+static void hash_kept(void *ctx, size_t i)
+{
+	struct reader *h = ctx;
+	char name[32];
+	int fd;
+
+	if (!h->later[i])
+		return;
+	snprintf(name, sizeof(name), "%zu", i);
+	fd = openat(h->adir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	h->rc[i] = fd < 0 || ns_sha256_fd(h->p->files[i].before_sha256, fd) < 0
+			   ? errno
+			   : 0;
+	if (fd >= 0)
+		close(fd);
+}
+
+static int hash_later(struct ns_plan *p, const struct ns_root *root, int adir,
+		      const unsigned char *later)
+{
+	int *rc = xcalloc(p->nr ? p->nr : 1, sizeof(*rc)), ret = 0;
+	struct reader h = { p, later, adir, rc };
+
+	ns_par_each(p->nr, hash_kept, &h);
+	for (size_t i = 0; i < p->nr && !ret; i++)
+		if (rc[i]) {
+			ns_error_set("cannot read the archived '%s/%s': %s",
+				     root->path, p->files[i].path,
+				     strerror(rc[i]));
+			ret = NS_ERROR;
+		}
+	free(rc);
+	return ret;
+}
+
 int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 		    const char *rundir)
 {
+	unsigned char *later = xcalloc(p->nr ? p->nr : 1, 1);
 	int adir, ret = 0;
 
-	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0)
+	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0) {
+		free(later);
 		return ret;
+	}
 	for (size_t i = 0; i < p->nr && !ret; i++)
-		ret = take_one(&p->files[i], i, root, adir);
+		ret = take_one(&p->files[i], i, root, adir, &later[i]);
+	if (!ret)
+		ret = hash_later(p, root, adir, later);
 	/* one flush for the whole archive, before the journal trusts it */
 	if (!ret)
 		ret = ns_fsx_syncfs(adir, rundir);
 	close(adir);
+	free(later);
 	return ret;
 }
 

@@ -547,9 +547,9 @@ static int link_over(int srcdir, const char *srcname, int dstdir,
 	return r;
 }
 
-int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
+static int keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		struct ns_fsx_seen *seen, const char *what)
+		struct ns_fsx_seen *seen, int defer, const char *what)
 {
 	struct stat st, kept;
 	int fd, ret;
@@ -580,6 +580,8 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		seen->used = 1;
 		return 0;
 	}
+	if (defer)
+		return 1;
 	fd = openat(dstdir, dstname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || ns_sha256_fd(got, fd) < 0) {
 		ns_error_set("cannot read '%s': %s", what, strerror(errno));
@@ -590,6 +592,21 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 	if (fd >= 0)
 		close(fd);
 	return ret;
+}
+
+int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
+		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
+		struct ns_fsx_seen *seen, const char *what)
+{
+	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, 0, what);
+}
+
+int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
+		      const char *srcname, unsigned mode,
+		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
+		      const char *what)
+{
+	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, 1, what);
 }
 
 int ns_fsx_syncfs(int fd, const char *what)

@@ -106,6 +106,12 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
 		struct ns_fsx_seen *seen, const char *what);
+/* ns_fsx_keep, but 1 (got untouched) where the linked file would have to
+ * be read for its hash: the caller reads DSTDIR/DSTNAME later */
+int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
+		      const char *srcname, unsigned mode,
+		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
+		      const char *what);
 /* make everything written on the filesystem of fd durable (syncfs(2),
  * which reports write-back errors since Linux 5.8) */
 int ns_fsx_syncfs(int fd, const char *what);

@@ -3,6 +3,7 @@
 #include "error.h"
 #include "hashq.h"
 #include "journal.h"
+#include "par.h"
 #include "step.h"
 #include "target.h"
 #include "timefmt.h"
@@ -10,7 +11,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -239,36 +239,25 @@ static int drift_stat(struct ns_plan *p, size_t *alloc,
 	return 0;
 }
 
-/*
- * The files with a base are hashed by two threads, each taking every
- * other one: reading and hashing them is most of the drift check's time,
- * and it changes nothing. What was hashed is noted in each file's seen:
- * the archive reuses the hash when it links the same, unchanged file.
- */
+/* the files with a base hashed on both cores (par.h): reading and hashing
+ * them is most of the drift check's time, and changes nothing. What was
+ * hashed is noted in each file's seen: the archive reuses the hash when it
+ * links the same, unchanged file. */
 struct hasher {
 	struct run *r;
 	const unsigned char *want;
 	char (*now)[NS_HEX_LEN + 1];
 	int *rc;
-	size_t first;
 };
 
-static void hash_every_other(const struct hasher *h)
+static void hash_based(void *ctx, size_t i)
 {
-	struct ns_plan *p = &h->r->plan;
+	struct hasher *h = ctx;
+	struct ns_plan_file *f = &h->r->plan.files[i];
 
-	for (size_t i = h->first; i < p->nr; i += 2)
-		if (h->want[i])
-			h->rc[i] =
-				ns_fsx_hash_seen(h->now[i], &p->files[i].seen,
-						 &h->r->root, p->files[i].path);
-}
-
-static void *hash_worker(void *arg)
-{
-	hash_every_other(arg);
-	ns_error_clear(); /* the caller asks again for a message */
-	return NULL;
+	if (h->want[i])
+		h->rc[i] = ns_fsx_hash_seen(h->now[i], &f->seen, &h->r->root,
+					    f->path);
 }
 
 static int check_drift(struct run *r)
@@ -277,10 +266,8 @@ static int check_drift(struct run *r)
 	size_t alloc = 0, nr = p->nr ? p->nr : 1;
 	unsigned char *want = xcalloc(nr, 1);
 	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
-	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0, threaded;
-	struct hasher odd = { r, want, now, rc, 1 };
-	struct hasher even = { r, want, now, rc, 0 };
-	pthread_t worker;
+	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0;
+	struct hasher h = { r, want, now, rc };
 
 	for (size_t i = 0; i < p->nr && !ret; i++) {
 		int hash;
@@ -293,20 +280,15 @@ static int check_drift(struct run *r)
 	}
 	if (ret)
 		goto done;
-	threaded = pthread_create(&worker, NULL, hash_worker, &odd) == 0;
-	hash_every_other(&even);
-	if (threaded)
-		pthread_join(worker, NULL);
-	else
-		hash_every_other(&odd);
+	ns_par_each(p->nr, hash_based, &h);
 	for (size_t i = 0; i < p->nr && !ret; i++) {
 		const char *base =
 			ns_manifest_base(&r->t->manifest, p->files[i].path);
 
 		if (!want[i])
 			continue;
-		/* the message of a failure is the caller thread's: ask
-		 * again */
+		/* a failure on the worker (the odd ones, par.h) left its
+		 * message there: ask again here for it */
 		if (rc[i] && (i & 1))
 			rc[i] = ns_fsx_hash_seen(now[i], &p->files[i].seen,
 						 &r->root, p->files[i].path);
