@@ -398,9 +398,37 @@ static int fill(int fd, ns_fsx_reader src, void *ctx, char out[NS_HEX_LEN + 1])
 	return ret;
 }
 
-int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
-		 void *ctx, const char *expect, char out[NS_HEX_LEN + 1],
-		 unsigned flags, const char *what)
+/* fill, with each chunk handed to q's worker once written; the stream is
+ * ended on every way out, so that the next one starts afresh */
+static int fill_q(int fd, ns_fsx_reader src, void *ctx, struct ns_hashq *q,
+		  size_t stream)
+{
+	size_t cap;
+	ssize_t n;
+	void *buf;
+	int ret = 0;
+
+	for (;;) {
+		buf = ns_hashq_buffer(q, &cap);
+		if ((n = src(ctx, buf, cap)) <= 0) {
+			ret = n < 0 ? -2 : 0;
+			break;
+		}
+		if (write_all(fd, buf, (size_t)n) < 0) {
+			ret = -1;
+			break;
+		}
+		ns_hashq_submit(q, stream, buf, (size_t)n, 0);
+	}
+	ns_hashq_submit(q, stream, buf, 0, 1);
+	return ret;
+}
+
+/* ns_fsx_write, or with q: ns_fsx_write_hashq */
+static int write_new(int dirfd, const char *name, unsigned mode,
+		     ns_fsx_reader src, void *ctx, const char *expect,
+		     char out[NS_HEX_LEN + 1], struct ns_hashq *q,
+		     size_t stream, unsigned flags, const char *what)
 {
 	char got[NS_HEX_LEN + 1];
 	int fd, r, ret = NS_ERROR;
@@ -418,7 +446,8 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 	}
 	/* hashed only for someone: a restore copies without (its source
 	 * is nightshift's own archive) */
-	r = fill(fd, src, ctx, expect || out ? got : NULL);
+	r = q ? fill_q(fd, src, ctx, q, stream)
+	      : fill(fd, src, ctx, expect || out ? got : NULL);
 	if (r == -2)
 		goto fail; /* the source set its message */
 	if (r < 0 || fchmod(fd, mode) < 0) {
@@ -451,58 +480,20 @@ fail:
 	return ret;
 }
 
+int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
+		 void *ctx, const char *expect, char out[NS_HEX_LEN + 1],
+		 unsigned flags, const char *what)
+{
+	return write_new(dirfd, name, mode, src, ctx, expect, out, NULL, 0,
+			 flags, what);
+}
+
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
 		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
 		       size_t stream, const char *what)
 {
-	int fd, ret = NS_ERROR;
-	size_t cap;
-	ssize_t n;
-	void *buf;
-
-	if (ns_step("create") < 0) {
-		ns_error_set("cannot create '%s': %s", what, strerror(errno));
-		return NS_ERROR;
-	}
-	fd = openat(dirfd, name,
-		    O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC,
-		    0600);
-	if (fd < 0) {
-		ns_error_set("cannot create '%s': %s", what, strerror(errno));
-		return NS_ERROR;
-	}
-	/* each chunk goes to the hasher once written; the stream is ended
-	 * on every way out, so that the next one starts afresh */
-	for (;;) {
-		buf = ns_hashq_buffer(q, &cap);
-		if ((n = src(ctx, buf, cap)) <= 0)
-			break;
-		if (write_all(fd, buf, (size_t)n) < 0) {
-			n = -1;
-			ns_error_set("cannot write '%s': %s", what,
-				     strerror(errno));
-			break;
-		}
-		ns_hashq_submit(q, stream, buf, (size_t)n, 0);
-	}
-	ns_hashq_submit(q, stream, buf, 0, 1);
-	if (n < 0)
-		goto fail; /* the source or the write set the message */
-	if (fchmod(fd, mode) < 0) {
-		ns_error_set("cannot write '%s': %s", what, strerror(errno));
-		goto fail;
-	}
-	if (close(fd) < 0) {
-		fd = -1;
-		ns_error_set("cannot close '%s': %s", what, strerror(errno));
-		goto fail;
-	}
-	return 0;
-fail:
-	if (fd >= 0)
-		close(fd);
-	unlinkat(dirfd, name, 0);
-	return ret;
+	return write_new(dirfd, name, mode, src, ctx, NULL, NULL, q, stream,
+			 NS_FSX_NOSYNC, what);
 }
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)

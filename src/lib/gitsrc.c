@@ -63,15 +63,7 @@
 	X(git_tree_lookup)
 GIT_API(NS_LAZY_SLOT)
 
-static int git2_load(void)
-{
-	static struct ns_lazylib lib = { NS_SONAME_GIT2, "Git sources and tags",
-					 0 };
-	static const char *const names[] = { GIT_API(NS_LAZY_NAME) };
-	void **const slots[] = { GIT_API(NS_LAZY_ADDR) };
-
-	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
-}
+NS_LAZY_LOADER(git2_load, GIT_API, NS_SONAME_GIT2, "Git sources and tags")
 
 #define git_blob_free		lazy_git_blob_free
 #define git_blob_lookup		lazy_git_blob_lookup

@@ -53,14 +53,7 @@
 	X(PQtransactionStatus)
 PG_API(NS_LAZY_SLOT)
 
-static int pq_load(void)
-{
-	static struct ns_lazylib lib = { NS_SONAME_PQ, "PostgreSQL sites", 0 };
-	static const char *const names[] = { PG_API(NS_LAZY_NAME) };
-	void **const slots[] = { PG_API(NS_LAZY_ADDR) };
-
-	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
-}
+NS_LAZY_LOADER(pq_load, PG_API, NS_SONAME_PQ, "PostgreSQL sites")
 
 #define PQclear		     lazy_PQclear
 #define PQconnectdb	     lazy_PQconnectdb

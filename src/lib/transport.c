@@ -31,26 +31,18 @@
 	X(curl_slist_free_all)
 CURL_API(NS_LAZY_SLOT)
 
-static int curl_load(void)
-{
-	static struct ns_lazylib lib = { NS_SONAME_CURL,
-					 "Mail and webhook notices", 0 };
-	static const char *const names[] = { CURL_API(NS_LAZY_NAME) };
-	void **const slots[] = { CURL_API(NS_LAZY_ADDR) };
-
-	return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
-}
+NS_LAZY_LOADER(curl_load, CURL_API, NS_SONAME_CURL, "Mail and webhook notices")
 
 #define curl_easy_cleanup lazy_curl_easy_cleanup
 /* the header's type-checking macros give way to the pointers */
 #undef curl_easy_getinfo
 #define curl_easy_getinfo lazy_curl_easy_getinfo
-#define curl_easy_init lazy_curl_easy_init
+#define curl_easy_init	  lazy_curl_easy_init
 #define curl_easy_perform lazy_curl_easy_perform
 #undef curl_easy_setopt
-#define curl_easy_setopt lazy_curl_easy_setopt
-#define curl_easy_strerror lazy_curl_easy_strerror
-#define curl_slist_append lazy_curl_slist_append
+#define curl_easy_setopt    lazy_curl_easy_setopt
+#define curl_easy_strerror  lazy_curl_easy_strerror
+#define curl_slist_append   lazy_curl_slist_append
 #define curl_slist_free_all lazy_curl_slist_free_all
 
 struct upload {

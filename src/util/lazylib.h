@@ -12,13 +12,7 @@
  *
  *	#define PG_API(X) X(PQconnectdb) X(PQfinish)
  *	PG_API(NS_LAZY_SLOT)
- *	static int pq_load(void)
- *	{
- *		static struct ns_lazylib lib = { NS_SONAME_PQ, "PostgreSQL" };
- *		static const char *const names[] = { PG_API(NS_LAZY_NAME) };
- *		void **slots[] = { PG_API(NS_LAZY_ADDR) };
- *		return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names));
- *	}
+ *	NS_LAZY_LOADER(pq_load, PG_API, NS_SONAME_PQ, "PostgreSQL sites")
  *	#define PQconnectdb lazy_PQconnectdb   (one per function, after)
  *
  * A library that cannot be loaded is an error naming it and what needs it;
@@ -39,6 +33,18 @@ struct ns_lazylib {
 #define NS_LAZY_NAME(f) #f,
 #define NS_LAZY_ADDR(f) (void **)&lazy_##f,
 #define NS_LAZY_NR(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* static int NAME(void): API's functions into their slots, from SONAME,
+ * once; the message names what needs them (NEEDED_FOR) */
+#define NS_LAZY_LOADER(name, api, soname, needed_for)                          \
+	static int name(void)                                                  \
+	{                                                                      \
+		static struct ns_lazylib lib = { soname, needed_for, 0 };      \
+		static const char *const names[] = { api(NS_LAZY_NAME) };      \
+		void **const slots[] = { api(NS_LAZY_ADDR) };                  \
+                                                                               \
+		return ns_lazylib_load(&lib, names, slots, NS_LAZY_NR(names)); \
+	}
 
 /* 0 once every name is in its slot; NS_ERROR with a message otherwise */
 int ns_lazylib_load(struct ns_lazylib *l, const char *const *names,

@@ -16,18 +16,16 @@
 #define M_API(X) X(ldexp)
 M_API(NS_LAZY_SLOT)
 
+NS_LAZY_LOADER(m_load, M_API, "libm.so.6", "the test")
+
 static void test_loads_and_calls(void **state)
 {
-	static struct ns_lazylib lib = { "libm.so.6", "the test", 0 };
-	static const char *const names[] = { M_API(NS_LAZY_NAME) };
-	void **const slots[] = { M_API(NS_LAZY_ADDR) };
-
 	(void)state;
-	assert_int_equal(ns_lazylib_load(&lib, names, slots, 1), 0);
+	assert_int_equal(m_load(), 0);
 	assert_non_null(lazy_ldexp);
 	assert_true(lazy_ldexp(1.0, 3) == 8.0);
 	/* a second call finds it loaded */
-	assert_int_equal(ns_lazylib_load(&lib, names, slots, 1), 0);
+	assert_int_equal(m_load(), 0);
 }
 
 static void test_missing_library(void **state)
