@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum key_kind { SCALAR, LIST, DELETE, BASE };
+enum key_kind { SCALAR, LIST, DELETE, BASE, TXMODE };
 
 /* One row per known key: the table is the whole grammar of the file, so a
  * key is either here or refused. off/nr_off locate the field in the struct. */
@@ -30,6 +30,7 @@ static const struct key {
 	{ "enhancement", "conflicts", LIST,
 	  offsetof(struct ns_manifest, conflicts),
 	  offsetof(struct ns_manifest, conflicts_nr) },
+	{ "enhancement", "transaction", TXMODE, 0, 0 },
 	{ "schedule", "not-before", SCALAR,
 	  offsetof(struct ns_manifest, not_before), 0 },
 	{ "schedule", "model", SCALAR,
@@ -143,6 +144,23 @@ static int add_base(struct parse_state *st, const char *value, int line)
 	return 0;
 }
 
+static int set_transaction(struct parse_state *st, const char *value,
+			   int line)
+{
+	if (!strcmp(value, "single")) {
+		st->m->transaction = NS_TX_SINGLE;
+		return 0;
+	}
+	if (!strcmp(value, "none")) {
+		st->m->transaction = NS_TX_NONE;
+		return 0;
+	}
+	ns_error_set("%s:%d: [enhancement] transaction: expected single or "
+		     "none, not '%s'",
+		     st->name, line, value);
+	return NS_EINVALID;
+}
+
 static int store_key(struct parse_state *st, const struct key *k,
 		     const char *value)
 {
@@ -197,6 +215,8 @@ static int on_key(void *data, const char *section, const char *name,
 			     line, name, section);
 		return NS_EINVALID;
 	}
+	if (k->kind == TXMODE)
+		return set_transaction(st, value, line);
 	return store_key(st, k, value);
 }
 

@@ -8,7 +8,8 @@
  * in [files] are checked with ns_path_check().
  *
  *   [enhancement]  title (required), rfs, system, author, requires,
- *                  conflicts                 (lists: commas or spaces)
+ *                  conflicts                 (lists: commas or spaces),
+ *                  transaction               single (default) | none
  *   [schedule]     not-before, model, production
  *   [distribution] sites                     (list)
  *   [instructions] operator, special
@@ -28,6 +29,16 @@ struct ns_base {
 	char sha256[NS_HEX_LEN + 1];
 };
 
+/*
+ * transaction = single: the deploy SQL, the verify SQL and the
+ * nightshift_changes row commit together (the commit point). none: the
+ * deploy statements run one by one, each committed on its own (for SQL
+ * that cannot run in a transaction: CREATE INDEX CONCURRENTLY, VACUUM…);
+ * only verify SQL and row share the commit point, and the archive holds a
+ * pg_dump of the touched tables from which a rollback restores them.
+ */
+enum ns_txmode { NS_TX_SINGLE, NS_TX_NONE };
+
 struct ns_manifest {
 	char *title, *rfs, *system, *author;
 	char **requires;
@@ -43,6 +54,7 @@ struct ns_manifest {
 	struct ns_base *bases;
 	size_t bases_nr;
 	char *verify_command;
+	enum ns_txmode transaction;
 };
 
 #define NS_MANIFEST_INIT                                                       \

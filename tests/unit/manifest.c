@@ -236,6 +236,43 @@ static void test_nul(void **state)
 	assert_null(m.title);
 }
 
+/* [enhancement] transaction: single by default, none when declared, and
+ * nothing else */
+static void test_transaction(void **state)
+{
+	struct ns_manifest m = NS_MANIFEST_INIT;
+
+	(void)state;
+	assert_int_equal(parse(&m, "[enhancement]\ntitle = t\n"), 0);
+	assert_int_equal(m.transaction, NS_TX_SINGLE);
+	ns_manifest_release(&m);
+	assert_int_equal(
+		parse(&m, "[enhancement]\ntitle = t\ntransaction = single\n"),
+		0);
+	assert_int_equal(m.transaction, NS_TX_SINGLE);
+	ns_manifest_release(&m);
+	assert_int_equal(
+		parse(&m, "[enhancement]\ntransaction = none\ntitle = t\n"), 0);
+	assert_int_equal(m.transaction, NS_TX_NONE);
+	ns_manifest_release(&m);
+	assert_int_equal(m.transaction, NS_TX_SINGLE); /* released: default */
+
+	refused("[enhancement]\ntitle = t\ntransaction = off\n",
+		"enh/enhancement.ini:3: [enhancement] transaction: expected "
+		"single or none, not 'off'");
+	refused("[enhancement]\ntitle = t\ntransaction = NONE\n",
+		"enh/enhancement.ini:3: [enhancement] transaction");
+	refused("[enhancement]\ntitle = t\ntransaction =\n",
+		"enh/enhancement.ini:3: [enhancement] transaction: expected "
+		"single or none, not ''");
+	refused("[enhancement]\ntitle = t\ntransaction = none\n"
+		"transaction = single\n",
+		"enh/enhancement.ini:4: duplicate key 'transaction'");
+	refused("[enhancement]\ntitle = t\n[schedule]\ntransaction = none\n",
+		"enh/enhancement.ini:4: unknown key 'transaction' in "
+		"[schedule]");
+}
+
 static void test_path_check(void **state)
 {
 	static const struct {
@@ -282,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_title),
 		cmocka_unit_test(test_nul),
+		cmocka_unit_test(test_transaction),
 		cmocka_unit_test(test_path_check),
 	};
 	int r = cmocka_run_group_tests(tests, NULL, NULL);
