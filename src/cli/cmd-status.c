@@ -122,14 +122,17 @@ static int manifest(struct cli *c, json_t *o)
 		return ret;
 	json_object_set_new(
 		o, "manifest",
-		json_pack("{s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?}",
+		json_pack("{s:o, s:o, s:o, s:s?, s:s?, s:s?, s:s?, s:s?, s:s?, "
+			  "s:s}",
 			  "requires", strings(m->requires, m->requires_nr),
 			  "conflicts", strings(m->conflicts, m->conflicts_nr),
 			  "sites", strings(m->sites, m->sites_nr), "not_before",
 			  m->not_before, "schedule_model", m->sched_model,
 			  "schedule_production", m->sched_production,
 			  "operator", m->instr_operator, "special",
-			  m->instr_special, "verify", m->verify_command));
+			  m->instr_special, "verify", m->verify_command,
+			  "transaction",
+			  m->transaction == NS_TX_NONE ? "none" : "single"));
 	ns_package_release(&pkg);
 	if (m->rfs || json_string_value(json_object_get(
 			      json_object_get(o, "enhancement"), "rfs"))) {
@@ -220,6 +223,9 @@ static void print_one(json_t *o)
 		    json_string_value(json_object_get(mf, "special")))
 			printf("  instructions: operator: %s; special: %s\n",
 			       cli_str(mf, "operator"), cli_str(mf, "special"));
+		if (!strcmp(cli_str(mf, "transaction"), "none"))
+			printf("  transaction: none (the deploy SQL runs "
+			       "outside a transaction)\n");
 	}
 	json_array_foreach(json_object_get(o, "touches"), i, x) printf(
 		"  %s %s %s\n", i ? "        " : "touches:", cli_str(x, "kind"),

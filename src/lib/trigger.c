@@ -38,6 +38,12 @@ static json_t *spec_json(const struct ns_trigger_spec *s,
 	if (s->blackout_override)
 		json_object_set_new(o, "blackout_override",
 				    json_string(s->blackout_override));
+	/* the runner reads it from the payload's enhancement.ini; here for
+	 * people and tools reading TRIGGER.json (checked to agree on load) */
+	json_object_set_new(o, "transaction",
+			    json_string(pkg->manifest.transaction == NS_TX_NONE
+						? "none"
+						: "single"));
 	arr = json_array();
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++)
 		json_array_append_new(arr, json_string(steps[i]));
@@ -310,6 +316,24 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 	return 0;
 }
 
+/* TRIGGER.json's "transaction" (absent in triggers made before it was
+ * written) must say what the payload's enhancement.ini says */
+static int check_transaction(const struct ns_trigger *t)
+{
+	const char *tx =
+		json_string_value(json_object_get(t->json, "transaction"));
+	const char *ini =
+		t->manifest.transaction == NS_TX_NONE ? "none" : "single";
+
+	if (!json_object_get(t->json, "transaction") ||
+	    (tx && !strcmp(tx, ini)))
+		return 0;
+	ns_error_set("%s: TRIGGER.json: transaction '%s' disagrees with "
+		     "payload/enhancement.ini (transaction = %s)",
+		     t->path, tx ? tx : "(not a string)", ini);
+	return NS_EINVALID;
+}
+
 int ns_trigger_load(struct ns_trigger *out, const char *path,
 		    const struct ns_limits *lim)
 {
@@ -356,6 +380,8 @@ int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
 	ret = ns_manifest_parse(&t.manifest, ininame, t.ini, strlen(t.ini),
 				lim->max_path);
 	if (ret < 0)
+		goto done;
+	if ((ret = check_transaction(&t)) < 0)
 		goto done;
 	*out = t;
 	memset(&t, 0, sizeof(t));
