@@ -84,6 +84,8 @@ int ns_plan_save(const struct ns_plan *p, const char *rundir)
 	json_object_set_new(o, "mkdirs", strings(p->mkdirs, p->mkdirs_nr));
 	json_object_set_new(o, "revert_sql", nullable(p->revert_sql));
 	json_object_set_new(o, "table_existed", json_boolean(p->table_existed));
+	if (p->tx_none)
+		json_object_set_new(o, "transaction", json_string("none"));
 	json_object_set_new(o, "verify", strings(p->verify, p->verify_nr));
 	/* in the order built (a person reads it top down); sorting the keys of
 	 * a thousand entries cost more than building them */
@@ -172,6 +174,10 @@ int ns_plan_load(struct ns_plan *out, const char *rundir)
 	p.user = dupstr(o, "user");
 	p.revert_sql = dupstr(o, "revert_sql");
 	p.table_existed = json_is_true(json_object_get(o, "table_existed"));
+	p.tx_none =
+		json_string_value(json_object_get(o, "transaction")) &&
+		!strcmp(json_string_value(json_object_get(o, "transaction")),
+			"none");
 	if (!p.token || !p.enhancement || !h || strlen(h) != NS_HEX_LEN ||
 	    !p.environment || !p.site || !p.root || !p.user) {
 		ns_error_set("%s: incomplete plan", path);

@@ -14,6 +14,9 @@
  *                   (a link to the file it took out of the site)
  *   database.sqlite the SQLite target as it was (for the person repairing
  *                   a blocked site; rollback itself uses the revert SQL)
+ *   database.pgdump the PostgreSQL tables the deploy script names, as they
+ *                   were (archive-dump, and always with transaction =
+ *                   none, whose rollback restores them from it)
  * Everything is fsynced before the journal says PREPARED. The plan is all
  * recovery needs: it never reads the trigger or the registry.
  */
@@ -53,6 +56,7 @@ struct ns_plan {
 	size_t mkdirs_nr;
 	char *revert_sql;
 	int table_existed;
+	int tx_none; /* transaction = none: the deploy ran outside one */
 	char **verify;
 	size_t verify_nr;
 };

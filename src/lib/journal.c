@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 static const char *const names[] = {
-	"NONE", "PREPARED",	"COMMITTED",   "APPLIED",
+	"NONE", "PREPARED",	"AUTOCOMMIT",  "COMMITTED", "APPLIED",
 	"DONE", "ROLLING_BACK", "ROLLED_BACK", "BLOCKED",
 };
 

@@ -6,6 +6,10 @@
  *
  *   (none)        archiving: nothing in the target has changed
  *   PREPARED      archive and plan are durable; staging may exist
+ *   AUTOCOMMIT    (transaction = none) the deploy SQL runs outside a
+ *                 transaction: the database may be partly changed, and
+ *                 until the nightshift_changes row exists recovery rolls
+ *                 it back (revert SQL, then the archived pg_dump)
  *   COMMITTED     the commit point has passed (files-only sites; with a
  *                 database the nightshift_changes row is the proof)
  *   APPLIED       every file is in place; verification runs
@@ -26,6 +30,7 @@
 enum ns_jstate {
 	NS_J_NONE,
 	NS_J_PREPARED,
+	NS_J_AUTOCOMMIT,
 	NS_J_COMMITTED,
 	NS_J_APPLIED,
 	NS_J_DONE,

@@ -144,8 +144,7 @@ static int add_base(struct parse_state *st, const char *value, int line)
 	return 0;
 }
 
-static int set_transaction(struct parse_state *st, const char *value,
-			   int line)
+static int set_transaction(struct parse_state *st, const char *value, int line)
 {
 	if (!strcmp(value, "single")) {
 		st->m->transaction = NS_TX_SINGLE;

@@ -37,7 +37,7 @@ static char *at(void **state, const char *rel)
 static void test_state_names(void **state)
 {
 	static const char *const want[] = {
-		"NONE", "PREPARED",	"COMMITTED",   "APPLIED",
+		"NONE", "PREPARED",	"AUTOCOMMIT",  "COMMITTED", "APPLIED",
 		"DONE", "ROLLING_BACK", "ROLLED_BACK", "BLOCKED",
 	};
 
@@ -50,6 +50,7 @@ static void test_state_names(void **state)
 	assert_true(ns_journal_final(NS_J_BLOCKED));
 	assert_false(ns_journal_final(NS_J_NONE));
 	assert_false(ns_journal_final(NS_J_PREPARED));
+	assert_false(ns_journal_final(NS_J_AUTOCOMMIT));
 	assert_false(ns_journal_final(NS_J_COMMITTED));
 	assert_false(ns_journal_final(NS_J_APPLIED));
 	assert_false(ns_journal_final(NS_J_ROLLING_BACK));
