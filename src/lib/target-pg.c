@@ -24,6 +24,7 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <libpq-fe.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -586,7 +587,8 @@ static int fsync_file(const char *path)
 	return ret;
 }
 
-static char *find_pg_dump(void)
+/* pg_dump or pg_restore: on PATH, else the newest server version's */
+static char *find_tool(const char *name)
 {
 	const char *path = getenv("PATH");
 	char *best = NULL, *p;
@@ -594,13 +596,14 @@ static char *find_pg_dump(void)
 
 	while (path && *path) {
 		size_t n = strcspn(path, ":");
-		p = xprintf("%.*s/pg_dump", (int)n, n ? path : ".");
+		p = xprintf("%.*s/%s", (int)n, n ? path : ".", name);
 		if (access(p, X_OK) == 0)
 			return p;
 		free(p);
 		path += n + (path[n] == ':');
 	}
-	if (glob("/usr/lib/postgresql/*/bin/pg_dump", 0, NULL, &g) == 0) {
+	p = xprintf("/usr/lib/postgresql/*/bin/%s", name);
+	if (glob(p, 0, NULL, &g) == 0) {
 		for (size_t i = 0; i < g.gl_pathc; i++)
 			if (access(g.gl_pathv[i], X_OK) == 0 &&
 			    (!best || strverscmp(g.gl_pathv[i], best) > 0))
@@ -608,6 +611,7 @@ static char *find_pg_dump(void)
 		best = best ? xstrdup(best) : NULL;
 		globfree(&g);
 	}
+	free(p);
 	return best;
 }
 
@@ -642,7 +646,9 @@ static int existing_tables(struct ns_target *t, char **names, char ***out,
 	return 0;
 }
 
-static int run_pg_dump(const char *tool, char **argv, const char *log)
+/* what: what the tool works on, for the message */
+static int run_tool(const char *tool, char **argv, const char *log,
+		    const char *what)
 {
 	pid_t pid;
 	int status, fd;
@@ -667,9 +673,8 @@ static int run_pg_dump(const char *tool, char **argv, const char *log)
 		}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
-	ns_error_set("%s of the touched tables failed (%s %d); its output is "
-		     "in %s",
-		     tool, WIFEXITED(status) ? "exit" : "signal",
+	ns_error_set("%s of %s failed (%s %d); its output is in %s", tool, what,
+		     WIFEXITED(status) ? "exit" : "signal",
 		     WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
 		     log);
 	return NS_ERROR;
@@ -686,7 +691,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 	ns_sql_objects(&names, NULL, deploy_sql);
 	if ((ret = existing_tables(t, names, &tables, &nt)) < 0 || !nt)
 		goto done;
-	if (!(tool = find_pg_dump())) {
+	if (!(tool = find_tool("pg_dump"))) {
 		ns_error_set("archive-dump: no pg_dump on PATH nor in "
 			     "/usr/lib/postgresql/*/bin (Debian: "
 			     "postgresql-client)");
@@ -710,7 +715,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 		ret = NS_ERROR;
 		goto done;
 	}
-	ret = run_pg_dump(tool, argv, log);
+	ret = run_tool(tool, argv, log, "the touched tables");
 	if (!ret)
 		ret = fsync_file(dest);
 	if (!ret)
@@ -729,8 +734,141 @@ done:
 	return ret;
 }
 
+/* ---- transaction = none ------------------------------------------------- */
+
+/* the deploy statements in autocommit, each committed on its own; then
+ * the verify script and the row in one transaction, the commit point */
+static int deploy_none(struct ns_target *t, const char *deploy_sql,
+		       const char *verify_sql, const struct ns_change_row *row)
+{
+	PGconn *conn = CONN(t);
+	int r = 0;
+
+	if (deploy_sql)
+		r = run_script(conn, "sql/deploy.sql", deploy_sql);
+	if (!r && PQtransactionStatus(conn) != PQTRANS_IDLE) {
+		ns_error_set("sql/deploy.sql: leaves a transaction open (a "
+			     "BEGIN without its COMMIT)");
+		roll_back_tx(conn);
+		r = NS_EFAILED;
+	}
+	if (!r)
+		r = deploy(t, NULL, verify_sql, row);
+	return r;
+}
+
+/* every statement, whatever became of the ones before: a failure is
+ * written to the log and the next one runs; only a lost connection stops */
+static int run_script_each(PGconn *conn, const char *name, const char *sql,
+			   const char *log, int *failed)
+{
+	const char *p = sql, *begin, *end;
+	FILE *f = NULL;
+	int ret = 0, r;
+
+	while (!ret && *(begin = ns_sql_skip_blank(p))) {
+		end = statement_end(begin);
+		r = end > begin ? run_one(conn, name, sql, begin,
+					  (size_t)(end - begin), 0)
+				: 0;
+		p = *end ? end + 1 : end;
+		if (r == 0)
+			continue;
+		/* the environment's fault (a lost connection, a full disk)
+		 * stops the rollback; the statement's own error does not */
+		if (r != NS_EFAILED || PQstatus(conn) != CONNECTION_OK)
+			return r;
+		(*failed)++;
+		if (!f && !(f = fopen(log, "ae"))) {
+			ns_error_set("cannot write '%s': %s", log,
+				     strerror(errno));
+			return NS_ERROR;
+		}
+		fprintf(f, "%s\n", ns_error_last());
+		roll_back_tx(conn); /* a statement of a BEGIN … COMMIT */
+	}
+	if (f && fclose(f) != 0) {
+		ns_error_set("cannot write '%s': %s", log, strerror(errno));
+		ret = NS_ERROR;
+	}
+	return ret;
+}
+
+static int restore_dump(struct ns_target *t, const char *dump, const char *dir)
+{
+	char *tool = find_tool("pg_restore"), *argv[8];
+	char *db = xprintf("--dbname=%s", ((struct pg_target *)t)->conninfo);
+	char *log = xprintf("%s/pg_restore.log", dir);
+	int ret;
+
+	if (!tool) {
+		ns_error_set("%s: no pg_restore on PATH nor in "
+			     "/usr/lib/postgresql/*/bin (Debian: "
+			     "postgresql-client)",
+			     dump);
+		ret = NS_ERROR;
+		goto done;
+	}
+	argv[0] = tool;
+	argv[1] = "--clean";
+	argv[2] = "--if-exists";
+	argv[3] = "--single-transaction";
+	argv[4] = "--exit-on-error";
+	argv[5] = db;
+	argv[6] = (char *)dump;
+	argv[7] = NULL;
+	if (ns_step("pg_restore") < 0) {
+		ns_error_set("cannot restore '%s': %s", dump, strerror(errno));
+		ret = NS_ERROR;
+		goto done;
+	}
+	ret = run_tool(tool, argv, log, "the archived tables");
+done:
+	free(tool);
+	free(db);
+	free(log);
+	return ret;
+}
+
+static int revert_none(struct ns_target *t, const char *revert_sql,
+		       const char *dir, const char *enh, int rev,
+		       int drop_table, int *failed)
+{
+	PGconn *conn = CONN(t);
+	char *log = xprintf("%s/revert.log", dir);
+	char *dump = xprintf("%s/database.pgdump", dir);
+	int r = 0, has = 0;
+
+	*failed = 0;
+	roll_back_tx(conn); /* what a failure before left open */
+	if (revert_sql)
+		r = run_script_each(conn, "sql/revert.sql", revert_sql, log,
+				    failed);
+	/* no dump: none of the tables the deploy names existed before it */
+	if (!r && access(dump, F_OK) == 0)
+		r = restore_dump(t, dump, dir);
+	/* the row last: until it is gone, a crash rolls back again (the
+	 * table is missing when the deploy stopped before creating it) */
+	if (!r)
+		r = has_table(t, &has);
+	if (!r && has)
+		r = revert(t, NULL, enh, rev, drop_table);
+	free(log);
+	free(dump);
+	return r;
+}
+
 static const struct ns_target_ops pg_ops = {
-	has_table, row_exists, deploy, revert, backup, pg_free, lock, dump,
+	.has_table = has_table,
+	.row_exists = row_exists,
+	.deploy = deploy,
+	.revert = revert,
+	.backup = backup,
+	.free = pg_free,
+	.lock = lock,
+	.dump = dump,
+	.deploy_none = deploy_none,
+	.revert_none = revert_none,
 };
 
 int ns_target_pg_open(struct ns_target **out, const char *url)

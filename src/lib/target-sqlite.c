@@ -321,7 +321,8 @@ static void sqlite_free(struct ns_target *t)
 }
 
 static const struct ns_target_ops sqlite_ops = {
-	has_table, row_exists, deploy, revert, backup, sqlite_free, NULL, NULL,
+	has_table,   row_exists, deploy, revert, backup,
+	sqlite_free, NULL,	 NULL,	 NULL,	 NULL,
 };
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path)

@@ -8,6 +8,16 @@
  * the row in one transaction. Whether the row exists is what recovery asks
  * to learn which side of the commit point a crashed migration was on.
  *
+ * With transaction = none (PostgreSQL only) ns_target_ops.deploy_none runs
+ * the deploy statements one by one in autocommit, each committed on its
+ * own, and then the verify script and the row in one transaction whose
+ * COMMIT is still the commit point; revert_none undoes whatever part of
+ * it happened: the revert statements one by one outside a transaction (a
+ * failing one is written to DIR/revert.log and the next one runs: the
+ * deploy may not have got that far), then the tables of DIR/database.pgdump
+ * restored with pg_restore --clean --if-exists --single-transaction, then
+ * the row deleted. Both are NULL for SQLite, which refuses the mode.
+ *
  * Scripts run statement by statement (each one an ns_step) so that a
  * failure names "SCRIPT:LINE: message (statement)". A verify script fails
  * when a statement fails or when a statement's first row has a first
@@ -55,6 +65,13 @@ struct ns_target_ops {
 	int (*lock)(struct ns_target *t, const char *name); /* may be NULL */
 	int (*dump)(struct ns_target *t, const char *deploy_sql,
 		    const char *dir); /* may be NULL */
+	int (*deploy_none)(struct ns_target *t, const char *deploy_sql,
+			   const char *verify_sql,
+			   const struct ns_change_row *row); /* may be NULL */
+	/* *failed: how many revert statements failed */
+	int (*revert_none)(struct ns_target *t, const char *revert_sql,
+			   const char *dir, const char *enh, int rev,
+			   int drop_table, int *failed); /* may be NULL */
 };
 
 struct ns_target {
