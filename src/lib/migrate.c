@@ -25,11 +25,14 @@ struct run {
 	const struct ns_trigger *t; /* NULL in recovery */
 	long long start;
 	int cause; /* the code of what made the run fail */
+	/* transaction = none: the journal says AUTOCOMMIT, the database may
+	 * be changed although the commit point has not passed */
+	int unshielded;
 };
 
 #define RUN_INIT                                                               \
 	{                                                                      \
-		NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0       \
+		NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0, 0    \
 	}
 
 static void run_release(struct run *r)
@@ -171,6 +174,14 @@ static int make_plan(struct run *r, const struct ns_trigger *t,
 		ns_error_set("%s: the enhancement has SQL but site '%s' has "
 			     "no database",
 			     t->id, site->name);
+		return NS_EINVALID;
+	}
+	/* without deploy SQL the mode changes nothing */
+	p->tx_none = t->manifest.transaction == NS_TX_NONE && t->deploy_sql;
+	if (p->tx_none && !strncmp(site->database, "sqlite:", 7)) {
+		ns_error_set("%s: enhancement.ini: transaction = none needs a "
+			     "PostgreSQL database; site '%s' has %s",
+			     t->id, site->name, site->database);
 		return NS_EINVALID;
 	}
 	return plan_files(p, t, ctx->max_path);
@@ -655,16 +666,23 @@ static int conclude(struct ns_outcome *out, struct run *r, int blocked,
 	return out->code;
 }
 
-/* after the commit point: revert SQL, restore the archive */
+/* after the commit point (transaction = none: after AUTOCOMMIT): revert
+ * SQL, restore the archive */
 static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 {
-	int ret, row = 0;
-	char *msg;
+	int ret, row = 0, failed = 0;
+	char *msg, *note = NULL;
 
 	ret = ns_journal_mark(r->journal, NS_J_ROLLING_BACK, cause);
 	if (!ret)
 		ret = open_db(r);
-	if (!ret && r->db)
+	/* whatever part of the deploy ran: no row to tell, so always */
+	if (!ret && r->db && r->plan.tx_none)
+		ret = r->db->ops->revert_none(r->db, r->plan.revert_sql,
+					      r->rundir, r->plan.enhancement,
+					      r->plan.revision,
+					      !r->plan.table_existed, &failed);
+	else if (!ret && r->db)
 		ret = r->db->ops->row_exists(r->db, r->plan.enhancement,
 					     r->plan.revision, &row);
 	if (!ret && row)
@@ -673,13 +691,19 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 					 !r->plan.table_existed);
 	if (!ret)
 		ret = ns_archive_restore(&r->plan, &r->root, r->rundir);
+	if (failed)
+		note = xprintf(" (%d statement%s of sql/revert.sql failed, "
+			       "the tables were restored from the dump: see "
+			       "%s/revert.log)",
+			       failed, failed == 1 ? "" : "s", r->rundir);
 	if (ret < 0)
 		msg = xprintf("%s; ROLLBACK FAILED: %s — site %s is blocked "
 			      "until a person repairs it (archive: %s)",
 			      cause, ns_error_last(), r->plan.site, r->rundir);
 	else
-		msg = xprintf("%s; rolled back: site %s is as it was before",
-			      cause, r->plan.site);
+		msg = xprintf("%s; rolled back: site %s is as it was before%s",
+			      cause, r->plan.site, note ? note : "");
+	free(note);
 	return conclude(out, r, ret < 0, msg);
 }
 
@@ -760,7 +784,21 @@ static int commit(struct run *r)
 	int ret;
 
 	ns_time_iso(at, ns_now());
-	if (r->db) {
+	if (r->db && r->plan.tx_none) {
+		/* durable before the first statement that commits on its
+		 * own: from here a failure or a crash rolls the database
+		 * back, though the commit point has not passed */
+		ret = ns_journal_mark(r->journal, NS_J_AUTOCOMMIT,
+				      "the deploy SQL runs outside a "
+				      "transaction");
+		if (ret < 0)
+			return ret;
+		r->unshielded = 1;
+		ret = r->db->ops->deploy_none(r->db, r->t->deploy_sql,
+					      r->t->verify_sql, &row);
+		if (ret < 0)
+			return ret;
+	} else if (r->db) {
 		ret = r->db->ops->deploy(r->db, r->t->deploy_sql,
 					 r->t->verify_sql, &row);
 		if (ret < 0)
@@ -791,7 +829,8 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		goto done;
 	}
 	ret = prepare(&r, ctx, site->label);
-	if (!ret && site->archive_dump && r.db)
+	/* transaction = none: the dump is what its rollback restores */
+	if (!ret && (site->archive_dump || r.plan.tx_none) && r.db)
 		ret = ns_target_dump(r.db, t->deploy_sql, r.rundir);
 	if (!ret) {
 		ret = stage(&r);
@@ -817,6 +856,8 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		ret = finish(out, &r, NS_OUT_REFUSED, NS_ERROR, cause);
 	else if (refuse)
 		ret = discard(out, &r, cause);
+	else if (r.unshielded)
+		ret = roll_back(out, &r, cause);
 	else
 		ret = undo(out, &r, cause);
 	free(cause);
@@ -932,7 +973,8 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
 		goto done;
 	}
 	ret = load_run(&r, j.rundir, j.path);
-	if (ret == 0 && r.db && j.state == NS_J_PREPARED)
+	if (ret == 0 && r.db &&
+	    (j.state == NS_J_PREPARED || j.state == NS_J_AUTOCOMMIT))
 		ret = r.db->ops->row_exists(r.db, r.plan.enhancement,
 					    r.plan.revision, &row);
 	if (ret < 0) {
@@ -947,6 +989,11 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
 		ret = roll_back(out, &r, j.note ? j.note : "interrupted");
 	else if (j.state == NS_J_PREPARED && !row)
 		ret = undo(out, &r, "interrupted before the commit point");
+	else if (j.state == NS_J_AUTOCOMMIT && !row)
+		ret = roll_back(out, &r,
+				"interrupted while the deploy SQL ran "
+				"outside a transaction, before the commit "
+				"point");
 	else
 		ret = forward(out, &r);
 done:
