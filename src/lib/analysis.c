@@ -495,14 +495,52 @@ static void check_instructions(struct ctx *x)
 		    "nothing to the operator");
 }
 
+/* transaction = none gives up the deploy's atomicity: only PostgreSQL
+ * sites (whose touched tables the archive dumps) can make up for it, and
+ * only a statement that cannot run in a transaction is worth it */
+static void check_none_mode(struct ctx *x, size_t needed)
+{
+	struct ns_finding *f = NULL;
+
+	if (!x->pkg->has_deploy) {
+		add(x->a, "TRANSACTION-NONE", 0,
+		    "transaction = none, but there is no sql/deploy.sql: the "
+		    "key changes nothing");
+		return;
+	}
+	if (!needed)
+		add(x->a, "TRANSACTION-NONE", 0,
+		    "transaction = none, but no statement needs it: the "
+		    "deploy SQL gives up its atomicity for nothing; remove "
+		    "the key from enhancement.ini");
+	for (size_t i = 0; i < x->env->sites_nr; i++) {
+		const struct ns_site *s = &x->env->sites[i];
+		const struct ns_manifest *m = &x->pkg->manifest;
+
+		if (!ns_site_wanted(s, m->sites, m->sites_nr) || !s->database ||
+		    strncmp(s->database, "sqlite:", 7))
+			continue;
+		if (!f)
+			f = add(x->a, "TRANSACTION-NONE", 1,
+				"transaction = none needs a PostgreSQL "
+				"database (whose touched tables the archive "
+				"dumps); these sites of %s have SQLite",
+				x->env->name);
+		item(f, s->name);
+	}
+}
+
 /* each statement of the SQL scripts that cannot run inside the
- * migration's one transaction */
+ * migration's one transaction: refused, unless the enhancement declares
+ * transaction = none, which runs them outside it */
 static int check_transaction(struct ctx *x)
 {
 	static const char *const scripts[] = { "sql/deploy.sql",
 					       "sql/revert.sql" };
+	int none = x->pkg->manifest.transaction == NS_TX_NONE;
 	json_t *row = NULL;
 	const char *store;
+	size_t needed = 0;
 	int ret;
 
 	ret = ns_registry_query_row(x->r, &row,
@@ -518,14 +556,33 @@ static int check_transaction(struct ctx *x)
 		if ((ret = read_member(&sql, store, scripts[k])) < 0 || !sql)
 			continue;
 		ns_sql_no_transaction(&v, &n, sql);
+		needed += n;
 		for (size_t i = 0; i < n; i++) {
 			char *where;
 
-			f = add(x->a, "NO-TRANSACTION", 1,
-				"%s:%s cannot run inside the migration's "
-				"transaction, whose COMMIT is its commit "
-				"point; run it outside nightshift",
-				scripts[k], v[i]);
+			if (none)
+				f = add(x->a, "NO-TRANSACTION", 0,
+					"%s:%s cannot run inside a "
+					"transaction; with transaction = none "
+					"the statements run one by one outside "
+					"one, each committed on its own, the "
+					"archive holds a pg_dump of the "
+					"touched tables, and a rollback runs "
+					"sql/revert.sql and restores those "
+					"tables from the dump",
+					scripts[k], v[i]);
+			else
+				f = add(x->a, "NO-TRANSACTION", 1,
+					"%s:%s cannot run inside the "
+					"migration's transaction, whose COMMIT "
+					"is its commit point; declare "
+					"transaction = none in "
+					"enhancement.ini's [enhancement] to "
+					"run the deploy outside a transaction "
+					"(restored from a pg_dump on "
+					"rollback), or run it outside "
+					"nightshift",
+					scripts[k], v[i]);
 			v[i][strcspn(v[i], ":")] = '\0';
 			where = xprintf("%s:%s", scripts[k], v[i]);
 			item(f, where);
@@ -534,6 +591,8 @@ static int check_transaction(struct ctx *x)
 		ns_sql_objects_free(v);
 		free(sql);
 	}
+	if (!ret && store && none)
+		check_none_mode(x, needed);
 	json_decref(row);
 	return ret;
 }
