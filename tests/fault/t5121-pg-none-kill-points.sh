@@ -1,0 +1,178 @@
+#!/bin/bash
+# Kill points for transaction = none against a PostgreSQL site: the
+# process is killed with SIGKILL (NIGHTSHIFT_CRASH_AT=N) at the journal's
+# AUTOCOMMIT record, before each deploy statement (each committed on its
+# own, CREATE INDEX CONCURRENTLY among them), the verify SQL, the
+# nightshift_changes row and COMMIT, and at the step after COMMIT; then
+# in a run whose verify SQL fails after the autocommitted deploy, at each
+# step of its rollback (every revert statement, pg_restore of the archived
+# dump, the files). For a kill in the middle of the deploy, recovery —
+# which runs the revert SQL and the restore — is killed at each of its own
+# steps as well. After `recover` the site — files and the database's
+# canonical dump — is exactly its state before or after, the registry
+# agrees, and a second recover changes nothing. NS_FULL=1 kills at every
+# step instead.
+. "$(dirname "$0")/../e2e/lib.sh"
+pg_start || pg_bail
+# psql's notices (DROP TABLE IF EXISTS … skipping) are not the test's output
+export PGOPTIONS="-c client_min_messages=warning"
+TPL=$T/tpl
+export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+
+scene() { # ok|fail
+	rm -rf "$T/site" "$T/home"
+	mkdir -p "$T/site/root/lib" "$T/site/root/old"
+	echo "tax = 19" >"$T/site/root/lib/tax.conf"
+	echo "legacy" >"$T/site/root/old/legacy.txt"
+	ns_home
+	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
+	reset_db
+	make_pkg "$T/pkg" "kill points, no transaction"
+	echo "transaction = none" >>"$T/pkg/enhancement.ini"
+	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
+	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
+	echo "fresh" >"$T/pkg/files/new/a.txt"
+	printf '[files]\ndelete = old/legacy.txt\n' >>"$T/pkg/enhancement.ini"
+	cat >"$T/pkg/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
+UPDATE customers SET discount = 5 WHERE id = 1;
+CREATE INDEX CONCURRENTLY customers_discount ON customers(discount);
+CREATE TABLE coupons(code text PRIMARY KEY, pct int);
+INSERT INTO coupons VALUES ('XMAS', 10);
+SQL
+	cat >"$T/pkg/sql/revert.sql" <<'SQL'
+DROP TABLE coupons;
+DROP INDEX CONCURRENTLY customers_discount;
+ALTER TABLE customers DROP COLUMN discount;
+SQL
+	if [ "$1" = fail ]; then
+		echo "SELECT count(*) FROM coupons WHERE pct > 50;" >"$T/pkg/sql/verify.sql"
+	else
+		echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
+	fi
+	"$NS" submit "$T/pkg" >/dev/null || exit 1
+	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
+	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
+	rm -rf "$TPL"
+	mkdir -p "$TPL"
+	cp -a "$T/site" "$T/home" "$TPL/"
+}
+
+# the database as before: what the scene made, made again (one psql is
+# much quicker than a new database from a template)
+reset_db() {
+	pg_q "DROP TABLE IF EXISTS coupons, nightshift_changes, customers;
+	      CREATE TABLE customers(id int PRIMARY KEY, name text);
+	      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+}
+
+reset() {
+	cd "$T" || exit 1
+	rm -rf "$T/site" "$T/home"
+	cp -a "$TPL/site" "$TPL/home" "$T/"
+	reset_db
+	cd "$T/home" || exit 1
+}
+
+site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
+registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"; }
+leftovers() {
+	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
+	find "$T/home/journal" -name '*.jnl' -print
+}
+
+# the kill points worth a database's while: each SQL statement, the
+# restore of the dump, the step before each of them (the AUTOCOMMIT record
+# among them) and the step after a COMMIT, from step FROM on (NS_FULL:
+# every step)
+points() { # TRACE-FILE [FROM]
+	if [ -n "${NS_FULL:-}" ]; then cut -d' ' -f1 "$1"; return; fi
+	awk -v from="${2:-1}" '
+	     function db(w) { return w == "sql" || w == "BEGIN" || w == "COMMIT" ||
+	                      w == "nightshift_changes" || w == "pg_restore" }
+	     { n[NR] = $1; w[NR] = $2 }
+	     END { for (i = 1; i <= NR; i++) if (n[i] >= from &&
+	           (db(w[i]) || (i < NR && db(w[i + 1])) || (i > 1 && w[i - 1] == "COMMIT")))
+	           print n[i] }' "$1"
+}
+
+check_point() { # kind N [M]
+	local kind=$1 n=$2 m=${3:-} state rs rrc
+	reset
+	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
+	[ $? -eq 137 ] || { echo "run-not-killed-at-$n"; return; }
+	if [ -n "$m" ]; then
+		{ (NIGHTSHIFT_CRASH_AT=$m exec "$NS" recover) >/dev/null 2>&1; } 2>/dev/null
+		[ $? -eq 137 ] || { echo "recover-not-killed-at-$m"; return; }
+	fi
+	"$NS" recover >/dev/null 2>"$T/rec.err"
+	rrc=$?
+	state=$(site_state)
+	rs=$(registry_state)
+	if [ "$state" != "$BEFORE" ] && [ "$state" != "$AFTER" ]; then echo "inconsistent-site"; return; fi
+	if [ "$kind" = fail ] && [ "$state" != "$BEFORE" ]; then echo "failed-run-not-rolled-back"; return; fi
+	[ -z "$(leftovers)" ] || { echo "leftovers:$(leftovers | tr '\n' ' ')"; return; }
+	[ "$rrc" -le 1 ] || { echo "recover-exit-$rrc:$(cat "$T/rec.err")"; return; }
+	[ "$state" = "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] && [ "$rs" != migrated ] && { echo "registry-says-$rs-site-after"; return; }
+	[ "$state" = "$BEFORE" ] && [ "$rs" = migrated ] && { echo "registry-says-migrated-site-before"; return; }
+	[ "$rs" = migrating ] && { echo "registry-still-migrating"; return; }
+	"$NS" recover >/dev/null 2>&1
+	[ "$(site_state)" = "$state" ] || { echo "second-recover-changed-site"; return; }
+}
+
+matrix() { # kind
+	local kind=$1 bad=0 total=0 n m why from mid
+	scene "$kind"
+	reset
+	BEFORE=$(site_state)
+	rm -f "$T/trace"
+	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" window run --now >/dev/null 2>&1
+	AFTER=$(site_state)
+	if [ "$kind" = ok ]; then
+		[ "$BEFORE" != "$AFTER" ] && ok "$kind: the run changes the site" ||
+			not_ok "$kind: the run changes the site"
+	else
+		is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
+		is "$(grep -c ' pg_restore$' "$T/trace")" 1 "$kind: the rollback restores the archived dump"
+	fi
+	is "$(grep -c ' COMMIT$' "$T/trace")" "$([ "$kind" = ok ] && echo 1 || echo 0)" \
+		"$kind: $([ "$kind" = ok ] && echo "one COMMIT, the commit point" || echo "no COMMIT: the verify SQL fails before it")"
+	# the failing run's deploy is the good run's: its own points are
+	# those of the rollback (NS_FULL: all)
+	from=1
+	# (five deploy statements, then the verify SQL: its rollback follows)
+	[ "$kind" = fail ] && from=$(awk '$2 == "sql" && ++k == 6 { print $1 + 1; exit }' "$T/trace")
+	for n in $(points "$T/trace" "${from:-1}"); do
+		total=$((total + 1))
+		why=$(check_point "$kind" "$n")
+		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n ($(sed -n "${n}p" "$T/trace")): $why"; }
+	done
+	KP_TOTAL=$((KP_TOTAL + total)) KP_BAD=$((KP_BAD + bad))
+	is "$bad" 0 "$kind: each of $total kill points recovers to exactly before or after"
+	[ "$kind" = ok ] || return 0
+	# killed at the third deploy statement (CREATE INDEX CONCURRENTLY;
+	# two have committed), then recovery (revert SQL, pg_restore) killed
+	# at each of its steps
+	mid=$(awk '$2 == "sql" && ++k == 3 { print $1; exit }' "$T/trace")
+	reset
+	{ (NIGHTSHIFT_CRASH_AT=$mid exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
+	rm -f "$T/rtrace"
+	NIGHTSHIFT_STEPS_TRACE=$T/rtrace "$NS" recover >/dev/null 2>&1
+	is "$(site_state)" "$BEFORE" "$kind: killed in the middle of the deploy, recover rolls the database back"
+	is "$(grep -c ' pg_restore$' "$T/rtrace")" 1 "… restoring the archived dump"
+	bad=0 total=0
+	for m in $(points "$T/rtrace"); do
+		total=$((total + 1))
+		why=$(check_point fail "$mid" "$m")
+		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at deploy statement $mid, recovery killed at $m: $why"; }
+	done
+	KP_TOTAL=$((KP_TOTAL + total)) KP_BAD=$((KP_BAD + bad))
+	like "$total" '^[1-9]' "$kind: the recovery runs the revert SQL and the restore ($total kill points)"
+	is "$bad" 0 "$kind: recovery killed at each of its $total steps still ends at before"
+}
+
+KP_TOTAL=0 KP_BAD=0
+matrix ok
+matrix fail
+echo "# matrix: $KP_TOTAL kill points, $KP_BAD inconsistent"
+done_testing
