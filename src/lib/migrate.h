@@ -11,6 +11,12 @@
  *   transaction; files only: journal COMMITTED) → apply (APPLIED) →
  *   verify commands → DONE.
  *
+ * transaction = none (PostgreSQL): the journal records AUTOCOMMIT before
+ * the deploy statements run one by one, each committed on its own; then
+ * verify SQL + row are the commit point. From AUTOCOMMIT on, a failure, a
+ * crash or a backout rolls the database back whatever part of the deploy
+ * ran: revert statements one by one, then the archived pg_dump restored.
+ *
  * Before the commit point a failure discards the staging: nothing changed.
  * After it, revert SQL + restore from the archive (ROLLING_BACK,
  * ROLLED_BACK); if that fails the site is BLOCKED. Recovery reads only the
