@@ -709,7 +709,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 		argv[argc++] = "--table";
 		argv[argc++] = tables[i];
 	}
-	if (ns_step("write") < 0) {
+	if (ns_step("pg_dump") < 0) {
 		ns_error_set("cannot archive the database into '%s': %s", dest,
 			     strerror(errno));
 		ret = NS_ERROR;

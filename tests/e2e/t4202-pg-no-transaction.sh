@@ -7,7 +7,8 @@
 # SQL that fails after the autocommitted deploy rolls the database back
 # from the revert SQL and the dump: canonical dump and files as before,
 # exit 1, a notice. A manual rollback puts the database back the same
-# way. A bad value of the key is refused at submit (exit 3, file:line);
+# way. A pg_dump that fails stops the run before any change. A bad value
+# of the key is refused at submit (exit 3, file:line);
 # on a SQLite site the mode is a blocking finding.
 . "$(dirname "$0")/lib.sh"
 
@@ -86,7 +87,9 @@ TRIG=$(find "$T/home/spool" -name "ENH-$n-r1.trigger")
 is "$(python3 -c 'import json,sys,tarfile
 print(json.load(tarfile.open(sys.argv[1]).extractfile("TRIGGER.json"))["transaction"])' "$TRIG")" \
 	none "the trigger carries transaction: none"
+export NIGHTSHIFT_STEPS_TRACE=$T/trace
 ns window run --now
+unset NIGHTSHIFT_STEPS_TRACE
 is "$rc" 0 "the migration succeeds: exit 0"
 is "$(pg_q "SELECT indisvalid FROM pg_index WHERE indexrelid = 'customers_name'::regclass")" t \
 	"the index exists, built concurrently and valid"
@@ -106,6 +109,23 @@ is "$(grep -E -o '^(PREPARED|AUTOCOMMIT|COMMITTED|DONE)' "$(find "$T/home/archiv
 ns rollback "ENH-$n" --env model --reason "defect"
 is "$rc" 0 "rollback: exit 0"
 is "$(state)" "$BEFORE" "after the manual rollback files and database are exactly as before"
+
+# ---- the dump fails: nothing changes --------------------------------------
+# (an I/O error injected where pg_dump would run, the step the traced run
+# above took for it)
+pkg "$T/p6" "no dump" none
+submit "$T/p6"
+"$NS" schedule "ENH-$n" --env model >/dev/null 2>&1
+export NIGHTSHIFT_FAIL_AT=$(awk '$2 == "pg_dump" { print $1; exit }' "$T/trace"):EIO
+ns window run --now
+unset NIGHTSHIFT_FAIL_AT
+is "$rc" 1 "the archive's pg_dump fails: exit 1"
+like "$err" "cannot archive the database into '.*/database\.pgdump': Input/output error.*nothing was changed" \
+	"… saying so, and that nothing was changed"
+is "$(state)" "$BEFORE" "files and database as before"
+is "$(state_of "ENH-$n")" scheduled "the environment's fault: the enhancement stays scheduled"
+ns withdraw "ENH-$n" --reason "no dump, no run"
+is "$rc:$(state_of "ENH-$n")" 0:withdrawn "withdrawn, so that it does not run in the next window"
 
 # ---- a failing verify SQL after the autocommitted deploy ------------------
 pkg "$T/p3" "verify fails" none
