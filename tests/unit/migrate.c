@@ -303,6 +303,9 @@ struct enh {
 	const char *base; /* app/main.txt's base hash */
 };
 
+/* set by the one test whose enhancement declares transaction = none */
+static int build_tx_none;
+
 /* package dir → store tar → trigger file; 0 or an error code. Used in
  * forked children too, so no cmocka asserts. */
 static int build(const struct fx *fx, const char *name, const struct enh *e,
@@ -317,9 +320,10 @@ static int build(const struct fx *fx, const char *name, const struct enh *e,
 	char *store = xprintf("%s/%s.tar", fx->spool, name);
 	int r = 0;
 
-	p = xprintf("[enhancement]\ntitle = Rounding\n"
+	p = xprintf("[enhancement]\ntitle = Rounding\n%s"
 		    "[files]\ndelete = old.txt\nbase = app/main.txt %s\n"
 		    "%s%s%s",
+		    build_tx_none ? "transaction = none\n" : "",
 		    e->base ? e->base : MAIN_OLD_SHA,
 		    e->verify_cmd ? "[verify]\ncommand = " : "",
 		    e->verify_cmd ? e->verify_cmd : "",
@@ -846,6 +850,31 @@ static void test_sql_needs_a_database(void **state)
 	assert_int_equal(ns_migrate_site(&o, &t, &site, &fx->ctx), NS_EINVALID);
 	assert_int_equal(o.kind, NS_OUT_REFUSED);
 	assert_error_has(o.message, "no database");
+	assert_null(o.rundir);
+	assert_false(tu_exists(fx->archive));
+	assert_target_is_before(fx);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
+/* transaction = none rolls back from a pg_dump of the touched tables:
+ * a SQLite site refuses it before anything is written */
+static void test_none_refused_on_sqlite(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+
+	build_tx_none = 1;
+	load(fx, "none", &e, &t);
+	build_tx_none = 0;
+	assert_int_equal(t.manifest.transaction, NS_TX_NONE);
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+			 NS_EINVALID);
+	assert_int_equal(o.kind, NS_OUT_REFUSED);
+	assert_error_has(o.message, "transaction = none needs a PostgreSQL "
+				    "database; site 'demo/model' has sqlite:");
 	assert_null(o.rundir);
 	assert_false(tu_exists(fx->archive));
 	assert_target_is_before(fx);
@@ -1395,6 +1424,7 @@ int main(void)
 		T(test_success),
 		T(test_files_only),
 		T(test_sql_needs_a_database),
+		T(test_none_refused_on_sqlite),
 		T(test_deploy_sql_fails),
 		T(test_verify_sql_false),
 		T(test_verify_command_fails),
