@@ -311,6 +311,11 @@ static void test_round_trip(void **state)
 	assert_int_equal(t.manifest.deletes_nr, 1);
 	assert_string_equal(t.manifest.deletes[0], "old/report.txt");
 	assert_string_equal(t.manifest.verify_command, "test -f lib/a.txt");
+	/* the transaction mode, as the manifest says (the default) */
+	assert_int_equal(t.manifest.transaction, NS_TX_SINGLE);
+	assert_string_equal(
+		json_string_value(json_object_get(t.json, "transaction")),
+		"single");
 
 	ns_trigger_release(&t);
 	assert_null(t.json);
@@ -651,6 +656,13 @@ static void test_tamper_json_other(void **state)
 	mems_read(&ms, fx->trigger);
 	rewrite_json(&ms, "revision", json_null());
 	load_refused(fx, &ms, "revision");
+
+	/* a transaction mode the payload's enhancement.ini does not say */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "transaction", json_string("none"));
+	load_refused(fx, &ms,
+		     "TRIGGER.json: transaction 'none' disagrees with "
+		     "payload/enhancement.ini (transaction = single)");
 
 	/* members not an array */
 	mems_read(&ms, fx->trigger);
