@@ -24,9 +24,11 @@
 #include <fcntl.h>
 #include <glob.h>
 #include <libpq-fe.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -658,6 +660,9 @@ static int run_tool(const char *tool, char **argv, const char *log,
 		return NS_ERROR;
 	}
 	if (pid == 0) {
+		/* a nightshift killed mid-restore must not leave its
+		 * pg_restore racing the recovery's own */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 		if (fd < 0)
 			_exit(126);
