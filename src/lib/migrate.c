@@ -692,9 +692,8 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 	if (!ret)
 		ret = ns_archive_restore(&r->plan, &r->root, r->rundir);
 	if (failed)
-		note = xprintf(" (%d statement%s of sql/revert.sql failed, "
-			       "the tables were restored from the dump: see "
-			       "%s/revert.log)",
+		note = xprintf(" (%d statement%s of sql/revert.sql failed "
+			       "and the rollback went on: see %s/revert.log)",
 			       failed, failed == 1 ? "" : "s", r->rundir);
 	if (ret < 0)
 		msg = xprintf("%s; ROLLBACK FAILED: %s — site %s is blocked "

@@ -136,7 +136,7 @@ submit "$T/p3"
 "$NS" schedule "ENH-$n" --env model >/dev/null 2>&1
 ns window run --now
 is "$rc" 1 "verify SQL false after the autocommitted deploy: exit 1"
-like "$err" "sql/verify\.sql:1: verification returned false.*rolled back: site demo/model is as it was before \(1 statement of sql/revert\.sql failed, the tables were restored from the dump" \
+like "$err" "sql/verify\.sql:1: verification returned false.*rolled back: site demo/model is as it was before \(1 statement of sql/revert\.sql failed and the rollback went on: see .*/revert\.log\)" \
 	"… naming the cause, the rollback and the revert statement that failed"
 is "$(state)" "$BEFORE" "canonical dump of the database and the files equal to before"
 is "$(state_of "ENH-$n")" rolled-back "returned to the developer"
