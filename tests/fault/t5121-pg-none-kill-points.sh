@@ -99,8 +99,9 @@ points() { # TRACE-FILE [FROM]
 check_point() { # kind N [M]
 	local kind=$1 n=$2 m=${3:-} state rs rrc
 	reset
-	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-	[ $? -eq 137 ] || { echo "run-not-killed-at-$n"; return; }
+	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>"$T/run.err"; } 2>/dev/null
+	rrc=$?
+	[ $rrc -eq 137 ] || { echo "run-not-killed-at-$n (exit $rrc: $(tail -n 2 "$T/run.err" | tr '\n' ' '))"; return; }
 	if [ -n "$m" ]; then
 		{ (NIGHTSHIFT_CRASH_AT=$m exec "$NS" recover) >/dev/null 2>&1; } 2>/dev/null
 		[ $? -eq 137 ] || { echo "recover-not-killed-at-$m"; return; }
