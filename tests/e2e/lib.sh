@@ -201,6 +201,26 @@ pg_bail() {
 	exit 1
 }
 pg_q() { psql -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
+# the scene of the PostgreSQL tests: a home (ns_home) whose site has the
+# root R=$T/site/root with lib/tax.conf and the database PGURL holding
+# customers (ann, bob); pg_customers makes that table again
+pg_customers() {
+	pg_q "SET client_min_messages = warning;
+	      DROP TABLE IF EXISTS coupons, nightshift_changes, customers;
+	      CREATE TABLE customers(id int PRIMARY KEY, name text);
+	      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+}
+pg_scene() {
+	pg_start || pg_bail
+	ns_home
+	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
+	R=$T/site/root
+	mkdir -p "$R/lib"
+	echo "tax = 19" >"$R/lib/tax.conf"
+	pg_customers
+}
+# the site as it is: tree hash and the canonical dump's hash
+pg_site_state() { echo "$(tree_hash "$R") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
 pg_dump_canon() {
 	pg_dump --schema-only --no-owner --no-privileges "$PGURL" |
 		grep -Ev '^(--|\\restrict|\\unrestrict|$)'

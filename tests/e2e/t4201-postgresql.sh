@@ -10,16 +10,8 @@
 # scheduled, which then migrates once the lock is free.
 . "$(dirname "$0")/lib.sh"
 
-pg_start || pg_bail
-ns_home
-sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
-R=$T/site/root
-mkdir -p "$R/lib"
-echo "tax = 19" >"$R/lib/tax.conf"
-pg_q "CREATE TABLE customers(id int PRIMARY KEY, name text);
-      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+pg_scene
 
-state() { echo "$(tree_hash "$R") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
 state_of() {
 	"$NS" status "$1" --json 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
@@ -48,11 +40,11 @@ run() { # PKGDIR → ENH-n submitted, approved, scheduled and run
 }
 expect_rollback() { # PKGDIR NAME MESSAGE-REGEX
 	local before
-	before=$(state)
+	before=$(pg_site_state)
 	run "$1"
 	is "$rc" 1 "$2: exit 1"
 	like "$err" "$3" "$2: the message names the cause"
-	is "$(state)" "$before" "$2: files and database byte-identical to before"
+	is "$(pg_site_state)" "$before" "$2: files and database byte-identical to before"
 	is "$(state_of "ENH-$n")" rolled-back "$2: returned to the developer"
 }
 
@@ -88,7 +80,7 @@ is "$(pg_q "SELECT to_regclass('nightshift_changes') IS NULL")" t \
 	"no nightshift_changes table is left by the rolled-back runs (it did not exist before)"
 
 # ---- success, then a manual rollback -------------------------------------
-BEFORE=$(state)
+BEFORE=$(pg_site_state)
 createdb -T app expect
 psql -X -q -1 -v ON_ERROR_STOP=1 -d expect -f "$T/p3/sql/deploy.sql"
 cp -a "$R" "$T/expect-root"
@@ -112,7 +104,7 @@ is "$(psql -X -A -t -d restored -c "SELECT * FROM customers ORDER BY id" | tr '\
 	"archive-dump: the archive holds a pg_dump of the touched table as it was before"
 ns rollback "ENH-$n" --env model --reason "defect"
 is "$rc" 0 "rollback: exit 0"
-is "$(state)" "$BEFORE" "after the rollback files and database are byte-identical to before"
+is "$(pg_site_state)" "$BEFORE" "after the rollback files and database are byte-identical to before"
 
 # ---- two window runs at once ---------------------------------------------
 pkg "$T/p5" "slow"
@@ -131,7 +123,7 @@ is "$?" 0 "the first run migrates"
 is "$(pg_q "SELECT count(*) FROM customers WHERE id = 3"):$(pg_q "SELECT enhancement FROM nightshift_changes")" \
 	"1:ENH-$n" "the row is in once, recorded once"
 ns rollback "ENH-$n" --env model --reason "again"
-is "$(state)" "$BEFORE" "rolled back again"
+is "$(pg_site_state)" "$BEFORE" "rolled back again"
 
 # ---- another machine holds the site's advisory lock ----------------------
 KEY=$(python3 -c 'import hashlib; print(int(hashlib.sha256(b"nightshift site demo/model").hexdigest()[:16], 16) & 0x7fffffffffffffff)')
@@ -148,7 +140,7 @@ done
 ns window run --now
 is "$rc" 4 "the site's pg_advisory_lock held by another session: exit 4"
 like "$err" "locked by another nightshift \(pg_advisory_lock $KEY is held\)" "… naming the lock"
-is "$(state)" "$BEFORE" "nothing changed"
+is "$(pg_site_state)" "$BEFORE" "nothing changed"
 is "$(state_of "ENH-$n")" scheduled "the enhancement stays scheduled for the next window"
 kill "$HOLDER"
 wait "$HOLDER" 2>/dev/null

@@ -12,17 +12,9 @@
 # on a SQLite site the mode is a blocking finding.
 . "$(dirname "$0")/lib.sh"
 
-pg_start || pg_bail
 export PGOPTIONS="-c client_min_messages=warning"
-ns_home
-sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
-R=$T/site/root
-mkdir -p "$R/lib"
-echo "tax = 19" >"$R/lib/tax.conf"
-pg_q "CREATE TABLE customers(id int PRIMARY KEY, name text);
-      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
+pg_scene
 
-state() { echo "$(tree_hash "$R") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
 state_of() {
 	"$NS" status "$1" --json 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
@@ -61,7 +53,7 @@ like "$err" "enhancement\.ini:4: \[enhancement\] transaction: expected single or
 	"… naming the file, the line and the key"
 
 # ---- without the key: refused --------------------------------------------
-BEFORE=$(state)
+BEFORE=$(pg_site_state)
 pkg "$T/p1" "concurrently, single"
 submit "$T/p1"
 ns analyze "ENH-$n" --env model
@@ -108,7 +100,7 @@ is "$(grep -E -o '^(PREPARED|AUTOCOMMIT|COMMITTED|DONE)' "$(find "$T/home/archiv
 # ---- manual rollback ------------------------------------------------------
 ns rollback "ENH-$n" --env model --reason "defect"
 is "$rc" 0 "rollback: exit 0"
-is "$(state)" "$BEFORE" "after the manual rollback files and database are exactly as before"
+is "$(pg_site_state)" "$BEFORE" "after the manual rollback files and database are exactly as before"
 
 # ---- the dump fails: nothing changes --------------------------------------
 # (an I/O error injected where pg_dump would run, the step the traced run
@@ -122,7 +114,7 @@ unset NIGHTSHIFT_FAIL_AT
 is "$rc" 1 "the archive's pg_dump fails: exit 1"
 like "$err" "cannot archive the database into '.*/database\.pgdump': Input/output error.*nothing was changed" \
 	"… saying so, and that nothing was changed"
-is "$(state)" "$BEFORE" "files and database as before"
+is "$(pg_site_state)" "$BEFORE" "files and database as before"
 is "$(state_of "ENH-$n")" scheduled "the environment's fault: the enhancement stays scheduled"
 ns withdraw "ENH-$n" --reason "no dump, no run"
 is "$rc:$(state_of "ENH-$n")" 0:withdrawn "withdrawn, so that it does not run in the next window"
@@ -138,7 +130,7 @@ ns window run --now
 is "$rc" 1 "verify SQL false after the autocommitted deploy: exit 1"
 like "$err" "sql/verify\.sql:1: verification returned false.*rolled back: site demo/model is as it was before \(1 statement of sql/revert\.sql failed and the rollback went on: see .*/revert\.log\)" \
 	"… naming the cause, the rollback and the revert statement that failed"
-is "$(state)" "$BEFORE" "canonical dump of the database and the files equal to before"
+is "$(pg_site_state)" "$BEFORE" "canonical dump of the database and the files equal to before"
 is "$(state_of "ENH-$n")" rolled-back "returned to the developer"
 is "$(notices "ENH-$n" rolled-back)" 1 "a rolled-back notice is in the outbox"
 like "$(cat "$(find "$T/home/archive" -path "*ENH-$n-*" -name revert.log)")" \
@@ -155,7 +147,7 @@ submit "$T/p4"
 ns window run --now
 is "$rc" 1 "a deploy statement failing after two committed ones: exit 1"
 like "$err" 'sql/deploy\.sql:3: ERROR 42P01 relation "nosuch" does not exist' "… naming it"
-is "$(state)" "$BEFORE" "the committed statements are undone: database and files as before"
+is "$(pg_site_state)" "$BEFORE" "the committed statements are undone: database and files as before"
 
 # ---- the mode for nothing; the mode on SQLite ------------------------------
 make_pkg "$T/p5" "none for nothing"

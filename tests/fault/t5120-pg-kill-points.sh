@@ -8,6 +8,8 @@
 # After `recover` the site — files and the database's canonical dump — is
 # exactly its state before or after, the registry agrees, and a second
 # recover changes nothing. NS_FULL=1 kills at every step instead.
+# (functions only; lib.sh leaves the directory $0 is relative to)
+. "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 
 pg_start || pg_bail
@@ -25,7 +27,7 @@ scene() { # ok|fail
 	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
 	[ "$1" = fail ] &&
 		sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = test -f no-such-file|" nightshift.conf
-	reset_db
+	pg_customers
 	make_pkg "$T/pkg" "kill points"
 	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
 	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
@@ -48,29 +50,6 @@ SQL
 	rm -rf "$TPL"
 	mkdir -p "$TPL"
 	cp -a "$T/site" "$T/home" "$TPL/"
-}
-
-# the database as before: what the scene made, made again (one psql is
-# much quicker than a new database from a template)
-reset_db() {
-	pg_q "DROP TABLE IF EXISTS coupons, nightshift_changes, customers;
-	      CREATE TABLE customers(id int PRIMARY KEY, name text);
-	      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
-}
-
-reset() {
-	cd "$T" || exit 1
-	rm -rf "$T/site" "$T/home"
-	cp -a "$TPL/site" "$TPL/home" "$T/"
-	reset_db
-	cd "$T/home" || exit 1
-}
-
-site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
-registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"; }
-leftovers() {
-	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
 }
 
 # the kill points worth a database's while: each SQL statement and the

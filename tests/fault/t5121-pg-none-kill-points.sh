@@ -12,6 +12,8 @@
 # canonical dump — is exactly its state before or after, the registry
 # agrees, and a second recover changes nothing. NS_FULL=1 kills at every
 # step instead.
+# (functions only; lib.sh leaves the directory $0 is relative to)
+. "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 pg_start || pg_bail
 # psql's notices (DROP TABLE IF EXISTS … skipping) are not the test's output
@@ -26,7 +28,7 @@ scene() { # ok|fail
 	echo "legacy" >"$T/site/root/old/legacy.txt"
 	ns_home
 	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
-	reset_db
+	pg_customers
 	make_pkg "$T/pkg" "kill points, no transaction"
 	echo "transaction = none" >>"$T/pkg/enhancement.ini"
 	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
@@ -56,29 +58,6 @@ SQL
 	rm -rf "$TPL"
 	mkdir -p "$TPL"
 	cp -a "$T/site" "$T/home" "$TPL/"
-}
-
-# the database as before: what the scene made, made again (one psql is
-# much quicker than a new database from a template)
-reset_db() {
-	pg_q "DROP TABLE IF EXISTS coupons, nightshift_changes, customers;
-	      CREATE TABLE customers(id int PRIMARY KEY, name text);
-	      INSERT INTO customers VALUES (1, 'ann'), (2, 'bob');"
-}
-
-reset() {
-	cd "$T" || exit 1
-	rm -rf "$T/site" "$T/home"
-	cp -a "$TPL/site" "$TPL/home" "$T/"
-	reset_db
-	cd "$T/home" || exit 1
-}
-
-site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
-registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"; }
-leftovers() {
-	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
 }
 
 # the kill points worth a database's while: each SQL statement, the
