@@ -1240,13 +1240,39 @@ static void test_backout_archive_lost(void **state)
 	lost = xprintf("%s/files/0", o.rundir);
 	assert_int_equal(unlink(lost), 0);
 	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
-						fx->ctx.journal_dir,
-						"defect", 1),
+						fx->ctx.journal_dir, "defect",
+						1),
 			     0);
 	assert_int_equal(b.kind, NS_OUT_BLOCKED);
 	assert_error_has(b.message, "app/main.txt' is missing from the "
 				    "archive");
 	free(lost);
+	ns_outcome_release(&b);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
+/* the directory of a file that must come back is gone: the backout does
+ * not end quietly half done, it fails (the site is blocked) and says so */
+static void test_backout_directory_gone(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+	char *app = at(fx, "root/app");
+
+	load(fx, "dirgone", &e, &t);
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
+	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
+	assert_int_equal(tu_try_rm_rf(app), 0);
+	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
+						fx->ctx.journal_dir, "rejected",
+						0),
+			     0);
+	assert_int_equal(b.kind, NS_OUT_BLOCKED);
+	assert_error_has(b.message, "app/main.txt: its directory is gone");
+	free(app);
 	ns_outcome_release(&b);
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
@@ -1421,6 +1447,7 @@ int main(void)
 		T(test_crash_anywhere_recovers),
 		T(test_crash_during_rollback_recovers),
 		T(test_backout_archive_lost),
+		T(test_backout_directory_gone),
 		T(test_success),
 		T(test_files_only),
 		T(test_sql_needs_a_database),
