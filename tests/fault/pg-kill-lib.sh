@@ -3,6 +3,18 @@
 # point, the database made again as pg_scene made it (one psql is much
 # quicker than a new database from a template)
 
+# the scene's site: lib/tax.conf and old/legacy.txt below the root, a home
+# (ns_home) whose site database is PGURL, customers (ann, bob) in it
+pg_kill_site() {
+	rm -rf "$T/site" "$T/home"
+	mkdir -p "$T/site/root/lib" "$T/site/root/old"
+	echo "tax = 19" >"$T/site/root/lib/tax.conf"
+	echo "legacy" >"$T/site/root/old/legacy.txt"
+	ns_home
+	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
+	pg_customers
+}
+
 reset() {
 	cd "$T" || exit 1
 	rm -rf "$T/site" "$T/home"
@@ -16,31 +28,4 @@ registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancemen
 leftovers() {
 	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
 	find "$T/home/journal" -name '*.jnl' -print
-}
-
-# one kill point: the run killed at step N (and its recover at M), then a
-# recover; prints why the site is not exactly before or after, or nothing
-check_point() { # kind N [M]
-	local kind=$1 n=$2 m=${3:-} state rs rrc
-	reset
-	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>"$T/run.err"; } 2>/dev/null
-	rrc=$?
-	[ $rrc -eq 137 ] || { echo "run-not-killed-at-$n (exit $rrc: $(tail -n 2 "$T/run.err" | tr '\n' ' '))"; return; }
-	if [ -n "$m" ]; then
-		{ (NIGHTSHIFT_CRASH_AT=$m exec "$NS" recover) >/dev/null 2>&1; } 2>/dev/null
-		[ $? -eq 137 ] || { echo "recover-not-killed-at-$m"; return; }
-	fi
-	"$NS" recover >/dev/null 2>"$T/rec.err"
-	rrc=$?
-	state=$(site_state)
-	rs=$(registry_state)
-	if [ "$state" != "$BEFORE" ] && [ "$state" != "$AFTER" ]; then echo "inconsistent-site"; return; fi
-	if [ "$kind" = fail ] && [ "$state" != "$BEFORE" ]; then echo "failed-run-not-rolled-back"; return; fi
-	[ -z "$(leftovers)" ] || { echo "leftovers:$(leftovers | tr '\n' ' ')"; return; }
-	[ "$rrc" -le 1 ] || { echo "recover-exit-$rrc:$(cat "$T/rec.err")"; return; }
-	[ "$state" = "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] && [ "$rs" != migrated ] && { echo "registry-says-$rs-site-after"; return; }
-	[ "$state" = "$BEFORE" ] && [ "$rs" = migrated ] && { echo "registry-says-migrated-site-before"; return; }
-	[ "$rs" = migrating ] && { echo "registry-still-migrating"; return; }
-	"$NS" recover >/dev/null 2>&1
-	[ "$(site_state)" = "$state" ] || { echo "second-recover-changed-site"; return; }
 }

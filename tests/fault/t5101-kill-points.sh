@@ -6,6 +6,8 @@
 # exactly its state before or after the enhancement, with no staging or
 # temporary file left, the registry agreeing, and a second recover
 # changing nothing.
+# (functions only; lib.sh leaves the directory $0 is relative to)
+. "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 
 TPL=$T/tpl
@@ -81,45 +83,6 @@ measure() { # kind
 	NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" window run --now >/dev/null 2>&1
 	STEPS=$(cat "$T/steps")
 	AFTER=$(site_state)
-}
-
-# one kill point; echoes a word saying what went wrong, nothing when fine
-check_point() { # kind N [recover-crash-M]
-	local kind=$1 n=$2 m=${3:-} state st2 rs
-	reset
-	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-	# 137: killed by SIGKILL, the kill point was reached
-	[ $? -eq 137 ] || { echo "run-not-killed-at-$n"; return; }
-	if [ -n "$m" ]; then
-		{ (NIGHTSHIFT_CRASH_AT=$m exec "$NS" recover) >/dev/null 2>&1; } 2>/dev/null
-		[ $? -eq 137 ] || { echo "recover-not-killed-at-$m"; return; }
-	fi
-	"$NS" recover >/dev/null 2>"$T/rec.err"
-	local rrc=$?
-	state=$(site_state)
-	rs=$(registry_state)
-	if [ "$state" != "$BEFORE" ] && [ "$state" != "$AFTER" ]; then
-		echo "inconsistent-site"; return
-	fi
-	if [ "$kind" = fail ] && [ "$state" != "$BEFORE" ]; then
-		echo "failed-run-not-rolled-back"; return
-	fi
-	if [ -n "$(leftovers)" ]; then echo "leftovers:$(leftovers | tr '\n' ' ')"; return; fi
-	if [ "$rrc" -ne 0 ] && [ "$rrc" -ne 1 ]; then echo "recover-exit-$rrc:$(cat "$T/rec.err")"; return; fi
-	# the registry agrees with the site
-	if [ "$state" = "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] && [ "$rs" != migrated ]; then
-		echo "registry-says-$rs-site-after"; return
-	fi
-	if [ "$rs" = migrating ]; then
-		echo "registry-still-migrating"; return
-	fi
-	if [ "$state" = "$BEFORE" ] && [ "$rs" = migrated ]; then
-		echo "registry-says-migrated-site-before"; return
-	fi
-	"$NS" recover >/dev/null 2>&1
-	st2=$(site_state)
-	[ "$st2" = "$state" ] || { echo "second-recover-changed-site"; return; }
-	[ "$(registry_state)" = "$rs" ] || { echo "second-recover-changed-registry"; return; }
 }
 
 matrix() { # kind

@@ -9,6 +9,7 @@
 # exactly its state before or after, the registry agrees, and a second
 # recover changes nothing. NS_FULL=1 kills at every step instead.
 # (functions only; lib.sh leaves the directory $0 is relative to)
+. "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 
@@ -19,15 +20,9 @@ TPL=$T/tpl
 export NIGHTSHIFT_NOW=2026-12-01T23:00:00
 
 scene() { # ok|fail
-	rm -rf "$T/site" "$T/home"
-	mkdir -p "$T/site/root/lib" "$T/site/root/old"
-	echo "tax = 19" >"$T/site/root/lib/tax.conf"
-	echo "legacy" >"$T/site/root/old/legacy.txt"
-	ns_home
-	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
+	pg_kill_site
 	[ "$1" = fail ] &&
 		sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = test -f no-such-file|" nightshift.conf
-	pg_customers
 	make_pkg "$T/pkg" "kill points"
 	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
 	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"

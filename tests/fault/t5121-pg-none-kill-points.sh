@@ -13,6 +13,7 @@
 # agrees, and a second recover changes nothing. NS_FULL=1 kills at every
 # step instead.
 # (functions only; lib.sh leaves the directory $0 is relative to)
+. "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 pg_start || pg_bail
@@ -22,13 +23,7 @@ TPL=$T/tpl
 export NIGHTSHIFT_NOW=2026-12-01T23:00:00
 
 scene() { # ok|fail
-	rm -rf "$T/site" "$T/home"
-	mkdir -p "$T/site/root/lib" "$T/site/root/old"
-	echo "tax = 19" >"$T/site/root/lib/tax.conf"
-	echo "legacy" >"$T/site/root/old/legacy.txt"
-	ns_home
-	sed -i "s|database = sqlite:.*|database = $PGURL|" nightshift.conf
-	pg_customers
+	pg_kill_site
 	make_pkg "$T/pkg" "kill points, no transaction"
 	echo "transaction = none" >>"$T/pkg/enhancement.ini"
 	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
