@@ -71,10 +71,15 @@ const char *ns_manifest_base(const struct ns_manifest *m, const char *path);
 
 /*
  * A relative path below a target root: not empty, not absolute, no empty,
- * "." or ".." component, no NUL or newline, components of at most 255
- * bytes, the whole at most max_path bytes. On refusal sets the message
+ * "." or ".." component, UTF-8 without control characters (no newline,
+ * tab or escape), components of at most 255 bytes, the whole at most
+ * max_path bytes. On refusal sets the message
  * "WHAT: REASON" and returns NS_EINVALID.
  */
 int ns_path_check(const char *what, const char *path, size_t max_path);
+
+/* s for a message: control characters and bytes that are not UTF-8
+ * written \xNN; the caller frees it */
+char *ns_printable(const char *s);
 
 #endif

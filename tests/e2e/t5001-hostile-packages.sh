@@ -239,6 +239,19 @@ f|files/$(printf 'n%.0s' $(seq 1 300))|x
 EOF
 refused "tar: a name over 255 bytes" "$P/tname.tar" "name too long"
 
+# names are UTF-8 text without control characters: they go into
+# TRIGGER.json, the journal, logs and mail (and a terminal escape in a
+# message must not reach the operator's terminal)
+goodpkg "$P/dlatin1"
+echo "x" >"$P/dlatin1/files/caf$(printf '\351').txt"
+refused "dir: a file name not in UTF-8" "$P/dlatin1" 'caf\\xe9\.txt: not valid UTF-8'
+
+mktar "$P/tesc.tar" <<EOF
+f|enhancement.ini|$INI
+f|files/a$(printf '\033')[2Jb.txt|x
+EOF
+refused "tar: a terminal escape in a name" "$P/tesc.tar" 'a\\x1b\[2Jb\.txt: control character'
+
 mktar "$P/tdup.tar" <<EOF
 f|enhancement.ini|$INI
 f|files/lib/tax.conf|tax = 21\n
@@ -394,6 +407,9 @@ refused "ini: NUL byte in a delete path" "$P/nul" "NUL byte"
 
 printf '[enhancement]\ntitle = x\0\nsystem = demo\n' | manifest nul2
 refused "ini: NUL byte in the title" "$P/nul2" "NUL byte"
+
+printf '[enhancement]\ntitle = caf\351\nsystem = demo\n' | manifest latin1
+refused "ini: a title not in UTF-8" "$P/latin1" "enhancement\.ini:2: not valid UTF-8"
 
 printf '[enhancement]\nsystem = demo\nauthor = eve\n' | manifest notitle
 refused "ini: no title" "$P/notitle" "missing 'title'"

@@ -288,6 +288,14 @@ static void test_path_check(void **state)
 		{ "a//b", "empty or '.' component" },
 		{ "a/", "empty or '.' component" },
 		{ "a\nb", "control character" },
+		{ "a\tb", "control character" },
+		{ "a\033[31mb", "control character" },
+		{ "a\177", "control character" },
+		{ "caf\xe9.txt", "not valid UTF-8" },	    /* Latin-1 */
+		{ "a\xc0\xaf", "not valid UTF-8" },	    /* overlong '/' */
+		{ "a\xed\xa0\x80", "not valid UTF-8" },	    /* a surrogate */
+		{ "a\xf4\x90\x80\x80", "not valid UTF-8" }, /* > U+10FFFF */
+		{ "a\xe2\x82", "not valid UTF-8" },	    /* cut off */
 	};
 	char msg[128];
 
@@ -298,11 +306,61 @@ static void test_path_check(void **state)
 		assert_string_equal(ns_error_last(), msg);
 	}
 	assert_int_equal(ns_path_check("W", "a/b.c", 1024), 0);
+	assert_int_equal(
+		ns_path_check("W", "caf\xc3\xa9/\xe2\x82\xac.txt", 1024), 0);
+	assert_int_equal(ns_path_check("W", "\xf0\x9f\x8c\x99", 1024), 0);
 	assert_int_equal(ns_path_check("W", "...", 1024), 0);
 	assert_int_equal(ns_path_check("W", ".hidden/..x", 1024), 0);
 	assert_int_equal(ns_path_check("W", "abcde", 5), 0);
 	assert_int_equal(ns_path_check("W", "abcdef", 5), NS_EINVALID);
 	assert_string_equal(ns_error_last(), "W: path too long");
+	/* the message shows the odd bytes, it does not send them on */
+	assert_int_equal(ns_path_check("pkg/files/a\x1b]0;b\xe9", "a", 1024),
+			 0);
+	assert_int_equal(
+		ns_path_check("pkg/files/a\x1b]0;b\xe9", "a\x1b]0;b\xe9", 1024),
+		NS_EINVALID);
+	assert_string_equal(ns_error_last(),
+			    "pkg/files/a\\x1b]0;b\\xe9: control character");
+}
+
+/* enhancement.ini is UTF-8 text: a value in another encoding or with a
+ * terminal escape is refused, naming the line */
+static void test_text(void **state)
+{
+	static const struct {
+		const char *text, *msg;
+	} bad[] = {
+		{ "[enhancement]\ntitle = caf\xe9\n",
+		  "x.ini:2: not valid UTF-8" },
+		{ "[enhancement]\ntitle = t\n\xc3",
+		  "x.ini:3: not valid UTF-8" },
+		{ "[enhancement]\ntitle = \x1b[2Jt\n",
+		  "x.ini:2: control character" },
+		{ "[enhancement]\n\ntitle = t\x7f\n",
+		  "x.ini:3: control character" },
+	};
+	struct ns_manifest m;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(ns_manifest_parse(&m, "x.ini", bad[i].text,
+						   strlen(bad[i].text), 1024),
+				 NS_EINVALID);
+		assert_string_equal(ns_error_last(), bad[i].msg);
+		assert_null(m.title);
+	}
+	/* UTF-8, tabs and CRLF line ends are text */
+	assert_int_equal(ns_manifest_parse(
+				 &m, "x.ini",
+				 "[enhancement]\r\ntitle =\tcaf\xc3\xa9 "
+				 "\xe2\x82\xac\r\n",
+				 strlen("[enhancement]\r\ntitle =\tcaf\xc3\xa9 "
+					"\xe2\x82\xac\r\n"),
+				 1024),
+			 0);
+	assert_string_equal(m.title, "caf\xc3\xa9 \xe2\x82\xac");
+	ns_manifest_release(&m);
 }
 
 int main(void)
@@ -318,6 +376,7 @@ int main(void)
 		cmocka_unit_test(test_long_paths),
 		cmocka_unit_test(test_long_line),
 		cmocka_unit_test(test_missing_title),
+		cmocka_unit_test(test_text),
 		cmocka_unit_test(test_nul),
 		cmocka_unit_test(test_transaction),
 		cmocka_unit_test(test_path_check),
