@@ -1,6 +1,7 @@
 #include "archive.h"
 #include "error.h"
 #include "par.h"
+#include "strbuf.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -37,64 +38,108 @@ char *ns_plan_stage_name(const struct ns_plan *p, size_t i, char kind)
 	return xprintf(".nightshift.%s.%c%zu", p->token, kind, i);
 }
 
-static json_t *strings(char **s, size_t n)
-{
-	json_t *a = json_array();
+/*
+ * plan.json is written as text, each string quoted by jansson: building a
+ * jansson object for each of a thousand files cost more than the rest of
+ * the archive. A string jansson cannot take (not UTF-8) fails the save
+ * with its key named; it is never left out, since recovery trusts the
+ * plan to hold everything.
+ */
+struct plan_out {
+	struct strbuf sb;
+	const char *bad; /* the first key whose value could not be written */
+};
 
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(a, json_string(s[i]));
-	return a;
+static void put_str(struct plan_out *o, const char *key, const char *s)
+{
+	json_t *j;
+	char *q;
+
+	if (!s) {
+		strbuf_addstr(&o->sb, "null");
+		return;
+	}
+	j = json_string(s);
+	q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	if (q)
+		strbuf_addstr(&o->sb, q);
+	else if (!o->bad)
+		o->bad = key;
+	free(q);
+	json_decref(j);
 }
 
-static json_t *nullable(const char *s)
+static void put_key_str(struct plan_out *o, const char *key, const char *s)
 {
-	return s ? json_string(s) : json_null();
+	strbuf_addf(&o->sb, ",\n \"%s\": ", key);
+	put_str(o, key, s);
+}
+
+static void put_strings(struct plan_out *o, const char *key, char **s, size_t n)
+{
+	strbuf_addf(&o->sb, ",\n \"%s\": [", key);
+	for (size_t i = 0; i < n; i++) {
+		strbuf_addstr(&o->sb, i ? ",\n  " : "\n  ");
+		put_str(o, key, s[i]);
+	}
+	strbuf_addstr(&o->sb, n ? "\n ]" : "]");
+}
+
+static void put_file(struct plan_out *o, const struct ns_plan_file *f)
+{
+	strbuf_addstr(&o->sb, "{\"path\": ");
+	put_str(o, "files", f->path);
+	/* the hashes are hex digits (or empty): nothing to quote */
+	strbuf_addf(&o->sb,
+		    ", \"op\": \"%s\", \"sha256\": \"%s\", \"mode\": %u, "
+		    "\"size\": %llu, \"before\": %s, \"before_sha256\": "
+		    "\"%s\", \"before_mode\": %u}",
+		    f->op == NS_OP_PUT ? "put" : "delete", f->sha256, f->mode,
+		    (unsigned long long)f->size,
+		    f->before_present ? "true" : "false", f->before_sha256,
+		    f->before_mode);
 }
 
 int ns_plan_save(const struct ns_plan *p, const char *rundir)
 {
-	json_t *o = json_object(), *files = json_array();
-	char *text, *path;
+	struct plan_out o = { STRBUF_INIT, NULL };
+	char *path = xprintf("%s/plan.json", rundir);
 	int ret;
 
+	strbuf_addstr(&o.sb, "{\n \"token\": ");
+	put_str(&o, "token", p->token);
+	put_key_str(&o, "enhancement", p->enhancement);
+	strbuf_addf(&o.sb, ",\n \"revision\": %d", p->revision);
+	put_key_str(&o, "payload_sha256", p->payload_sha256);
+	put_key_str(&o, "environment", p->environment);
+	put_key_str(&o, "site", p->site);
+	put_key_str(&o, "root", p->root);
+	put_key_str(&o, "database", p->database);
+	put_key_str(&o, "user", p->user);
+	strbuf_addstr(&o.sb, ",\n \"files\": [");
 	for (size_t i = 0; i < p->nr; i++) {
-		const struct ns_plan_file *f = &p->files[i];
-		json_array_append_new(
-			files,
-			json_pack("{s:s, s:s, s:s, s:i, s:I, s:b, s:s, s:i}",
-				  "path", f->path, "op",
-				  f->op == NS_OP_PUT ? "put" : "delete",
-				  "sha256", f->sha256, "mode", (int)f->mode,
-				  "size", (json_int_t)f->size, "before",
-				  f->before_present, "before_sha256",
-				  f->before_sha256, "before_mode",
-				  (int)f->before_mode));
+		strbuf_addstr(&o.sb, i ? ",\n  " : "\n  ");
+		put_file(&o, &p->files[i]);
 	}
-	json_object_set_new(o, "token", json_string(p->token));
-	json_object_set_new(o, "enhancement", json_string(p->enhancement));
-	json_object_set_new(o, "revision", json_integer(p->revision));
-	json_object_set_new(o, "payload_sha256",
-			    json_string(p->payload_sha256));
-	json_object_set_new(o, "environment", json_string(p->environment));
-	json_object_set_new(o, "site", json_string(p->site));
-	json_object_set_new(o, "root", json_string(p->root));
-	json_object_set_new(o, "database", nullable(p->database));
-	json_object_set_new(o, "user", json_string(p->user));
-	json_object_set_new(o, "files", files);
-	json_object_set_new(o, "mkdirs", strings(p->mkdirs, p->mkdirs_nr));
-	json_object_set_new(o, "revert_sql", nullable(p->revert_sql));
-	json_object_set_new(o, "table_existed", json_boolean(p->table_existed));
+	strbuf_addstr(&o.sb, p->nr ? "\n ]" : "]");
+	put_strings(&o, "mkdirs", p->mkdirs, p->mkdirs_nr);
+	put_key_str(&o, "revert_sql", p->revert_sql);
+	strbuf_addf(&o.sb, ",\n \"table_existed\": %s",
+		    p->table_existed ? "true" : "false");
 	if (p->tx_none)
-		json_object_set_new(o, "transaction", json_string("none"));
-	json_object_set_new(o, "verify", strings(p->verify, p->verify_nr));
-	/* in the order built (a person reads it top down); sorting the keys of
-	 * a thousand entries cost more than building them */
-	text = json_dumps(o, JSON_INDENT(1));
-	json_decref(o);
-	path = xprintf("%s/plan.json", rundir);
-	ret = ns_fsx_write_file(path, text, strlen(text));
+		put_key_str(&o, "transaction", "none");
+	put_strings(&o, "verify", p->verify, p->verify_nr);
+	strbuf_addstr(&o.sb, "\n}\n");
+	if (o.bad) {
+		ns_error_set("%s: '%s' is not UTF-8 text, and JSON holds "
+			     "nothing else",
+			     path, o.bad);
+		ret = NS_EINVALID;
+	} else {
+		ret = ns_fsx_write_file(path, o.sb.buf, o.sb.len);
+	}
+	strbuf_release(&o.sb);
 	free(path);
-	free(text);
 	return ret;
 }
 

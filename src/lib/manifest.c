@@ -1,7 +1,7 @@
 #include "manifest.h"
 #include "error.h"
 #include "iniparse.h"
-#include "strbuf.h"
+#include "text.h"
 #include "xalloc.h"
 
 #include <stddef.h>
@@ -220,15 +220,6 @@ static int on_key(void *data, const char *section, const char *name,
 	return store_key(st, k, value);
 }
 
-static int line_of(const char *buf, size_t off)
-{
-	int line = 1;
-
-	for (size_t i = 0; i < off; i++)
-		line += buf[i] == '\n';
-	return line;
-}
-
 /* the name inside a "[...]" header line, or NULL for any other line */
 static char *header_name(const char *p, const char *eol)
 {
@@ -333,65 +324,6 @@ static int check_lists(struct parse_state *st)
 	return r;
 }
 
-/* the length of the UTF-8 sequence at s (avail bytes), or 0 when it is
- * not one (an overlong form, a surrogate, beyond U+10FFFF, cut off) */
-static size_t utf8_len(const unsigned char *s, size_t avail)
-{
-	unsigned c = s[0], min, n;
-
-	if (c < 0x80)
-		return 1;
-	if (c >= 0xc2 && c <= 0xdf) {
-		n = 2;
-		c &= 0x1f;
-		min = 0x80;
-	} else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		c &= 0x0f;
-		min = 0x800;
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		c &= 0x07;
-		min = 0x10000;
-	} else {
-		return 0;
-	}
-	if (avail < n)
-		return 0;
-	for (unsigned i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	return n;
-}
-
-/* enhancement.ini is UTF-8 text: its values go into TRIGGER.json, the
- * registry, logs and mail */
-static int check_text(const char *name, const char *buf, size_t len)
-{
-	const unsigned char *u = (const unsigned char *)buf;
-	const char *why = NULL;
-	size_t i, n;
-
-	for (i = 0; i < len && !why; i += n) {
-		n = 1;
-		if (!u[i])
-			why = "NUL byte";
-		else if ((u[i] < 0x20 && !strchr("\t\r\n", u[i])) ||
-			 u[i] == 0x7f)
-			why = "control character";
-		else if (!(n = utf8_len(u + i, len - i)))
-			why = "not valid UTF-8";
-	}
-	if (!why)
-		return 0;
-	ns_error_set("%s:%d: %s", name, line_of(buf, i - n), why);
-	return NS_EINVALID;
-}
-
 int ns_manifest_parse(struct ns_manifest *out, const char *name,
 		      const char *buf, size_t len, size_t max_path)
 {
@@ -401,7 +333,7 @@ int ns_manifest_parse(struct ns_manifest *out, const char *name,
 	int error;
 
 	memset(out, 0, sizeof(*out));
-	if ((error = check_text(name, buf, len)) ||
+	if ((error = ns_text_check(name, buf, len)) ||
 	    (error = check_lines(name, buf, len)) ||
 	    (error = ns_ini_parse(name, buf, len, on_key, &st)) ||
 	    (error = check_lists(&st)))
@@ -466,22 +398,6 @@ static const char *component_problem(const char *c, size_t n)
 	return NULL;
 }
 
-/* what is wrong with the bytes of a name, or NULL: a name goes into
- * TRIGGER.json, the journal, logs and mail, so it is UTF-8 text */
-static const char *text_problem(const char *path)
-{
-	const unsigned char *u = (const unsigned char *)path;
-	size_t len = strlen(path), n;
-
-	for (size_t i = 0; i < len; i += n) {
-		if (u[i] < 0x20 || u[i] == 0x7f)
-			return "control character";
-		if (!(n = utf8_len(u + i, len - i)))
-			return "not valid UTF-8";
-	}
-	return NULL;
-}
-
 int ns_path_check(const char *what, const char *path, size_t max_path)
 {
 	const char *p = path, *reason = NULL;
@@ -493,7 +409,8 @@ int ns_path_check(const char *what, const char *path, size_t max_path)
 	else if (*path == '/')
 		reason = "absolute path";
 	else
-		reason = text_problem(path);
+		reason =
+			ns_text_problem(path, strlen(path), NS_TEXT_NAME, NULL);
 	for (; !reason; p += n + 1) {
 		n = strcspn(p, "/");
 		reason = component_problem(p, n);
@@ -510,22 +427,4 @@ int ns_path_check(const char *what, const char *path, size_t max_path)
 	ns_error_set("%s: %s", printable, reason);
 	free(printable);
 	return NS_EINVALID;
-}
-
-char *ns_printable(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	struct strbuf sb = STRBUF_INIT;
-	size_t len = strlen(s), n;
-
-	for (size_t i = 0; i < len; i += n) {
-		n = u[i] < 0x20 || u[i] == 0x7f ? 0 : utf8_len(u + i, len - i);
-		if (n) {
-			strbuf_add(&sb, u + i, n);
-		} else {
-			strbuf_addf(&sb, "\\x%02x", u[i]);
-			n = 1;
-		}
-	}
-	return strbuf_detach(&sb, NULL);
 }

@@ -78,8 +78,4 @@ const char *ns_manifest_base(const struct ns_manifest *m, const char *path);
  */
 int ns_path_check(const char *what, const char *path, size_t max_path);
 
-/* s for a message: control characters and bytes that are not UTF-8
- * written \xNN; the caller frees it */
-char *ns_printable(const char *s);
-
 #endif

@@ -2,6 +2,7 @@
 #include "error.h"
 #include "step.h"
 #include "strbuf.h"
+#include "text.h"
 #include "xalloc.h"
 
 #include <archive.h>
@@ -1132,7 +1133,9 @@ static struct entry *find_file(const struct pkg_read *st, const char *path)
 	return found ? *found : NULL;
 }
 
-static int read_ini_dir(struct pkg_read *st, struct entry *e)
+/* a small member read whole (at most cap bytes), as it is now */
+static int read_whole_dir(struct pkg_read *st, struct entry *e, size_t cap,
+			  char **out, size_t *len)
 {
 	struct strbuf sb = STRBUF_INIT;
 	int fd = open_beneath(st->fd, e->path, O_RDONLY | O_NONBLOCK);
@@ -1140,7 +1143,7 @@ static int read_ini_dir(struct pkg_read *st, struct entry *e)
 
 	if (fd < 0)
 		return changed(st, e);
-	strbuf_set_cap(&sb, INI_CAP);
+	strbuf_set_cap(&sb, cap);
 	if (strbuf_read_fd(&sb, fd) < 0)
 		error = errno == EFBIG ? changed(st, e)
 				       : io_error(st, e->member, "read");
@@ -1149,11 +1152,12 @@ static int read_ini_dir(struct pkg_read *st, struct entry *e)
 		strbuf_release(&sb);
 		return error;
 	}
-	st->ini = strbuf_detach(&sb, &st->ini_len);
+	*out = strbuf_detach(&sb, len);
 	return 0;
 }
 
-static int read_ini_tar(struct pkg_read *st, struct entry *e)
+static int read_whole_tar(struct pkg_read *st, struct entry *e, size_t cap,
+			  char **out, size_t *len)
 {
 	struct ns_tar_reader *r = NULL;
 	int error = reader_open_fd(&r, st->src, st->fd, e->header);
@@ -1162,33 +1166,75 @@ static int read_ini_tar(struct pkg_read *st, struct entry *e)
 		       strcmp(entry_name(r->entry), e->member)))
 		error = NS_EINVALID;
 	if (!error)
-		error = ns_tar_read_all(r, &st->ini, &st->ini_len, INI_CAP);
+		error = ns_tar_read_all(r, out, len, cap);
 	ns_tar_close(r);
 	if (error == NS_EINVALID)
 		return changed(st, e);
 	return error;
 }
 
-/* enhancement.ini is read whole (it is small, and parsed), once more
- * after the walk, and must still be what the walk hashed */
+/* a small member read whole, once more after the walk: it must still be
+ * what the walk hashed */
+static int read_whole(struct pkg_read *st, struct entry *e, size_t cap,
+		      char **out, size_t *len)
+{
+	char sha[NS_HEX_LEN + 1];
+	int error = st->is_tar ? read_whole_tar(st, e, cap, out, len)
+			       : read_whole_dir(st, e, cap, out, len);
+
+	if (error)
+		return error;
+	ns_sha256_buf(sha, *out, *len);
+	if (strcmp(sha, e->sha256)) {
+		free(*out);
+		*out = NULL;
+		return changed(st, e);
+	}
+	return 0;
+}
+
+/* enhancement.ini is read whole (it is small, and parsed) */
 static int load_ini(struct pkg_read *st, struct entry **out)
 {
 	struct entry *e = find_file(st, "enhancement.ini");
-	char sha[NS_HEX_LEN + 1];
 	int error;
 
 	if (!e)
 		return refuse(st, NULL, "missing enhancement.ini");
 	if (e->size > INI_CAP)
 		return refuse(st, e->member, "exceeds 1 MiB");
-	error = st->is_tar ? read_ini_tar(st, e) : read_ini_dir(st, e);
+	error = read_whole(st, e, INI_CAP, &st->ini, &st->ini_len);
 	if (error)
 		return error;
-	ns_sha256_buf(sha, st->ini, st->ini_len);
-	if (strcmp(sha, e->sha256))
-		return changed(st, e);
 	*out = e;
 	return 0;
+}
+
+/* each SQL script is UTF-8 text: it is run, shown, and kept in the
+ * archive's plan.json for a rollback */
+static int check_sql(struct pkg_read *st)
+{
+	static const char *const names[] = { "sql/deploy.sql", "sql/revert.sql",
+					     "sql/verify.sql" };
+	int error = 0;
+
+	for (size_t i = 0; i < 3 && !error; i++) {
+		struct entry *e = find_file(st, names[i]);
+		char *text = NULL, *w;
+		size_t len;
+
+		if (!e)
+			continue;
+		if (e->size > NS_SQL_CAP)
+			return refuse(st, e->member, "exceeds 16 MiB");
+		if ((error = read_whole(st, e, NS_SQL_CAP, &text, &len)))
+			return error;
+		w = where(st, e->member);
+		error = ns_text_check(w, text, len);
+		free(w);
+		free(text);
+	}
+	return error;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1250,6 +1296,8 @@ static int check_package(struct pkg_read *st, struct ns_package *pkg)
 		error = refuse(st, NULL,
 			       "sql/deploy.sql without sql/revert.sql (a "
 			       "deploy must be revertible)");
+	if (!error)
+		error = check_sql(st);
 	if (!error)
 		error = check_touched(st, name, &pkg->manifest);
 	free(name);

@@ -12,6 +12,7 @@
  * "payload/" in a trigger file give the same hash, which is how production
  * proves it carries the byte-identical payload that passed the model.
  *
+ * Names, enhancement.ini and the SQL scripts must be UTF-8 text (text.h).
  * Every refusal is NS_EINVALID with a message "WHERE: REASON", WHERE being
  * "SRC/MEMBER" for a directory and "SRC:MEMBER" for a tar.
  */
@@ -24,6 +25,9 @@
 
 #include "hash.h"
 #include "manifest.h"
+
+/* the largest SQL script: each is read whole, at submit and at migration */
+#define NS_SQL_CAP (16u << 20)
 
 struct ns_limits {
 	uint64_t max_file_size;	 /* one member */

@@ -1,13 +1,13 @@
 #include "trigger.h"
 #include "error.h"
 #include "strbuf.h"
+#include "text.h"
 #include "xalloc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #define JSON_CAP (16u << 20)
-#define SQL_CAP	 (16u << 20)
 
 static const char *const steps[] = {
 	"lock",	 "recover", "validate", "drift",  "archive",
@@ -212,19 +212,15 @@ static int check_member(struct ns_trigger *t, struct ns_tar_reader *r,
 	char got[NS_HEX_LEN + 1];
 	char **slot = small_slot(t, m->path);
 	struct ns_sha256 *h;
-	char buf[65536];
+	char *name, buf[65536];
+	size_t len = 0;
 	ssize_t n;
+	int ret;
 
 	if (slot) {
-		size_t len;
-		if (ns_tar_read_all(r, slot, &len, SQL_CAP) < 0)
+		if (ns_tar_read_all(r, slot, &len, NS_SQL_CAP) < 0)
 			return NS_EINVALID;
 		ns_sha256_buf(got, *slot, len);
-		if (memchr(*slot, '\0', len)) {
-			ns_error_set("%s: payload/%s: NUL byte", t->path,
-				     m->path);
-			return NS_EINVALID;
-		}
 	} else {
 		h = ns_sha256_new();
 		while ((n = ns_tar_read(r, buf, sizeof(buf))) > 0)
@@ -239,7 +235,14 @@ static int check_member(struct ns_trigger *t, struct ns_tar_reader *r,
 			     t->path, m->path);
 		return NS_EINVALID;
 	}
-	return 0;
+	if (!slot)
+		return 0;
+	/* text, as submit made sure (a trigger made before it did is
+	 * refused here, before anything is written) */
+	name = xprintf("%s: payload/%s", t->path, m->path);
+	ret = ns_text_check(name, *slot, len);
+	free(name);
+	return ret;
 }
 
 /* with NS_TRIGGER_DEFER_FILES, the payload/files/ members are left to

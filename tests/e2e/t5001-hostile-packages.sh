@@ -394,6 +394,21 @@ mkdir -p "$P/ddeploy/sql"
 echo "DELETE FROM customers;" >"$P/ddeploy/sql/deploy.sql"
 refused "dir: deploy without revert" "$P/ddeploy" "sql/deploy\.sql without sql/revert\.sql"
 
+# the SQL is text too: the revert script goes into the archive's plan.json
+# for a later rollback, which holds UTF-8 only
+make_pkg "$P/dsql8" "hostile"
+mkdir -p "$P/dsql8/sql"
+echo "CREATE TABLE t(x);" >"$P/dsql8/sql/deploy.sql"
+printf -- '-- caf\351\nDROP TABLE t;\n' >"$P/dsql8/sql/revert.sql"
+refused "dir: revert.sql not in UTF-8" "$P/dsql8" "dsql8/sql/revert\.sql:1: not valid UTF-8"
+
+mktar "$P/tsql8.tar" <<EOF
+f|enhancement.ini|$INI
+f|sql/deploy.sql|CREATE TABLE t(x);\n\nSELECT 1;\x00\n
+f|sql/revert.sql|DROP TABLE t;\n
+EOF
+refused "tar: a NUL byte in deploy.sql" "$P/tsql8.tar" "tsql8\.tar:sql/deploy\.sql:3: NUL byte"
+
 # ---- enhancement.ini ----------------------------------------------------
 
 manifest() { # NAME, the ini on stdin

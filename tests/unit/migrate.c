@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "config.h"
 #include "error.h"
 #include "hash.h"
@@ -1438,6 +1439,92 @@ static void test_recover_empty_journal(void **state)
 	free(p);
 }
 
+/* plan.json holds every string as it was, quotes, backslashes, tabs and
+ * UTF-8 included; a string that is not UTF-8 fails the save, naming it,
+ * and writes nothing (it was once left out, and a rollback then ran
+ * without its revert SQL) */
+static void test_plan_round_trip(void **state)
+{
+	static char *mkdirs[] = { "we\"ird\\dir", "caf\xc3\xa9" };
+	static char *verify[] = { "test -f 'a b'\tx" };
+	struct ns_plan_file files[2] = {
+		{ .path = "we\"ird\\dir/\xe2\x82\xac 1.txt",
+		  .op = NS_OP_PUT,
+		  .mode = 0755,
+		  .size = 5 },
+		{ .path = "old.txt",
+		  .op = NS_OP_DELETE,
+		  .before_present = 1,
+		  .before_mode = 0600 },
+	};
+	struct ns_plan p = {
+		.token = "ENH-1-r1-1",
+		.enhancement = "ENH-1",
+		.revision = 1,
+		.environment = "demo/model",
+		.site = "main",
+		.root = "/srv/app",
+		.database = NULL,
+		.user = "alice",
+		.files = files,
+		.nr = 2,
+		.mkdirs = mkdirs,
+		.mkdirs_nr = 2,
+		.revert_sql = "-- \"q\" \\ caf\xc3\xa9\n\tDROP TABLE t;\r\n",
+		.table_existed = 1,
+		.tx_none = 1,
+		.verify = verify,
+		.verify_nr = 1
+	};
+	struct ns_plan q = NS_PLAN_INIT;
+	struct fx *fx = *state;
+	char *dir = xprintf("%s/run", fx->dir), *plan;
+
+	memset(p.payload_sha256, 'a', NS_HEX_LEN);
+	memset(files[0].sha256, 'b', NS_HEX_LEN);
+	memset(files[1].before_sha256, 'c', NS_HEX_LEN);
+	tu_mkdirs(dir);
+	assert_int_equal(ns_plan_save(&p, dir), 0);
+	assert_int_equal(ns_plan_load(&q, dir), 0);
+	assert_string_equal(q.token, p.token);
+	assert_string_equal(q.payload_sha256, p.payload_sha256);
+	assert_null(q.database);
+	assert_string_equal(q.root, p.root);
+	assert_int_equal(q.nr, 2);
+	for (size_t i = 0; i < 2; i++) {
+		assert_string_equal(q.files[i].path, files[i].path);
+		assert_int_equal(q.files[i].op, files[i].op);
+		assert_string_equal(q.files[i].sha256, files[i].sha256);
+		assert_int_equal(q.files[i].mode, files[i].mode);
+		assert_int_equal(q.files[i].size, files[i].size);
+		assert_int_equal(q.files[i].before_present,
+				 files[i].before_present);
+		assert_string_equal(q.files[i].before_sha256,
+				    files[i].before_sha256);
+		assert_int_equal(q.files[i].before_mode, files[i].before_mode);
+	}
+	assert_int_equal(q.mkdirs_nr, 2);
+	assert_string_equal(q.mkdirs[0], mkdirs[0]);
+	assert_string_equal(q.mkdirs[1], mkdirs[1]);
+	assert_string_equal(q.revert_sql, p.revert_sql);
+	assert_true(q.table_existed);
+	assert_true(q.tx_none);
+	assert_int_equal(q.verify_nr, 1);
+	assert_string_equal(q.verify[0], verify[0]);
+	ns_plan_release(&q);
+
+	/* not UTF-8: refused, named, nothing written */
+	plan = xprintf("%s/plan.json", dir);
+	assert_int_equal(unlink(plan), 0);
+	p.revert_sql = "-- caf\xe9\nDROP TABLE t;\n";
+	assert_int_equal(ns_plan_save(&p, dir), NS_EINVALID);
+	tu_assert_error_has("plan.json: 'revert_sql' is not UTF-8 text");
+	assert_false(tu_exists(plan));
+	assert_int_equal(tu_count_entries(dir), 0);
+	free(plan);
+	free(dir);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -1464,6 +1551,7 @@ int main(void)
 		T(test_recover_final),
 		T(test_recover_prepared_by_hand),
 		T(test_recover_empty_journal),
+		T(test_plan_round_trip),
 	};
 
 	/* a child of the crash tests: one run, no cmocka */

@@ -639,6 +639,46 @@ static void test_tamper_json_member_hash(void **state)
 	load_refused(fx, &ms, "payload/files/lib/a.txt");
 }
 
+/* a trigger made before submit checked the SQL scripts, its hashes all
+ * consistent, whose revert.sql is Latin-1: refused at load (a rollback
+ * keeps the revert SQL in plan.json, which holds only UTF-8) */
+static void test_sql_not_text(void **state)
+{
+	static const char latin1[] = "-- caf\xe9\nDROP TABLE invoices;\n";
+	struct fx *fx = *state;
+	struct ns_member *mb = xcalloc(fx->pkg.nr, sizeof(*mb));
+	struct mems ms;
+	size_t k;
+	json_t *j, *m;
+	char digest[NS_HEX_LEN + 1];
+
+	mems_read(&ms, fx->trigger);
+	k = mems_find(&ms, "payload/sql/revert.sql");
+	free(ms.m[k].data);
+	ms.m[k].data = xstrdup(latin1);
+	ms.m[k].len = strlen(latin1);
+	j = json_loadb(ms.m[0].data, ms.m[0].len, 0, NULL);
+	for (size_t i = 0; i < fx->pkg.nr; i++) {
+		mb[i] = fx->pkg.members[i];
+		if (strcmp(mb[i].path, "sql/revert.sql"))
+			continue;
+		m = json_array_get(json_object_get(j, "members"), i);
+		ns_sha256_buf(mb[i].sha256, latin1, strlen(latin1));
+		mb[i].size = strlen(latin1);
+		json_object_set_new(m, "sha256", json_string(mb[i].sha256));
+		json_object_set_new(m, "size",
+				    json_integer((json_int_t)mb[i].size));
+	}
+	ns_package_digest(digest, mb, fx->pkg.nr);
+	json_object_set_new(j, "payload_sha256", json_string(digest));
+	free(ms.m[0].data);
+	ms.m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	ms.m[0].len = strlen(ms.m[0].data);
+	json_decref(j);
+	free(mb);
+	load_refused(fx, &ms, "payload/sql/revert.sql:1: not valid UTF-8");
+}
+
 static void test_tamper_json_other(void **state)
 {
 	struct fx *fx = *state;
@@ -721,6 +761,7 @@ int main(void)
 		T(test_tamper_mode),
 		T(test_tamper_json_payload_sha256),
 		T(test_tamper_json_member_hash),
+		T(test_sql_not_text),
 		T(test_tamper_json_other),
 		T(test_not_a_trigger),
 	};
