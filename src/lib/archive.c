@@ -294,10 +294,10 @@ static int take_one(struct ns_plan_file *f, size_t i,
 }
 
 /* the hashes of the files kept by a link, read back from the archive on
- * both cores (par.h): the links were made in order on this thread */
+ * the second core as the links are made (par.h), then on both: the links
+ * are made in order on this thread */
 struct reader {
 	struct ns_plan *p;
-	const unsigned char *later;
 	int adir, *rc;
 };
 
@@ -307,8 +307,6 @@ static void hash_kept(void *ctx, size_t i)
 	char name[32];
 	int fd;
 
-	if (!h->later[i])
-		return;
 	snprintf(name, sizeof(name), "%zu", i);
 	fd = openat(h->adir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	h->rc[i] = fd < 0 || ns_sha256_fd(h->p->files[i].before_sha256, fd) < 0
@@ -318,13 +316,27 @@ static void hash_kept(void *ctx, size_t i)
 		close(fd);
 }
 
-static int hash_later(struct ns_plan *p, const struct ns_root *root, int adir,
-		      const unsigned char *later)
+int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
+		    const char *rundir)
 {
-	int *rc = xcalloc(p->nr ? p->nr : 1, sizeof(*rc)), ret = 0;
-	struct reader h = { p, later, adir, rc };
+	int *rc = xcalloc(p->nr ? p->nr : 1, sizeof(*rc)), adir, ret = 0;
+	struct reader h = { p, -1, rc };
+	struct ns_par_feed *feed;
+	unsigned char later;
 
-	ns_par_each(p->nr, hash_kept, &h);
+	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0) {
+		free(rc);
+		return ret;
+	}
+	h.adir = adir;
+	feed = ns_par_feed_start(p->nr, hash_kept, &h);
+	for (size_t i = 0; i < p->nr && !ret; i++) {
+		later = 0;
+		ret = take_one(&p->files[i], i, root, adir, &later);
+		if (later)
+			ns_par_feed_give(feed, i);
+	}
+	ns_par_feed_finish(feed);
 	for (size_t i = 0; i < p->nr && !ret; i++)
 		if (rc[i]) {
 			ns_error_set("cannot read the archived '%s/%s': %s",
@@ -332,29 +344,11 @@ static int hash_later(struct ns_plan *p, const struct ns_root *root, int adir,
 				     strerror(rc[i]));
 			ret = NS_ERROR;
 		}
-	free(rc);
-	return ret;
-}
-
-int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
-		    const char *rundir)
-{
-	unsigned char *later = xcalloc(p->nr ? p->nr : 1, 1);
-	int adir, ret = 0;
-
-	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0) {
-		free(later);
-		return ret;
-	}
-	for (size_t i = 0; i < p->nr && !ret; i++)
-		ret = take_one(&p->files[i], i, root, adir, &later[i]);
-	if (!ret)
-		ret = hash_later(p, root, adir, later);
 	/* one flush for the whole archive, before the journal trusts it */
 	if (!ret)
 		ret = ns_fsx_syncfs(adir, rundir);
 	close(adir);
-	free(later);
+	free(rc);
 	return ret;
 }
 

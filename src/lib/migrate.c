@@ -250,10 +250,11 @@ static int drift_stat(struct ns_plan *p, size_t *alloc,
 	return 0;
 }
 
-/* the files with a base hashed on both cores (par.h): reading and hashing
- * them is most of the drift check's time, and changes nothing. What was
- * hashed is noted in each file's seen: the archive reuses the hash when it
- * links the same, unchanged file. */
+/* the files with a base hashed on the second core as the first look goes
+ * on, then on both (par.h): reading and hashing them is most of the drift
+ * check's time, and changes nothing. What was hashed is noted in each
+ * file's seen: the archive reuses the hash when it links the same,
+ * unchanged file. */
 struct hasher {
 	struct run *r;
 	const unsigned char *want;
@@ -266,9 +267,7 @@ static void hash_based(void *ctx, size_t i)
 	struct hasher *h = ctx;
 	struct ns_plan_file *f = &h->r->plan.files[i];
 
-	if (h->want[i])
-		h->rc[i] = ns_fsx_hash_seen(h->now[i], &f->seen, &h->r->root,
-					    f->path);
+	h->rc[i] = ns_fsx_hash_seen(h->now[i], &f->seen, &h->r->root, f->path);
 }
 
 static int check_drift(struct run *r)
@@ -279,6 +278,7 @@ static int check_drift(struct run *r)
 	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
 	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0;
 	struct hasher h = { r, want, now, rc };
+	struct ns_par_feed *feed = ns_par_feed_start(p->nr, hash_based, &h);
 
 	for (size_t i = 0; i < p->nr && !ret; i++) {
 		int hash;
@@ -288,19 +288,21 @@ static int check_drift(struct run *r)
 			ns_manifest_base(&r->t->manifest, p->files[i].path),
 			&hash);
 		want[i] = (unsigned char)hash;
+		if (hash)
+			ns_par_feed_give(feed, i);
 	}
+	ns_par_feed_finish(feed);
 	if (ret)
 		goto done;
-	ns_par_each(p->nr, hash_based, &h);
 	for (size_t i = 0; i < p->nr && !ret; i++) {
 		const char *base =
 			ns_manifest_base(&r->t->manifest, p->files[i].path);
 
 		if (!want[i])
 			continue;
-		/* a failure on the worker (the odd ones, par.h) left its
-		 * message there: ask again here for it */
-		if (rc[i] && (i & 1))
+		/* a failure on the worker left its message there: ask
+		 * again here for it */
+		if (rc[i])
 			rc[i] = ns_fsx_hash_seen(now[i], &p->files[i].seen,
 						 &r->root, p->files[i].path);
 		if ((ret = rc[i]) < 0)
