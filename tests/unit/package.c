@@ -666,6 +666,38 @@ static void test_dir_manifest(void **state)
 	free(p);
 }
 
+/* the SQL scripts are read whole and must be UTF-8 text, at most 16 MiB:
+ * what submit accepts, the migration can load and keep in plan.json */
+static void test_dir_sql_text(void **state)
+{
+	char *big = xmalloc(NS_SQL_CAP + 2);
+
+	put(state, "d/enhancement.ini", INI, 0644);
+	put(state, "d/sql/deploy.sql", "CREATE TABLE t(x);\n", 0644);
+	put(state, "d/sql/revert.sql", "-- caf\xe9\nDROP TABLE t;\n", 0644);
+	refused(state, "d", '/', "d/sql/revert.sql:1: not valid UTF-8");
+	put(state, "d/sql/revert.sql", "DROP TABLE t;\n", 0644);
+	put(state, "d/sql/verify.sql", "SELECT 1;\n\n\x1b[2J\n", 0644);
+	refused(state, "d", '/', "d/sql/verify.sql:3: control character");
+	memset(big, '-', NS_SQL_CAP + 1);
+	big[NS_SQL_CAP + 1] = '\0';
+	put(state, "d/sql/verify.sql", big, 0644);
+	refused(state, "d", '/', "d/sql/verify.sql: exceeds 16 MiB");
+	big[NS_SQL_CAP] = '\0'; /* at the cap: text, taken */
+	put(state, "d/sql/verify.sql", big, 0644);
+	{
+		struct ns_package pkg = NS_PACKAGE_INIT;
+		char *src = at(state, "d");
+
+		assert_int_equal(
+			ns_package_read(&pkg, src, &default_limits, NULL), 0);
+		assert_true(pkg.has_verify_sql);
+		ns_package_release(&pkg);
+		free(src);
+	}
+	free(big);
+}
+
 /* ---- ns_tar_* ------------------------------------------------------ */
 
 static void test_tar_round_trip(void **state)
@@ -905,6 +937,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_dir_refusals, setup,
 						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_dir_manifest, setup,
+						tu_scratch_teardown),
+		cmocka_unit_test_setup_teardown(test_dir_sql_text, setup,
 						tu_scratch_teardown),
 		cmocka_unit_test_setup_teardown(test_tar_round_trip, setup,
 						tu_scratch_teardown),
