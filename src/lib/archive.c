@@ -278,8 +278,8 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	}
 	snprintf(name, sizeof(name), "%zu", i);
 	what = xprintf("%s/%s", root->path, f->path);
-	ret = ns_fsx_keep_later(adir, name, dfd, base, st.st_mode & 07777,
-				f->before_sha256, &f->seen, what);
+	ret = ns_fsx_keep_later(adir, name, dfd, base, &st, f->before_sha256,
+				&f->seen, what);
 	close(dfd);
 	if (ret == 1) {
 		*later = 1;

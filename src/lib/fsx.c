@@ -540,7 +540,8 @@ static int link_over(int srcdir, const char *srcname, int dstdir,
 
 static int keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		struct ns_fsx_seen *seen, int defer, const char *what)
+		struct ns_fsx_seen *seen, const struct stat *pre, int defer,
+		const char *what)
 {
 	struct stat st, kept;
 	int fd, ret;
@@ -553,7 +554,9 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 	}
 	/* a file with other names could be written in place through them,
 	 * and the kept copy with it: those are copied */
-	if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (pre)
+		st = *pre;
+	if ((!pre && fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0) ||
 	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    link_over(srcdir, srcname, dstdir, dstname) < 0) {
 		/* never write through a link left by an interrupted run */
@@ -589,15 +592,17 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
 		struct ns_fsx_seen *seen, const char *what)
 {
-	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, 0, what);
+	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, NULL, 0,
+		    what);
 }
 
 int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
-		      const char *srcname, unsigned mode,
+		      const char *srcname, const struct stat *st,
 		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 		      const char *what)
 {
-	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, 1, what);
+	return keep(dstdir, dstname, srcdir, srcname, st->st_mode & 07777, got,
+		    seen, st, 1, what);
 }
 
 int ns_fsx_syncfs(int fd, const char *what)
@@ -618,6 +623,19 @@ int ns_fsx_rename(int dirfd, const char *from, const char *to, const char *what)
 		return NS_ERROR;
 	}
 	return 0;
+}
+
+int ns_fsx_rename_present(int dirfd, const char *from, const char *to,
+			  const char *what)
+{
+	if (ns_step("rename") < 0)
+		return ns_fsx_rename(dirfd, from, to, what);
+	if (renameat(dirfd, from, dirfd, to) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 1;
+	ns_error_set("cannot rename into '%s': %s", what, strerror(errno));
+	return NS_ERROR;
 }
 
 int ns_fsx_move(int srcdir, const char *srcname, int dstdir,

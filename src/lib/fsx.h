@@ -107,9 +107,11 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
 		struct ns_fsx_seen *seen, const char *what);
 /* ns_fsx_keep, but 1 (got untouched) where the linked file would have to
- * be read for its hash: the caller reads DSTDIR/DSTNAME later */
+ * be read for its hash: the caller reads DSTDIR/DSTNAME later. st is the
+ * caller's lstat of SRCDIR/SRCNAME, taken just before (its mode is the
+ * copy's, where a copy is made) */
 int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
-		      const char *srcname, unsigned mode,
+		      const char *srcname, const struct stat *st,
 		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 		      const char *what);
 /* make everything written on the filesystem of fd durable (syncfs(2),
@@ -117,6 +119,10 @@ int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
 int ns_fsx_syncfs(int fd, const char *what);
 int ns_fsx_rename(int dirfd, const char *from, const char *to,
 		  const char *what);
+/* ns_fsx_rename, but 1 (nothing done, no message) when FROM is absent;
+ * FROM and TO are names in dirfd */
+int ns_fsx_rename_present(int dirfd, const char *from, const char *to,
+			  const char *what);
 /* rename SRCDIR/SRCNAME over DSTDIR/DSTNAME; 1 when the two are on
  * different filesystems (EXDEV: nothing done, the caller copies) */
 int ns_fsx_move(int srcdir, const char *srcname, int dstdir,

@@ -529,7 +529,6 @@ static int apply_one(struct run *r, size_t i)
 	char *what = xprintf("%s/%s", r->root.path, f->path);
 	char now[NS_HEX_LEN + 1];
 	const char *base;
-	struct stat st;
 	int dfd = -1, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
 
 	if (ret == 1 && f->op == NS_OP_DELETE) {
@@ -540,9 +539,7 @@ static int apply_one(struct run *r, size_t i)
 	} else if (ret == 0 && f->op == NS_OP_DELETE) {
 		ret = ns_fsx_unlink(dfd, base, what);
 	} else if (ret == 0 &&
-		   fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-		ret = ns_fsx_rename(dfd, name, base, what);
-	} else if (ret == 0) {
+		   (ret = ns_fsx_rename_present(dfd, name, base, what)) == 1) {
 		/* renamed before an interruption: it must be the new file */
 		ret = ns_fsx_hash(now, &r->root, f->path);
 		if (ret != 0 || strcmp(now, f->sha256)) {

@@ -599,6 +599,15 @@ static void test_rename_unlink(void **state)
 			 NS_ERROR);
 	tu_assert_error_has("final");
 	tu_assert_file(to, "new\n");
+	/* the apply's rename: the staged file already gone is 1, not an
+	 * error, and the file in place stays */
+	put(fx, "root/.stage", "newer\n", 0644);
+	assert_int_equal(
+		ns_fsx_rename_present(fx->r.fd, ".stage", "final", "final"), 0);
+	tu_assert_file(to, "newer\n");
+	assert_int_equal(
+		ns_fsx_rename_present(fx->r.fd, ".stage", "final", "final"), 1);
+	tu_assert_file(to, "newer\n");
 
 	assert_int_equal(ns_fsx_unlink(fx->r.fd, "final", "final"), 0);
 	assert_false(tu_exists(to));
