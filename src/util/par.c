@@ -9,7 +9,7 @@ struct ns_par_feed {
 	pthread_mutex_t lock;
 	pthread_cond_t more;
 	pthread_t worker;
-	int threaded, closing, asleep;
+	int started, threaded, closing, asleep;
 	size_t *items, given, taken, n;
 	ns_par_fn fn;
 	void *ctx;
@@ -58,12 +58,18 @@ struct ns_par_feed *ns_par_feed_start(size_t n, ns_par_fn fn, void *ctx)
 	f->n = n;
 	f->fn = fn;
 	f->ctx = ctx;
-	f->threaded = pthread_create(&f->worker, NULL, feed_worker, f) == 0;
 	return f;
 }
 
 void ns_par_feed_give(struct ns_par_feed *f, size_t i)
 {
+	/* the worker starts with the first item: a loop that gives none
+	 * (a change without a base, say) costs no thread */
+	if (!f->started) {
+		f->started = 1;
+		f->threaded =
+			pthread_create(&f->worker, NULL, feed_worker, f) == 0;
+	}
 	pthread_mutex_lock(&f->lock);
 	if (f->given == f->n)
 		abort(); /* more than n: a caller's mistake, never input */

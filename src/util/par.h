@@ -1,10 +1,11 @@
 /*
  * par — a loop's reading and hashing on the second core, fed as it goes.
  *
- * ns_par_feed_start(n, fn, ctx) starts one worker thread; the caller goes
- * on with its own steps and hands over each item to be worked on with
- * ns_par_feed_give(f, i) (each i < n at most once, in any order), and the
- * worker calls fn(ctx, i) for it beside the caller. ns_par_feed_finish(f)
+ * ns_par_feed_start(n, fn, ctx) prepares one worker thread; the caller
+ * goes on with its own steps and hands over each item to be worked on
+ * with ns_par_feed_give(f, i) (each i < n at most once, in any order; the
+ * first starts the thread), and the worker calls fn(ctx, i) for it beside
+ * the caller. ns_par_feed_finish(f)
  * has the caller take its share of what is left, waits for the worker and
  * frees f: every item given has then been done, once. When no thread can
  * be started, the caller does them all in ns_par_feed_finish().
