@@ -685,11 +685,27 @@ static int run_tool(const char *tool, char **argv, const char *log,
 	return NS_ERROR;
 }
 
+/* "--lock-wait-timeout=T" when the session has a lock_timeout T (from the
+ * URI's options): pg_dump turns lock_timeout off for itself, and would
+ * wait without limit for a table someone else holds; else NULL */
+static char *lock_wait_option(struct ns_target *t)
+{
+	PGresult *res = PQexec(CONN(t), "SHOW lock_timeout");
+	char *opt = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "0"))
+		opt = xprintf("--lock-wait-timeout=%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return opt;
+}
+
 static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 {
 	char **names = NULL, **tables = NULL, **argv = NULL;
 	char *tool = NULL, *dest = xprintf("%s/database.pgdump", dir);
 	char *log = xprintf("%s/pg_dump.log", dir), *file = NULL, *db = NULL;
+	char *wait = NULL;
 	size_t nt = 0, argc = 0;
 	int ret;
 
@@ -705,11 +721,13 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 	}
 	file = xprintf("--file=%s", dest);
 	db = xprintf("--dbname=%s", ((struct pg_target *)t)->conninfo);
-	argv = xcalloc(2 * nt + 6, sizeof(*argv));
+	argv = xcalloc(2 * nt + 7, sizeof(*argv));
 	argv[argc++] = tool;
 	argv[argc++] = "--format=custom";
 	argv[argc++] = file;
 	argv[argc++] = db;
+	if ((wait = lock_wait_option(t)))
+		argv[argc++] = wait;
 	for (size_t i = 0; i < nt; i++) {
 		argv[argc++] = "--table";
 		argv[argc++] = tables[i];
@@ -734,6 +752,7 @@ done:
 	free(tool);
 	free(file);
 	free(db);
+	free(wait);
 	free(dest);
 	free(log);
 	return ret;

@@ -7,7 +7,9 @@
 # manual rollback puts the database back; two window runs at once: one
 # exits 4; a session on "another machine" holding the site's
 # pg_advisory_lock makes the run exit 4 and keeps the enhancement
-# scheduled, which then migrates once the lock is free.
+# scheduled, which then migrates once the lock is free; a table held by
+# another session, with lock_timeout in the URI: the deploy (and the
+# archive's pg_dump) give up after it, nothing changed, still scheduled.
 . "$(dirname "$0")/lib.sh"
 
 pg_scene
@@ -165,6 +167,67 @@ like "$out$err" "NO-TRANSACTION.*sql/deploy\.sql:2: CREATE INDEX CONCURRENTLY ca
 ns schedule "ENH-$n" --env model
 is "$rc" 1 "schedule refuses it (exit 1)"
 is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
+
+# ---- a table held by another session -------------------------------------
+# lock_timeout in the URI's options (nightshift.conf(5)) bounds every lock
+# wait of the run: the deploy's ALTER TABLE (or the archive's pg_dump)
+# waiting for a table another session holds fails after that time and the
+# run rolls back, instead of waiting as long as the other session does;
+# it is the environment's fault, so the enhancement stays scheduled
+BEFORE=$(pg_site_state)
+pkg "$T/p9" "held"
+echo "ALTER TABLE customers ADD COLUMN note text;" >"$T/p9/sql/deploy.sql"
+echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p9/sql/revert.sql"
+echo "SELECT count(*) = 0 FROM customers WHERE note IS NOT NULL;" >"$T/p9/sql/verify.sql"
+n=$((n + 1))
+"$NS" submit "$T/p9" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+wait_held() { # until another session holds a lock on customers
+	for _ in $(seq 100); do
+		[ "$(pg_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+			WHERE c.relname = 'customers' AND l.granted AND l.pid <> pg_backend_pid()")" = 1 ] && break
+		sleep 0.05
+	done
+}
+psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS SHARE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
+HOLDER=$!
+wait_held
+sed -i "s|database = $PGURL|database = $PGURL?options=-c%20lock_timeout%3D1s|" nightshift.conf
+ns window run --now
+is "$rc" 1 "a table held by another session, lock_timeout = 1s: exit 1"
+like "$err" "sql/deploy\.sql:1: ERROR 55P03 .*lock timeout" "… naming the statement and the lock timeout"
+is "$(kill -0 "$HOLDER" 2>/dev/null && echo holding)" holding \
+	"… while the other session still holds the table (it did not wait for it)"
+is "$(pg_site_state)" "$BEFORE" "… files and database byte-identical to before"
+is "$(state_of "ENH-$n")" scheduled "… and the enhancement stays scheduled for the next window"
+release_holder() {
+	kill "$HOLDER"
+	wait "$HOLDER" 2>/dev/null
+	pg_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep%' AND pid <> pg_backend_pid()" >/dev/null
+}
+release_holder
+# the archive's pg_dump (archive-dump) turns lock_timeout off for itself:
+# nightshift passes the session's value on as --lock-wait-timeout
+sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = true|' nightshift.conf
+psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
+HOLDER=$!
+wait_held
+ns window run --now
+is "$rc" 1 "archive-dump, the table held exclusively elsewhere: exit 1"
+like "$err" "pg_dump of the touched tables failed" "… the archive's pg_dump failed"
+like "$(cat "$(find "$T/home/archive" -path "*ENH-$n-*" -name pg_dump.log | tail -n 1)")" \
+	"LOCK TABLE public\.customers" "… its log names the lock it could not take"
+is "$(kill -0 "$HOLDER" 2>/dev/null && echo holding)" holding \
+	"… while the other session still holds the table"
+is "$(pg_site_state)" "$BEFORE" "… files and database byte-identical to before"
+is "$(state_of "ENH-$n")" scheduled "… and the enhancement stays scheduled"
+release_holder
+sed -i '/archive-dump = true/d' nightshift.conf
+ns window run --now
+is "$rc" 0 "once the table is free the next run migrates it"
+sed -i "s|database = $PGURL?options=-c%20lock_timeout%3D1s|database = $PGURL|" nightshift.conf
+ns rollback "ENH-$n" --env model --reason "held"
+is "$(pg_site_state)" "$BEFORE" "rolled back"
 
 # ---- a server that cannot be reached ---------------------------------------
 # (port 1: nothing listens there) — the environment's fault: the
