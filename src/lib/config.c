@@ -2,6 +2,7 @@
 #include "error.h"
 #include "iniparse.h"
 #include "strbuf.h"
+#include "text.h"
 #include "window.h"
 #include "xalloc.h"
 
@@ -638,6 +639,31 @@ static int repeatable(const char *kind, const char *key)
 	       (!strcmp(key, "window") || !strcmp(key, "blackout"));
 }
 
+/* names and values go into TRIGGER.json, the archive's plan, logs and
+ * mail: UTF-8 text (text.h); a key is checked by the key tables */
+static int check_text(struct load_state *st, const char *section, const char *v,
+		      int line)
+{
+	const char *why;
+	char *shown;
+	int r;
+
+	if ((why = ns_text_problem(section, strlen(section), NS_TEXT_NAME,
+				   NULL))) {
+		shown = ns_printable(section);
+		r = bad(st, line, "section [%s]: %s", shown, why);
+		free(shown);
+		return r;
+	}
+	if (v && (why = ns_text_problem(v, strlen(v), NS_TEXT_FILE, NULL))) {
+		shown = ns_printable(v);
+		r = bad(st, line, "[%s] value '%s': %s", section, shown, why);
+		free(shown);
+		return r;
+	}
+	return 0;
+}
+
 static int handler(void *data, const char *section, const char *key,
 		   const char *v, int line)
 {
@@ -645,6 +671,8 @@ static int handler(void *data, const char *section, const char *key,
 	char *kind = NULL, *name = NULL, *pair;
 	int r;
 
+	if ((r = check_text(st, section, key ? v : NULL, line)) < 0)
+		return r;
 	if (ns_ini_section_split(&kind, &name, section) < 0)
 		return bad(st, line, "malformed section [%s]", section);
 	if (!key) {

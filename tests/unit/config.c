@@ -635,6 +635,24 @@ static void test_other_bad_values(void **state)
 	tu_assert_error_has("NUL");
 	free(path);
 
+	/* names and values are UTF-8 text (they go into TRIGGER.json and
+	 * the archive's plan); a comment may be anything */
+	path = put_conf(state,
+			"; caf\xe9, a Latin-1 comment\n[system \"billing\"]\n"
+			"[environment \"billing/mod\xe8le\"]\nroot = /srv\n");
+	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
+	tu_assert_error_has("nightshift.conf:3: section [environment "
+			    "\"billing/mod\\xe8le\"]: not valid UTF-8");
+	free(path);
+	path = put_conf(
+		state, "[system \"billing\"]\n[environment \"billing/model\"]\n"
+		       "root = /srv\nverify = bin/check \x1b[2J\n");
+	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
+	tu_assert_error_has(
+		"nightshift.conf:4: [environment \"billing/model\"] "
+		"value 'bin/check \\x1b[2J': control character");
+	free(path);
+
 	/* no file: a usage error naming it */
 	path = at(state, "etc/absent.conf");
 	assert_int_equal(ns_config_load(&c, path), NS_EUSAGE);
