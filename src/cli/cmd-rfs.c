@@ -49,6 +49,10 @@ static int add(int argc, char **argv)
 	}
 	if (!ret && (!id || !title || !*title))
 		ret = cli_usage(usage);
+	for (size_t i = 0; !ret && title && i <= nr; i++)
+		if (cli_text_arg(i < nr ? "--scope" : "--title",
+				 i < nr ? scope[i] : title) < 0)
+			ret = cli_usage(usage);
 	if (ret) {
 		free(scope);
 		return ret;

@@ -1,6 +1,7 @@
 #include "common.h"
 #include "lifecycle.h"
 #include "notify.h"
+#include "text.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
@@ -29,6 +30,17 @@ static int identity(struct cli *c)
 	const char *want = cli_as ? cli_as : (env && *env ? env : NULL);
 
 	c->user = login_name();
+	if (want && ns_text_problem(want, strlen(want), NS_TEXT_NAME, NULL)) {
+		char *shown = ns_printable(want);
+
+		ns_error_set("acting as '%s': %s (a user name goes into the "
+			     "registry, JSON and mail)",
+			     shown,
+			     ns_text_problem(want, strlen(want), NS_TEXT_NAME,
+					     NULL));
+		free(shown);
+		return NS_EUSAGE;
+	}
 	if (!want || !strcmp(want, c->user))
 		return 0;
 	if (!c->cfg.impersonation) {
@@ -149,6 +161,22 @@ static struct cli_opt *find(struct cli_opt *opts, const char *arg,
 	return NULL;
 }
 
+int cli_text_arg(const char *opt, const char *v)
+{
+	const char *why = ns_text_problem(v, strlen(v), NS_TEXT_FILE, NULL);
+	char *shown;
+
+	if (!why)
+		return 0;
+	shown = ns_printable(v);
+	fprintf(stderr,
+		"nightshift: %s '%s': %s (it goes into the registry, JSON "
+		"and mail, which take UTF-8 text)\n",
+		opt, shown, why);
+	free(shown);
+	return -1;
+}
+
 int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 	      int max, int *npos, const char *usage)
 {
@@ -185,6 +213,10 @@ int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 			return cli_usage(usage), -1;
 		}
 		*o->value = v ? v : argv[++i];
+		/* text, but for the directories of --git and --sqitch */
+		if (strcmp(o->name, "git") && strcmp(o->name, "sqitch") &&
+		    cli_text_arg(a, *o->value) < 0)
+			return cli_usage(usage), -1;
 	}
 	return 0;
 }

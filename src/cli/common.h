@@ -51,6 +51,10 @@ struct cli_opt {
 	const char **value; /* for options with a value */
 	int *flag;	    /* for flags */
 };
+/* 0, or -1 after saying why on stderr when the value v of option opt is
+ * not UTF-8 text or holds a control character other than tab and line
+ * ends (cli_parse checks every value but directories) */
+int cli_text_arg(const char *opt, const char *v);
 /* collects positional arguments into pos (at most max); -1 on error */
 int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 	      int max, int *npos, const char *usage);

@@ -177,6 +177,26 @@ is "$rc" 0 "--as one's own login name is allowed without impersonation"
 sed -i 's/impersonation = false/impersonation = true/' nightshift.conf
 export NIGHTSHIFT_USER=alice
 
+# ---- text that is not UTF-8 on the command line -------------------------
+# a reason, a title, a user name go into the registry, JSON and mail: a
+# Latin-1 one or one with a terminal escape is a usage error, shown as \xNN
+ns log
+LOG_BEFORE=$out
+ns --as quinn qa reject ENH-2 --reason "$(printf 'caf\351')"
+is "$rc" 2 "a --reason in Latin-1: exit 2"
+like "$err" "--reason 'caf\\\\xe9': not valid UTF-8" "… naming the option and the byte"
+ns --as "$(printf 'caf\351')" status
+is "$rc" 2 "--as a user name in Latin-1: exit 2"
+like "$err" "acting as 'caf\\\\xe9': not valid UTF-8" "… naming the name"
+ns --as bob rfs add RFS-9 --title "$(printf 'a\033[2Jb')"
+is "$rc" 2 "an rfs title with a terminal escape: exit 2"
+like "$err" "--title 'a\\\\x1b\\[2Jb': control character" "… naming the option"
+ns log
+is "$out" "$LOG_BEFORE" "the refused commands left no event in the log"
+ns status ENH-2 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
+	submitted "… and ENH-2 was not rejected"
+
 # ---- a broken nightshift.conf -----------------------------------------
 cp nightshift.conf "$T/good.conf"
 echo "    colour = blue" >>nightshift.conf
