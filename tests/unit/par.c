@@ -89,8 +89,8 @@ static void test_each_given_once(void **state)
 	tally_free(&t);
 }
 
-/* nothing given, or everything given at once before finishing: finish
- * returns with all done, and the caller takes a share of a backlog */
+/* nothing given, or everything given at once before finishing (a backlog
+ * the caller and the worker share): finish returns with each done once */
 static void test_none_and_backlog(void **state)
 {
 	const size_t n = 2000;
