@@ -257,7 +257,6 @@ static int drift_stat(struct ns_plan *p, size_t *alloc,
  * unchanged file. */
 struct hasher {
 	struct run *r;
-	const unsigned char *want;
 	char (*now)[NS_HEX_LEN + 1];
 	int *rc;
 };
@@ -277,7 +276,7 @@ static int check_drift(struct run *r)
 	unsigned char *want = xcalloc(nr, 1);
 	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
 	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0;
-	struct hasher h = { r, want, now, rc };
+	struct hasher h = { r, now, rc };
 	struct ns_par_feed *feed = ns_par_feed_start(p->nr, hash_based, &h);
 
 	for (size_t i = 0; i < p->nr && !ret; i++) {
