@@ -27,17 +27,17 @@ static const char *login_name(void)
 static int identity(struct cli *c)
 {
 	const char *env = getenv("NIGHTSHIFT_USER");
-	const char *want = cli_as ? cli_as : (env && *env ? env : NULL);
+	const char *want = cli_as ? cli_as : (env && *env ? env : NULL), *why;
 
 	c->user = login_name();
-	if (want && ns_text_problem(want, strlen(want), NS_TEXT_NAME, NULL)) {
+	why = want ? ns_text_problem(want, strlen(want), NS_TEXT_NAME, NULL)
+		   : NULL;
+	if (why) {
 		char *shown = ns_printable(want);
 
 		ns_error_set("acting as '%s': %s (a user name goes into the "
 			     "registry, JSON and mail)",
-			     shown,
-			     ns_text_problem(want, strlen(want), NS_TEXT_NAME,
-					     NULL));
+			     shown, why);
 		free(shown);
 		return NS_EUSAGE;
 	}
