@@ -1,4 +1,4 @@
-# shared by the PostgreSQL kill-point tests (t5120, t5121), sourced after
+# shared by the PostgreSQL kill-point tests (t5120, t5121), sourced with
 # tests/e2e/lib.sh: the scene kept in $TPL is put back for each kill
 # point, the database made again as pg_scene made it (one psql is much
 # quicker than a new database from a template)
@@ -28,4 +28,63 @@ registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancemen
 leftovers() {
 	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
 	find "$T/home/journal" -name '*.jnl' -print
+}
+
+# the scene's package files: lib/tax.conf replaced, new/a.txt added,
+# old/legacy.txt deleted (the SQL is each test's own)
+pg_kill_files() {
+	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
+	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
+	echo "fresh" >"$T/pkg/files/new/a.txt"
+	printf '[files]\ndelete = old/legacy.txt\n' >>"$T/pkg/enhancement.ini"
+}
+
+# $T/pkg submitted, approved and scheduled as ENH-1; the scene kept in $TPL
+pg_kill_ready() {
+	"$NS" submit "$T/pkg" >/dev/null || exit 1
+	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
+	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
+	rm -rf "$TPL"
+	mkdir -p "$TPL"
+	cp -a "$T/site" "$T/home" "$TPL/"
+}
+
+# the uninterrupted run of the scene, traced into $T/trace; BEFORE and
+# AFTER are the site's states: an ok run changes the site, a failing one
+# puts it back
+pg_kill_first_run() { # ok|fail
+	reset
+	BEFORE=$(site_state)
+	rm -f "$T/trace"
+	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" window run --now >/dev/null 2>&1
+	AFTER=$(site_state)
+	if [ "$1" = ok ]; then
+		[ "$BEFORE" != "$AFTER" ] && ok "$1: the run changes the site" ||
+			not_ok "$1: the run changes the site"
+	else
+		is "$AFTER" "$BEFORE" "$1: the uninterrupted rollback restores the site"
+	fi
+}
+
+# the run killed at step N, then `recover` traced into $T/rtrace
+pg_kill_crashed_recover() { # N
+	reset
+	{ (NIGHTSHIFT_CRASH_AT=$1 exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
+	rm -f "$T/rtrace"
+	NIGHTSHIFT_STEPS_TRACE=$T/rtrace "$NS" recover >/dev/null 2>&1
+}
+
+# check_point KIND [CRASHED] at each of the points ($(points TRACE FROM)),
+# a diag naming the step for each inconsistent one; sets total and bad
+pg_kill_each() { # KIND TRACE FROM LABEL [CRASHED]
+	local kind=$1 trace=$2 from=$3 label=$4 crashed=${5:-} n why
+	bad=0 total=0
+	for n in $(points "$trace" "$from"); do
+		total=$((total + 1))
+		why=$(check_point "$kind" $crashed "$n")
+		[ -z "$why" ] || {
+			bad=$((bad + 1))
+			diag "$kind: $label $n ($(sed -n "${n}p" "$trace")): $why"
+		}
+	done
 }

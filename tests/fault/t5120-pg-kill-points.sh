@@ -24,10 +24,7 @@ scene() { # ok|fail
 	[ "$1" = fail ] &&
 		sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = test -f no-such-file|" nightshift.conf
 	make_pkg "$T/pkg" "kill points"
-	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
-	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
-	echo "fresh" >"$T/pkg/files/new/a.txt"
-	printf '[files]\ndelete = old/legacy.txt\n' >>"$T/pkg/enhancement.ini"
+	pg_kill_files
 	cat >"$T/pkg/sql/deploy.sql" <<'SQL'
 ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
 UPDATE customers SET discount = 5 WHERE id = 1;
@@ -39,12 +36,7 @@ DROP TABLE coupons;
 ALTER TABLE customers DROP COLUMN discount;
 SQL
 	echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
-	"$NS" submit "$T/pkg" >/dev/null || exit 1
-	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
-	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
-	rm -rf "$TPL"
-	mkdir -p "$TPL"
-	cp -a "$T/site" "$T/home" "$TPL/"
+	pg_kill_ready
 }
 
 # the kill points worth a database's while: each SQL statement and the
@@ -58,44 +50,22 @@ points() { # TRACE-FILE [FROM]
 }
 
 matrix() { # kind
-	local kind=$1 bad=0 total=0 n m why from
+	local kind=$1 bad total from
 	scene "$kind"
-	reset
-	BEFORE=$(site_state)
-	rm -f "$T/trace"
-	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" window run --now >/dev/null 2>&1
-	AFTER=$(site_state)
-	if [ "$kind" = ok ]; then
-		[ "$BEFORE" != "$AFTER" ] && ok "$kind: the run changes the site" ||
-			not_ok "$kind: the run changes the site"
-	else
-		is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
-	fi
+	pg_kill_first_run "$kind"
 	is "$(grep -c ' COMMIT$' "$T/trace")" "$([ "$kind" = ok ] && echo 1 || echo 2)" \
 		"$kind: the run commits $([ "$kind" = ok ] && echo once || echo "twice (deploy, revert)")"
 	# the failing run's deploy is the good run's: its own points are
 	# those of the revert (NS_FULL: all)
 	from=1
 	[ "$kind" = fail ] && from=$(awk '$2 == "COMMIT" { print $1 + 1; exit }' "$T/trace")
-	for n in $(points "$T/trace" "$from"); do
-		total=$((total + 1))
-		why=$(check_point "$kind" "$n")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n ($(sed -n "${n}p" "$T/trace")): $why"; }
-	done
+	pg_kill_each "$kind" "$T/trace" "$from" "kill at step"
 	is "$bad" 0 "$kind: each of $total kill points recovers to exactly before or after"
 	[ "$kind" = fail ] || return 0
 	# killed just after the deploy's COMMIT, then recovery (which runs
 	# the revert) killed at each of its SQL statements
-	reset
-	{ (NIGHTSHIFT_CRASH_AT=$from exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-	rm -f "$T/rtrace"
-	NIGHTSHIFT_STEPS_TRACE=$T/rtrace "$NS" recover >/dev/null 2>&1
-	bad=0 total=0
-	for m in $(points "$T/rtrace"); do
-		total=$((total + 1))
-		why=$(check_point "$kind" "$from" "$m")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill after COMMIT, recovery killed at $m: $why"; }
-	done
+	pg_kill_crashed_recover "$from"
+	pg_kill_each "$kind" "$T/rtrace" 1 "kill after COMMIT, recovery killed at" "$from"
 	like "$total" '^[1-9]' "$kind: the recovery runs the revert SQL ($total kill points)"
 	is "$bad" 0 "$kind: recovery killed at each of its $total SQL steps still ends consistent"
 }

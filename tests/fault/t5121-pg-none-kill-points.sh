@@ -26,10 +26,7 @@ scene() { # ok|fail
 	pg_kill_site
 	make_pkg "$T/pkg" "kill points, no transaction"
 	echo "transaction = none" >>"$T/pkg/enhancement.ini"
-	mkdir -p "$T/pkg/files/lib" "$T/pkg/files/new" "$T/pkg/sql"
-	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
-	echo "fresh" >"$T/pkg/files/new/a.txt"
-	printf '[files]\ndelete = old/legacy.txt\n' >>"$T/pkg/enhancement.ini"
+	pg_kill_files
 	cat >"$T/pkg/sql/deploy.sql" <<'SQL'
 ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
 UPDATE customers SET discount = 5 WHERE id = 1;
@@ -47,12 +44,7 @@ SQL
 	else
 		echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
 	fi
-	"$NS" submit "$T/pkg" >/dev/null || exit 1
-	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
-	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
-	rm -rf "$TPL"
-	mkdir -p "$TPL"
-	cp -a "$T/site" "$T/home" "$TPL/"
+	pg_kill_ready
 }
 
 # the kill points worth a database's while: each SQL statement, the
@@ -71,20 +63,11 @@ points() { # TRACE-FILE [FROM]
 }
 
 matrix() { # kind
-	local kind=$1 bad=0 total=0 n m why from mid
+	local kind=$1 bad total from mid
 	scene "$kind"
-	reset
-	BEFORE=$(site_state)
-	rm -f "$T/trace"
-	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" window run --now >/dev/null 2>&1
-	AFTER=$(site_state)
-	if [ "$kind" = ok ]; then
-		[ "$BEFORE" != "$AFTER" ] && ok "$kind: the run changes the site" ||
-			not_ok "$kind: the run changes the site"
-	else
-		is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
+	pg_kill_first_run "$kind"
+	[ "$kind" = ok ] ||
 		is "$(grep -c ' pg_restore$' "$T/trace")" 1 "$kind: the rollback restores the archived dump"
-	fi
 	is "$(grep -c ' COMMIT$' "$T/trace")" "$([ "$kind" = ok ] && echo 1 || echo 0)" \
 		"$kind: $([ "$kind" = ok ] && echo "one COMMIT, the commit point" || echo "no COMMIT: the verify SQL fails before it")"
 	# the failing run's deploy is the good run's: its own points are
@@ -92,11 +75,7 @@ matrix() { # kind
 	from=1
 	# (five deploy statements, then the verify SQL: its rollback follows)
 	[ "$kind" = fail ] && from=$(awk '$2 == "sql" && ++k == 6 { print $1 + 1; exit }' "$T/trace")
-	for n in $(points "$T/trace" "${from:-1}"); do
-		total=$((total + 1))
-		why=$(check_point "$kind" "$n")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n ($(sed -n "${n}p" "$T/trace")): $why"; }
-	done
+	pg_kill_each "$kind" "$T/trace" "${from:-1}" "kill at step"
 	KP_TOTAL=$((KP_TOTAL + total)) KP_BAD=$((KP_BAD + bad))
 	is "$bad" 0 "$kind: each of $total kill points recovers to exactly before or after"
 	[ "$kind" = ok ] || return 0
@@ -104,18 +83,10 @@ matrix() { # kind
 	# two have committed), then recovery (revert SQL, pg_restore) killed
 	# at each of its steps
 	mid=$(awk '$2 == "sql" && ++k == 3 { print $1; exit }' "$T/trace")
-	reset
-	{ (NIGHTSHIFT_CRASH_AT=$mid exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-	rm -f "$T/rtrace"
-	NIGHTSHIFT_STEPS_TRACE=$T/rtrace "$NS" recover >/dev/null 2>&1
+	pg_kill_crashed_recover "$mid"
 	is "$(site_state)" "$BEFORE" "$kind: killed in the middle of the deploy, recover rolls the database back"
 	is "$(grep -c ' pg_restore$' "$T/rtrace")" 1 "… restoring the archived dump"
-	bad=0 total=0
-	for m in $(points "$T/rtrace"); do
-		total=$((total + 1))
-		why=$(check_point fail "$mid" "$m")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at deploy statement $mid, recovery killed at $m: $why"; }
-	done
+	pg_kill_each fail "$T/rtrace" 1 "kill at deploy statement $mid, recovery killed at" "$mid"
 	KP_TOTAL=$((KP_TOTAL + total)) KP_BAD=$((KP_BAD + bad))
 	like "$total" '^[1-9]' "$kind: the recovery runs the revert SQL and the restore ($total kill points)"
 	is "$bad" 0 "$kind: recovery killed at each of its $total steps still ends at before"
