@@ -1225,61 +1225,67 @@ static void test_backout_after_success(void **state)
 	ns_trigger_release(&t);
 }
 
+/* a good enhancement migrated and its journal retired; then damage(fx,
+ * run directory) breaks what the backout needs: the backout fails, the
+ * site is blocked, and the message says what is missing */
+static void backout_blocked(struct fx *fx, const char *name,
+			    void (*damage)(struct fx *, const char *),
+			    const char *reason, int check_drift,
+			    const char *needle)
+{
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+
+	load(fx, name, &e, &t);
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
+	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
+	damage(fx, o.rundir);
+	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
+						fx->ctx.journal_dir, reason,
+						check_drift),
+			     0);
+	assert_int_equal(b.kind, NS_OUT_BLOCKED);
+	assert_error_has(b.message, needle);
+	ns_outcome_release(&b);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
+static void lose_archived(struct fx *fx, const char *rundir)
+{
+	char *lost = xprintf("%s/files/0", rundir);
+
+	(void)fx;
+	assert_int_equal(unlink(lost), 0);
+	free(lost);
+}
+
+static void remove_app_dir(struct fx *fx, const char *rundir)
+{
+	char *app = at(fx, "root/app");
+
+	(void)rundir;
+	assert_int_equal(tu_try_rm_rf(app), 0);
+	free(app);
+}
+
 /* an archived file gone while the site is not as before: the backout
  * fails (the site is blocked) and says which file */
 static void test_backout_archive_lost(void **state)
 {
-	struct fx *fx = *state;
-	struct ns_trigger t = NS_TRIGGER_INIT;
-	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
-	static const struct enh e = { good_deploy, NULL, NULL };
-	char *lost;
-
-	load(fx, "lost", &e, &t);
-	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
-	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
-	lost = xprintf("%s/files/0", o.rundir);
-	assert_int_equal(unlink(lost), 0);
-	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
-						fx->ctx.journal_dir, "defect",
-						1),
-			     0);
-	assert_int_equal(b.kind, NS_OUT_BLOCKED);
-	assert_error_has(b.message, "app/main.txt' is missing from the "
-				    "archive");
-	free(lost);
-	ns_outcome_release(&b);
-	ns_outcome_release(&o);
-	ns_trigger_release(&t);
+	backout_blocked(*state, "lost", lose_archived, "defect", 1,
+			"app/main.txt' is missing from the archive");
 }
 
 /* the directory of a file that must come back is gone: the backout does
  * not end quietly half done, it fails (the site is blocked) and says so */
 static void test_backout_directory_gone(void **state)
 {
-	struct fx *fx = *state;
-	struct ns_trigger t = NS_TRIGGER_INIT;
-	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
-	static const struct enh e = { good_deploy, NULL, NULL };
-	char *app = at(fx, "root/app");
-
-	load(fx, "dirgone", &e, &t);
-	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
-	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
-	assert_int_equal(tu_try_rm_rf(app), 0);
-	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
-						fx->ctx.journal_dir, "rejected",
-						0),
-			     0);
-	assert_int_equal(b.kind, NS_OUT_BLOCKED);
-	assert_error_has(b.message, "app/main.txt: its directory is gone");
-	free(app);
-	ns_outcome_release(&b);
-	ns_outcome_release(&o);
-	ns_trigger_release(&t);
+	backout_blocked(*state, "dirgone", remove_app_dir, "rejected", 0,
+			"app/main.txt: its directory is gone");
 }
 
-/* a backout that would lose a later change is refused, touching nothing */
 static void test_backout_refused_on_drift(void **state)
 {
 	struct fx *fx = *state;
