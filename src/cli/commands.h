@@ -27,6 +27,7 @@ int cmd_analyze(int argc, char **argv);
 int cmd_accept(int argc, char **argv);
 int cmd_reject(int argc, char **argv);
 int cmd_promote(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
 int cmd_warranty(int argc, char **argv);
 int cmd_withdraw(int argc, char **argv);
 int cmd_notify(int argc, char **argv);

@@ -54,6 +54,9 @@ static const struct cmd commands[] = {
 	  "unblock --env ENV --reason T  after a person repaired a site" },
 	{ "withdraw", cmd_withdraw,
 	  "withdraw ID --reason T  take an enhancement out of the process" },
+	{ "archive", cmd_archive,
+	  "archive prune [--env ENV] [--dry-run]  remove the archives no "
+	  "rollback needs, older than [policy] archive-keep" },
 	{ "warranty", cmd_warranty,
 	  "warranty [--json]  end the warranties that have run out" },
 	{ "status", cmd_status, "status [ID] [--json]  what is where" },

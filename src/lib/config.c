@@ -52,6 +52,8 @@ const char ns_config_template[] =
 	";    acceptances = 1             ; acceptance sign-offs a model run "
 	"needs\n"
 	";    require-instructions = false\n"
+	";    archive-keep = 90d          ; `archive prune` removes what no "
+	"rollback needs, once older\n"
 	"; the roles (login names); nobody outside a role acts in it\n"
 	";[role \"developer\"]\n"
 	";    members = alice\n"
@@ -377,6 +379,21 @@ static int policy_key(struct load_state *st, const char *key, const char *v,
 				   "of sign-offs from 1 to 100, not '%s'",
 				   v);
 		c->acceptances = (int)n;
+		return 0;
+	}
+	if (!strcmp(key, "archive-keep")) {
+		long long secs;
+		if (!strcmp(v, "forever")) {
+			c->archive_keep_s = -1;
+			return 0;
+		}
+		if (ns_config_duration(&secs, v) < 0)
+			return bad(st, line,
+				   "[policy] archive-keep: expected a period "
+				   "such as 90d, 12h or 0s, or 'forever', not "
+				   "'%s'",
+				   v);
+		c->archive_keep_s = secs;
 		return 0;
 	}
 	return bad(st, line, "unknown key '%s' in [%s]", key, "policy");
@@ -800,6 +817,7 @@ int ns_config_load(struct ns_config *out, const char *path)
 	c.limits = lim;
 	c.require_rfs = 1;
 	c.acceptances = 1;
+	c.archive_keep_s = 90LL * 86400;
 	if ((r = read_file(&text, path)) < 0)
 		goto done;
 	c.path = xstrdup(path);

@@ -83,6 +83,9 @@ struct ns_config {
 	int require_rfs;	  /* submit needs a registered RFS (default) */
 	int require_instructions; /* analysis: instructions always needed */
 	int acceptances;	  /* acceptance sign-offs a model run needs */
+	/* `archive prune` keeps a run's archive this long after the run
+	 * (default 90 days); -1: forever */
+	long long archive_keep_s;
 	struct ns_limits limits;
 	struct ns_system *systems;
 	size_t systems_nr;

@@ -85,6 +85,7 @@ struct env_state {
 	char *name;
 	struct ns_calendar *cal;
 	struct ns_daemon_env s;
+	time_t pruned; /* when its archives were last pruned; 0: not yet */
 };
 
 struct state {
@@ -137,8 +138,10 @@ static int envs_build(struct state *st, const struct ns_config *cfg)
 		v[i].s = (struct ns_daemon_env){ NS_DAEMON_NONE, 0, (time_t)-1,
 						 (time_t)-1 };
 		for (size_t k = 0; k < st->nr; k++)
-			if (!strcmp(st->envs[k].name, e->name))
+			if (!strcmp(st->envs[k].name, e->name)) {
 				v[i].s = st->envs[k].s;
+				v[i].pruned = st->envs[k].pruned;
+			}
 		ret = ns_calendar_new(&v[i].cal, e);
 	}
 	if (ret < 0) {
@@ -318,6 +321,7 @@ static int run_env(struct state *st, struct env_state *es, time_t now)
 			       .stop = stop_asked };
 	time_t close = (time_t)-1;
 	char local[NS_LOCAL_LEN];
+	int ret;
 
 	if (!ns_calendar_open(es->cal, now, &close))
 		dlog(d, LOG_NOTICE,
@@ -336,7 +340,14 @@ static int run_env(struct state *st, struct env_state *es, time_t now)
 	}
 	es->s.acted = now;
 	/* its failures are reported through run_warn */
-	return ns_runner_window(&r, es->name);
+	ret = ns_runner_window(&r, es->name);
+	/* the archives no rollback needs any more: in the window, after its
+	 * runs, once a day (an environment locked or blocked then waits) */
+	if (!st->stopping && (!es->pruned || now - es->pruned >= 86400)) {
+		es->pruned = now;
+		ns_runner_prune(&r, es->name);
+	}
+	return ret;
 }
 
 static int warranties(struct state *st)

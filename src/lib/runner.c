@@ -7,6 +7,7 @@
 #include "lifecycle.h"
 #include "migrate.h"
 #include "notify.h"
+#include "prune.h"
 #include "strbuf.h"
 #include "timefmt.h"
 #include "trigger.h"
@@ -330,6 +331,31 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 
 /* ---- recovery ------------------------------------------------------------ */
 
+/* a run killed before its site had a row gets one, naming its archive:
+ * the registry then knows the archive of every run (archive prune) */
+static int recovered_site(struct ns_runner *r, const struct ns_env *e,
+			  const struct verdict *v, const struct ns_outcome *o)
+{
+	const struct ns_site *s = NULL;
+	const char *label;
+
+	if (!o->rundir)
+		return 0;
+	if (!o->site || !*o->site) {
+		/* no plan was read: ARCHIVE/.../TOKEN/LABEL names the site */
+		label = strrchr(o->rundir, '/');
+		s = ns_env_site(e, label ? label + 1 : o->rundir);
+		if (!s)
+			return 0;
+	}
+	return ns_registry_exec(r->reg,
+				"INSERT OR IGNORE INTO run_sites(run, site, "
+				"rundir, outcome, message) VALUES (?, ?, ?, ?, "
+				"?)",
+				"Issss", v->run, s ? s->name : o->site,
+				o->rundir, outcome_word(o->kind), o->message);
+}
+
 static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 			    const struct ns_outcome *o, int backout)
 {
@@ -358,11 +384,13 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	v.backout = backout;
 	v.ms = o->ms;
 	json_decref(run);
-	ret = ns_registry_exec(r->reg,
-			       "UPDATE run_sites SET outcome = ?, message = ? "
-			       "WHERE run = ? AND site = ?",
-			       "ssIs", outcome_word(o->kind), o->message, v.run,
-			       o->site);
+	ret = recovered_site(r, e, &v, o);
+	if (!ret)
+		ret = ns_registry_exec(r->reg,
+				       "UPDATE run_sites SET outcome = ?, "
+				       "message = ? WHERE run = ? AND site = ?",
+				       "ssIs", outcome_word(o->kind),
+				       o->message, v.run, o->site);
 	/* the lifecycle moves only if the registry still thinks it runs */
 	if (!ret)
 		ret = ns_registry_query_row(
@@ -1253,6 +1281,58 @@ static int recover_locked(struct ns_runner *r, const struct ns_env *e)
 int ns_runner_recover(struct ns_runner *r, const char *env)
 {
 	return each_env(r, env, recover_locked);
+}
+
+/* ---- archive retention --------------------------------------------------- */
+
+static void prune_line(void *data, int bad, const char *line)
+{
+	struct ns_runner *r = data;
+
+	if (bad)
+		warn(r, "%s", line);
+	else
+		say(r, "%s", line);
+}
+
+static int prune_locked(struct ns_runner *r, const struct ns_env *e)
+{
+	struct ns_prune_ctx x = { r->cfg,     r->reg,	  r->user,
+				  r->dry_run, prune_line, r };
+	char *jdir = ns_env_dir(r->cfg->journal, e);
+	char **list = NULL;
+	size_t nr = 0;
+	int fd, ret = lock_env(r, e, &fd);
+
+	if (ret < 0) {
+		free(jdir);
+		return ret;
+	}
+	ret = ns_journal_list(&list, &nr, jdir);
+	if (!ret && nr) {
+		ns_error_set("an unfinished run (%s): nothing pruned — "
+			     "`nightshift recover --env %s` first",
+			     list[0], e->name);
+		ret = NS_ELOCKED;
+	}
+	if (!ret)
+		ret = ns_prune_env(&x, e);
+	if (ret == NS_EFAILED) {
+		/* said line by line; the others were pruned */
+		note(r, ret);
+		ret = 0;
+	}
+	close(fd);
+	for (size_t i = 0; i < nr; i++)
+		free(list[i]);
+	free(list);
+	free(jdir);
+	return ret;
+}
+
+int ns_runner_prune(struct ns_runner *r, const char *env)
+{
+	return each_env(r, env, prune_locked);
 }
 
 /* ---- manual rollback and unblock ----------------------------------------- */

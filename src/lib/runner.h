@@ -37,7 +37,8 @@ struct ns_runner {
 	void (*warn)(void *data, const char *line); /* what did not */
 	void *data;
 	int worst;
-	int now; /* regardless of the window (window run --now) */
+	int now;     /* regardless of the window (window run --now) */
+	int dry_run; /* archive prune --dry-run: say, change nothing */
 	/* the "no trigger" notice once per opening of the calendar, not once
 	 * per run (the daemon, which runs again when a trigger arrives) */
 	int notice_once;
@@ -53,6 +54,10 @@ int ns_runner_recover(struct ns_runner *r, const char *env);
 int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		       const char *reason, const char *verb);
 int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason);
+/* remove the archives of env (NULL: of every environment) that no rollback
+ * or recovery needs any more (prune.h); an environment locked, blocked or
+ * with an unfinished run is passed over with NS_ELOCKED */
+int ns_runner_prune(struct ns_runner *r, const char *env);
 
 /* the directories of an environment (caller frees) */
 char *ns_env_dir(const char *base, const struct ns_env *e);

@@ -260,6 +260,7 @@ static void test_full_design_conf(void **state)
 	assert_int_equal(c.require_rfs, 1);
 	assert_int_equal(c.require_instructions, 0);
 	assert_int_equal(c.acceptances, 1);
+	assert_int_equal(c.archive_keep_s, 90LL * 86400);
 	assert_int_equal(m->warranty_s, 30LL * 86400);
 	assert_int_equal(p->warranty_s, 30LL * 86400);
 	assert_null(ns_config_role(&c, "dba"));
@@ -352,6 +353,23 @@ static void test_relative_conf_path(void **state)
 }
 
 /* what `init` writes loads, with every default in place */
+/* how long `archive prune` keeps an archive: a period, or forever */
+static void test_archive_keep(void **state)
+{
+	struct ns_config c = NS_CONFIG_INIT;
+	char *path = put_conf(state, "[policy]\n    archive-keep = 12h\n");
+
+	assert_int_equal(ns_config_load(&c, path), 0);
+	assert_int_equal(c.archive_keep_s, 12LL * 3600);
+	ns_config_release(&c);
+	free(path);
+	path = put_conf(state, "[policy]\n    archive-keep = forever\n");
+	assert_int_equal(ns_config_load(&c, path), 0);
+	assert_int_equal(c.archive_keep_s, -1);
+	ns_config_release(&c);
+	free(path);
+}
+
 static void test_template_loads(void **state)
 {
 	struct ns_config c = NS_CONFIG_INIT;
@@ -602,6 +620,10 @@ static void test_other_bad_values(void **state)
 	refused_at(state, "[policy]\n    require-rfs = yes\n", 2,
 		   "require-rfs");
 	refused_at(state, "[policy]\n    approvals = 2\n", 2, "approvals");
+	refused_at(state, "[policy]\n    archive-keep = 90 days\n", 2,
+		   "[policy] archive-keep: expected a period");
+	refused_at(state, "[policy]\n    archive-keep = never\n", 2,
+		   "not 'never'");
 	/* the warranty, windows and blackouts are checked when loaded */
 	refused_at(state,
 		   "[environment \"b/production\"]\n    root = /r\n"
@@ -670,6 +692,7 @@ int main(void)
 		T(test_key_on_section_line),
 		T(test_relative_conf_path),
 		T(test_template_loads),
+		T(test_archive_keep),
 		T(test_two_systems_need_a_name),
 		T(test_unknown_key),
 		T(test_unknown_section),
