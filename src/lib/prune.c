@@ -3,37 +3,20 @@
 #include "fsx.h"
 #include "lifecycle.h"
 #include "runner.h"
-#include "strbuf.h"
 #include "timefmt.h"
 #include "xalloc.h"
 
 #include <errno.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 struct tally {
-	size_t removed, kept, young, gone;
+	size_t removed, kept, young;
 	long long freed;
 };
-
-static void tell(const struct ns_prune_ctx *x, int bad, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void tell(const struct ns_prune_ctx *x, int bad, const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	strbuf_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	if (x->tell)
-		x->tell(x->data, bad, sb.buf);
-	strbuf_release(&sb);
-}
 
 /* "12.3 MiB", "4.0 KiB", "512 bytes" */
 static char *size_text(long long n)
@@ -71,12 +54,11 @@ static long long freed_by(const char *dir)
 /* the archives a rollback may still take: of each enhancement that may be
  * backed out of e (which covers the acceptance test's refusal), those of
  * its latest migration there — as `rollback` picks them */
-static int needed_dirs(const struct ns_prune_ctx *x, const struct ns_env *e,
-		       json_t *set)
+static int needed_dirs(struct ns_runner *r, const struct ns_env *e, json_t *set)
 {
 	json_t *runs = NULL, *dirs = NULL, *row, *d;
 	size_t i, k;
-	int ret = ns_registry_query(x->reg, &runs,
+	int ret = ns_registry_query(r->reg, &runs,
 				    "SELECT enhancement, MAX(id) AS run FROM "
 				    "runs WHERE environment = ? AND kind = "
 				    "'migrate' AND outcome = 'migrated' GROUP "
@@ -91,13 +73,13 @@ static int needed_dirs(const struct ns_prune_ctx *x, const struct ns_env *e,
 
 		if (ret < 0)
 			break;
-		rc = ns_lifecycle_check(x->reg, enh, "back-out", e->name);
+		rc = ns_lifecycle_check(r->reg, enh, "back-out", e->name);
 		if (rc == NS_EFAILED)
 			continue; /* nothing can back it out of e any more */
 		if ((ret = rc) < 0)
 			break;
 		ret = ns_registry_query(
-			x->reg, &dirs,
+			r->reg, &dirs,
 			"SELECT rundir FROM run_sites WHERE "
 			"run = ? AND rundir IS NOT NULL",
 			"I", json_integer_value(json_object_get(row, "run")));
@@ -122,8 +104,8 @@ static int inside(const char *dir, const char *base)
 }
 
 /* remove one archive; its token directory too once it is empty */
-static int prune_one(const struct ns_prune_ctx *x, const struct ns_env *e,
-		     json_t *row, const char *base, struct tally *t)
+static int prune_one(struct ns_runner *r, const struct ns_env *e, json_t *row,
+		     const char *base, struct tally *t)
 {
 	const char *dir = ns_row_str(row, "rundir");
 	const char *last = ns_row_str(row, "last");
@@ -132,71 +114,63 @@ static int prune_one(const struct ns_prune_ctx *x, const struct ns_env *e,
 	char *size, *detail, *parent, *slash;
 	struct stat st;
 	long long freed;
-	int ret;
+	int ret = 0;
 
 	if (!inside(dir, base)) {
-		tell(x, 1,
-		     "%s: not pruned: %s (ENH-%lld r%d) is not below the "
-		     "environment's archive %s (was [paths] archive moved?)",
-		     e->name, dir, enh, rev, base);
+		ns_runner_tell(
+			r, 1,
+			"%s: not pruned: %s (ENH-%lld r%d) is not below the "
+			"environment's archive %s (was [paths] archive moved?)",
+			e->name, dir, enh, rev, base);
 		return NS_EFAILED;
 	}
 	if (lstat(dir, &st) < 0) {
-		if (errno == ENOENT) {
-			t->gone++;
-			return 0;
-		}
-		tell(x, 1, "%s: not pruned: %s: %s", e->name, dir,
-		     strerror(errno));
+		if (errno == ENOENT)
+			return 0; /* gone already */
+		ns_runner_tell(r, 1, "%s: not pruned: %s: %s", e->name, dir,
+			       strerror(errno));
 		return NS_EFAILED;
 	}
 	if (!S_ISDIR(st.st_mode)) {
-		tell(x, 1,
-		     "%s: not pruned: %s (ENH-%lld r%d) is not a directory",
-		     e->name, dir, enh, rev);
+		ns_runner_tell(
+			r, 1,
+			"%s: not pruned: %s (ENH-%lld r%d) is not a directory",
+			e->name, dir, enh, rev);
 		return NS_EFAILED;
 	}
 	freed = freed_by(dir);
 	size = size_text(freed);
-	if (x->dry_run) {
-		tell(x, 0,
-		     "%s: would remove %s (ENH-%lld r%d, last run finished "
-		     "%s; %s)",
-		     e->name, dir, enh, rev, last, size);
-		t->removed++;
-		t->freed += freed;
-		free(size);
-		return 0;
-	}
-	ret = ns_fsx_remove_tree(dir);
-	if (ret < 0) {
-		tell(x, 1, "%s: not pruned: %s", e->name, ns_error_last());
+	if (!r->dry_run && ns_fsx_remove_tree(dir) < 0) {
+		ns_runner_tell(r, 1, "%s: not pruned: %s", e->name,
+			       ns_error_last());
 		free(size);
 		return NS_EFAILED;
 	}
-	parent = xstrdup(dir);
-	if ((slash = strrchr(parent, '/')) &&
-	    (size_t)(slash - parent) > strlen(base)) {
-		*slash = '\0';
-		rmdir(parent); /* another site's archive may still be there */
+	if (!r->dry_run) {
+		parent = xstrdup(dir);
+		if ((slash = strrchr(parent, '/')) &&
+		    (size_t)(slash - parent) > strlen(base)) {
+			*slash = '\0';
+			rmdir(parent); /* another site's may still be there */
+		}
+		free(parent);
+		detail = xprintf("%s, last run finished %s (%s freed)", dir,
+				 last, size);
+		ret = ns_registry_event(r->reg, r->user, enh, rev, e->name,
+					"archive-pruned", detail);
+		free(detail);
 	}
-	free(parent);
-	detail =
-		xprintf("%s, last run finished %s (%s freed)", dir, last, size);
-	ret = ns_registry_event(x->reg, x->actor, enh, rev, e->name,
-				"archive-pruned", detail);
-	tell(x, 0,
-	     "%s: removed %s (ENH-%lld r%d, last run finished %s; %s "
-	     "freed)",
-	     e->name, dir, enh, rev, last, size);
+	ns_runner_tell(r, 0,
+		       "%s: %s %s (ENH-%lld r%d, last run finished %s; %s%s)",
+		       e->name, r->dry_run ? "would remove" : "removed", dir,
+		       enh, rev, last, size, r->dry_run ? "" : " freed");
 	t->removed++;
 	t->freed += freed;
-	free(detail);
 	free(size);
 	return ret < 0 ? NS_ERROR : 0;
 }
 
-int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e)
+int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 {
 	char cut[NS_TIME_LEN], *base, *size;
 	json_t *needed, *rows = NULL, *row;
@@ -204,19 +178,20 @@ int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e)
 	size_t i;
 	int ret, worst = 0;
 
-	if (x->cfg->archive_keep_s < 0) {
-		tell(x, 0,
-		     "%s: [policy] archive-keep = forever: nothing pruned",
-		     e->name);
+	if (r->cfg->archive_keep_s < 0) {
+		ns_runner_tell(
+			r, 0,
+			"%s: [policy] archive-keep = forever: nothing pruned",
+			e->name);
 		return 0;
 	}
-	ns_time_iso(cut, ns_now() - (time_t)x->cfg->archive_keep_s);
+	ns_time_iso(cut, ns_now() - (time_t)r->cfg->archive_keep_s);
 	needed = json_object();
-	ret = needed_dirs(x, e, needed);
+	ret = needed_dirs(r, e, needed);
 	/* an unfinished run sorts after every time: never older */
 	if (!ret)
 		ret = ns_registry_query(
-			x->reg, &rows,
+			r->reg, &rows,
 			"SELECT rs.rundir AS rundir, MIN(r.enhancement) AS "
 			"enhancement, MIN(r.revision) AS revision, "
 			"MAX(COALESCE(r.finished_at, '~')) AS last FROM "
@@ -224,7 +199,7 @@ int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e)
 			"r.environment = ? AND rs.rundir IS NOT NULL GROUP BY "
 			"rs.rundir ORDER BY MIN(r.id)",
 			"s", e->name);
-	base = ns_env_dir(x->cfg->archive, e);
+	base = ns_env_dir(r->cfg->archive, e);
 	json_array_foreach(rows, i, row)
 	{
 		const char *dir = ns_row_str(row, "rundir");
@@ -240,7 +215,7 @@ int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e)
 			t.young++;
 			continue;
 		}
-		rc = prune_one(x, e, row, base, &t);
+		rc = prune_one(r, e, row, base, &t);
 		if (rc == NS_ERROR)
 			ret = rc;
 		else if (rc < 0)
@@ -248,12 +223,14 @@ int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e)
 	}
 	if (!ret) {
 		size = size_text(t.freed);
-		tell(x, 0,
-		     "%s: %zu archive%s %s (%s %s); %zu kept for a rollback; "
-		     "%zu with a run since %s ([policy] archive-keep)",
-		     e->name, t.removed, t.removed == 1 ? "" : "s",
-		     x->dry_run ? "to remove" : "removed", size,
-		     x->dry_run ? "to free" : "freed", t.kept, t.young, cut);
+		ns_runner_tell(
+			r, 0,
+			"%s: %zu archive%s %s (%s %s); %zu kept for a "
+			"rollback; "
+			"%zu with a run since %s ([policy] archive-keep)",
+			e->name, t.removed, t.removed == 1 ? "" : "s",
+			r->dry_run ? "to remove" : "removed", size,
+			r->dry_run ? "to free" : "freed", t.kept, t.young, cut);
 		free(size);
 	}
 	json_decref(needed);

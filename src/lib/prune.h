@@ -17,27 +17,16 @@
  *
  * The caller holds the environment's lock and has refused an environment
  * that is blocked or has a journal (an unfinished run). Each removal is
- * audited as "archive-pruned". With dry_run, the same lines are said and
- * nothing is changed.
+ * audited as "archive-pruned".
  */
 #ifndef NS_PRUNE_H
 #define NS_PRUNE_H
 
-#include "config.h"
-#include "registry.h"
-
-struct ns_prune_ctx {
-	const struct ns_config *cfg;
-	struct ns_registry *reg;
-	const char *actor;
-	int dry_run;
-	/* one line for the operator; bad: it is about something not done */
-	void (*tell)(void *data, int bad, const char *line);
-	void *data;
-};
+#include "runner.h"
 
 /* 0; NS_EFAILED when an archive could not be judged or removed (the
- * others are still pruned); NS_ERROR when the registry fails */
-int ns_prune_env(const struct ns_prune_ctx *x, const struct ns_env *e);
+ * others are still pruned); NS_ERROR when the registry fails. What it
+ * does is told through r; r->dry_run: told, nothing changed */
+int ns_prune_env(struct ns_runner *r, const struct ns_env *e);
 
 #endif

@@ -31,6 +31,15 @@ static void tell_operator(struct ns_runner *r, int bad, const char *fmt,
 	strbuf_release(&sb);
 }
 
+void ns_runner_tell(struct ns_runner *r, int bad, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tell_operator(r, bad, fmt, ap);
+	va_end(ap);
+}
+
 static void say(struct ns_runner *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void say(struct ns_runner *r, const char *fmt, ...)
@@ -1285,20 +1294,8 @@ int ns_runner_recover(struct ns_runner *r, const char *env)
 
 /* ---- archive retention --------------------------------------------------- */
 
-static void prune_line(void *data, int bad, const char *line)
-{
-	struct ns_runner *r = data;
-
-	if (bad)
-		warn(r, "%s", line);
-	else
-		say(r, "%s", line);
-}
-
 static int prune_locked(struct ns_runner *r, const struct ns_env *e)
 {
-	struct ns_prune_ctx x = { r->cfg,     r->reg,	  r->user,
-				  r->dry_run, prune_line, r };
 	char *jdir = ns_env_dir(r->cfg->journal, e);
 	char **list = NULL;
 	size_t nr = 0;
@@ -1316,7 +1313,7 @@ static int prune_locked(struct ns_runner *r, const struct ns_env *e)
 		ret = NS_ELOCKED;
 	}
 	if (!ret)
-		ret = ns_prune_env(&x, e);
+		ret = ns_prune_env(r, e);
 	if (ret == NS_EFAILED) {
 		/* said line by line; the others were pruned */
 		note(r, ret);

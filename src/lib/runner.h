@@ -59,6 +59,10 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason);
  * with an unfinished run is passed over with NS_ELOCKED */
 int ns_runner_prune(struct ns_runner *r, const char *env);
 
+/* a line for the operator: say(), or warn() when bad */
+void ns_runner_tell(struct ns_runner *r, int bad, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 /* the directories of an environment (caller frees) */
 char *ns_env_dir(const char *base, const struct ns_env *e);
 
