@@ -55,8 +55,8 @@ static const struct cmd commands[] = {
 	{ "withdraw", cmd_withdraw,
 	  "withdraw ID --reason T  take an enhancement out of the process" },
 	{ "archive", cmd_archive,
-	  "archive prune [--env ENV] [--dry-run]  remove the archives no "
-	  "rollback needs, older than [policy] archive-keep" },
+	  "archive prune [--env ENV] [--dry-run]  remove the archives and "
+	  "trigger files no longer needed, older than [policy] archive-keep" },
 	{ "warranty", cmd_warranty,
 	  "warranty [--json]  end the warranties that have run out" },
 	{ "status", cmd_status, "status [ID] [--json]  what is where" },

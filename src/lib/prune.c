@@ -103,11 +103,28 @@ static int inside(const char *dir, const char *base)
 	       dir[strlen(dir) - 1] != '/';
 }
 
-/* remove one archive; its token directory too once it is empty */
+/* what is pruned: the archives of runs, the trigger files that ran */
+struct kind {
+	const char *noun;  /* "archive" */
+	const char *held;  /* what keeps one: "kept for a rollback" */
+	const char *where; /* "[paths] archive" */
+	const char *event; /* the audit event */
+	mode_t type;	   /* S_IFDIR, S_IFREG */
+};
+
+static const struct kind archives = { "archive", "kept for a rollback",
+				      "[paths] archive", "archive-pruned",
+				      S_IFDIR };
+static const struct kind triggers = { "trigger file", "waiting to run",
+				      "[paths] spool", "trigger-pruned",
+				      S_IFREG };
+
+/* remove one archive (its token directory too once it is empty) or one
+ * trigger file */
 static int prune_one(struct ns_runner *r, const struct ns_env *e, json_t *row,
-		     const char *base, struct tally *t)
+		     const char *base, const struct kind *k, struct tally *t)
 {
-	const char *dir = ns_row_str(row, "rundir");
+	const char *path = ns_row_str(row, "path");
 	const char *last = ns_row_str(row, "last");
 	long long enh = json_integer_value(json_object_get(row, "enhancement"));
 	int rev = (int)json_integer_value(json_object_get(row, "revision"));
@@ -116,53 +133,53 @@ static int prune_one(struct ns_runner *r, const struct ns_env *e, json_t *row,
 	long long freed;
 	int ret = 0;
 
-	if (!inside(dir, base)) {
-		ns_runner_tell(
-			r, 1,
-			"%s: not pruned: %s (ENH-%lld r%d) is not below the "
-			"environment's archive %s (was [paths] archive moved?)",
-			e->name, dir, enh, rev, base);
+	if (!inside(path, base)) {
+		ns_runner_tell(r, 1,
+			       "%s: not pruned: %s (ENH-%lld r%d) is not below "
+			       "the environment's %s %s (was %s moved?)",
+			       e->name, path, enh, rev, k->where, base,
+			       k->where);
 		return NS_EFAILED;
 	}
-	if (lstat(dir, &st) < 0) {
+	if (lstat(path, &st) < 0) {
 		if (errno == ENOENT)
 			return 0; /* gone already */
-		ns_runner_tell(r, 1, "%s: not pruned: %s: %s", e->name, dir,
+		ns_runner_tell(r, 1, "%s: not pruned: %s: %s", e->name, path,
 			       strerror(errno));
 		return NS_EFAILED;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if ((st.st_mode & S_IFMT) != k->type) {
 		ns_runner_tell(
-			r, 1,
-			"%s: not pruned: %s (ENH-%lld r%d) is not a directory",
-			e->name, dir, enh, rev);
+			r, 1, "%s: not pruned: %s (ENH-%lld r%d) is not a %s",
+			e->name, path, enh, rev,
+			k->type == S_IFDIR ? "directory" : "regular file");
 		return NS_EFAILED;
 	}
-	freed = freed_by(dir);
+	freed = freed_by(path);
 	size = size_text(freed);
-	if (!r->dry_run && ns_fsx_remove_tree(dir) < 0) {
+	if (!r->dry_run && ns_fsx_remove_tree(path) < 0) {
 		ns_runner_tell(r, 1, "%s: not pruned: %s", e->name,
 			       ns_error_last());
 		free(size);
 		return NS_EFAILED;
 	}
 	if (!r->dry_run) {
-		parent = xstrdup(dir);
+		parent = xstrdup(path);
 		if ((slash = strrchr(parent, '/')) &&
 		    (size_t)(slash - parent) > strlen(base)) {
 			*slash = '\0';
 			rmdir(parent); /* another site's may still be there */
 		}
 		free(parent);
-		detail = xprintf("%s, last run finished %s (%s freed)", dir,
+		detail = xprintf("%s, last run finished %s (%s freed)", path,
 				 last, size);
 		ret = ns_registry_event(r->reg, r->user, enh, rev, e->name,
-					"archive-pruned", detail);
+					k->event, detail);
 		free(detail);
 	}
 	ns_runner_tell(r, 0,
 		       "%s: %s %s (ENH-%lld r%d, last run finished %s; %s%s)",
-		       e->name, r->dry_run ? "would remove" : "removed", dir,
+		       e->name, r->dry_run ? "would remove" : "removed", path,
 		       enh, rev, last, size, r->dry_run ? "" : " freed");
 	t->removed++;
 	t->freed += freed;
@@ -170,11 +187,75 @@ static int prune_one(struct ns_runner *r, const struct ns_env *e, json_t *row,
 	return ret < 0 ? NS_ERROR : 0;
 }
 
+/* rows of path, enhancement, revision, last (the finish of the last run
+ * that used it; '~', after every time, while one is unfinished) and held
+ * (nonzero: kept whatever its age) */
+static int prune_rows(struct ns_runner *r, const struct ns_env *e,
+		      const struct kind *k, json_t *rows, const char *cut)
+{
+	char *base = ns_env_dir(
+		     k->type == S_IFDIR ? r->cfg->archive : r->cfg->spool, e),
+	     *size;
+	struct tally t = { 0 };
+	json_t *row;
+	size_t i;
+	int ret = 0, worst = 0;
+
+	json_array_foreach(rows, i, row)
+	{
+		int rc;
+
+		if (json_integer_value(json_object_get(row, "held"))) {
+			t.kept++;
+			continue;
+		}
+		if (strcmp(ns_row_str(row, "last"), cut) >= 0) {
+			t.young++;
+			continue;
+		}
+		rc = prune_one(r, e, row, base, k, &t);
+		if (rc == NS_ERROR) {
+			ret = rc;
+			break;
+		}
+		if (rc < 0)
+			worst = rc;
+	}
+	if (!ret) {
+		size = size_text(t.freed);
+		ns_runner_tell(r, 0,
+			       "%s: %zu %s%s %s (%s %s); %zu %s; %zu with a "
+			       "run since %s ([policy] archive-keep)",
+			       e->name, t.removed, k->noun,
+			       t.removed == 1 ? "" : "s",
+			       r->dry_run ? "to remove" : "removed", size,
+			       r->dry_run ? "to free" : "freed", t.kept,
+			       k->held, t.young, cut);
+		free(size);
+	}
+	free(base);
+	return ret < 0 ? ret : worst;
+}
+
+/* NS_ERROR stops the pruning; NS_EFAILED (something not removed) is
+ * remembered in *worst and the pruning goes on */
+static int prune_kind(struct ns_runner *r, const struct ns_env *e,
+		      const struct kind *k, json_t *rows, const char *cut,
+		      int *worst)
+{
+	int rc = prune_rows(r, e, k, rows, cut);
+
+	if (rc == NS_ERROR)
+		return rc;
+	if (rc < 0)
+		*worst = rc;
+	return 0;
+}
+
 int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 {
-	char cut[NS_TIME_LEN], *base, *size;
+	char cut[NS_TIME_LEN];
 	json_t *needed, *rows = NULL, *row;
-	struct tally t = { 0 };
 	size_t i;
 	int ret, worst = 0;
 
@@ -188,53 +269,44 @@ int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 	ns_time_iso(cut, ns_now() - (time_t)r->cfg->archive_keep_s);
 	needed = json_object();
 	ret = needed_dirs(r, e, needed);
-	/* an unfinished run sorts after every time: never older */
 	if (!ret)
 		ret = ns_registry_query(
 			r->reg, &rows,
-			"SELECT rs.rundir AS rundir, MIN(r.enhancement) AS "
+			"SELECT rs.rundir AS path, MIN(r.enhancement) AS "
 			"enhancement, MIN(r.revision) AS revision, "
 			"MAX(COALESCE(r.finished_at, '~')) AS last FROM "
 			"run_sites rs JOIN runs r ON r.id = rs.run WHERE "
 			"r.environment = ? AND rs.rundir IS NOT NULL GROUP BY "
 			"rs.rundir ORDER BY MIN(r.id)",
 			"s", e->name);
-	base = ns_env_dir(r->cfg->archive, e);
 	json_array_foreach(rows, i, row)
-	{
-		const char *dir = ns_row_str(row, "rundir");
-		int rc;
-
-		if (ret < 0)
-			break;
-		if (json_object_get(needed, dir)) {
-			t.kept++;
-			continue;
-		}
-		if (strcmp(ns_row_str(row, "last"), cut) >= 0) {
-			t.young++;
-			continue;
-		}
-		rc = prune_one(r, e, row, base, &t);
-		if (rc == NS_ERROR)
-			ret = rc;
-		else if (rc < 0)
-			worst = rc;
-	}
-	if (!ret) {
-		size = size_text(t.freed);
-		ns_runner_tell(
-			r, 0,
-			"%s: %zu archive%s %s (%s %s); %zu kept for a "
-			"rollback; "
-			"%zu with a run since %s ([policy] archive-keep)",
-			e->name, t.removed, t.removed == 1 ? "" : "s",
-			r->dry_run ? "to remove" : "removed", size,
-			r->dry_run ? "to free" : "freed", t.kept, t.young, cut);
-		free(size);
-	}
+		json_object_set_new(row, "held",
+				    json_integer(!!json_object_get(
+					    needed, ns_row_str(row, "path"))));
+	if (!ret)
+		ret = prune_kind(r, e, &archives, rows, cut, &worst);
+	json_decref(rows);
+	rows = NULL;
+	/*
+	 * A trigger file is read by its run only; a rescheduled revision
+	 * writes its new trigger under the same name, so a name is held
+	 * while any trigger of it waits or runs. The age is that of its
+	 * last run, or of its making when it never ran (withdrawn).
+	 */
+	if (!ret)
+		ret = ns_registry_query(
+			r->reg, &rows,
+			"SELECT t.path AS path, MIN(t.enhancement) AS "
+			"enhancement, MAX(t.revision) AS revision, "
+			"MAX(COALESCE((SELECT MAX(COALESCE(finished_at, '~')) "
+			"FROM runs WHERE trigger = t.id), t.created_at)) AS "
+			"last, SUM(t.state IN ('pending', 'running')) AS held "
+			"FROM triggers t WHERE t.environment = ? GROUP BY "
+			"t.path ORDER BY MIN(t.id)",
+			"s", e->name);
+	if (!ret)
+		ret = prune_kind(r, e, &triggers, rows, cut, &worst);
 	json_decref(needed);
 	json_decref(rows);
-	free(base);
 	return ret < 0 ? ret : worst;
 }

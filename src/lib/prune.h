@@ -1,5 +1,5 @@
 /*
- * prune — archive retention (`archive prune`).
+ * prune — retention of archives and trigger files (`archive prune`).
  *
  * A run's archive (ARCHIVE/SYSTEM/KIND/TOKEN/SITE: the files it replaced
  * or deleted, its plan, its logs) is what a rollback restores and what a
@@ -14,6 +14,11 @@
  *  - a run still unfinished (no finish time) keeps its archive;
  *  - nothing outside the environment's archive directory is touched,
  *    whatever the registry says; an archive already gone is passed over.
+ *
+ * The trigger files of the environment's spool go the same way: a trigger
+ * is read by its run only, so its file is kept while a trigger of that
+ * name waits or runs, and pruned once its last run (or its making, when it
+ * never ran) is older than archive-keep.
  *
  * The caller holds the environment's lock and has refused an environment
  * that is blocked or has a journal (an unfinished run). Each removal is

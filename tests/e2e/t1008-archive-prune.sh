@@ -1,7 +1,8 @@
 #!/bin/bash
 # Archive retention: `archive prune` removes the archives that no rollback
-# or recovery needs any more, once [policy] archive-keep (default 90 days)
-# has passed since their last run — and nothing else. The archive of a
+# or recovery needs any more, and the trigger files that ran, once [policy]
+# archive-keep (default 90 days) has passed since their last run — and
+# nothing else; a trigger waiting to run keeps its file. The archive of a
 # migration that may still be backed out stays whatever its age, and the
 # rollback still restores the site exactly afterwards; an archive a
 # backout used stays until that backout is old too. A locked environment,
@@ -16,6 +17,7 @@ export NIGHTSHIFT_NOW=2026-01-10T01:00:00Z
 ns_home
 R=$T/site/root
 A=$T/home/archive/demo/model
+SP=$T/home/spool/demo/model
 echo "a1" >"$R/a.txt"
 echo "b1" >"$R/b.txt"
 echo "c1" >"$R/c.txt"
@@ -31,8 +33,9 @@ enh() { # N FILE CONTENT [verify command] — submit and schedule ENH-N
 	ns_ready "ENH-$1" >/dev/null || exit 1
 }
 archive_of() { ls -d "$A"/ENH-"$1"-* 2>/dev/null; }
-pruned_events() { sqlite3 "$T/home/nightshift.db" \
-	"SELECT count(*) FROM events WHERE event = 'archive-pruned'"; }
+pruned_events() { # [EVENT]
+	sqlite3 "$T/home/nightshift.db" \
+	"SELECT count(*) FROM events WHERE event = '${1:-archive-pruned}'"; }
 
 # ENH-1 migrated (it may still be backed out), ENH-2 migrated and backed
 # out, ENH-3 rolled back by its failing verify command
@@ -85,6 +88,8 @@ ns archive prune
 is "$rc" 0 "the same day: exit 0"
 like "$out" "demo/model: 0 archives removed \(0 bytes freed\); 1 kept for a rollback; 2 with a run since 2025-10-12T01:00:00Z" \
 	"… nothing removed: one archive a rollback needs, two recent ones"
+like "$out" "demo/model: 0 trigger files removed \(0 bytes freed\); 0 waiting to run; 3 with a run since 2025-10-12T01:00:00Z" \
+	"… nor a trigger file: three that ran recently"
 
 # ---- 100 days later ---------------------------------------------------------
 export NIGHTSHIFT_NOW=2026-04-20T01:00:00Z
@@ -124,12 +129,16 @@ is "$rc" 0 "--dry-run: exit 0"
 like "$out" "would remove $(archive_of 2)/main \(ENH-2 r1, last run finished 2026-01-10T01:00:00Z; [0-9.]+ (bytes|KiB)\)" \
 	"… the archive of the backed-out ENH-2"
 like "$out" "would remove $(archive_of 3)/main \(ENH-3 r1" "… the archive of the rolled-back ENH-3"
-unlike "$out" "ENH-[14]" "… not ENH-1's (a rollback needs it) nor ENH-4's (recent)"
+unlike "$out" "would remove $A/ENH-[14]" "… not ENH-1's (a rollback needs it) nor ENH-4's (recent)"
 like "$out" "2 archives to remove .*; 1 kept for a rollback; 1 with a run since 2026-01-20T01:00:00Z" \
 	"… and counts them"
-[ -d "$(archive_of 2)/main" ] && [ -d "$(archive_of 3)/main" ]
-is "$?" 0 "… both still there"
-is "$(pruned_events)" 0 "… and nothing in the audit log"
+like "$out" "would remove $SP/ENH-1-r1.trigger \(ENH-1 r1, last run finished 2026-01-10T01:00:00Z; [0-9.]+ KiB\)" \
+	"… the trigger files that ran: ENH-1's (no rollback reads a trigger)"
+like "$out" "3 trigger files to remove .*; 0 waiting to run; 1 with a run since 2026-01-20T01:00:00Z" \
+	"… ENH-1's, ENH-2's and ENH-3's, not ENH-4's (recent)"
+[ -d "$(archive_of 2)/main" ] && [ -d "$(archive_of 3)/main" ] && [ -f "$SP/ENH-1-r1.trigger" ]
+is "$?" 0 "… all still there"
+is "$(pruned_events)$(pruned_events trigger-pruned)" 00 "… and nothing in the audit log"
 
 # a registry naming a directory outside the archive: refused, the rest pruned
 D2=$(archive_of 2)/main
@@ -140,10 +149,12 @@ D3=$(archive_of 3)/main
 sqlite3 "$T/home/nightshift.db" "UPDATE run_sites SET rundir = '$T/outside/main' WHERE rundir = '$D3'"
 ns archive prune
 is "$rc" 1 "a rundir outside the archive: exit 1"
-like "$err" "not pruned: $T/outside/main \(ENH-3 r1\) is not below the environment's archive $A" \
+like "$err" "not pruned: $T/outside/main \(ENH-3 r1\) is not below the environment's \[paths\] archive $A" \
 	"… naming the directory and the archive"
 is "$(cat "$T/outside/main/canary")" precious "… the directory outside untouched"
 like "$out" "removed $D2 " "… the other due archive removed"
+is "$(cd "$SP" && ls)" "ENH-4-r1.trigger" "… and the trigger files that ran, but ENH-4's"
+is "$(pruned_events trigger-pruned)" 3 "… each in the audit log"
 sqlite3 "$T/home/nightshift.db" "UPDATE run_sites SET rundir = '../main' WHERE rundir = '$T/outside/main'"
 ns archive prune
 is "$rc" 1 "a rundir that steps up: exit 1"
@@ -172,22 +183,34 @@ ns archive prune
 like "$out" "0 archives removed .*; 0 kept for a rollback; 2 with a run since" \
 	"its archive stays while the backout that used it is recent"
 
-# ---- 200 days later: nothing is needed, everything is old ------------------
+# a trigger waiting to run keeps its file whatever its age
+export NIGHTSHIFT_NOW=2026-08-01T01:00:00Z
+enh 5 e.txt e1
+ns archive prune --dry-run
+like "$out" "1 trigger file to remove .*; 1 waiting to run; 0 with a run since" \
+	"a trigger waiting to run: its file is held (ENH-4's, old now, would go)"
+unlike "$out" "ENH-5" "… ENH-5's is not named"
+
+# ---- 200 days later -----------------------------------------------------------
 # the daemon prunes too: in an environment's window, after its runs, once
 # a day
-export NIGHTSHIFT_NOW=2026-08-01T01:00:00Z
 D1=$(archive_of 1)/main
 ns daemon --once
 is "$rc" 0 "200 days later, the daemon: exit 0"
+like "$out$err" "ENH-5.*migrated" "… runs ENH-5"
 like "$out$err" "removed $D1 \(ENH-1 r1, last run finished 2026-04-20T01:00:00Z" \
-	"… ENH-1's archive removed, now that its backout is old"
-like "$out$err" "2 archives removed" "… and ENH-4's"
-is "$(ls "$A")" "" "the environment's archive is empty"
-is "$(pruned_events)" 4 "four removals in the audit log"
+	"… removes ENH-1's archive, now that its backout is old"
+like "$out$err" "2 archives removed .*; 1 kept for a rollback" "… and ENH-4's, keeping ENH-5's"
+like "$out$err" "1 trigger file removed .*; 0 waiting to run; 1 with a run since" \
+	"… and ENH-4's trigger file, keeping the one that just ran"
+is "$(ls "$A")" "$(basename "$(archive_of 5)")" "the environment's archive holds ENH-5's alone"
+is "$(ls "$SP")" "ENH-5-r1.trigger" "the spool holds ENH-5's trigger alone"
+is "$(pruned_events)$(pruned_events trigger-pruned)" 44 "four removals of each kind in the audit log"
+S5=$(site_state)
 ns archive prune
-is "$rc$(printf '%s' "$out" | grep -c removed)" 01 "a second prune: nothing more to do"
+is "$rc$(printf '%s\n' "$out" | grep -c ': removed ')" 00 "a second prune: nothing more to do"
 like "$out" "0 archives removed" "… and says so"
-is "$(site_state)" "$S0" "the site never changed by pruning"
+is "$(site_state)" "$S5" "the site never changed by pruning"
 ns audit verify
 is "$rc" 0 "the audit log's chain holds"
 
