@@ -64,8 +64,9 @@ done_testing() { echo "1..$_n"; [ "$_failed" -eq 0 ]; exit $?; }
 diag() { printf '%s\n' "$*" | sed 's/^/# /'; }
 
 ns() {
-	"$NS" "$@" >"$T/.out" 2>"$T/.err"
-	rc=$?
+	# (the braces keep bash's own "Killed" line, for a run a test kills,
+	# out of the test's output; $rc says it)
+	{ "$NS" "$@" >"$T/.out" 2>"$T/.err"; rc=$?; } 2>/dev/null
 	out=$(cat "$T/.out")
 	err=$(cat "$T/.err")
 	return 0

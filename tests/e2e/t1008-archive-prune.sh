@@ -109,7 +109,8 @@ kill "$HOLDER" && wait "$HOLDER" 2>/dev/null
 # an unfinished run (killed in the middle): recover first
 enh 4 d.txt d1
 # (step 19: the flush of the staging, before the commit point)
-(NIGHTSHIFT_CRASH_AT=19 "$NS" window run --now >/dev/null 2>&1; true) 2>/dev/null
+NIGHTSHIFT_CRASH_AT=19 ns window run --now
+is "$rc" 137 "a run killed (SIGKILL) at the flush of its staging"
 is "$(ls "$T/home/journal/demo/model/" | grep -c '\.jnl$')" 1 "a run killed before its commit point left its journal"
 ns archive prune
 is "$rc" 4 "a journal of an unfinished run: exit 4"
