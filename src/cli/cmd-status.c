@@ -59,16 +59,27 @@ static int gather(struct cli *c, long long id, json_t *o)
 			       "members, size, submitted_by, submitted_at "
 			       "FROM revisions WHERE enhancement = ? ORDER "
 			       "BY revision" },
+		/* pruned: removed by `archive prune` (the event's detail
+		 * begins with the path) */
 		{ "triggers", "SELECT id, revision, environment, path, "
-			      "due_at, state, created_by, created_at FROM "
-			      "triggers WHERE enhancement = ? ORDER BY id" },
+			      "due_at, state, created_by, created_at, EXISTS "
+			      "(SELECT 1 FROM events v WHERE v.event = "
+			      "'trigger-pruned' AND v.enhancement = "
+			      "t.enhancement AND substr(v.detail, 1, "
+			      "length(t.path) + 1) = t.path || ',') AS pruned "
+			      "FROM triggers t WHERE enhancement = ? ORDER BY "
+			      "id" },
 		{ "runs", "SELECT id, kind, revision, environment, token, "
 			  "started_at, finished_at, outcome, message, "
 			  "duration_ms, actor FROM runs WHERE enhancement = ? "
 			  "ORDER BY id" },
 		{ "sites", "SELECT s.run, s.site, s.rundir, s.outcome, "
-			   "s.message FROM run_sites s JOIN runs r ON r.id = "
-			   "s.run WHERE r.enhancement = ? ORDER BY s.run" },
+			   "s.message, EXISTS (SELECT 1 FROM events v WHERE "
+			   "v.event = 'archive-pruned' AND v.enhancement = "
+			   "r.enhancement AND substr(v.detail, 1, "
+			   "length(s.rundir) + 1) = s.rundir || ',') AS pruned "
+			   "FROM run_sites s JOIN runs r ON r.id = s.run WHERE "
+			   "r.enhancement = ? ORDER BY s.run" },
 		{ "approvals", "SELECT revision, kind, actor, at, environment, "
 			       "revoked_at, revoked_why FROM approvals WHERE "
 			       "enhancement = ? ORDER BY id" },
@@ -167,8 +178,9 @@ static void print_source(json_t *x)
 
 	if (!strcmp(ev, "source") && json_object_get(d, "git"))
 		printf("  r%lld from git %s %.12s..%.12s%s%s\n",
-		       num(x, "revision"), cli_str(d, "git"), cli_str(d, "from"),
-		       cli_str(d, "to"), *cli_str(d, "path") ? " under " : "",
+		       num(x, "revision"), cli_str(d, "git"),
+		       cli_str(d, "from"), cli_str(d, "to"),
+		       *cli_str(d, "path") ? " under " : "",
 		       cli_str(d, "path"));
 	else if (!strcmp(ev, "source") && json_object_get(d, "sqitch"))
 		printf("  r%lld from sqitch %s:%s planned %s\n",
@@ -250,22 +262,22 @@ static void print_one(json_t *o)
 		       num(x, "revision"), cli_str(x, "payload_sha256"),
 		       num(x, "members"), num(x, "size"),
 		       cli_str(x, "submitted_by"), cli_str(x, "submitted_at"));
-	json_array_foreach(json_object_get(o, "sources"), i, x)
-		print_source(x);
-	json_array_foreach(json_object_get(o, "triggers"), i, x) printf(
-		"  trigger r%lld %s due %s: %s (%s)\n", num(x, "revision"),
-		cli_str(x, "environment"), cli_str(x, "due_at"),
-		cli_str(x, "state"), cli_str(x, "path"));
+	json_array_foreach(json_object_get(o, "sources"), i, x) print_source(x);
+	json_array_foreach(json_object_get(o, "triggers"), i, x)
+		printf("  trigger r%lld %s due %s: %s (%s%s)\n",
+		       num(x, "revision"), cli_str(x, "environment"),
+		       cli_str(x, "due_at"), cli_str(x, "state"),
+		       cli_str(x, "path"), num(x, "pruned") ? ", pruned" : "");
 	json_array_foreach(json_object_get(o, "runs"), i, x)
 		printf("  run #%lld %s r%lld %s at %s: %s in %lld ms — %s\n",
 		       num(x, "id"), cli_str(x, "kind"), num(x, "revision"),
 		       cli_str(x, "environment"), cli_str(x, "started_at"),
 		       cli_str(x, "outcome"), num(x, "duration_ms"),
 		       cli_str(x, "message"));
-	json_array_foreach(json_object_get(o, "sites"), i, x)
-		printf("    run #%lld site %s: %s (archive %s)\n",
-		       num(x, "run"), cli_str(x, "site"), cli_str(x, "outcome"),
-		       cli_str(x, "rundir"));
+	json_array_foreach(json_object_get(o, "sites"), i, x) printf(
+		"    run #%lld site %s: %s (archive %s%s)\n", num(x, "run"),
+		cli_str(x, "site"), cli_str(x, "outcome"), cli_str(x, "rundir"),
+		num(x, "pruned") ? ", pruned" : "");
 }
 
 static int one(struct cli *c, long long id, int json)

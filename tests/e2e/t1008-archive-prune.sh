@@ -169,6 +169,11 @@ like "$out" "removed $D3 \(ENH-3 r1, last run finished 2026-01-10T01:00:00Z; [0-
 is "$(archive_of 2)$(archive_of 3)" "" "ENH-2's and ENH-3's archives are gone, their directories too"
 is "$(tree_hash "$(archive_of 1)")" "$H1" "ENH-1's archive is untouched (a rollback needs it)"
 is "$(tree_hash "$(archive_of 4)")" "$H4" "ENH-4's archive is untouched (its run is recent)"
+ns status ENH-2
+like "$out" "site demo/model: migrated \(archive $D2, pruned\)" "status ENH-2: its archive is marked pruned"
+like "$out" "trigger r1 demo/model due .*: done \($SP/ENH-2-r1.trigger, pruned\)" "… and its trigger file"
+ns status ENH-4
+like "$out" "\(archive $(archive_of 4)/main\)" "status ENH-4: its archive, not pruned, is not marked"
 ns log ENH-2
 like "$out" "archive-pruned" "the audit log of ENH-2 has the removal"
 is "$(sqlite3 "$T/home/nightshift.db" "SELECT detail FROM events WHERE event = 'archive-pruned' AND enhancement = 2")" \
