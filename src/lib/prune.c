@@ -288,10 +288,11 @@ int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 	json_decref(rows);
 	rows = NULL;
 	/*
-	 * A trigger file is read by its run only; a rescheduled revision
-	 * writes its new trigger under the same name, so a name is held
-	 * while any trigger of it waits or runs. The age is that of its
-	 * last run, or of its making when it never ran (withdrawn).
+	 * A trigger file is read by its run only. Its name is that of the
+	 * enhancement, revision and environment kind, and a trigger made
+	 * again for them is written under it: a name is held while any
+	 * trigger of it waits or runs. The age is that of its last run, or
+	 * of its making when it never ran (withdrawn).
 	 */
 	if (!ret)
 		ret = ns_registry_query(
