@@ -242,8 +242,14 @@ static int drift_stat(struct ns_plan *p, size_t *alloc,
 		return want_mkdirs(p, alloc, root, f->path);
 	}
 	if (!S_ISREG(st.st_mode)) {
-		ns_error_set("%s/%s: not a regular file in the target",
-			     root->path, f->path);
+		ns_error_set("%s/%s: not a regular file in the target%s",
+			     root->path, f->path,
+			     !S_ISDIR(st.st_mode) ? ""
+			     : f->op == NS_OP_DELETE
+				     ? " but a directory ([files] delete "
+				       "deletes files; a directory its "
+				       "deletes empty stays)"
+				     : " but a directory");
 		return NS_EINVALID;
 	}
 	*hash = base != NULL;

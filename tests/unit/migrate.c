@@ -1007,6 +1007,21 @@ static void test_drift(void **state)
 	assert_error_has(o.message, "old.txt");
 	assert_false(tu_exists(fx->archive));
 	ns_outcome_release(&o);
+
+	/* a directory where the file to delete was: refused, saying that
+	 * a delete names files */
+	{
+		char *old = at(fx, "root/old.txt");
+		assert_int_equal(mkdir(old, 0755), 0);
+		free(old);
+	}
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+			 NS_EINVALID);
+	assert_error_has(o.message, "old.txt: not a regular file in the "
+				    "target but a directory ([files] delete "
+				    "deletes files");
+	assert_false(tu_exists(fx->archive));
+	ns_outcome_release(&o);
 	ns_trigger_release(&t);
 }
 
