@@ -199,10 +199,49 @@ static int check_rfs(struct ctx *x)
 	return 0;
 }
 
+/* an entry of a directory to delete that the enhancement does not
+ * delete: drift, as at the run */
+struct held {
+	char **deletes; /* sorted */
+	size_t nr;
+	const char *dir;
+	char *what;
+};
+
+static int cmp_path(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int not_deleted(void *ctx, const char *name)
+{
+	struct held *h = ctx;
+	char *in = xprintf("%s/%s", h->dir, name);
+
+	if (bsearch(&in, h->deletes, h->nr, sizeof(*h->deletes), cmp_path)) {
+		free(in);
+		return 0;
+	}
+	h->what = in;
+	return 1;
+}
+
+/* one path of the site's DRIFT finding, made at the first */
+static void drift_item(struct ctx *x, struct ns_finding **f,
+		       const struct ns_site *site, const char *path)
+{
+	if (!*f)
+		*f = add(x->a, "DRIFT", 1,
+			 "site %s: not as the base the developer used",
+			 site->name);
+	item(*f, path);
+}
+
 static int drift_site(struct ctx *x, const struct ns_site *site)
 {
 	const struct ns_manifest *m = &x->pkg->manifest;
 	struct ns_finding *f = NULL;
+	char **sorted;
 	struct ns_root root = { -1, NULL };
 	char now[NS_HEX_LEN + 1];
 	struct stat st;
@@ -215,26 +254,27 @@ static int drift_site(struct ctx *x, const struct ns_site *site)
 	}
 	for (size_t i = 0; i < m->bases_nr; i++) {
 		ret = ns_fsx_hash(now, &root, m->bases[i].path);
-		if (ret < 0 || ret == 1 || strcmp(now, m->bases[i].sha256)) {
-			if (!f)
-				f = add(x->a, "DRIFT", 1,
-					"site %s: not as the base the "
-					"developer "
-					"used",
-					site->name);
-			item(f, m->bases[i].path);
-		}
+		if (ret < 0 || ret == 1 || strcmp(now, m->bases[i].sha256))
+			drift_item(x, &f, site, m->bases[i].path);
 	}
-	for (size_t i = 0; i < m->deletes_nr; i++)
-		if (ns_fsx_stat(&st, &root, m->deletes[i]) != 0) {
-			if (!f)
-				f = add(x->a, "DRIFT", 1,
-					"site %s: not as the base the "
-					"developer "
-					"used",
-					site->name);
-			item(f, m->deletes[i]);
-		}
+	sorted = xcalloc(m->deletes_nr + 1, sizeof(*sorted));
+	if (m->deletes_nr) {
+		memcpy(sorted, m->deletes, m->deletes_nr * sizeof(*sorted));
+		qsort(sorted, m->deletes_nr, sizeof(*sorted), cmp_path);
+	}
+	for (size_t i = 0; i < m->deletes_nr; i++) {
+		struct held h = { sorted, m->deletes_nr, m->deletes[i], NULL };
+
+		if (ns_fsx_stat(&st, &root, m->deletes[i]) == 0 &&
+		    (!S_ISDIR(st.st_mode) ||
+		     ns_fsx_each_entry(&root, m->deletes[i], not_deleted, &h) ==
+			     0))
+			continue;
+		/* a directory to delete: what it holds that stays */
+		drift_item(x, &f, site, h.what ? h.what : m->deletes[i]);
+		free(h.what);
+	}
+	free(sorted);
 	ns_fsx_root_release(&root);
 	return 0;
 }

@@ -93,11 +93,11 @@ static void put_file(struct plan_out *o, const struct ns_plan_file *f)
 	strbuf_addf(&o->sb,
 		    ", \"op\": \"%s\", \"sha256\": \"%s\", \"mode\": %u, "
 		    "\"size\": %llu, \"before\": %s, \"before_sha256\": "
-		    "\"%s\", \"before_mode\": %u}",
+		    "\"%s\", \"before_mode\": %u%s}",
 		    f->op == NS_OP_PUT ? "put" : "delete", f->sha256, f->mode,
 		    (unsigned long long)f->size,
 		    f->before_present ? "true" : "false", f->before_sha256,
-		    f->before_mode);
+		    f->before_mode, f->dir ? ", \"dir\": true" : "");
 }
 
 int ns_plan_save(const struct ns_plan *p, const char *rundir)
@@ -191,6 +191,8 @@ static int load_files(struct ns_plan *p, json_t *a, const char *path)
 		f->before_present = json_is_true(json_object_get(v, "before"));
 		f->before_mode = (unsigned)json_integer_value(
 			json_object_get(v, "before_mode"));
+		f->dir = f->op == NS_OP_DELETE &&
+			 json_is_true(json_object_get(v, "dir"));
 	}
 	return 0;
 }
@@ -271,7 +273,15 @@ static int take_one(struct ns_plan_file *f, size_t i,
 
 	if (ret)
 		return ret < 0 ? ret : 0;
-	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	if (f->dir && fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	    S_ISDIR(st.st_mode)) {
+		/* a directory to delete: its mode is all a restore needs */
+		close(dfd);
+		f->before_present = 1;
+		f->before_mode = st.st_mode & 07777;
+		return 0;
+	}
+	if (f->dir || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISREG(st.st_mode)) {
 		close(dfd);
 		return 0; /* absent: the drift check made sure it may be */
@@ -448,6 +458,15 @@ static int restore_one(const struct ns_plan *p, size_t i,
 
 	if (ret)
 		goto out;
+	if (f->dir) {
+		/* before the files that were in it (the plan is in path
+		 * order); the run removed it, or never got that far */
+		close(dfd);
+		ret = f->before_present
+			      ? ns_fsx_mkdir_mode(root, f->path, f->before_mode)
+			      : 0;
+		goto out;
+	}
 	ret = ns_fsx_unlink(dfd, stage, what);
 	if (!ret && f->before_present) {
 		ret = put_back(p, i, dfd, base, adir, kdir, what);

@@ -4,7 +4,8 @@
  *
  * A run directory (ARCHIVE/SYSTEM/KIND/TOKEN/SITE/) holds:
  *   plan.json       every path touched: the new content's hash and mode,
- *                   and what was there before (hash and mode, or absent);
+ *                   and what was there before (hash and mode, or absent;
+ *                   for a directory deleted, its mode);
  *                   the directories the run creates; the revert SQL; the
  *                   verify commands; whether nightshift_changes existed
  *   files/N         the content of the Nth path before the run (a hard
@@ -40,6 +41,10 @@ struct ns_plan_file {
 	int before_present;
 	char before_sha256[NS_HEX_LEN + 1];
 	unsigned before_mode;
+	/* DELETE of a directory (the drift check found one, emptied by the
+	 * enhancement's other deletes): removed after them, put back (its
+	 * mode) before them */
+	int dir;
 	/* not saved: what the drift check hashed (see ns_fsx_keep) */
 	struct ns_fsx_seen seen;
 };

@@ -266,11 +266,12 @@ int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 	return ret < 0 ? NS_ERROR : 0;
 }
 
-int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
+/* mode < 0: 0755 less the umask, as mkdir(1) */
+static int mkdir_in(const struct ns_root *r, const char *rel, int mode)
 {
 	const char *base;
 	struct stat st;
-	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
 	if (ret == 1)
 		ns_error_set("cannot create directory '%s/%s': its parent "
@@ -279,7 +280,8 @@ int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 	if (ret)
 		return ret < 0 ? ret : NS_ERROR;
 	if (ns_step("mkdir") < 0 ||
-	    (mkdirat(dfd, base, 0755) < 0 && errno != EEXIST)) {
+	    (mkdirat(dfd, base, mode < 0 ? 0755 : (mode_t)mode & 07777) < 0 &&
+	     errno != EEXIST)) {
 		ns_error_set("cannot create directory '%s/%s': %s", r->path,
 			     rel, strerror(errno));
 		ret = NS_ERROR;
@@ -289,6 +291,77 @@ int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 			     "else is in the way",
 			     r->path, rel);
 		ret = NS_EINVALID;
+	} else if (mode >= 0 &&
+		   (st.st_mode & 07777) != ((mode_t)mode & 07777)) {
+		fd = openat(dfd, base,
+			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (ns_step("chmod") < 0 || fd < 0 ||
+		    fchmod(fd, (mode_t)mode & 07777) < 0) {
+			ns_error_set("cannot set the mode of '%s/%s': %s",
+				     r->path, rel, strerror(errno));
+			ret = NS_ERROR;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	if (!ret)
+		ret = ns_fsx_fsync_dir(dfd, rel);
+	close(dfd);
+	return ret;
+}
+
+int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
+{
+	return mkdir_in(r, rel, -1);
+}
+
+int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode)
+{
+	return mkdir_in(r, rel, (int)(mode & 07777));
+}
+
+int ns_fsx_each_entry(const struct ns_root *r, const char *rel,
+		      int (*fn)(void *ctx, const char *name), void *ctx)
+{
+	const char *base;
+	struct dirent *de;
+	DIR *d = NULL;
+	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+
+	if (ret)
+		return ret < 0 ? ret : NS_ERROR;
+	fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	close(dfd);
+	if (fd < 0 || !(d = fdopendir(fd))) {
+		ns_error_set("cannot read the directory '%s/%s': %s", r->path,
+			     rel, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NS_ERROR;
+	}
+	while (!ret && (de = readdir(d)))
+		if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+			ret = fn(ctx, de->d_name);
+	closedir(d);
+	return ret;
+}
+
+int ns_fsx_rmdir_empty(const struct ns_root *r, const char *rel)
+{
+	const char *base;
+	int dfd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+
+	if (ret)
+		return ret == 1 ? 0 : ret;
+	if (ns_step("rmdir") < 0 ||
+	    (unlinkat(dfd, base, AT_REMOVEDIR) < 0 && errno != ENOENT)) {
+		ns_error_set("cannot remove directory '%s/%s': %s%s", r->path,
+			     rel, strerror(errno),
+			     errno == ENOTEMPTY || errno == EEXIST
+				     ? " (something was put in it during the "
+				       "run)"
+				     : "");
+		ret = NS_ERROR;
 	} else {
 		ret = ns_fsx_fsync_dir(dfd, rel);
 	}

@@ -70,8 +70,20 @@ int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 		     const struct ns_root *r, const char *rel);
 /* mkdir REL beneath the root (its parent must exist), fsync the parent */
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
+/* the same with exactly mode (07777 bits, whatever the umask): a
+ * directory put back as it was; one already there gets the mode */
+int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode);
 /* rmdir REL when it exists and is empty; fsync the parent */
 int ns_fsx_rmdir(const struct ns_root *r, const char *rel);
+/* call fn with the name of each entry of the directory REL beneath the
+ * root (not . and ..), until fn returns nonzero: that value is returned;
+ * 0 when every entry was seen, NS_ERROR when the directory cannot be
+ * read */
+int ns_fsx_each_entry(const struct ns_root *r, const char *rel,
+		      int (*fn)(void *ctx, const char *name), void *ctx);
+/* rmdir REL, which must be empty: NS_ERROR, naming what is in it, when it
+ * is not (a directory a migration deletes); gone already is done */
+int ns_fsx_rmdir_empty(const struct ns_root *r, const char *rel);
 
 /* flags of ns_fsx_write and ns_fsx_copy */
 #define NS_FSX_NOSYNC                                                          \

@@ -92,6 +92,8 @@ static int finish(struct ns_outcome *out, struct run *r,
 
 /* ---- building the plan and checking the target ---------------------- */
 
+static size_t plan_index(const struct ns_plan *p, const char *path);
+
 static int cmp_file(const void *a, const void *b)
 {
 	return strcmp(((const struct ns_plan_file *)a)->path,
@@ -108,6 +110,32 @@ static void add_file(struct ns_plan *p, size_t *alloc, const char *path,
 	memset(f, 0, sizeof(*f));
 	f->path = xstrdup(path);
 	f->op = op;
+}
+
+/* a delete may name a directory, which must then be emptied: nothing may
+ * be put below a path deleted (the plan is in path order, so what is
+ * below a path follows it) */
+static int below_deleted(const struct ns_plan *p)
+{
+	for (size_t i = 0; i < p->nr; i++) {
+		const char *d = p->files[i].path;
+		size_t n = strlen(d);
+
+		if (p->files[i].op != NS_OP_DELETE)
+			continue;
+		for (size_t k = i + 1;
+		     k < p->nr && !strncmp(p->files[k].path, d, n) &&
+		     p->files[k].path[n] <= '/';
+		     k++)
+			if (p->files[k].path[n] == '/' &&
+			    p->files[k].op == NS_OP_PUT) {
+				ns_error_set("[files] delete '%s': the "
+					     "enhancement puts '%s' below it",
+					     d, p->files[k].path);
+				return NS_EINVALID;
+			}
+	}
+	return 0;
 }
 
 static int plan_files(struct ns_plan *p, const struct ns_trigger *t,
@@ -141,7 +169,7 @@ static int plan_files(struct ns_plan *p, const struct ns_trigger *t,
 				     p->files[i].path);
 			return NS_EINVALID;
 		}
-	return 0;
+	return below_deleted(p);
 }
 
 static int make_plan(struct run *r, const struct ns_trigger *t,
@@ -219,10 +247,42 @@ static int want_mkdirs(struct ns_plan *p, size_t *alloc,
 	return 0;
 }
 
+/* a directory to delete holds nothing the enhancement does not delete */
+struct emptying {
+	const struct ns_plan *p;
+	const struct ns_root *root;
+	const char *dir;
+};
+
+static int deleted_too(void *ctx, const char *name)
+{
+	struct emptying *e = ctx;
+	char *in = xprintf("%s/%s", e->dir, name);
+	size_t i = plan_index(e->p, in);
+	int ret = 0;
+
+	if (i == (size_t)-1 || e->p->files[i].op != NS_OP_DELETE) {
+		ns_error_set("%s/%s: drift: the directory to delete holds "
+			     "'%s', which the enhancement does not delete",
+			     e->root->path, e->dir, name);
+		ret = NS_EDRIFT;
+	}
+	free(in);
+	return ret;
+}
+
+static int emptied(const struct ns_plan *p, const struct ns_root *root,
+		   const struct ns_plan_file *f)
+{
+	struct emptying e = { p, root, f->path };
+
+	return ns_fsx_each_entry(root, f->path, deleted_too, &e);
+}
+
 /* the first look at a file: present as the plan needs it, a regular file
  * or absent; *hash set when its content must be compared with the base */
 static int drift_stat(struct ns_plan *p, size_t *alloc,
-		      const struct ns_root *root, const struct ns_plan_file *f,
+		      const struct ns_root *root, struct ns_plan_file *f,
 		      const char *base, int *hash)
 {
 	struct stat st;
@@ -241,15 +301,14 @@ static int drift_stat(struct ns_plan *p, size_t *alloc,
 		}
 		return want_mkdirs(p, alloc, root, f->path);
 	}
+	if (S_ISDIR(st.st_mode) && f->op == NS_OP_DELETE && !base) {
+		f->dir = 1;
+		return emptied(p, root, f);
+	}
 	if (!S_ISREG(st.st_mode)) {
 		ns_error_set("%s/%s: not a regular file in the target%s",
 			     root->path, f->path,
-			     !S_ISDIR(st.st_mode) ? ""
-			     : f->op == NS_OP_DELETE
-				     ? " but a directory ([files] delete "
-				       "deletes files; a directory its "
-				       "deletes empty stays)"
-				     : " but a directory");
+			     S_ISDIR(st.st_mode) ? " but a directory" : "");
 		return NS_EINVALID;
 	}
 	*hash = base != NULL;
@@ -564,7 +623,13 @@ static int apply(struct run *r)
 	int ret = 0;
 
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
-		ret = apply_one(r, i);
+		if (!r->plan.files[i].dir)
+			ret = apply_one(r, i);
+	/* a directory deleted once what was in it is gone, deepest first */
+	for (size_t i = r->plan.nr; i-- > 0 && !ret;)
+		if (r->plan.files[i].dir)
+			ret = ns_fsx_rmdir_empty(&r->root,
+						 r->plan.files[i].path);
 	/* every rename and unlink durable before the journal says so */
 	if (!ret)
 		ret = ns_fsx_syncfs(r->root.fd, r->root.path);
@@ -1011,7 +1076,9 @@ static int still_as_migrated(struct run *r)
 
 	for (size_t i = 0; i < r->plan.nr; i++) {
 		const struct ns_plan_file *f = &r->plan.files[i];
-		int ret = ns_fsx_hash(now, &r->root, f->path);
+		struct stat st;
+		int ret = f->dir ? ns_fsx_stat(&st, &r->root, f->path)
+				 : ns_fsx_hash(now, &r->root, f->path);
 		int same = f->op == NS_OP_PUT
 				   ? ret == 0 && !strcmp(now, f->sha256)
 				   : ret == 1;

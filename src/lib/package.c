@@ -1133,6 +1133,21 @@ static struct entry *find_file(const struct pkg_read *st, const char *path)
 	return found ? *found : NULL;
 }
 
+/* the first file at or after path in path order, or NULL */
+static struct entry *find_from(const struct pkg_read *st, const char *path)
+{
+	size_t lo = 0, hi = st->sorted_nr;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(st->sorted[mid]->path, path) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < st->sorted_nr ? st->sorted[lo] : NULL;
+}
+
 /* a small member read whole (at most cap bytes), as it is now */
 static int read_whole_dir(struct pkg_read *st, struct entry *e, size_t cap,
 			  char **out, size_t *len)
@@ -1247,6 +1262,7 @@ static int check_touched(const struct pkg_read *st, const char *ini,
 			 const struct ns_manifest *m)
 {
 	char **dels = xcalloc(m->deletes_nr, sizeof(*dels));
+	struct entry *below;
 	char *p;
 	int error = 0, replaced;
 
@@ -1257,6 +1273,16 @@ static int check_touched(const struct pkg_read *st, const char *ini,
 			ns_error_set("%s: [files] delete '%s': both replaced "
 				     "and deleted",
 				     ini, dels[i]);
+			error = NS_EINVALID;
+		}
+		free(p);
+		/* a delete may name a directory, which it empties */
+		p = xprintf("files/%s/", dels[i]);
+		if (!error && (below = find_from(st, p)) &&
+		    !strncmp(below->path, p, strlen(p))) {
+			ns_error_set("%s: [files] delete '%s': the package "
+				     "puts '%s' below it",
+				     ini, dels[i], below->path);
 			error = NS_EINVALID;
 		}
 		free(p);

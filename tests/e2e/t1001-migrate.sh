@@ -5,6 +5,8 @@
 # the trigger's payload hash, the archive, the notice, the status, and no
 # staging file left behind. Then `rollback` puts the site back exactly
 # (files and database), and a files-only enhancement does the same round.
+# A third deletes a directory with what is in it, once the analysis no
+# longer finds a file there that it does not delete, and is backed out.
 . "$(dirname "$0")/lib.sh"
 
 ns_home
@@ -174,5 +176,47 @@ is "$(site_state)" "$S0" "files-only: after rollback site_state is byte-identica
 ns status ENH-2 --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
 	rolled-back "files-only: status rolled-back"
+
+# ---- ENH-3: a directory deleted with the files in it ----------------------
+# [files] delete names the files and then their directory; one that holds
+# anything else is drift, for the analysis as for the run
+mkdir -p "$R/legacy/v1"
+echo "old api" >"$R/legacy/v1/api.txt"
+echo "old readme" >"$R/legacy/README"
+chmod 0750 "$R/legacy"
+echo "someone's notes" >"$R/legacy/notes.txt"
+S3=$(site_state)
+D=$T/enh3
+make_pkg "$D" "Drop the legacy API"
+cat >>"$D/enhancement.ini" <<INI
+[files]
+delete = legacy/v1/api.txt
+delete = legacy/v1
+delete = legacy/README
+delete = legacy
+INI
+ns submit "$D"
+is "$rc" 0 "a directory deleted: submit accepts it"
+"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
+ns analyze ENH-3 --env model
+like "$out$err" "DRIFT.*legacy/notes\.txt" "the analysis names what the directory holds that stays"
+ns schedule ENH-3 --env model
+is "$rc" 1 "… and schedule refuses it (exit 1)"
+is "$(site_state)" "$S3" "… nothing changed"
+
+rm "$R/legacy/notes.txt"
+S3=$(site_state)
+ns resubmit ENH-3 "$D"
+"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
+ns schedule ENH-3 --env model
+is "$rc" 0 "once the notes are gone it is scheduled"
+ns window run --now
+is "$rc" 0 "a directory deleted: window run exit 0"
+is "$(ls "$R" | tr '\n' ' ')" "bin keep.txt lib www " \
+	"legacy/ is gone, with everything in it"
+ns rollback ENH-3 --env model --reason "still used"
+is "$rc" 0 "a directory deleted: rollback exit 0"
+is "$(site_state)" "$S3" "… the site byte-identical to before, legacy/ back"
+is "$(stat -c %a "$R/legacy")" 750 "… with its mode"
 
 done_testing

@@ -468,6 +468,11 @@ printf '[enhancement]\ntitle = x\nsystem = demo\n[files]\ndelete = lib/tax.conf\
 	manifest both
 refused "ini: a path both replaced and deleted" "$P/both" "both replaced and deleted"
 
+printf '[enhancement]\ntitle = x\nsystem = demo\n[files]\ndelete = lib\n' |
+	manifest below
+refused "ini: a directory deleted with a file put below it" "$P/below" \
+	"\[files\] delete 'lib': the package puts 'files/lib/tax\.conf' below it"
+
 printf '[enhancement]\ntitle = x\nsystem = demo\n[files]\nbase = keep.txt %s\n' \
 	"$(sha "$T/site/root/keep.txt")" | manifest untouched
 refused "ini: a base for an untouched path" "$P/untouched" "base for a path the enhancement does not touch"

@@ -5,7 +5,9 @@
 # `recover` every site must be byte-identical — files and database — to
 # exactly its state before or after the enhancement, with no staging or
 # temporary file left, the registry agreeing, and a second recover
-# changing nothing.
+# changing nothing. The enhancement replaces and adds files (in new
+# directories), deletes a file and then the directory it leaves empty,
+# and changes the database.
 # (functions only; lib.sh leaves the directory $0 is relative to)
 . "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -20,6 +22,7 @@ export NIGHTSHIFT_NOW=2026-12-01T23:00:00!
 scene() {
 	rm -rf "$T/site" "$T/home"
 	mkdir -p "$T/site/root/lib" "$T/site/root/www" "$T/site/root/old"
+	chmod 0750 "$T/site/root/old"
 	echo "tax = 19" >"$T/site/root/lib/tax.conf"
 	echo "<h1>billing</h1>" >"$T/site/root/www/index.html"
 	echo "legacy" >"$T/site/root/old/legacy.txt"
@@ -33,7 +36,7 @@ scene() {
 	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
 	echo "fresh" >"$T/pkg/files/new/deep/a.txt"
 	echo "fresh too" >"$T/pkg/files/new/b.txt"
-	printf '[files]\ndelete = old/legacy.txt\nbase = lib/tax.conf %s\n' \
+	printf '[files]\ndelete = old/legacy.txt\ndelete = old\nbase = lib/tax.conf %s\n' \
 		"$(sha "$T/site/root/lib/tax.conf")" >>"$T/pkg/enhancement.ini"
 	cat >"$T/pkg/sql/deploy.sql" <<SQL
 ALTER TABLE customers ADD COLUMN discount INTEGER NOT NULL DEFAULT 0;
@@ -92,8 +95,15 @@ matrix() { # kind
 	if [ "$kind" = ok ]; then
 		[ "$BEFORE" != "$AFTER" ] && ok "$kind: the run changes the site" ||
 			not_ok "$kind: the run changes the site"
+		# (the directory old/ is deleted with the file in it)
+		is "$(ls -A "$T/site/root" | tr '\n' ' ')" "keep.txt lib new www " \
+			"$kind: old/ is gone, new/ is there"
 	else
 		is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
+		is "$(ls -A "$T/site/root" | tr '\n' ' ')" "keep.txt lib old www " \
+			"$kind: old/ is back"
+		is "$(stat -c %a "$T/site/root/old")$(ls "$T/site/root/old")" \
+			"750legacy.txt" "$kind: … with its mode and its file"
 	fi
 	like "$STEPS" '^[0-9]+$' "$kind: the run counted its steps ($STEPS)"
 	for n in $(seq 1 "$STEPS"); do

@@ -652,6 +652,55 @@ static void test_mkdir_rmdir(void **state)
 	free(e);
 }
 
+static int count_or_stop(void *ctx, const char *name)
+{
+	int *n = ctx;
+
+	(*n)++;
+	return !strcmp(name, "stop") ? 7 : 0;
+}
+
+/* a directory a migration deletes: its entries listed, removed only when
+ * empty, put back with exactly its mode whatever the umask */
+static void test_directory_deleted_and_back(void **state)
+{
+	struct fx *fx = *state;
+	char *d = at(fx, "root/d");
+	mode_t old = umask(0077);
+	struct stat st;
+	int n = 0;
+
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750), 0);
+	umask(old);
+	assert_int_equal(lstat(d, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	/* again, with another mode: the mode is set (a restore repeated) */
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0705), 0);
+	assert_int_equal(lstat(d, &st), 0);
+	assert_int_equal(st.st_mode & 07777, 0705);
+
+	put(fx, "root/d/a", "a\n", 0644);
+	put(fx, "root/d/stop", "s\n", 0644);
+	assert_int_equal(ns_fsx_each_entry(&fx->r, "d", count_or_stop, &n), 7);
+	assert_true(n >= 1 && n <= 2);
+	assert_true(ns_fsx_each_entry(&fx->r, "nosuch", count_or_stop, &n) < 0);
+
+	/* not empty: refused, saying so, nothing removed */
+	assert_int_equal(ns_fsx_rmdir_empty(&fx->r, "d"), NS_ERROR);
+	tu_assert_error_has("something was put in it during the run");
+	assert_true(tu_exists(d));
+	assert_int_equal(ns_fsx_unlink(fx->r.fd, "d/a", "a"), 0);
+	assert_int_equal(ns_fsx_unlink(fx->r.fd, "d/stop", "stop"), 0);
+	n = 0;
+	assert_int_equal(ns_fsx_each_entry(&fx->r, "d", count_or_stop, &n), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(ns_fsx_rmdir_empty(&fx->r, "d"), 0);
+	assert_false(tu_exists(d));
+	/* gone already: done (recovery repeats the apply) */
+	assert_int_equal(ns_fsx_rmdir_empty(&fx->r, "d"), 0);
+	free(d);
+}
+
 /* mkdir below a missing directory fails and says why */
 static void test_mkdir_missing_parent_message(void **state)
 {
@@ -818,6 +867,7 @@ int main(void)
 		T(test_copy),
 		T(test_rename_unlink),
 		T(test_mkdir_rmdir),
+		T(test_directory_deleted_and_back),
 		T(test_mkdir_missing_parent_message),
 		T(test_mkdir_over_file),
 		T(test_write_file),

@@ -1008,19 +1008,67 @@ static void test_drift(void **state)
 	assert_false(tu_exists(fx->archive));
 	ns_outcome_release(&o);
 
-	/* a directory where the file to delete was: refused, saying that
-	 * a delete names files */
+	/* a directory to delete that holds what the enhancement does not
+	 * delete is drift: nothing is lost, nothing written */
 	{
 		char *old = at(fx, "root/old.txt");
+		char *notes = at(fx, "root/old.txt/notes");
 		assert_int_equal(mkdir(old, 0755), 0);
+		assert_int_equal(put(fx, "root/old.txt/notes", "keep\n", 0644),
+				 0);
+		assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+				 NS_EDRIFT);
+		assert_error_has(o.message,
+				 "old.txt: drift: the directory to delete "
+				 "holds 'notes', which the enhancement does "
+				 "not delete");
+		assert_false(tu_exists(fx->archive));
+		tu_assert_file(notes, "keep\n");
+		free(notes);
 		free(old);
 	}
-	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
-			 NS_EINVALID);
-	assert_error_has(o.message, "old.txt: not a regular file in the "
-				    "target but a directory ([files] delete "
-				    "deletes files");
-	assert_false(tu_exists(fx->archive));
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
+/*
+ * [files] delete may name a directory, which the enhancement's deletes
+ * leave empty (here an empty one): the migration removes it, the
+ * backout puts it back with its mode.
+ */
+static void test_delete_directory(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+	char *old = at(fx, "root/old.txt"), *t0, *t1, *d0;
+
+	assert_int_equal(unlink(old), 0);
+	assert_int_equal(mkdir(old, 0700), 0);
+	assert_int_equal(chmod(old, 0750), 0);
+	t0 = tree(fx->root);
+	d0 = db_dump(fx->db);
+	load(fx, "rmdir", &e, &t);
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
+	assert_int_equal(o.kind, NS_OUT_MIGRATED);
+	assert_false(tu_exists(old));
+	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
+	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
+					    "defect", 1),
+			 0);
+	assert_int_equal(b.kind, NS_OUT_ROLLED_BACK);
+	assert_mode(old, 0750);
+	t1 = tree(fx->root);
+	assert_string_equal(t1, t0);
+	free(t1);
+	t1 = db_dump(fx->db);
+	assert_string_equal(t1, d0);
+	free(t1);
+	free(t0);
+	free(d0);
+	free(old);
+	ns_outcome_release(&b);
 	ns_outcome_release(&o);
 	ns_trigger_release(&t);
 }
@@ -1564,6 +1612,7 @@ int main(void)
 		T(test_verify_sql_false),
 		T(test_verify_command_fails),
 		T(test_drift),
+		T(test_delete_directory),
 		T(test_symlink_in_target_refused),
 		T(test_deferred_payload_check),
 		T(test_deferred_member_missing_or_twice),
