@@ -521,6 +521,19 @@ good "the model's www/index.html is the one of alice's commit"
 good "the repository has the annotated tag nightshift/ENH-3-r1/billing/model"
 sh_show "git -C ${GITREPO#"$REPO"/} cat-file -p nightshift/ENH-3-r1/billing/model"
 
+heading "July — bob prunes the archives no rollback needs any more"
+# [policy] archive-keep is 90 days: ENH-2's rolled-back run and the model
+# runs of the promoted ENH-1 go; what a rollback may still restore stays
+NIGHTSHIFT_NOW=2026-07-15T09:00
+ns 0 -C "$D/home" --as bob archive prune --dry-run
+ns 0 -C "$D/home" --as bob archive prune
+case $out in *"removed "*"/archive/billing/model/ENH-2-"*) ;; *) fail "archive prune did not remove ENH-2's archive" ;; esac
+[ -z "$(ls "$DEMO/home/archive/billing/model" | grep '^ENH-2-')" ] ||
+	fail "ENH-2's archive is still there"
+[ -n "$(ls "$DEMO/home/archive/billing/model" | grep '^ENH-3-')" ] ||
+	fail "ENH-3's archive, which its rollback would restore, is gone"
+good "ENH-2's archive is gone; ENH-3's, which a rollback may restore, is kept"
+
 heading "The change record and the figures"
 ns 0 -C "$D/home" status ENH-1
 ns 0 -C "$D/home" log ENH-1
@@ -533,7 +546,7 @@ printf '\n%sThe demo did what it said.%s Look around:\n' "$B" "$N"
 say "$D/home/outbox      the notices, one file each (sent/: delivered)" \
 	"$D/mail             what the demo's mail server received" \
 	"$D/git              the repository ENH-3 came from, with its tag" \
-	"$D/home/archive     the archives and journals of every run" \
+	"$D/home/archive     the archives and journals of the runs (July's prune removed the old ones)" \
 	"$D/home/spool       the trigger files" \
 	"$D/snapshots        the file and database states the demo compared" \
 	"build/nightshift -C $D/home status      (and: log, status ENH-2, --json)"
