@@ -326,15 +326,21 @@ int ns_fsx_each_entry(const struct ns_root *r, const char *rel,
 	const char *base;
 	struct dirent *de;
 	DIR *d = NULL;
-	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+	int dfd, fd, err, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
+	if (ret == 1)
+		ns_error_set("cannot read the directory '%s/%s': it is gone",
+			     r->path, rel);
 	if (ret)
 		return ret < 0 ? ret : NS_ERROR;
 	fd = openat(dfd, base, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	err = errno;
 	close(dfd);
-	if (fd < 0 || !(d = fdopendir(fd))) {
+	if (fd >= 0 && !(d = fdopendir(fd)))
+		err = errno;
+	if (!d) {
 		ns_error_set("cannot read the directory '%s/%s': %s", r->path,
-			     rel, strerror(errno));
+			     rel, strerror(err));
 		if (fd >= 0)
 			close(fd);
 		return NS_ERROR;
