@@ -19,49 +19,23 @@
 #include <string.h>
 #include <unistd.h>
 
-static void tell_operator(struct ns_runner *r, int bad, const char *fmt,
-			  va_list ap)
+void ns_runner_tell(struct ns_runner *r, int bad, const char *fmt, ...)
 {
 	struct strbuf sb = STRBUF_INIT;
 	void (*fn)(void *, const char *) = bad && r->warn ? r->warn : r->say;
+	va_list ap;
 
+	va_start(ap, fmt);
 	strbuf_vaddf(&sb, fmt, ap);
+	va_end(ap);
 	if (fn)
 		fn(r->data, sb.buf);
 	strbuf_release(&sb);
 }
 
-void ns_runner_tell(struct ns_runner *r, int bad, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tell_operator(r, bad, fmt, ap);
-	va_end(ap);
-}
-
-static void say(struct ns_runner *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void say(struct ns_runner *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tell_operator(r, 0, fmt, ap);
-	va_end(ap);
-}
-
-/* say, when the news is bad */
-static void warn(struct ns_runner *r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static void warn(struct ns_runner *r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	tell_operator(r, 1, fmt, ap);
-	va_end(ap);
-}
+/* a line for the operator; warn: when the news is bad */
+#define say(r, ...)  ns_runner_tell(r, 0, __VA_ARGS__)
+#define warn(r, ...) ns_runner_tell(r, 1, __VA_ARGS__)
 
 static int rank(int code)
 {
@@ -431,9 +405,9 @@ static int recover_one(struct ns_runner *r, const struct ns_env *e,
 	int ret;
 
 	ns_migrate_recover(&o, jpath);
-	(o.kind == NS_OUT_BLOCKED ? warn : say)(
-		r, "%s: recovered %s (%s): %s", e->name,
-		o.token ? o.token : jpath, outcome_word(o.kind), o.message);
+	ns_runner_tell(r, o.kind == NS_OUT_BLOCKED, "%s: recovered %s (%s): %s",
+		       e->name, o.token ? o.token : jpath, outcome_word(o.kind),
+		       o.message);
 	note(r, o.kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
 	if (!o.token) {
 		ns_outcome_release(&o);
@@ -823,10 +797,10 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 		}
 		record_site(r, run, &o);
 		fin->ms += o.ms;
-		(o.kind == NS_OUT_MIGRATED ? say : warn)(
-			r, "%s: ENH-%lld r%d on site %s: %s (%s)", e->name,
-			d->enh, d->rev, o.site, outcome_word(o.kind),
-			o.message);
+		ns_runner_tell(r, o.kind != NS_OUT_MIGRATED,
+			       "%s: ENH-%lld r%d on site %s: %s (%s)", e->name,
+			       d->enh, d->rev, o.site, outcome_word(o.kind),
+			       o.message);
 		if (o.kind == NS_OUT_MIGRATED) {
 			done[n++] = o;
 			continue;
