@@ -47,6 +47,8 @@ const char ns_config_template[] =
 	";    database = sqlite:/srv/billing-model/app.db\n"
 	";    verify = bin/smoke-test\n"
 	";    warranty = 30d\n"
+	";    lock-timeout = 60s          ; a deploy waits no longer for a "
+	"table\n"
 	";[policy]\n"
 	";    require-rfs = true          ; submit names a registered RFS\n"
 	";    acceptances = 1             ; acceptance sign-offs a model run "
@@ -149,6 +151,7 @@ static struct ns_env *env_get(struct ns_config *c, const char *name, int line)
 	c->envs[c->envs_nr].name = xstrdup(name);
 	c->envs[c->envs_nr].line = line;
 	c->envs[c->envs_nr].warranty_s = 30LL * 86400;
+	c->envs[c->envs_nr].lock_timeout_ms = NS_LOCK_TIMEOUT_DEFAULT_MS;
 	return &c->envs[c->envs_nr++];
 }
 
@@ -265,6 +268,21 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 			return r;
 		e->timezone_line = line;
 		return set_str(&e->timezone, v);
+	} else if (!strcmp(key, "lock-timeout")) {
+		long long secs;
+		e->lock_timeout_set = 1;
+		if (!strcmp(v, "none")) {
+			e->lock_timeout_ms = -1;
+			return 0;
+		}
+		if (ns_config_duration(&secs, v) < 0 || secs == 0)
+			return bad(
+				st, line,
+				"[environment \"%s\"] lock-timeout: expected "
+				"a period such as 60s or 5m, or 'none', not "
+				"'%s'",
+				e->name, v);
+		e->lock_timeout_ms = secs * 1000;
 	} else if (!strcmp(key, "archive-dump")) {
 		char *section = xprintf("environment \"%s\"", e->name);
 		int r = bool_value(st, &e->archive_dump, section, key, v, line);
@@ -755,7 +773,9 @@ static int check_envs(struct ns_config *c)
 				xstrdup(e->root),
 				e->database ? xstrdup(e->database) : NULL,
 				e->line,
-				0
+				0,
+				0,
+				0,
 			};
 			e->sites = xrealloc(e->sites,
 					    (e->sites_nr + 1) * sizeof(s));
@@ -767,6 +787,8 @@ static int check_envs(struct ns_config *c)
 		for (size_t j = 0; j < e->sites_nr; j++) {
 			const char *db = e->sites[j].database;
 			e->sites[j].archive_dump = e->archive_dump;
+			e->sites[j].lock_timeout_ms = e->lock_timeout_ms;
+			e->sites[j].lock_timeout_set = e->lock_timeout_set;
 			if (!e->sites[j].root) {
 				ns_error_set("%s:%d: [site \"%s\"] has no root",
 					     c->path, e->sites[j].line,

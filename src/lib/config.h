@@ -18,9 +18,15 @@ struct ns_site {
 	char *name;  /* "billing/model" or "billing/production/central" */
 	char *label; /* "main" or "central": unique within the environment */
 	char *root;
-	char *database; /* "sqlite:/abs/path", "postgresql://..." or NULL */
-	int line;	/* where the configuration first names it */
+	char *database;	  /* "sqlite:/abs/path", "postgresql://..." or NULL */
+	int line;	  /* where the configuration first names it */
 	int archive_dump; /* the environment's archive-dump */
+	/* the environment's lock-timeout: how long the deploy side waits for
+	 * a lock in the database (ms, -1: no limit, 0: the default), and
+	 * whether the configuration says so (else the default, unless a
+	 * PostgreSQL URI's own lock_timeout says otherwise) */
+	long long lock_timeout_ms;
+	int lock_timeout_set;
 };
 
 /* one line of a key an environment may give several times */
@@ -44,10 +50,15 @@ struct ns_env {
 	char *file;	      /* the configuration file, for messages */
 	long long warranty_s; /* the warranty in seconds (default 30 days) */
 	int archive_dump; /* pg_dump of the touched tables into each archive */
+	long long lock_timeout_ms; /* lock-timeout (see ns_site) */
+	int lock_timeout_set;
 	struct ns_site *sites;
 	size_t sites_nr;
 	int line;
 };
+
+/* lock-timeout when an environment does not say */
+#define NS_LOCK_TIMEOUT_DEFAULT_MS 60000LL
 
 struct ns_role {
 	char *name;
@@ -63,13 +74,13 @@ struct ns_system {
 
 /* [notify]: where notices go besides the outbox (see notify.h) */
 struct ns_notify_conf {
-	char *smtp;	    /* smtp://HOST[:PORT] or smtps://… or NULL */
-	char *webhook;	    /* http(s)://… or NULL */
-	char *from;	    /* the From address (default nightshift@HOST) */
-	char *domain;	    /* login names become LOGIN@DOMAIN */
-	char *smtp_user;    /* SMTP AUTH user, or NULL */
+	char *smtp;	 /* smtp://HOST[:PORT] or smtps://… or NULL */
+	char *webhook;	 /* http(s)://… or NULL */
+	char *from;	 /* the From address (default nightshift@HOST) */
+	char *domain;	 /* login names become LOGIN@DOMAIN */
+	char *smtp_user; /* SMTP AUTH user, or NULL */
 	char *smtp_password, *smtp_password_file;
-	int smtp_starttls;  /* insist on STARTTLS on smtp:// */
+	int smtp_starttls; /* insist on STARTTLS on smtp:// */
 	char *webhook_secret, *webhook_secret_file;
 	int line_smtp, line_webhook; /* where they are said, for messages */
 };

@@ -892,6 +892,12 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		ret = check_drift(&r);
 	if (!ret)
 		ret = open_db(&r);
+	if (!ret && r.db)
+		ret = ns_target_bound_locks(
+			r.db,
+			site->lock_timeout_ms ? site->lock_timeout_ms
+					      : NS_LOCK_TIMEOUT_DEFAULT_MS,
+			site->lock_timeout_set, ctx->env_name);
 	if (ret < 0) {
 		finish(out, &r, NS_OUT_REFUSED, ret, ns_error_last());
 		goto done;

@@ -436,6 +436,13 @@ static int insert_row(PGconn *conn, const struct ns_change_row *row)
 	return ret;
 }
 
+/* did the statement whose message is the last one give up waiting for a
+ * lock (lock_timeout)? */
+static int gave_up_waiting(void)
+{
+	return strstr(ns_error_last(), " 55P03 ") != NULL;
+}
+
 static int deploy(struct ns_target *t, const char *deploy_sql,
 		  const char *verify_sql, const struct ns_change_row *row)
 {
@@ -453,8 +460,10 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 		r = insert_row(conn, row);
 	if (!r)
 		r = exec1(conn, "COMMIT", "COMMIT");
-	if (r < 0)
+	if (r < 0) {
 		roll_back_tx(conn);
+		ns_target_note_locks(t, gave_up_waiting());
+	}
 	return r;
 }
 
@@ -468,6 +477,8 @@ static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
 	char *m;
 	int r;
 
+	/* putting back waits as long as the URI lets it */
+	PQclear(PQexec(conn, "RESET lock_timeout"));
 	if ((r = exec1(conn, "BEGIN", "BEGIN")) < 0)
 		return r;
 	if (revert_sql)
@@ -544,7 +555,49 @@ static void pg_free(struct ns_target *t)
 	PQfinish(CONN(t));
 	free(((struct pg_target *)t)->conninfo);
 	free(t->url);
+	free(t->locks_note);
 	free(t);
+}
+
+/* lock_timeout for the deploy: the environment's lock-timeout when it
+ * says one, else the URI's own lock_timeout when it has one, else the
+ * default */
+static int bound_locks(struct ns_target *t, long long ms, int set,
+		       const char *env)
+{
+	PGconn *conn = CONN(t);
+	PGresult *res;
+	char *sql, *m;
+	int ret = 0;
+
+	free(t->locks_note);
+	t->locks_note = NULL;
+	if (!set) {
+		res = PQexec(conn, "SHOW lock_timeout");
+		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
+		    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0"))
+			t->locks_note = xprintf("the lock_timeout = %s of its "
+						"URI",
+						PQgetvalue(res, 0, 0));
+		PQclear(res);
+		if (t->locks_note)
+			return 0;
+	}
+	sql = xprintf("SET lock_timeout = %lld", ms < 0 ? 0 : ms);
+	res = PQexec(conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		m = pg_message(conn, res);
+		ns_error_set("%s: lock-timeout: %s", t->url, m);
+		free(m);
+		ret = NS_ERROR;
+	} else if (ms >= 0)
+		t->locks_note =
+			xprintf("lock-timeout = %llds of environment "
+				"%s%s",
+				ms / 1000, env, set ? "" : " (the default)");
+	PQclear(res);
+	free(sql);
+	return ret;
 }
 
 /* the URI for messages: a password, in user:password@ or password=, is
@@ -685,9 +738,10 @@ static int run_tool(const char *tool, char **argv, const char *log,
 	return NS_ERROR;
 }
 
-/* "--lock-wait-timeout=T" when the session has a lock_timeout T (from the
- * URI's options): pg_dump turns lock_timeout off for itself, and would
- * wait without limit for a table someone else holds; else NULL */
+/* "--lock-wait-timeout=T" when the session has a lock_timeout T (the
+ * environment's lock-timeout, or the URI's options): pg_dump turns lock_timeout
+ * off for itself, and would wait without limit for a table someone else holds;
+ * else NULL */
 static char *lock_wait_option(struct ns_target *t)
 {
 	PGresult *res = PQexec(CONN(t), "SHOW lock_timeout");
@@ -768,8 +822,9 @@ static int deploy_none(struct ns_target *t, const char *deploy_sql,
 	PGconn *conn = CONN(t);
 	int r = 0;
 
-	if (deploy_sql)
-		r = run_script(conn, "sql/deploy.sql", deploy_sql);
+	if (deploy_sql &&
+	    (r = run_script(conn, "sql/deploy.sql", deploy_sql)) < 0)
+		ns_target_note_locks(t, gave_up_waiting());
 	if (!r && PQtransactionStatus(conn) != PQTRANS_IDLE) {
 		ns_error_set("sql/deploy.sql: leaves a transaction open (a "
 			     "BEGIN without its COMMIT)");
@@ -865,6 +920,7 @@ static int revert_none(struct ns_target *t, const char *revert_sql,
 
 	*failed = 0;
 	roll_back_tx(conn); /* what a failure before left open */
+	PQclear(PQexec(conn, "RESET lock_timeout"));
 	if (revert_sql)
 		r = run_script_each(conn, "sql/revert.sql", revert_sql, log,
 				    failed);
@@ -893,6 +949,7 @@ static const struct ns_target_ops pg_ops = {
 	.dump = dump,
 	.deploy_none = deploy_none,
 	.revert_none = revert_none,
+	.bound_locks = bound_locks,
 };
 
 int ns_target_pg_open(struct ns_target **out, const char *url)

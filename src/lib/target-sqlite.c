@@ -6,6 +6,7 @@
 #include "xalloc.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,12 @@ struct sqlite_target {
 };
 
 #define DB(t) (((struct sqlite_target *)(t))->db)
+
+/* the busy timeout, ms; -1: as long as it takes */
+static void wait_for_locks(sqlite3 *db, long long ms)
+{
+	sqlite3_busy_timeout(db, ms < 0 || ms > INT_MAX ? INT_MAX : (int)ms);
+}
 
 /* a full disk, an I/O error or a busy database is the environment's
  * fault, not the enhancement's */
@@ -228,9 +235,8 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 	sqlite3 *db = DB(t);
 	int r;
 
-	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) < 0)
-		return r;
-	r = exec1(db, NS_CHANGES_TABLE, "nightshift_changes");
+	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) == 0)
+		r = exec1(db, NS_CHANGES_TABLE, "nightshift_changes");
 	if (!r && deploy_sql)
 		r = run_script(db, "sql/deploy.sql", deploy_sql, 0);
 	if (!r && verify_sql)
@@ -239,6 +245,9 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 		r = insert_row(db, row);
 	if (!r)
 		r = exec1(db, "COMMIT", "COMMIT");
+	if (r < 0)
+		ns_target_note_locks(t, (sqlite3_errcode(db) & 0xff) ==
+						SQLITE_BUSY);
 	if (r < 0 && !sqlite3_get_autocommit(db))
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
@@ -252,6 +261,7 @@ static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
 	char *q;
 	int r;
 
+	wait_for_locks(db, -1); /* putting back does not give up */
 	if ((r = exec1(db, "BEGIN IMMEDIATE", "BEGIN")) < 0)
 		return r;
 	if (revert_sql)
@@ -300,6 +310,7 @@ static int backup(struct ns_target *t, const char *dest)
 	if (rc != SQLITE_OK) {
 		ns_error_set("cannot archive the database into '%s': %s", dest,
 			     to ? sqlite3_errmsg(to) : "out of memory");
+		ns_target_note_locks(t, (rc & 0xff) == SQLITE_BUSY);
 		sqlite3_close(to);
 		return NS_ERROR;
 	}
@@ -317,12 +328,31 @@ static void sqlite_free(struct ns_target *t)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(t->url);
+	free(t->locks_note);
 	free(s);
 }
 
+static int bound_locks(struct ns_target *t, long long ms, int set,
+		       const char *env)
+{
+	wait_for_locks(DB(t), ms);
+	free(t->locks_note);
+	t->locks_note =
+		ms < 0 ? NULL
+		       : xprintf("lock-timeout = %llds of environment "
+				 "%s%s",
+				 ms / 1000, env, set ? "" : " (the default)");
+	return 0;
+}
+
 static const struct ns_target_ops sqlite_ops = {
-	has_table,   row_exists, deploy, revert, backup,
-	sqlite_free, NULL,	 NULL,	 NULL,	 NULL,
+	.has_table = has_table,
+	.row_exists = row_exists,
+	.deploy = deploy,
+	.revert = revert,
+	.backup = backup,
+	.free = sqlite_free,
+	.bound_locks = bound_locks,
 };
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path)
@@ -341,7 +371,7 @@ int ns_target_sqlite_open(struct ns_target **out, const char *path)
 		sqlite3_close(db);
 		return NS_ERROR;
 	}
-	sqlite3_busy_timeout(db, 10000);
+	wait_for_locks(db, -1); /* until ns_target_bound_locks */
 	sqlite3_exec(db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	s = xcalloc(1, sizeof(*s));
 	s->base.ops = &sqlite_ops;
@@ -366,6 +396,24 @@ int ns_target_open(struct ns_target **out, const char *url)
 int ns_target_lock(struct ns_target *t, const char *name)
 {
 	return t->ops->lock ? t->ops->lock(t, name) : 0;
+}
+
+int ns_target_bound_locks(struct ns_target *t, long long ms, int set,
+			  const char *env)
+{
+	return t->ops->bound_locks ? t->ops->bound_locks(t, ms, set, env) : 0;
+}
+
+void ns_target_note_locks(struct ns_target *t, int gave_up)
+{
+	char *m;
+
+	if (!gave_up || !t->locks_note)
+		return;
+	m = xstrdup(ns_error_last());
+	ns_error_set("%s; it waited for the lock as long as %s allows", m,
+		     t->locks_note);
+	free(m);
 }
 
 int ns_target_dump(struct ns_target *t, const char *deploy_sql, const char *dir)

@@ -26,6 +26,15 @@
  * Drivers: sqlite:PATH (target-sqlite.c); postgresql://… and postgres://…,
  * libpq connection URIs (target-pg.c).
  *
+ * Lock waits: a deploy gives up, a putting back does not. After
+ * ns_target_bound_locks() the deploy and verify SQL, and the archive's
+ * copy or dump of the database, wait at most the environment's
+ * lock-timeout for a lock another session holds (PostgreSQL lock_timeout,
+ * SQLite's busy timeout), and the message of a statement that gave up
+ * says which setting it was. A revert, and whatever recovery or a backout
+ * asks, waits as long as it takes (PostgreSQL: as long as the URI's own
+ * lock_timeout lets it, none by default).
+ *
  * ns_target_lock() takes a lock on the database itself, held until the
  * target is freed, for the site NAME: PostgreSQL's pg_advisory_lock, which
  * a second nightshift on another machine would meet (NS_ELOCKED). A SQLite
@@ -72,11 +81,16 @@ struct ns_target_ops {
 	int (*revert_none)(struct ns_target *t, const char *revert_sql,
 			   const char *dir, const char *enh, int rev,
 			   int drop_table, int *failed); /* may be NULL */
+	int (*bound_locks)(struct ns_target *t, long long ms, int set,
+			   const char *env);
 };
 
 struct ns_target {
 	const struct ns_target_ops *ops;
 	char *url;
+	/* the bound of the deploy's lock waits, for messages ("lock-timeout
+	 * = 60s of environment billing/model"); NULL: none */
+	char *locks_note;
 };
 
 /* NS_EINVALID for an unknown or unsupported scheme */
@@ -85,6 +99,16 @@ void ns_target_free(struct ns_target *t);
 
 /* NS_ELOCKED when another session holds the site's lock */
 int ns_target_lock(struct ns_target *t, const char *name);
+
+/* the deploy side's lock waits from now on: at most ms (-1: no limit);
+ * set: the environment's lock-timeout says so, else ms is its default,
+ * which a PostgreSQL URI's own lock_timeout overrides; env names the
+ * environment for messages */
+int ns_target_bound_locks(struct ns_target *t, long long ms, int set,
+			  const char *env);
+/* after a failed deploy: the message says which bound a statement that
+ * gave up waiting for a lock met, if that is why it failed (gave_up) */
+void ns_target_note_locks(struct ns_target *t, int gave_up);
 
 /*
  * For the archive in dir, a copy for people of the tables the deploy

@@ -187,6 +187,75 @@ ns window run --now
 is "$rc:$(cat "$R/lib/tax.conf"):$(state_of "$RO_ID")" "0:tax = 20:migrated" \
 	"once repaired, the requeued $RO_ID migrates at the next window"
 
+# ---- the database held by another writer ------------------------------------
+# The environment's lock-timeout bounds how long the deploy waits for the
+# site's database while another process writes it: after that the run
+# gives up before its commit point (the site as before, the enhancement
+# still scheduled, the message says which setting it waited for). A
+# rollback waits for as long as it takes: putting back does not give up.
+hold_db() { # SECONDS: another process holds the write lock of app.db
+	local py
+	py=$(command -v /usr/bin/python3 python3 | head -n 1) # not the function
+	rm -f "$T/held"
+	"$py" -c 'import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN IMMEDIATE")
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+c.execute("ROLLBACK")' "$DBF" "$1" >"$T/held" &
+	HOLDER=$!
+	for _ in $(seq 200); do
+		grep -q held "$T/held" 2>/dev/null && break
+		sleep 0.05
+	done
+}
+held_now() { # is app.db's write lock taken? (a write that does not wait)
+	sqlite3 -cmd ".timeout 0" "$DBF" "BEGIN IMMEDIATE; ROLLBACK;" >/dev/null 2>&1 &&
+		echo free || echo held
+}
+make_pkg "$T/p-held" "a note per customer"
+mkdir -p "$T/p-held/sql"
+echo "note" >"$T/p-held/files/NOTE.txt"
+echo "ALTER TABLE customers ADD COLUMN note TEXT;" >"$T/p-held/sql/deploy.sql"
+echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p-held/sql/revert.sql"
+sed -i '/^\[environment "demo\/model"\]/a\    lock-timeout = 1s' nightshift.conf
+hold_db 60
+is "$(held_now)" held "another process holds the write lock of the site's database"
+expect_rollback "$T/p-held" "the database held by another writer, lock-timeout = 1s" \
+	"BEGIN: database is locked; it waited for the lock as long as lock-timeout = 1s of environment demo/model allows" \
+	requeued
+HELD_ID=ENH-$n
+kill "$HOLDER"
+wait "$HOLDER" 2>/dev/null
+before=$(site_state)
+ns window run --now
+is "$rc:$(state_of "$HELD_ID"):$(cat "$R/NOTE.txt")" "0:migrated:note" \
+	"once the database is free, $HELD_ID migrates at the next window"
+hold_db 3
+is "$(held_now)" held "another process holds the write lock for 3 s as a rollback starts"
+ns rollback "$HELD_ID" --env model --reason "held"
+is "$rc" 0 "… the rollback waits for it beyond lock-timeout = 1s: exit 0"
+is "$(site_state)" "$before" "… and the site is as before $HELD_ID"
+wait "$HOLDER" 2>/dev/null
+# … and so does the rollback that follows a failed run at once, in the
+# process whose deploy waited at most 1 s: the environment's verify
+# command lets another process take the database for 3 s and fails
+cat >"$T/take-db.sh" <<SH
+#!/bin/bash
+$(declare -f hold_db)
+T=$T DBF=$DBF
+hold_db 3 >/dev/null 2>&1
+echo "the database is held"
+exit 1
+SH
+chmod +x "$T/take-db.sh"
+sed -i "/^\[environment \"demo\/model\"\]/a\    verify = $T/take-db.sh" nightshift.conf
+expect_rollback "$T/p-held" "the verify command fails while another process takes the database for 3 s" \
+	"verify command '.*take-db\.sh' failed"
+is "$(grep -c 'the database is held' "$(find "$T/home/archive" -path "*ENH-$n-*" -name verify.log)")" 1 \
+	"… which had let the other process take the database (the revert waited for it)"
+sed -i '/lock-timeout = 1s/d; /take-db/d' nightshift.conf
+
 # ---- a full disk at every step --------------------------------------------
 # A fresh home with one scheduled enhancement, kept as a snapshot; each
 # run starts from an exact copy of it.

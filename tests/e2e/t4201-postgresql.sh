@@ -8,8 +8,9 @@
 # exits 4; a session on "another machine" holding the site's
 # pg_advisory_lock makes the run exit 4 and keeps the enhancement
 # scheduled, which then migrates once the lock is free; a table held by
-# another session, with lock_timeout in the URI: the deploy (and the
-# archive's pg_dump) give up after it, nothing changed, still scheduled.
+# another session: the deploy gives up after the environment's
+# lock-timeout (the archive's pg_dump after the URI's lock_timeout),
+# nothing changed, still scheduled; a rollback waits for it instead.
 . "$(dirname "$0")/lib.sh"
 
 pg_scene
@@ -169,11 +170,13 @@ is "$rc" 1 "schedule refuses it (exit 1)"
 is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
 
 # ---- a table held by another session -------------------------------------
-# lock_timeout in the URI's options (nightshift.conf(5)) bounds every lock
-# wait of the run: the deploy's ALTER TABLE (or the archive's pg_dump)
-# waiting for a table another session holds fails after that time and the
-# run rolls back, instead of waiting as long as the other session does;
-# it is the environment's fault, so the enhancement stays scheduled
+# The environment's lock-timeout (nightshift.conf(5)) bounds the lock
+# waits of the deploy: its ALTER TABLE waiting for a table another
+# session holds fails after that time and the run rolls back, instead of
+# waiting as long as the other session does; it is the environment's
+# fault, so the enhancement stays scheduled. Without lock-timeout, a
+# lock_timeout in the URI's options does the same (here for the
+# archive's pg_dump).
 BEFORE=$(pg_site_state)
 pkg "$T/p9" "held"
 echo "ALTER TABLE customers ADD COLUMN note text;" >"$T/p9/sql/deploy.sql"
@@ -182,20 +185,26 @@ echo "SELECT count(*) = 0 FROM customers WHERE note IS NOT NULL;" >"$T/p9/sql/ve
 n=$((n + 1))
 "$NS" submit "$T/p9" >/dev/null 2>&1
 ns_ready "ENH-$n" >/dev/null 2>&1
+held() { # how many other sessions hold a lock on customers
+	pg_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = 'customers' AND l.granted AND l.pid <> pg_backend_pid()"
+}
 wait_held() { # until another session holds a lock on customers
 	for _ in $(seq 100); do
-		[ "$(pg_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
-			WHERE c.relname = 'customers' AND l.granted AND l.pid <> pg_backend_pid()")" = 1 ] && break
+		[ "$(held)" = 1 ] && break
 		sleep 0.05
 	done
 }
 psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS SHARE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
 HOLDER=$!
 wait_held
-sed -i "s|database = $PGURL|database = $PGURL?options=-c%20lock_timeout%3D1s|" nightshift.conf
+sed -i 's|^\[environment "demo/model"\]|&\n    lock-timeout = 1s|' nightshift.conf
 ns window run --now
-is "$rc" 1 "a table held by another session, lock_timeout = 1s: exit 1"
+is "$rc" 1 "a table held by another session, lock-timeout = 1s: exit 1"
 like "$err" "sql/deploy\.sql:1: ERROR 55P03 .*lock timeout" "… naming the statement and the lock timeout"
+like "$err" "it waited for the lock as long as lock-timeout = 1s of environment demo/model allows" \
+	"… and the setting it waited for"
+sed -i '/lock-timeout = 1s/d' nightshift.conf
 is "$(kill -0 "$HOLDER" 2>/dev/null && echo holding)" holding \
 	"… while the other session still holds the table (it did not wait for it)"
 is "$(pg_site_state)" "$BEFORE" "… files and database byte-identical to before"
@@ -209,6 +218,7 @@ release_holder
 # the archive's pg_dump (archive-dump) turns lock_timeout off for itself:
 # nightshift passes the session's value on as --lock-wait-timeout
 sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = true|' nightshift.conf
+sed -i "s|database = $PGURL|database = $PGURL?options=-c%20lock_timeout%3D1s|" nightshift.conf
 psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(60);" >/dev/null 2>&1 &
 HOLDER=$!
 wait_held
@@ -223,11 +233,52 @@ release_holder # (the canonical dump below needs the table too)
 is "$(pg_site_state)" "$BEFORE" "… files and database byte-identical to before"
 is "$(state_of "ENH-$n")" scheduled "… and the enhancement stays scheduled"
 sed -i '/archive-dump = true/d' nightshift.conf
+sed -i "s|database = $PGURL?options=-c%20lock_timeout%3D1s|database = $PGURL|" nightshift.conf
 ns window run --now
 is "$rc" 0 "once the table is free the next run migrates it"
-sed -i "s|database = $PGURL?options=-c%20lock_timeout%3D1s|database = $PGURL|" nightshift.conf
+# putting back does not give up: the revert's ALTER TABLE waits for the
+# session that holds the table (3 s, beyond lock-timeout = 1s) and then
+# runs
+sed -i 's|^\[environment "demo/model"\]|&\n    lock-timeout = 1s|' nightshift.conf
+psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS SHARE MODE; SELECT pg_sleep(3);" >/dev/null 2>&1 &
+HOLDER=$!
+wait_held
+is "$(held)" 1 "another session holds the table for 3 s as the rollback starts"
 ns rollback "ENH-$n" --env model --reason "held"
+is "$rc" 0 "… the rollback waits beyond lock-timeout = 1s for it: exit 0"
+wait "$HOLDER" 2>/dev/null
 is "$(pg_site_state)" "$BEFORE" "rolled back"
+# … and so does the rollback that follows a failed run at once, in the
+# session whose deploy had lock-timeout = 1s: the environment's verify
+# command lets another session take the table for 3 s and fails
+cat >"$T/take-table.sh" <<'SH'
+#!/bin/sh
+psql -X -q -c "BEGIN; LOCK TABLE customers IN ACCESS SHARE MODE; SELECT pg_sleep(3);" >/dev/null 2>&1 &
+for _ in $(seq 100); do
+	[ "$(psql -X -A -t -c "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+		WHERE c.relname = 'customers' AND l.granted AND l.pid <> pg_backend_pid()")" = 1 ] && break
+	sleep 0.05
+done
+echo "the table is held"
+exit 1
+SH
+chmod +x "$T/take-table.sh"
+sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = $T/take-table.sh|" nightshift.conf
+pkg "$T/p10" "held after the commit"
+echo "ALTER TABLE customers ADD COLUMN note text;" >"$T/p10/sql/deploy.sql"
+echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p10/sql/revert.sql"
+echo "SELECT 1;" >"$T/p10/sql/verify.sql"
+n=$((n + 1))
+"$NS" submit "$T/p10" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+ns window run --now
+is "$rc" 1 "the verify command fails while another session takes the table for 3 s: exit 1 (rolled back, not blocked)"
+like "$err" "verify command '.*take-table\.sh' failed" "… naming the verify command"
+is "$(grep -c 'the table is held' "$(find "$T/home/archive" -path "*ENH-$n-*" -name verify.log)")" 1 \
+	"… which had let the other session take the table"
+is "$(pg_site_state)" "$BEFORE" "… the revert waited for the table: files and database as before"
+is "$(state_of "ENH-$n")" rolled-back "… and the enhancement is rolled back"
+sed -i '/lock-timeout = 1s/d; /take-table/d' nightshift.conf
 
 # ---- a server that cannot be reached ---------------------------------------
 # (port 1: nothing listens there) — the environment's fault: the

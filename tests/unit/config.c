@@ -370,6 +370,41 @@ static void test_archive_keep(void **state)
 	free(path);
 }
 
+/* lock-timeout: the environment's, copied to each of its sites; none is
+ * no limit; without it the default (which the site says is a default) */
+static void test_lock_timeout(void **state)
+{
+	struct ns_config c = NS_CONFIG_INIT;
+	char *path = put_conf(state, "[environment \"b/model\"]\n"
+				     "    root = /r\n"
+				     "    lock-timeout = 5m\n"
+				     "[site \"b/model/east\"]\n"
+				     "    root = /e\n"
+				     "[environment \"b/production\"]\n"
+				     "    root = /p\n"
+				     "    lock-timeout = none\n"
+				     "[environment \"c/model\"]\n"
+				     "    root = /c\n");
+	const struct ns_env *e;
+
+	assert_int_equal(ns_config_load(&c, path), 0);
+	e = ns_config_env(&c, "b/model");
+	assert_int_equal(e->sites_nr, 2);
+	for (size_t i = 0; i < e->sites_nr; i++) {
+		assert_int_equal(e->sites[i].lock_timeout_ms, 300000);
+		assert_int_equal(e->sites[i].lock_timeout_set, 1);
+	}
+	e = ns_config_env(&c, "b/production");
+	assert_int_equal(e->sites[0].lock_timeout_ms, -1);
+	assert_int_equal(e->sites[0].lock_timeout_set, 1);
+	e = ns_config_env(&c, "c/model");
+	assert_int_equal(e->sites[0].lock_timeout_ms,
+			 NS_LOCK_TIMEOUT_DEFAULT_MS);
+	assert_int_equal(e->sites[0].lock_timeout_set, 0);
+	ns_config_release(&c);
+	free(path);
+}
+
 static void test_template_loads(void **state)
 {
 	struct ns_config c = NS_CONFIG_INIT;
@@ -624,6 +659,16 @@ static void test_other_bad_values(void **state)
 		   "[policy] archive-keep: expected a period");
 	refused_at(state, "[policy]\n    archive-keep = never\n", 2,
 		   "not 'never'");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    lock-timeout = 0s\n",
+		   3,
+		   "[environment \"b/model\"] lock-timeout: expected a "
+		   "period such as 60s or 5m, or 'none', not '0s'");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    lock-timeout = 1 minute\n",
+		   3, "not '1 minute'");
 	/* the warranty, windows and blackouts are checked when loaded */
 	refused_at(state,
 		   "[environment \"b/production\"]\n    root = /r\n"
@@ -693,6 +738,7 @@ int main(void)
 		T(test_relative_conf_path),
 		T(test_template_loads),
 		T(test_archive_keep),
+		T(test_lock_timeout),
 		T(test_two_systems_need_a_name),
 		T(test_unknown_key),
 		T(test_unknown_section),
