@@ -1067,6 +1067,34 @@ static void test_delete_directory(void **state)
 	ns_trigger_release(&t);
 }
 
+/* a trigger that deletes a directory and puts a file below it (submit
+ * refuses such a package, so the trigger is changed after its load, as
+ * one made before that check could be): refused before anything is
+ * written, naming both */
+static void test_put_below_deleted_refused(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+
+	load(fx, "below", &e, &t);
+	t.manifest.deletes =
+		xrealloc(t.manifest.deletes,
+			 (t.manifest.deletes_nr + 1) * sizeof(char *));
+	t.manifest.deletes[t.manifest.deletes_nr++] = xstrdup("app/new");
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx),
+			 NS_EINVALID);
+	assert_int_equal(o.kind, NS_OUT_REFUSED);
+	assert_error_has(o.message, "[files] delete 'app/new': the "
+				    "enhancement puts 'app/new/added.sh' "
+				    "below it");
+	assert_null(o.rundir);
+	assert_target_is_before(fx);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+}
+
 /* a symbolic link in the target on the way to a touched file is refused
  * before anything is written */
 static void test_symlink_in_target_refused(void **state)
@@ -1607,6 +1635,7 @@ int main(void)
 		T(test_verify_command_fails),
 		T(test_drift),
 		T(test_delete_directory),
+		T(test_put_below_deleted_refused),
 		T(test_symlink_in_target_refused),
 		T(test_deferred_payload_check),
 		T(test_deferred_member_missing_or_twice),
