@@ -229,11 +229,18 @@ CONF
 sed -i 's/^\( *impersonation = \)false/\1true/' "$DEMO/home/nightshift.conf"
 grep -q '^ *impersonation = true' "$DEMO/home/nightshift.conf" ||
 	fail "could not turn on [security] impersonation in $D/home/nightshift.conf"
+# every trigger signed, and checked before it runs
+(umask 077 && openssl genpkey -algorithm ed25519 -out "$DEMO/home/sign.pem" 2>/dev/null) ||
+	fail "openssl could not make the signing key $D/home/sign.pem"
+sed -i 's/^\( *impersonation = true\)$/\1\n    trigger-signing-key = sign.pem/' \
+	"$DEMO/home/nightshift.conf"
 say "The cast: alice develops, quinn is QA, bob is change management, carol" \
 	"signs the acceptance test, and 'nightshift' is the user the daemon will run" \
 	"as. nightshift.conf now says (impersonation lets the demo act as each):"
 sed -n '/^\[security\]/,/^\[notify\]/p; /--- added by/,$p' "$DEMO/home/nightshift.conf" |
-	grep -v '^\[notify\]' | sed 's/^/   | /'
+	grep -v '^\[notify\]\|^; *trigger-' | sed 's/^/   | /'
+say "(sign.pem: an Ed25519 key made with openssl genpkey; every trigger is signed" \
+	"with it, and a window runs only triggers it signed)"
 [ -d "$DEMO/home/spool" ] || fail "init made no spool directory"
 
 # A real mail server for the scene (aiosmtpd, as the tests use), on a free
@@ -328,6 +335,10 @@ ns 0 -C "$D/home" --as bob schedule ENH-1 --env billing/model --at 2026-03-02T23
 ns 0 -C "$D/home" --as bob schedule ENH-2 --env billing/model --at 2026-03-03T23:00
 [ -f "$DEMO/home/$out" ] || [ -f "$out" ] || fail "schedule did not print the path of an existing trigger file"
 ns 0 -C "$D/home" trigger verify spool/billing/model/ENH-1-r1.trigger
+case $out in
+*"signed by key SHA256:"*) good "the trigger is signed with sign.pem, and its signature checks" ;;
+*) fail "trigger verify did not find the trigger signed" ;;
+esac
 expect_state ENH-1 scheduled
 expect_state ENH-2 scheduled
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char usage[] = "trigger show|verify FILE";
+static const char usage[] = "trigger show|verify FILE [--key PEM]";
 
 /* The registry's record of this trigger, when there is a registry here.
  * Found by what the trigger says it is, not by how its path is spelt:
@@ -48,22 +48,52 @@ static int check_registry(const struct ns_trigger *t, const char *file)
 	return ret;
 }
 
+/* the key to hold the signature against: --key, else the configuration's
+ * (when there is one here); *k NULL when neither says one */
+static int signature_key(struct ns_key **k, const char **what,
+			 const char *key_opt)
+{
+	struct cli c = CLI_INIT;
+	int ret;
+
+	*k = NULL;
+	if (key_opt) {
+		*what = "--key";
+		return ns_key_load_public(k, key_opt, "--key");
+	}
+	if (cli_open(&c) < 0) {
+		cli_close(&c);
+		return 0; /* no configuration here */
+	}
+	ret = ns_config_verify_key(&c.cfg, k, what);
+	cli_close(&c);
+	return ret;
+}
+
 int cmd_trigger(int argc, char **argv)
 {
-	const char *pos[2];
+	const char *pos[2], *key_opt = NULL, *what = NULL;
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_limits lim = NS_LIMITS_DEFAULT;
+	struct ns_key *key = NULL;
+	struct cli_opt opts[] = { { "key", 1, &key_opt, NULL },
+				  { NULL, 0, NULL, NULL } };
 	char *text;
 	int n, ret;
 
-	if (cli_parse(argc, argv, NULL, pos, 2, &n, usage) < 0)
+	if (cli_parse(argc, argv, opts, pos, 2, &n, usage) < 0)
 		return 2;
 	if (n != 2 || (strcmp(pos[0], "show") && strcmp(pos[0], "verify")))
 		return cli_usage(usage);
-	ret = ns_trigger_load(&t, pos[1], &lim);
+	ret = signature_key(&key, &what, key_opt);
+	if (!ret)
+		ret = ns_trigger_load(&t, pos[1], &lim);
+	if (!ret && key)
+		ret = ns_trigger_check_signature(&t, key, what);
 	if (!ret)
 		ret = check_registry(&t, pos[1]);
 	if (ret < 0) {
+		ns_key_free(key);
 		ns_trigger_release(&t);
 		return cli_fail(ret);
 	}
@@ -76,7 +106,17 @@ int cmd_trigger(int argc, char **argv)
 		       "sha256 %s\n",
 		       pos[1], t.id, t.revision, t.environment, t.nr,
 		       t.payload_sha256);
+		if (key)
+			printf("signed by key %s (%s)\n", t.sig_key, what);
+		else if (t.sig)
+			printf("signed by key %s, not checked: no key to "
+			       "check it with (--key, or [security] "
+			       "trigger-verify-key)\n",
+			       t.sig_key);
+		else
+			printf("not signed\n");
 	}
+	ns_key_free(key);
 	ns_trigger_release(&t);
 	return 0;
 }

@@ -68,7 +68,7 @@ static const struct cmd commands[] = {
 	{ "notify", cmd_notify,
 	  "notify deliver|list [--json]  send the outbox by SMTP and webhook" },
 	{ "trigger", cmd_trigger,
-	  "trigger show|verify FILE  inspect and check a trigger" },
+	  "trigger show|verify FILE [--key PEM]  inspect and check a trigger" },
 };
 
 static int help(FILE *to, int status)

@@ -1,6 +1,7 @@
 #include "config.h"
 #include "error.h"
 #include "iniparse.h"
+#include "sign.h"
 #include "strbuf.h"
 #include "text.h"
 #include "window.h"
@@ -38,6 +39,9 @@ const char ns_config_template[] =
 	"    journal = journal\n"
 	"[security]\n"
 	"    impersonation = false\n"
+	";    trigger-signing-key = sign.pem  ; sign every trigger (Ed25519 "
+	"PEM, mode 0600)\n"
+	";    trigger-verify-key = verify.pub ; run only triggers it signed\n"
 	"[notify]\n"
 	"    outbox = outbox\n"
 	";[system \"billing\"]\n"
@@ -616,6 +620,14 @@ static int plain_key(struct load_state *st, const char *kind, const char *key,
 				   "expected true or false, not '%s'",
 				   v);
 		c->impersonation = !strcmp(v, "true");
+	} else if (!strcmp(kind, "security") &&
+		   (!strcmp(key, "trigger-signing-key") ||
+		    !strcmp(key, "trigger-verify-key"))) {
+		char **slot = !strcmp(key, "trigger-signing-key")
+				      ? &c->signing_key
+				      : &c->verify_key;
+		free(*slot);
+		*slot = abspath(c, v);
 	} else if (!strcmp(kind, "policy")) {
 		return policy_key(st, key, v, line);
 	} else if (!strcmp(kind, "notify") && !strcmp(key, "outbox")) {
@@ -891,6 +903,8 @@ void ns_config_release(struct ns_config *c)
 	free(c->path);
 	free(c->dir);
 	free(c->registry);
+	free(c->signing_key);
+	free(c->verify_key);
 	free(c->spool);
 	free(c->archive);
 	free(c->outbox);
@@ -1006,4 +1020,36 @@ const struct ns_role *ns_config_role(const struct ns_config *c,
 		if (!strcmp(c->roles[i].name, name))
 			return &c->roles[i];
 	return NULL;
+}
+
+int ns_config_signing_key(const struct ns_config *c, struct ns_key **out)
+{
+	char *what;
+	int ret;
+
+	*out = NULL;
+	if (!c->signing_key)
+		return 0;
+	what = xprintf("%s: [security] trigger-signing-key", c->path);
+	ret = ns_key_load_private(out, c->signing_key, what);
+	free(what);
+	return ret;
+}
+
+int ns_config_verify_key(const struct ns_config *c, struct ns_key **out,
+			 const char **what)
+{
+	const char *path = c->verify_key ? c->verify_key : c->signing_key;
+	char *where;
+	int ret;
+
+	*out = NULL;
+	*what = c->verify_key ? "[security] trigger-verify-key"
+			      : "[security] trigger-signing-key";
+	if (!path)
+		return 0;
+	where = xprintf("%s: %s", c->path, *what);
+	ret = ns_key_load_public(out, path, where);
+	free(where);
+	return ret;
 }

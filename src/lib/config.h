@@ -89,6 +89,8 @@ struct ns_config {
 	char *path, *dir;
 	char *registry, *spool, *archive, *outbox, *store, *journal, *locks;
 	int impersonation;
+	/* [security] trigger-signing-key, trigger-verify-key: PEM files */
+	char *signing_key, *verify_key;
 	struct ns_notify_conf notify;
 	/* [policy] */
 	int require_rfs;	  /* submit needs a registered RFS (default) */
@@ -125,6 +127,16 @@ int ns_site_wanted(const struct ns_site *s, char **names, size_t nr);
 /* the members of a role; empty when the role is not configured */
 const struct ns_role *ns_config_role(const struct ns_config *c,
 				     const char *name);
+
+struct ns_key;
+/* the key that signs the triggers nightshift writes ([security]
+ * trigger-signing-key); *out NULL when none is set */
+int ns_config_signing_key(const struct ns_config *c, struct ns_key **out);
+/* the key every trigger a window runs must be signed by: [security]
+ * trigger-verify-key, else the public half of trigger-signing-key; *out
+ * NULL when neither is set. *what: the setting, for messages. */
+int ns_config_verify_key(const struct ns_config *c, struct ns_key **out,
+			 const char **what);
 
 /* the roles a [role "NAME"] section may name */
 #define NS_ROLES                                                               \

@@ -606,6 +606,10 @@ static int check_trigger(struct ns_runner *r, const struct ns_env *e,
 	if (ret < 0)
 		return ret;
 	d->loaded = 1;
+	if (r->verify_key &&
+	    (ret = ns_trigger_check_signature(&d->t, r->verify_key,
+					      r->verify_what)) < 0)
+		return ret;
 	if (strcmp(d->t.json_sha256, jsha) ||
 	    strcmp(d->t.payload_sha256, psha)) {
 		ns_error_set("%s: TRIGGER.json was altered after it was "
@@ -1198,7 +1202,13 @@ static int run_env(struct ns_runner *r, const struct ns_env *e)
 		ns_calendar_free(w.cal);
 		return ret;
 	}
-	if ((ret = lock_env(r, e, &fd)) < 0) {
+	/* a key that cannot be read stops the window before any trigger is
+	 * looked at: it is the configuration's fault, not the triggers' */
+	if ((ret = ns_config_verify_key(r->cfg, &r->verify_key,
+					&r->verify_what)) < 0 ||
+	    (ret = lock_env(r, e, &fd)) < 0) {
+		ns_key_free(r->verify_key);
+		r->verify_key = NULL;
 		ns_calendar_free(w.cal);
 		return ret;
 	}
@@ -1217,6 +1227,8 @@ static int run_env(struct ns_runner *r, const struct ns_env *e)
 	}
 	free(due);
 	close(fd);
+	ns_key_free(r->verify_key);
+	r->verify_key = NULL;
 	ns_calendar_free(w.cal);
 	return ret;
 }

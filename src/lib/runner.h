@@ -45,6 +45,10 @@ struct ns_runner {
 	/* asked before each trigger starts: nonzero, and nothing more starts
 	 * (the daemon's SIGTERM); what did not start stays due */
 	int (*stop)(void *data);
+	/* while a window runs: the key its triggers must be signed by
+	 * (ns_config_verify_key), NULL when none is configured */
+	struct ns_key *verify_key;
+	const char *verify_what;
 };
 
 int ns_runner_window(struct ns_runner *r, const char *env);

@@ -244,8 +244,7 @@ int ns_lifecycle_submit_from(long long *out, const struct ns_config *c,
 	if (!ret)
 		ret = intake(&pkg, c, r, src, tmp, &system);
 	if (!ret)
-		ret = register_enh(out, r, c, &pkg, system, tmp, actor,
-				   origin);
+		ret = register_enh(out, r, c, &pkg, system, tmp, actor, origin);
 	unlink(tmp);
 	if (!ret)
 		ret = tell_submitted(c, *out, 1, &pkg, system, actor);
@@ -258,8 +257,7 @@ int ns_lifecycle_resubmit(int *out_rev, const struct ns_config *c,
 			  struct ns_registry *r, long long enh, const char *src,
 			  const char *actor)
 {
-	return ns_lifecycle_resubmit_from(out_rev, c, r, enh, src, actor,
-					  NULL);
+	return ns_lifecycle_resubmit_from(out_rev, c, r, enh, src, actor, NULL);
 }
 
 int ns_lifecycle_resubmit_from(int *out_rev, const struct ns_config *c,
@@ -599,9 +597,16 @@ static int sched_write(char **out_path, const struct ns_config *c,
 	int rev = (int)json_integer_value(json_object_get(s->rev, "revision"));
 	json_t *approvals = approvals_of(r, enh, rev);
 	struct ns_trigger_spec spec;
+	struct ns_key *key = NULL;
 	char *dir, *path;
 	int ret;
 
+	/* a signing key that cannot be used stops before anything is
+	 * written */
+	if ((ret = ns_config_signing_key(c, &key)) < 0) {
+		json_decref(approvals);
+		return ret;
+	}
 	snprintf(id, sizeof(id), "ENH-%lld", enh);
 	ns_time_iso(created, ns_now());
 	sched_sites(s);
@@ -620,6 +625,7 @@ static int sched_write(char **out_path, const struct ns_config *c,
 		created,
 		approvals,
 		s->override,
+		key,
 	};
 	dir = ns_env_dir(c->spool, s->env);
 	path = xprintf("%s/%s-r%d.trigger", dir, id, rev);
@@ -635,6 +641,7 @@ static int sched_write(char **out_path, const struct ns_config *c,
 		path = NULL;
 	}
 	json_decref(approvals);
+	ns_key_free(key);
 	free(dir);
 	free(path);
 	return ret;

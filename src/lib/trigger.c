@@ -103,6 +103,21 @@ static int copy_payload(struct ns_tar_writer *w, const struct ns_package *pkg,
 	return ret;
 }
 
+/* TRIGGER.sig's text: the key's id and its signature of text */
+static char *signature_member(const struct ns_key *k, const char *text)
+{
+	char *hex = ns_key_sign(k, text, strlen(text)), *out;
+	json_t *o;
+
+	if (!hex)
+		return NULL;
+	o = json_pack("{s:s, s:s}", "key", ns_key_id(k), "signature", hex);
+	out = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);
+	json_decref(o);
+	free(hex);
+	return out;
+}
+
 int ns_trigger_write(char out_json_sha256[NS_HEX_LEN + 1], const char *path,
 		     const struct ns_trigger_spec *spec,
 		     const struct ns_package *pkg, const char *payload_path)
@@ -112,10 +127,19 @@ int ns_trigger_write(char out_json_sha256[NS_HEX_LEN + 1], const char *path,
 	char *text = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	int ret;
 
+	char *sig = NULL;
+
 	json_decref(j);
+	if (spec->key && !(sig = signature_member(spec->key, text))) {
+		ret = NS_ERROR;
+		goto done;
+	}
 	if ((ret = ns_tar_writer_open(&w, path)) < 0)
 		goto done;
 	ret = ns_tar_add_buffer(w, "TRIGGER.json", text, strlen(text), 0644);
+	if (!ret && sig)
+		ret = ns_tar_add_buffer(w, "TRIGGER.sig", sig, strlen(sig),
+					0644);
 	if (!ret)
 		ret = copy_payload(w, pkg, payload_path);
 	if (!ret)
@@ -125,6 +149,7 @@ int ns_trigger_write(char out_json_sha256[NS_HEX_LEN + 1], const char *path,
 	if (!ret)
 		ns_sha256_buf(out_json_sha256, text, strlen(text));
 done:
+	free(sig);
 	free(text);
 	return ret;
 }
@@ -252,6 +277,33 @@ static int deferred(const struct ns_trigger *t, const char *member)
 	return t->files_unverified && !strncmp(member, "files/", 6);
 }
 
+static int read_signature(struct ns_trigger *t, struct ns_tar_reader *r)
+{
+	char *text = NULL;
+	size_t len;
+	json_t *o;
+	const char *k, *sig;
+	int ret = NS_EINVALID;
+
+	if (ns_tar_read_all(r, &text, &len, 64u << 10) < 0)
+		return NS_EINVALID;
+	o = json_loadb(text, len, 0, NULL);
+	k = json_string_value(json_object_get(o, "key"));
+	sig = json_string_value(json_object_get(o, "signature"));
+	if (k && sig && !strncmp(k, "SHA256:", 7) && ns_sha256_valid(k + 7) &&
+	    *sig) {
+		t->sig_key = xstrdup(k);
+		t->sig = xstrdup(sig);
+		ret = 0;
+	} else
+		ns_error_set("%s: TRIGGER.sig: malformed (expected {\"key\": "
+			     "\"SHA256:…\", \"signature\": \"…\"})",
+			     t->path);
+	json_decref(o);
+	free(text);
+	return ret;
+}
+
 static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 {
 	const char *name;
@@ -262,6 +314,12 @@ static int check_payload(struct ns_trigger *t, struct ns_tar_reader *r)
 	char digest[NS_HEX_LEN + 1];
 
 	while ((ret = ns_tar_next(r, &name, &size, &mode, &regular)) == 1) {
+		/* the signature, right after TRIGGER.json */
+		if (i == 0 && !t->sig && !strcmp(name, "TRIGGER.sig")) {
+			if ((ret = read_signature(t, r)) < 0)
+				return ret;
+			continue;
+		}
 		/* not the member expected here: a later one means this one
 		 * is missing (a search only then: members are in order) */
 		for (size_t k = i + 1;
@@ -373,6 +431,9 @@ int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
 		goto done;
 	if ((ret = parse_json(&t, text, len)) < 0)
 		goto done;
+	t.json_text = text;
+	t.json_len = len;
+	text = NULL;
 	if ((ret = check_payload(&t, r)) < 0)
 		goto done;
 	if (!t.ini) {
@@ -407,6 +468,9 @@ void ns_trigger_release(struct ns_trigger *t)
 	free(t->deploy_sql);
 	free(t->revert_sql);
 	free(t->verify_sql);
+	free(t->json_text);
+	free(t->sig_key);
+	free(t->sig);
 	ns_manifest_release(&t->manifest);
 	memset(t, 0, sizeof(*t));
 }
@@ -414,4 +478,29 @@ void ns_trigger_release(struct ns_trigger *t)
 char *ns_trigger_json_text(const struct ns_trigger *t)
 {
 	return json_dumps(t->json, JSON_INDENT(2) | JSON_SORT_KEYS);
+}
+
+int ns_trigger_check_signature(const struct ns_trigger *t,
+			       const struct ns_key *k, const char *what)
+{
+	if (!t->sig) {
+		ns_error_set("%s: the trigger is not signed, and %s asks for "
+			     "a signature by key %s",
+			     t->path, what, ns_key_id(k));
+		return NS_EINVALID;
+	}
+	if (strcmp(t->sig_key, ns_key_id(k))) {
+		ns_error_set("%s: TRIGGER.sig: signed by key %s, not by %s "
+			     "(%s)",
+			     t->path, t->sig_key, ns_key_id(k), what);
+		return NS_EINVALID;
+	}
+	if (!ns_key_verify(k, t->json_text, t->json_len, t->sig)) {
+		ns_error_set("%s: TRIGGER.sig: the signature does not match "
+			     "TRIGGER.json: the trigger was altered after it "
+			     "was signed",
+			     t->path);
+		return NS_EINVALID;
+	}
+	return 0;
 }

@@ -12,6 +12,12 @@
  * extra, missing, reordered or altered member is refused (NS_EINVALID,
  * naming the member). The SHA-256 of the TRIGGER.json bytes is kept so the
  * registry can prove the JSON itself was not edited after scheduling.
+ *
+ * Signed triggers ([security] trigger-signing-key): TRIGGER.sig follows
+ * TRIGGER.json, {"key": "SHA256:…", "signature": "<hex>"}, the signature
+ * of the TRIGGER.json bytes — which hold the hash of every payload member
+ * and of the whole payload, so it covers the trigger entire. Loading
+ * keeps it; ns_trigger_check_signature() holds it against a key.
  */
 #ifndef NS_TRIGGER_H
 #define NS_TRIGGER_H
@@ -21,6 +27,7 @@
 
 #include "manifest.h"
 #include "package.h"
+#include "sign.h"
 
 struct ns_trigger_spec {
 	const char *id; /* "ENH-1" */
@@ -35,6 +42,7 @@ struct ns_trigger_spec {
 	/* set when change management placed it in a blackout: the reason,
 	 * written as "blackout_override" (absent otherwise) */
 	const char *blackout_override;
+	const struct ns_key *key; /* signs it (TRIGGER.sig); NULL: unsigned */
 };
 
 struct ns_trigger {
@@ -52,6 +60,9 @@ struct ns_trigger {
 	/* loaded with NS_TRIGGER_DEFER_FILES: the payload/files/ members'
 	 * hashes are not checked yet */
 	int files_unverified;
+	char *json_text; /* the TRIGGER.json bytes, what a signature signs */
+	size_t json_len;
+	char *sig_key, *sig; /* TRIGGER.sig's key id and signature, or NULL */
 };
 
 #define NS_TRIGGER_INIT                                                        \
@@ -78,6 +89,11 @@ int ns_trigger_load(struct ns_trigger *out, const char *path,
 int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
 			  const struct ns_limits *lim, unsigned flags);
 void ns_trigger_release(struct ns_trigger *t);
+/* is t signed by k? NS_EINVALID, naming the file and what (the setting
+ * that asks for k, for the message), when it is not signed, signed by
+ * another key, or its signature does not match its TRIGGER.json */
+int ns_trigger_check_signature(const struct ns_trigger *t,
+			       const struct ns_key *k, const char *what);
 /* the canonical JSON text (for `trigger show`); caller frees */
 char *ns_trigger_json_text(const struct ns_trigger *t);
 

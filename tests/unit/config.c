@@ -405,6 +405,23 @@ static void test_lock_timeout(void **state)
 	free(path);
 }
 
+/* the trigger keys are paths relative to the configuration file */
+static void test_trigger_keys(void **state)
+{
+	struct ns_config c = NS_CONFIG_INIT;
+	char *path = put_conf(state, "[security]\n"
+				     "    trigger-signing-key = keys/s.pem\n"
+				     "    trigger-verify-key = /k/v.pub\n");
+	char *want = at(state, "etc/keys/s.pem");
+
+	assert_int_equal(ns_config_load(&c, path), 0);
+	assert_string_equal(c.signing_key, want);
+	assert_string_equal(c.verify_key, "/k/v.pub");
+	ns_config_release(&c);
+	free(want);
+	free(path);
+}
+
 static void test_template_loads(void **state)
 {
 	struct ns_config c = NS_CONFIG_INIT;
@@ -739,6 +756,7 @@ int main(void)
 		T(test_template_loads),
 		T(test_archive_keep),
 		T(test_lock_timeout),
+		T(test_trigger_keys),
 		T(test_two_systems_need_a_name),
 		T(test_unknown_key),
 		T(test_unknown_section),

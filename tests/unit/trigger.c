@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +20,7 @@
 #include "error.h"
 #include "hash.h"
 #include "package.h"
+#include "sign.h"
 #include "testutil.h"
 #include "trigger.h"
 #include "xalloc.h"
@@ -743,6 +746,193 @@ static void test_not_a_trigger(void **state)
 	free(absent);
 }
 
+/* ---- signatures -------------------------------------------------- */
+
+/* a new key of type (e.g. "ED25519") written to dir/name.pem (mode) and
+ * its public half to dir/name.pub */
+static void make_key(const struct fx *fx, const char *name, const char *type,
+		     unsigned mode)
+{
+	EVP_PKEY *k = EVP_PKEY_Q_keygen(NULL, NULL, type);
+	char *rel = xprintf("%s.pem", name), *path = at(fx, rel);
+	FILE *f;
+	int fd;
+
+	assert_non_null(k);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	assert_true(fd >= 0);
+	assert_int_equal(fchmod(fd, mode), 0);
+	assert_non_null(f = fdopen(fd, "w"));
+	assert_int_equal(PEM_write_PrivateKey(f, k, NULL, NULL, 0, NULL, NULL),
+			 1);
+	assert_int_equal(fclose(f), 0);
+	free(rel);
+	free(path);
+	rel = xprintf("%s.pub", name);
+	path = at(fx, rel);
+	assert_non_null(f = fopen(path, "w"));
+	assert_int_equal(PEM_write_PUBKEY(f, k), 1);
+	assert_int_equal(fclose(f), 0);
+	EVP_PKEY_free(k);
+	free(rel);
+	free(path);
+}
+
+static struct ns_key *key_of(const struct fx *fx, const char *file, int private)
+{
+	struct ns_key *k = NULL;
+	char *path = at(fx, file);
+
+	assert_int_equal(private ? ns_key_load_private(&k, path, "test")
+				 : ns_key_load_public(&k, path, "test"),
+			 0);
+	free(path);
+	return k;
+}
+
+/* the package of the fixture, as a trigger signed by k, at rel */
+static char *write_signed(const struct fx *fx, const struct ns_key *k,
+			  const char *rel)
+{
+	static const char *sites[] = { "main", "branch" };
+	struct ns_trigger_spec spec;
+	char sha[NS_HEX_LEN + 1];
+	char *path = at(fx, rel), *store = at(fx, "store/payload.tar");
+
+	fill_spec(&spec, sites, NULL);
+	spec.key = k;
+	assert_int_equal(ns_trigger_write(sha, path, &spec, &fx->pkg, store),
+			 0);
+	free(store);
+	return path;
+}
+
+static void test_signed_round_trip(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_key *priv, *pub, *half;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct mems ms;
+	char *path;
+
+	make_key(fx, "ops", "ED25519", 0600);
+	priv = key_of(fx, "ops.pem", 1);
+	pub = key_of(fx, "ops.pub", 0);
+	half = key_of(fx, "ops.pem", 0);
+	/* one id for the key, whichever half it was read from */
+	assert_string_equal(ns_key_id(priv), ns_key_id(pub));
+	assert_string_equal(ns_key_id(half), ns_key_id(pub));
+	assert_int_equal(strncmp(ns_key_id(pub), "SHA256:", 7), 0);
+	path = write_signed(fx, priv, "spool/signed.trigger");
+	/* TRIGGER.sig right after TRIGGER.json, then the payload */
+	mems_read(&ms, path);
+	assert_string_equal(ms.m[0].name, "TRIGGER.json");
+	assert_string_equal(ms.m[1].name, "TRIGGER.sig");
+	assert_int_equal(strncmp(ms.m[2].name, "payload/", 8), 0);
+	mems_release(&ms);
+	assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
+	assert_string_equal(t.sig_key, ns_key_id(pub));
+	assert_int_equal(ns_trigger_check_signature(&t, pub, "the key"), 0);
+	assert_int_equal(ns_trigger_check_signature(&t, half, "the key"), 0);
+	ns_trigger_release(&t);
+	free(path);
+	ns_key_free(priv);
+	ns_key_free(pub);
+	ns_key_free(half);
+}
+
+/* what a key check refuses: TRIGGER.json edited after signing (every hash
+ * in it consistent: only the signature can tell), another key, no
+ * signature; a TRIGGER.sig that is no signature, or out of its place */
+static void test_signature_refusals(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_key *ops, *other;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct mems ms;
+	char *path, *edited = at(fx, "spool/edited.trigger");
+
+	make_key(fx, "ops", "ED25519", 0600);
+	make_key(fx, "other", "ED25519", 0600);
+	ops = key_of(fx, "ops.pem", 1);
+	other = key_of(fx, "other.pub", 0);
+	path = write_signed(fx, ops, "spool/signed.trigger");
+
+	mems_read(&ms, path);
+	rewrite_json(&ms, "creator", json_string("mallory"));
+	mems_write(&ms, edited);
+	mems_release(&ms);
+	assert_int_equal(ns_trigger_load(&t, edited, &limits), 0);
+	assert_int_equal(ns_trigger_check_signature(&t, ops, "the key"),
+			 NS_EINVALID);
+	tu_assert_error_has("TRIGGER.sig: the signature does not match "
+			    "TRIGGER.json");
+	tu_assert_error_has(edited);
+	ns_trigger_release(&t);
+
+	assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
+	assert_int_equal(ns_trigger_check_signature(&t, other, "the key"),
+			 NS_EINVALID);
+	tu_assert_error_has(ns_key_id(ops));
+	tu_assert_error_has(ns_key_id(other));
+	ns_trigger_release(&t);
+
+	assert_int_equal(ns_trigger_load(&t, fx->trigger, &limits), 0);
+	assert_null(t.sig);
+	assert_int_equal(ns_trigger_check_signature(&t, ops, "the key"),
+			 NS_EINVALID);
+	tu_assert_error_has("the trigger is not signed, and the key asks for "
+			    "a signature by key SHA256:");
+	ns_trigger_release(&t);
+
+	mems_read(&ms, path);
+	free(ms.m[1].data);
+	ms.m[1].data = xstrdup("{\"key\": \"SHA256:nothex\"}");
+	ms.m[1].len = strlen(ms.m[1].data);
+	load_refused(fx, &ms, "TRIGGER.sig: malformed");
+	/* after the payload it is a member TRIGGER.json does not list */
+	mems_read(&ms, path);
+	mems_insert(&ms, ms.nr, "TRIGGER.sig", ms.m[1].data, 0644);
+	mems_remove(&ms, 1);
+	load_refused(fx, &ms, "TRIGGER.sig: member not listed");
+	free(path);
+	free(edited);
+	ns_key_free(ops);
+	ns_key_free(other);
+}
+
+static void key_refused(const struct fx *fx, const char *file, int private,
+			const char *needle)
+{
+	struct ns_key *k = NULL;
+	char *path = at(fx, file);
+
+	assert_int_equal(private ? ns_key_load_private(&k, path, "the key")
+				 : ns_key_load_public(&k, path, "the key"),
+			 NS_EINVALID);
+	assert_null(k);
+	tu_assert_error_has("the key: ");
+	tu_assert_error_has(needle);
+	free(path);
+}
+
+static void test_key_refusals(void **state)
+{
+	struct fx *fx = *state;
+
+	make_key(fx, "open", "ED25519", 0644);
+	key_refused(fx, "open.pem", 1, "may be read by others (mode 0644)");
+	key_refused(fx, "open.pem", 0, "may be read by others (mode 0644)");
+	key_refused(fx, "open.pub", 1, "holds no PEM private key");
+	put(fx, "junk.pem", "not a key\n", 0600);
+	key_refused(fx, "junk.pem", 0, "holds no PEM public key");
+	key_refused(fx, "missing.pem", 1, "No such file or directory");
+	make_key(fx, "dh", "X25519", 0600);
+	key_refused(fx, "dh.pem", 1,
+		    "a key of type X25519, which does not "
+		    "sign");
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -764,6 +954,9 @@ int main(void)
 		T(test_sql_not_text),
 		T(test_tamper_json_other),
 		T(test_not_a_trigger),
+		T(test_signed_round_trip),
+		T(test_signature_refusals),
+		T(test_key_refusals),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
