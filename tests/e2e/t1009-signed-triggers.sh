@@ -124,7 +124,7 @@ like "$err" "TRIGGER\.sig: the signature does not match TRIGGER\.json: the trigg
 ns window run --now
 is "$rc" 3 "the window refuses it: exit 3"
 like "$err" "ENH-2 r1 refused: .*the signature does not match TRIGGER\.json" "… saying why"
-is "$(cat "$R/lib/app.conf")" "v2" "… and the site is unchanged"
+is "$(cat "$R/lib/app.conf"):$(state_of ENH-2)" "v2:returned" "… the site is unchanged, ENH-2 returned"
 
 # ---- a key that only checks; an unsigned trigger; another key ---------------
 # the window machine has the public key alone: what it did not sign
@@ -142,7 +142,8 @@ ns window run --now
 is "$rc" 3 "with trigger-verify-key, an unsigned trigger: exit 3"
 like "$err" "the trigger is not signed, and \[security\] trigger-verify-key asks for a signature by key $OPS" \
 	"… the message names the setting and the key"
-is "$(cat "$R/lib/app.conf")" "v2" "… and the site is unchanged"
+is "$(cat "$R/lib/app.conf"):$(state_of ENH-3)" "v2:returned" \
+	"… the site is unchanged, and ENH-3 returns to its developer as a tampered trigger's does"
 
 security "trigger-signing-key = $T/keys/other.pem"
 pkg "v5"
