@@ -2,6 +2,7 @@
 #include "error.h"
 #include "par.h"
 #include "strbuf.h"
+#include "target.h"
 #include "xalloc.h"
 
 #include <errno.h>
@@ -103,7 +104,7 @@ static void put_file(struct plan_out *o, const struct ns_plan_file *f)
 int ns_plan_save(const struct ns_plan *p, const char *rundir)
 {
 	struct plan_out o = { STRBUF_INIT, NULL };
-	char *path = xprintf("%s/plan.json", rundir);
+	char *path = xprintf("%s/plan.json", rundir), *pub;
 	int ret;
 
 	strbuf_addstr(&o.sb, "{\n \"token\": ");
@@ -114,7 +115,10 @@ int ns_plan_save(const struct ns_plan *p, const char *rundir)
 	put_key_str(&o, "environment", p->environment);
 	put_key_str(&o, "site", p->site);
 	put_key_str(&o, "root", p->root);
-	put_key_str(&o, "database", p->database);
+	/* never a password: the archive is kept for months */
+	pub = p->database ? ns_target_url_public(p->database) : NULL;
+	put_key_str(&o, "database", pub);
+	free(pub);
 	put_key_str(&o, "user", p->user);
 	strbuf_addstr(&o.sb, ",\n \"files\": [");
 	for (size_t i = 0; i < p->nr; i++) {

@@ -19,7 +19,10 @@
  *                   were (archive-dump, and always with transaction =
  *                   none, whose rollback restores them from it)
  * Everything is fsynced before the journal says PREPARED. The plan is all
- * recovery needs: it never reads the trigger or the registry.
+ * recovery needs: it never reads the trigger or the registry. It names
+ * the database without its password (ns_target_url_public): recovery and
+ * a backout take the password from the configuration's URL for the site,
+ * when that names the same database (ns_migrate_recover).
  */
 #ifndef NS_ARCHIVE_H
 #define NS_ARCHIVE_H

@@ -942,7 +942,27 @@ done:
 
 /* ---- recovery and backout ------------------------------------------- */
 
-static int load_run(struct run *r, const char *rundir, const char *journal)
+/* plan.json names the database without its password: the configuration's
+ * URL for the site gives it back, when it names the same database (else
+ * the plan's URL is used as it is: ~/.pgpass, or a URL that has none) */
+static void with_password(struct ns_plan *p, const struct ns_env *env)
+{
+	const struct ns_site *site = env ? ns_env_site(env, p->site) : NULL;
+	char *pub;
+
+	if (!p->database || !site || !site->database ||
+	    !strcmp(site->database, p->database))
+		return;
+	pub = ns_target_url_public(site->database);
+	if (!strcmp(pub, p->database)) {
+		free(p->database);
+		p->database = xstrdup(site->database);
+	}
+	free(pub);
+}
+
+static int load_run(struct run *r, const char *rundir, const char *journal,
+		    const struct ns_env *env)
 {
 	int ret;
 
@@ -951,6 +971,7 @@ static int load_run(struct run *r, const char *rundir, const char *journal)
 	r->journal = xstrdup(journal);
 	if ((ret = ns_plan_load(&r->plan, rundir)) < 0)
 		return ret;
+	with_password(&r->plan, env);
 	if ((ret = ns_fsx_root_open(&r->root, r->plan.root)) < 0)
 		return ret;
 	return open_db(r);
@@ -1003,7 +1024,8 @@ static int recover_final(struct ns_outcome *out, struct run *r,
 	}
 }
 
-int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
+int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
+		       const struct ns_env *env)
 {
 	struct ns_journal j = NS_JOURNAL_INIT;
 	struct run r = RUN_INIT;
@@ -1046,7 +1068,7 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path)
 			out->token = token_of(j.rundir);
 		goto done;
 	}
-	ret = load_run(&r, j.rundir, j.path);
+	ret = load_run(&r, j.rundir, j.path, env);
 	if (ret == 0 && r.db &&
 	    (j.state == NS_J_PREPARED || j.state == NS_J_AUTOCOMMIT))
 		ret = r.db->ops->row_exists(r.db, r.plan.enhancement,
@@ -1103,7 +1125,7 @@ static int still_as_migrated(struct run *r)
 
 int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 		       const char *journal_dir, const char *reason,
-		       int check_drift)
+		       int check_drift, const struct ns_env *env)
 {
 	struct run r = RUN_INIT;
 	char *jpath = NULL;
@@ -1111,6 +1133,7 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 
 	if ((ret = ns_plan_load(&r.plan, rundir)) < 0)
 		goto refused;
+	with_password(&r.plan, env);
 	jpath = xprintf("%s/%s.%s.backout.jnl", journal_dir, r.plan.token,
 			strrchr(rundir, '/') + 1);
 	r.start = ns_mono_ms();

@@ -76,12 +76,15 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		    const struct ns_site *site,
 		    const struct ns_migrate_ctx *ctx);
 /* back a migrated site out from its run directory; with check_drift the
- * files must still be exactly what the run put there */
+ * files must still be exactly what the run put there. env (may be NULL):
+ * the environment as configured now, whose site's database URL gives the
+ * password plan.json leaves out, when it names the run's database. */
 int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 		       const char *journal_dir, const char *reason,
-		       int check_drift);
-/* finish or undo the run behind one active journal */
-int ns_migrate_recover(struct ns_outcome *out, const char *journal_path);
+		       int check_drift, const struct ns_env *env);
+/* finish or undo the run behind one active journal (env: as above) */
+int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
+		       const struct ns_env *env);
 void ns_outcome_release(struct ns_outcome *o);
 
 #endif

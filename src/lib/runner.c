@@ -404,7 +404,7 @@ static int recover_one(struct ns_runner *r, const struct ns_env *e,
 	int backout = strstr(jpath, ".backout.jnl") != NULL;
 	int ret;
 
-	ns_migrate_recover(&o, jpath);
+	ns_migrate_recover(&o, jpath, e);
 	ns_runner_tell(r, o.kind == NS_OUT_BLOCKED, "%s: recovered %s (%s): %s",
 		       e->name, o.token ? o.token : jpath, outcome_word(o.kind),
 		       o.message);
@@ -749,7 +749,7 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 
 	for (size_t i = n; i-- > 0;) {
 		struct ns_outcome b = NS_OUTCOME_INIT;
-		ns_migrate_backout(&b, done[i].rundir, jdir, why, 0);
+		ns_migrate_backout(&b, done[i].rundir, jdir, why, 0, e);
 		b.site = b.site ? b.site : xstrdup(done[i].site);
 		record_site(r, run, &b);
 		warn(r, "%s: site %s backed out again: %s", e->name, b.site,
@@ -1359,7 +1359,7 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 		struct ns_outcome o = NS_OUTCOME_INIT;
 		const char *dir =
 			json_string_value(json_object_get(s, "rundir"));
-		ns_migrate_backout(&o, dir, jdir, reason, 1);
+		ns_migrate_backout(&o, dir, jdir, reason, 1, e);
 		if (!o.site)
 			o.site = xstrdup(
 				json_string_value(json_object_get(s, "site")));

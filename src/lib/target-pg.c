@@ -600,29 +600,56 @@ static int bound_locks(struct ns_target *t, long long ms, int set,
 	return ret;
 }
 
-/* the URI for messages: a password, in user:password@ or password=, is
- * replaced by *** */
-static char *redact(const char *url)
+/* the URI with its password, in user:password@ or a password=
+ * parameter, replaced by with; with NULL: left out */
+static char *mask(const char *url, const char *with)
 {
 	struct strbuf sb = STRBUF_INIT;
-	const char *auth = strstr(url, "://"), *at, *colon, *p;
+	const char *auth = strstr(url, "://"), *at, *colon, *p, *end;
 
 	auth = auth ? auth + 3 : url;
 	at = strchr(auth, '@');
 	colon = strchr(auth, ':');
 	if (at && colon && colon < at &&
 	    !memchr(auth, '/', (size_t)(at - auth))) {
-		strbuf_add(&sb, url, (size_t)(colon + 1 - url));
-		strbuf_addstr(&sb, "***");
+		strbuf_add(&sb, url, (size_t)(colon - url));
+		if (with) {
+			strbuf_addch(&sb, ':');
+			strbuf_addstr(&sb, with);
+		}
 		url = at;
 	}
 	while ((p = strstr(url, "password="))) {
-		strbuf_add(&sb, url, (size_t)(p + 9 - url));
-		strbuf_addstr(&sb, "***");
-		url = p + 9 + strcspn(p + 9, "&");
+		end = p + 9 + strcspn(p + 9, "&");
+		if (with || (p[-1] != '?' && p[-1] != '&')) {
+			/* masked: any value after "password=" */
+			strbuf_add(&sb, url, (size_t)(p + 9 - url));
+			strbuf_addstr(&sb, with ? with : "");
+			url = end;
+		} else if (*end) { /* "?password=x&a" → "?a" */
+			strbuf_add(&sb, url, (size_t)(p - url));
+			url = end + 1;
+		} else { /* "?a&password=x" → "?a"; "?password=x" → "" */
+			strbuf_add(&sb, url, (size_t)(p - 1 - url));
+			url = end;
+		}
 	}
 	strbuf_addstr(&sb, url);
 	return strbuf_detach(&sb, NULL);
+}
+
+/* the URI for messages: a password replaced by *** */
+static char *redact(const char *url)
+{
+	return mask(url, "***");
+}
+
+char *ns_target_url_public(const char *url)
+{
+	if (strncmp(url, "postgresql://", 13) &&
+	    strncmp(url, "postgres://", 11))
+		return xstrdup(url);
+	return mask(url, NULL);
 }
 
 /* ---- pg_dump into the archive ------------------------------------------ */

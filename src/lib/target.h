@@ -122,6 +122,10 @@ void ns_target_note_locks(struct ns_target *t, int gave_up);
 int ns_target_dump(struct ns_target *t, const char *deploy_sql,
 		   const char *dir);
 
+/* url without any password in it (what plan.json keeps): a PostgreSQL
+ * URI's user:password@ and password= parameter are left out */
+char *ns_target_url_public(const char *url);
+
 int ns_target_sqlite_open(struct ns_target **out, const char *path);
 int ns_target_pg_open(struct ns_target **out, const char *url);
 

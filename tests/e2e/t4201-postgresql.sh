@@ -280,6 +280,59 @@ is "$(pg_site_state)" "$BEFORE" "… the revert waited for the table: files and 
 is "$(state_of "ENH-$n")" rolled-back "… and the enhancement is rolled back"
 sed -i '/lock-timeout = 1s/d; /take-table/d' nightshift.conf
 
+# ---- a database user with a password ---------------------------------------
+# The password in the site's URI is in no file nightshift writes: plan.json
+# names the database without it, and a rollback or a recovery, which read
+# the plan, take it back from nightshift.conf's URI for the site (the same
+# database). The user vault logs in with its password only (scram).
+pg_q "CREATE ROLE vault LOGIN PASSWORD 'v4ult-s3cret';
+      GRANT CREATE ON SCHEMA public TO vault;
+      GRANT ALL ON ALL TABLES IN SCHEMA public TO vault;
+      CREATE TABLE vault_notes(id int); ALTER TABLE vault_notes OWNER TO vault;"
+pg_as sed -i "1i host all vault 127.0.0.1/32 scram-sha-256" "$T/pg/data/pg_hba.conf"
+pg_as "$PGBIN/pg_ctl" -D "$T/pg/data" reload >/dev/null
+VURL=postgresql://vault:v4ult-s3cret@127.0.0.1:$PGPORT/app
+for _ in $(seq 50); do # the reload takes a moment
+	PGPASSFILE=/dev/null psql -w -X -q -c "SELECT 1" "postgresql://vault@127.0.0.1:$PGPORT/app" \
+		>/dev/null 2>&1 || break
+	sleep 0.1
+done
+like "$(PGPASSFILE=/dev/null psql -w -X -q -c "SELECT 1" "postgresql://vault@127.0.0.1:$PGPORT/app" 2>&1)" \
+	"password" "the user vault cannot log in without its password"
+is "$(psql -w -X -A -t -c "SELECT current_user" "$VURL" 2>&1)" vault "… and can with it"
+BEFORE=$(pg_site_state)
+sed -i "s|database = $PGURL\$|database = $VURL|" nightshift.conf
+pkg "$T/p11" "notes in the vault"
+echo "INSERT INTO vault_notes VALUES (1);" >"$T/p11/sql/deploy.sql"
+echo "DELETE FROM vault_notes WHERE id = 1;" >"$T/p11/sql/revert.sql"
+echo "SELECT count(*) = 1 FROM vault_notes;" >"$T/p11/sql/verify.sql"
+n=$((n + 1))
+"$NS" submit "$T/p11" >/dev/null 2>&1
+ns_ready "ENH-$n" >/dev/null 2>&1
+rm -f "$T/trace"
+NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
+is "$rc:$(pg_q "SELECT count(*) FROM vault_notes")" "0:1" "a site whose URI holds a password migrates"
+is "$(grep -rl 'v4ult-s3cret' "$T/home" | grep -vc '/nightshift\.conf$')" 0 \
+	"… and the password is in no file nightshift wrote (archive, journal, registry, outbox)"
+like "$(cat "$(find "$T/home/archive" -path "*ENH-$n-*" -name plan.json)")" \
+	"\"database\": \"postgresql://vault@127\\.0\\.0\\.1:$PGPORT/app\"" \
+	"… plan.json names the database without it"
+ns rollback "ENH-$n" --env model --reason "vault"
+is "$rc" 0 "the rollback logs in with the password of nightshift.conf: exit 0"
+is "$(pg_site_state)" "$BEFORE" "… and the site is as before"
+# killed just after the deploy's COMMIT; the recovery finishes the run
+AFTER=$(awk '$2 == "COMMIT" { print $1 + 1; exit }' "$T/trace")
+"$NS" schedule "ENH-$n" --env model >/dev/null 2>&1
+NIGHTSHIFT_CRASH_AT=$AFTER ns window run --now
+is "$rc" 137 "a run killed just after its COMMIT (step $AFTER)"
+ns recover
+like "$rc:$out" "^0:.*recovered ENH-$n-r1-[0-9]+ \(migrated\)" \
+	"recover logs in with the password of nightshift.conf and finishes it"
+is "$(pg_q "SELECT count(*) FROM vault_notes")" 1 "… the row is there"
+ns rollback "ENH-$n" --env model --reason "vault"
+is "$rc:$(pg_site_state)" "0:$BEFORE" "rolled back again"
+sed -i "s|database = $VURL|database = $PGURL|" nightshift.conf
+
 # ---- a server that cannot be reached ---------------------------------------
 # (port 1: nothing listens there) — the environment's fault: the
 # enhancement stays scheduled, and the password is not in the message

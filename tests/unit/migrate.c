@@ -477,7 +477,7 @@ static int child_recover(const struct fx *fx, const char *unused)
 		return 64;
 	for (size_t i = 0; i < nr; i++) {
 		struct ns_outcome o = NS_OUTCOME_INIT;
-		ns_migrate_recover(&o, list[i]);
+		ns_migrate_recover(&o, list[i], NULL);
 		bits |= 1 << o.kind;
 	}
 	return bits;
@@ -1056,7 +1056,7 @@ static void test_delete_directory(void **state)
 	assert_false(tu_exists(old));
 	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
 	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
-					    "defect", 1),
+					    "defect", 1, NULL),
 			 0);
 	assert_int_equal(b.kind, NS_OUT_ROLLED_BACK);
 	assert_mode(old, 0750);
@@ -1277,7 +1277,7 @@ static void test_backout_after_success(void **state)
 	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
 
 	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
-					    "defect in warranty", 1),
+					    "defect in warranty", 1, NULL),
 			 0);
 	assert_int_equal(b.kind, NS_OUT_ROLLED_BACK);
 	assert_int_equal(b.code, 0);
@@ -1328,7 +1328,7 @@ static void backout_blocked(struct fx *fx, const char *name,
 	damage(fx, o.rundir);
 	assert_int_not_equal(ns_migrate_backout(&b, o.rundir,
 						fx->ctx.journal_dir, reason,
-						check_drift),
+						check_drift, NULL),
 			     0);
 	assert_int_equal(b.kind, NS_OUT_BLOCKED);
 	assert_error_has(b.message, needle);
@@ -1386,7 +1386,7 @@ static void test_backout_refused_on_drift(void **state)
 	t1 = tree(fx->root);
 	d1 = db_dump(fx->db);
 	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
-					    "defect", 1),
+					    "defect", 1, NULL),
 			 NS_EDRIFT);
 	assert_int_equal(b.kind, NS_OUT_REFUSED);
 	assert_error_has(b.message, "app/new/added.sh");
@@ -1399,7 +1399,7 @@ static void test_backout_refused_on_drift(void **state)
 
 	/* without the drift check (a rejection on the model) it goes back */
 	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
-					    "rejected", 0),
+					    "rejected", 0, NULL),
 			 0);
 	assert_target_is_before(fx);
 	ns_outcome_release(&b);
@@ -1420,7 +1420,7 @@ static void test_recover_final(void **state)
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
 	t1 = tree(fx->root);
 	d1 = db_dump(fx->db);
-	assert_int_equal(ns_migrate_recover(&r, o.journal), 0);
+	assert_int_equal(ns_migrate_recover(&r, o.journal, NULL), 0);
 	assert_int_equal(r.kind, NS_OUT_MIGRATED);
 	assert_int_equal(r.recovered, 1);
 	assert_string_equal(r.token, TOKEN);
@@ -1487,7 +1487,7 @@ static void test_recover_prepared_by_hand(void **state)
 	}
 	free(jtext);
 
-	assert_int_equal(ns_migrate_recover(&r, o.journal), NS_EFAILED);
+	assert_int_equal(ns_migrate_recover(&r, o.journal, NULL), NS_EFAILED);
 	assert_int_equal(r.kind, NS_OUT_ROLLED_BACK);
 	assert_int_equal(r.recovered, 1);
 	assert_error_has(r.message, "before the commit point");
@@ -1497,7 +1497,7 @@ static void test_recover_prepared_by_hand(void **state)
 
 	/* recovering again is idempotent */
 	ns_outcome_release(&r);
-	assert_int_equal(ns_migrate_recover(&r, o.journal), NS_EFAILED);
+	assert_int_equal(ns_migrate_recover(&r, o.journal, NULL), NS_EFAILED);
 	assert_target_is_before(fx);
 	ns_outcome_release(&r);
 	ns_outcome_release(&o);
@@ -1516,7 +1516,7 @@ static void test_recover_empty_journal(void **state)
 	tu_mkdirs(fx->ctx.journal_dir);
 	assert_int_equal(
 		put(fx, "journal/demo/model/" TOKEN ".main.jnl", "", 0644), 0);
-	ns_migrate_recover(&r, p);
+	ns_migrate_recover(&r, p, NULL);
 	assert_int_equal(r.recovered, 1);
 	assert_int_not_equal(r.kind, NS_OUT_MIGRATED);
 	assert_non_null(r.message);
