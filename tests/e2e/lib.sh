@@ -17,6 +17,7 @@
 #   db_dump DB         canonical dump of a SQLite database
 #   site_state         tree_hash of the root + db_dump, one string
 #   make_pkg DIR TITLE a package skeleton with enhancement.ini
+#   retar_file FILE PY a tar (a trigger) rewritten, its members edited by PY
 #   ok/not_ok/is/like/unlike/done_testing  TAP
 #
 # The people of ns_people: alice (developer, change management, operator,
@@ -141,6 +142,30 @@ make_pkg() { # DIR TITLE
 }
 
 sha() { sha256sum <"$1" | cut -c1-64; }
+
+# rewrite the tar FILE (a trigger) with its members changed by python
+retar_file() { # FILE PYTHON-BODY: the body edits `members` (a list of
+	# [TarInfo, bytes]; member(NAME), set_data(NAME, BYTES)) in place
+	python3 - "$1" "$2" <<'PY' || exit 1
+import hashlib, io, json, sys, tarfile
+path, body = sys.argv[1], sys.argv[2]
+members = []
+with tarfile.open(path) as t:
+    for ti in t.getmembers():
+        members.append([ti, t.extractfile(ti).read()])
+def member(name):
+    return next(m for m in members if m[0].name == name)
+def set_data(name, data):
+    m = member(name)
+    m[0].size = len(data)
+    m[1] = data
+exec(body)
+with tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as t:
+    for ti, data in members:
+        t.addfile(ti, io.BytesIO(data))
+PY
+	mv "$1.new" "$1" || exit 1
+}
 
 # ---- PostgreSQL -----------------------------------------------------------
 #   pg_start           a scratch PostgreSQL cluster in $T/pg, on 127.0.0.1 and

@@ -81,17 +81,7 @@ is "$rc:$(cat "$R/lib/app.conf"):$(state_of ENH-1)" "0:v2:migrated" \
 # the registry's hash of TRIGGER.json are all made to agree
 pkg "v3"
 TRIG=$("$NS" schedule ENH-2 --env model)
-python3 - "$TRIG" <<'PY' || exit 1
-import hashlib, io, json, sys, tarfile
-path = sys.argv[1]
-with tarfile.open(path) as t:
-    members = [[ti, t.extractfile(ti).read()] for ti in t.getmembers()]
-def member(name):
-    return next(m for m in members if m[0].name == name)
-def set_data(name, data):
-    m = member(name)
-    m[0].size = len(data)
-    m[1] = data
+retar_file "$TRIG" '
 evil = b"evil\n"
 set_data("payload/files/lib/app.conf", evil)
 j = json.loads(member("TRIGGER.json")[1])
@@ -102,12 +92,7 @@ for m in j["members"]:
 lines = "".join("%s %04o %d %s\n" % (m["sha256"], m["mode"], m["size"], m["path"])
                 for m in j["members"])
 j["payload_sha256"] = hashlib.sha256(lines.encode()).hexdigest()
-set_data("TRIGGER.json", json.dumps(j, indent=2, sort_keys=True).encode())
-with tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as t:
-    for ti, data in members:
-        t.addfile(ti, io.BytesIO(data))
-PY
-mv "$TRIG.new" "$TRIG"
+set_data("TRIGGER.json", json.dumps(j, indent=2, sort_keys=True).encode())'
 JSHA=$(tar -xOf "$TRIG" TRIGGER.json 2>/dev/null | sha256sum | cut -c1-64)
 PSHA=$(tar -xOf "$TRIG" TRIGGER.json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])')
 sqlite3 nightshift.db "UPDATE triggers SET json_sha256 = '$JSHA', payload_sha256 = '$PSHA' WHERE enhancement = 2"

@@ -35,6 +35,15 @@ ALTER TABLE customers DROP COLUMN tier;
 SQL
 	echo "SELECT count(*) FROM customers WHERE tier = 'gold';" >"$1/sql/verify.sql"
 }
+sql_pkg() { # DIR TITLE DEPLOY REVERT VERIFY → ENH-n submitted and scheduled
+	pkg "$1" "$2"
+	echo "$3" >"$1/sql/deploy.sql"
+	echo "$4" >"$1/sql/revert.sql"
+	echo "$5" >"$1/sql/verify.sql"
+	n=$((n + 1))
+	"$NS" submit "$1" >/dev/null 2>&1
+	ns_ready "ENH-$n" >/dev/null 2>&1
+}
 run() { # PKGDIR → ENH-n submitted, approved, scheduled and run
 	n=$((n + 1))
 	"$NS" submit "$1" >/dev/null 2>&1 || echo "submit $1 failed"
@@ -178,13 +187,9 @@ is "$(state_of "ENH-$n")" returned "… and returns it to the developer"
 # lock_timeout in the URI's options does the same (here for the
 # archive's pg_dump).
 BEFORE=$(pg_site_state)
-pkg "$T/p9" "held"
-echo "ALTER TABLE customers ADD COLUMN note text;" >"$T/p9/sql/deploy.sql"
-echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p9/sql/revert.sql"
-echo "SELECT count(*) = 0 FROM customers WHERE note IS NOT NULL;" >"$T/p9/sql/verify.sql"
-n=$((n + 1))
-"$NS" submit "$T/p9" >/dev/null 2>&1
-ns_ready "ENH-$n" >/dev/null 2>&1
+sql_pkg "$T/p9" "held" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" \
+	"SELECT count(*) = 0 FROM customers WHERE note IS NOT NULL;"
 held() { # how many other sessions hold a lock on customers
 	pg_q "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
 		WHERE c.relname = 'customers' AND l.granted AND l.pid <> pg_backend_pid()"
@@ -264,13 +269,8 @@ exit 1
 SH
 chmod +x "$T/take-table.sh"
 sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = $T/take-table.sh|" nightshift.conf
-pkg "$T/p10" "held after the commit"
-echo "ALTER TABLE customers ADD COLUMN note text;" >"$T/p10/sql/deploy.sql"
-echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p10/sql/revert.sql"
-echo "SELECT 1;" >"$T/p10/sql/verify.sql"
-n=$((n + 1))
-"$NS" submit "$T/p10" >/dev/null 2>&1
-ns_ready "ENH-$n" >/dev/null 2>&1
+sql_pkg "$T/p10" "held after the commit" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" "SELECT 1;"
 ns window run --now
 is "$rc" 1 "the verify command fails while another session takes the table for 3 s: exit 1 (rolled back, not blocked)"
 like "$err" "verify command '.*take-table\.sh' failed" "… naming the verify command"
@@ -302,13 +302,8 @@ like "$(PGPASSFILE=/dev/null psql -w -X -q -c "SELECT 1" "postgresql://vault@127
 is "$(psql -w -X -A -t -c "SELECT current_user" "$VURL" 2>&1)" vault "… and can with it"
 BEFORE=$(pg_site_state)
 sed -i "s|database = $PGURL\$|database = $VURL|" nightshift.conf
-pkg "$T/p11" "notes in the vault"
-echo "INSERT INTO vault_notes VALUES (1);" >"$T/p11/sql/deploy.sql"
-echo "DELETE FROM vault_notes WHERE id = 1;" >"$T/p11/sql/revert.sql"
-echo "SELECT count(*) = 1 FROM vault_notes;" >"$T/p11/sql/verify.sql"
-n=$((n + 1))
-"$NS" submit "$T/p11" >/dev/null 2>&1
-ns_ready "ENH-$n" >/dev/null 2>&1
+sql_pkg "$T/p11" "notes in the vault" "INSERT INTO vault_notes VALUES (1);" \
+	"DELETE FROM vault_notes WHERE id = 1;" "SELECT count(*) = 1 FROM vault_notes;"
 rm -f "$T/trace"
 NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
 is "$rc:$(pg_q "SELECT count(*) FROM vault_notes")" "0:1" "a site whose URI holds a password migrates"

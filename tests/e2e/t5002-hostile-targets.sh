@@ -175,27 +175,7 @@ like "$out
 $err" "lib/gone\.txt" "absent delete: the message names lib/gone.txt"
 
 # (5) the trigger rewritten with one payload file changed, TRIGGER.json kept
-retar() { # PYTHON-BODY: edits `members` (list of [TarInfo, bytes]) in place
-	python3 - "$TRIG" "$1" <<'PY' || exit 1
-import hashlib, io, json, sys, tarfile
-path, body = sys.argv[1], sys.argv[2]
-members = []
-with tarfile.open(path) as t:
-    for ti in t.getmembers():
-        members.append([ti, t.extractfile(ti).read()])
-def member(name):
-    return next(m for m in members if m[0].name == name)
-def set_data(name, data):
-    m = member(name)
-    m[0].size = len(data)
-    m[1] = data
-exec(body)
-with tarfile.open(path + ".new", "w", format=tarfile.PAX_FORMAT) as t:
-    for ti, data in members:
-        t.addfile(ti, io.BytesIO(data))
-PY
-	mv "$TRIG.new" "$TRIG" || exit 1
-}
+retar() { retar_file "$TRIG" "$1"; } # lib.sh
 
 scene
 retar 'set_data("payload/files/lib/new.txt", b"evil\n")'
