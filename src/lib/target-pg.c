@@ -555,23 +555,19 @@ static void pg_free(struct ns_target *t)
 	PQfinish(CONN(t));
 	free(((struct pg_target *)t)->conninfo);
 	free(t->url);
-	free(t->locks_note);
 	free(t);
 }
 
 /* lock_timeout for the deploy: the environment's lock-timeout when it
- * says one, else the URI's own lock_timeout when it has one, else the
- * default */
-static int bound_locks(struct ns_target *t, long long ms, int set,
-		       const char *env)
+ * says one, else the URI's own lock_timeout when it has one (noted
+ * here), else the default */
+static int bound_locks(struct ns_target *t, long long ms, int set)
 {
 	PGconn *conn = CONN(t);
 	PGresult *res;
 	char *sql, *m;
 	int ret = 0;
 
-	free(t->locks_note);
-	t->locks_note = NULL;
 	if (!set) {
 		res = PQexec(conn, "SHOW lock_timeout");
 		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
@@ -590,11 +586,7 @@ static int bound_locks(struct ns_target *t, long long ms, int set,
 		ns_error_set("%s: lock-timeout: %s", t->url, m);
 		free(m);
 		ret = NS_ERROR;
-	} else if (ms >= 0)
-		t->locks_note =
-			xprintf("lock-timeout = %llds of environment "
-				"%s%s",
-				ms / 1000, env, set ? "" : " (the default)");
+	}
 	PQclear(res);
 	free(sql);
 	return ret;

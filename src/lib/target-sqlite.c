@@ -328,20 +328,13 @@ static void sqlite_free(struct ns_target *t)
 	sqlite3_close(s->db);
 	free(s->path);
 	free(t->url);
-	free(t->locks_note);
 	free(s);
 }
 
-static int bound_locks(struct ns_target *t, long long ms, int set,
-		       const char *env)
+static int bound_locks(struct ns_target *t, long long ms, int set)
 {
+	(void)set; /* a SQLite path has no setting of its own */
 	wait_for_locks(DB(t), ms);
-	free(t->locks_note);
-	t->locks_note =
-		ms < 0 ? NULL
-		       : xprintf("lock-timeout = %llds of environment "
-				 "%s%s",
-				 ms / 1000, env, set ? "" : " (the default)");
 	return 0;
 }
 
@@ -401,7 +394,17 @@ int ns_target_lock(struct ns_target *t, const char *name)
 int ns_target_bound_locks(struct ns_target *t, long long ms, int set,
 			  const char *env)
 {
-	return t->ops->bound_locks ? t->ops->bound_locks(t, ms, set, env) : 0;
+	int ret;
+
+	free(t->locks_note);
+	t->locks_note = NULL;
+	ret = t->ops->bound_locks ? t->ops->bound_locks(t, ms, set) : 0;
+	/* the driver notes a bound of its own (a URI's) */
+	if (!ret && ms >= 0 && !t->locks_note)
+		t->locks_note =
+			xprintf("lock-timeout = %llds of environment %s%s",
+				ms / 1000, env, set ? "" : " (the default)");
+	return ret;
 }
 
 void ns_target_note_locks(struct ns_target *t, int gave_up)
@@ -424,6 +427,11 @@ int ns_target_dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 
 void ns_target_free(struct ns_target *t)
 {
-	if (t)
-		t->ops->free(t);
+	char *note;
+
+	if (!t)
+		return;
+	note = t->locks_note;
+	t->ops->free(t);
+	free(note);
 }

@@ -81,8 +81,8 @@ struct ns_target_ops {
 	int (*revert_none)(struct ns_target *t, const char *revert_sql,
 			   const char *dir, const char *enh, int rev,
 			   int drop_table, int *failed); /* may be NULL */
-	int (*bound_locks)(struct ns_target *t, long long ms, int set,
-			   const char *env);
+	/* ns_target_bound_locks; sets locks_note for a bound of its own */
+	int (*bound_locks)(struct ns_target *t, long long ms, int set);
 };
 
 struct ns_target {
