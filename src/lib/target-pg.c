@@ -47,6 +47,7 @@
 	X(PQgetvalue)                                                          \
 	X(PQnfields)                                                           \
 	X(PQntuples)                                                           \
+	X(PQpass)                                                              \
 	X(PQputCopyEnd)                                                        \
 	X(PQreset)                                                             \
 	X(PQresultErrorField)                                                  \
@@ -71,6 +72,7 @@ NS_LAZY_LOADER(pq_load, PG_API, NS_SONAME_PQ, "PostgreSQL sites")
 #define PQgetvalue	     lazy_PQgetvalue
 #define PQnfields	     lazy_PQnfields
 #define PQntuples	     lazy_PQntuples
+#define PQpass		     lazy_PQpass
 #define PQputCopyEnd	     lazy_PQputCopyEnd
 #define PQreset		     lazy_PQreset
 #define PQresultErrorField   lazy_PQresultErrorField
@@ -721,13 +723,56 @@ static int existing_tables(struct ns_target *t, char **names, char ***out,
 }
 
 /* what: what the tool works on, for the message */
-static int run_tool(const char *tool, char **argv, const char *log,
-		    const char *what)
+/* "--dbname=URI" for a client tool: the URI without its password, which
+ * goes in the tool's environment (PGPASSWORD) instead, out of the command
+ * line that every local user may read in /proc */
+static char *dbname_option(struct ns_target *t)
 {
+	char *pub = ns_target_url_public(((struct pg_target *)t)->conninfo);
+	char *opt = xprintf("--dbname=%s", pub);
+
+	free(pub);
+	return opt;
+}
+
+/* the environment of a client tool: ours, and PGPASSWORD with the
+ * password the session logged in with (if any); caller frees envp[0..] up
+ * to the one it added, then envp */
+static char **tool_env(struct ns_target *t, char **added)
+{
+	extern char **environ;
+	const char *pw = PQpass(CONN(t));
+	size_t n = 0, k = 0;
+	char **envp;
+
+	while (environ[n])
+		n++;
+	envp = xcalloc(n + 2, sizeof(*envp));
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "PGPASSWORD=", 11))
+			envp[k++] = environ[i];
+	*added = pw && *pw ? xprintf("PGPASSWORD=%s", pw) : NULL;
+	if (*added)
+		envp[k++] = *added;
+	return envp;
+}
+
+static int run_tool(struct ns_target *t, const char *tool, char **argv,
+		    const char *log, const char *what)
+{
+	char *added, **envp = tool_env(t, &added);
 	pid_t pid;
 	int status, fd;
 
-	if ((pid = fork()) < 0) {
+	/* made before the fork: the child only opens, dups and execs */
+	pid = fork();
+	if (pid != 0) {
+		if (added) /* the password does not linger in our memory */
+			explicit_bzero(added, strlen(added));
+		free(added);
+		free(envp);
+	}
+	if (pid < 0) {
 		ns_error_set("cannot start %s: %s", tool, strerror(errno));
 		return NS_ERROR;
 	}
@@ -740,7 +785,7 @@ static int run_tool(const char *tool, char **argv, const char *log,
 			_exit(126);
 		dup2(fd, 1);
 		dup2(fd, 2);
-		execv(tool, argv);
+		execve(tool, argv, envp);
 		_exit(127);
 	}
 	while (waitpid(pid, &status, 0) < 0)
@@ -793,7 +838,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 		goto done;
 	}
 	file = xprintf("--file=%s", dest);
-	db = xprintf("--dbname=%s", ((struct pg_target *)t)->conninfo);
+	db = dbname_option(t);
 	argv = xcalloc(2 * nt + 7, sizeof(*argv));
 	argv[argc++] = tool;
 	argv[argc++] = "--format=custom";
@@ -811,7 +856,7 @@ static int dump(struct ns_target *t, const char *deploy_sql, const char *dir)
 		ret = NS_ERROR;
 		goto done;
 	}
-	ret = run_tool(tool, argv, log, "the touched tables");
+	ret = run_tool(t, tool, argv, log, "the touched tables");
 	if (!ret)
 		ret = fsync_file(dest);
 	if (!ret)
@@ -895,7 +940,7 @@ static int run_script_each(PGconn *conn, const char *name, const char *sql,
 static int restore_dump(struct ns_target *t, const char *dump, const char *dir)
 {
 	char *tool = find_tool("pg_restore"), *argv[8];
-	char *db = xprintf("--dbname=%s", ((struct pg_target *)t)->conninfo);
+	char *db = dbname_option(t);
 	char *log = xprintf("%s/pg_restore.log", dir);
 	int ret;
 
@@ -920,7 +965,7 @@ static int restore_dump(struct ns_target *t, const char *dump, const char *dir)
 		ret = NS_ERROR;
 		goto done;
 	}
-	ret = run_tool(tool, argv, log, "the archived tables");
+	ret = run_tool(t, tool, argv, log, "the archived tables");
 done:
 	free(tool);
 	free(db);

@@ -35,8 +35,9 @@ ALTER TABLE customers DROP COLUMN tier;
 SQL
 	echo "SELECT count(*) FROM customers WHERE tier = 'gold';" >"$1/sql/verify.sql"
 }
-sql_pkg() { # DIR TITLE DEPLOY REVERT VERIFY → ENH-n submitted and scheduled
+sql_pkg() { # DIR TITLE DEPLOY REVERT VERIFY [TX] → ENH-n submitted and scheduled
 	pkg "$1" "$2"
+	[ -z "${6:-}" ] || echo "transaction = $6" >>"$1/enhancement.ini"
 	echo "$3" >"$1/sql/deploy.sql"
 	echo "$4" >"$1/sql/revert.sql"
 	echo "$5" >"$1/sql/verify.sql"
@@ -304,9 +305,27 @@ BEFORE=$(pg_site_state)
 sed -i "s|database = $PGURL\$|database = $VURL|" nightshift.conf
 sql_pkg "$T/p11" "notes in the vault" "INSERT INTO vault_notes VALUES (1);" \
 	"DELETE FROM vault_notes WHERE id = 1;" "SELECT count(*) = 1 FROM vault_notes;"
+# with archive-dump: the archive's pg_dump gets the password in its
+# environment, not on its command line (which every local user may read);
+# a pg_dump first on PATH notes its arguments and whether PGPASSWORD is set
+mkdir -p "$T/bin"
+cat >"$T/bin/pg_dump" <<SH
+#!/bin/sh
+printf 'argv: %s\n' "\$*" >>"$T/pg_dump.seen"
+[ -n "\${PGPASSWORD:-}" ] && echo "PGPASSWORD is set" >>"$T/pg_dump.seen"
+exec "$PGBIN/pg_dump" "\$@"
+SH
+chmod +x "$T/bin/pg_dump"
+sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = true|' nightshift.conf
 rm -f "$T/trace"
-NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
+PATH=$T/bin:$PATH NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
 is "$rc:$(pg_q "SELECT count(*) FROM vault_notes")" "0:1" "a site whose URI holds a password migrates"
+like "$(cat "$T/pg_dump.seen")" "argv: .*--dbname=postgresql://vault@127\.0\.0\.1:$PGPORT/app" \
+	"… its archive's pg_dump is given the URI without the password"
+unlike "$(cat "$T/pg_dump.seen")" "v4ult-s3cret" "… nowhere on its command line"
+is "$(grep -c 'PGPASSWORD is set' "$T/pg_dump.seen")" 1 "… but in its environment"
+is "$(find "$T/home/archive" -path "*ENH-$n-*" -name database.pgdump | grep -c .)" 1 \
+	"… and the dump is in the archive"
 is "$(grep -rl 'v4ult-s3cret' "$T/home" | grep -vc '/nightshift\.conf$')" 0 \
 	"… and the password is in no file nightshift wrote (archive, journal, registry, outbox)"
 like "$(cat "$(find "$T/home/archive" -path "*ENH-$n-*" -name plan.json)")" \
@@ -326,7 +345,25 @@ like "$rc:$out" "^0:.*recovered ENH-$n-r1-[0-9]+ \(migrated\)" \
 is "$(pg_q "SELECT count(*) FROM vault_notes")" 1 "… the row is there"
 ns rollback "ENH-$n" --env model --reason "vault"
 is "$rc:$(pg_site_state)" "0:$BEFORE" "rolled back again"
-sed -i "s|database = $VURL|database = $PGURL|" nightshift.conf
+# transaction = none: its rollback's pg_restore gets the password the same way
+cat >"$T/bin/pg_restore" <<SH
+#!/bin/sh
+printf 'argv: %s\n' "\$*" >>"$T/pg_restore.seen"
+[ -n "\${PGPASSWORD:-}" ] && echo "PGPASSWORD is set" >>"$T/pg_restore.seen"
+exec "$PGBIN/pg_restore" "\$@"
+SH
+chmod +x "$T/bin/pg_restore"
+sql_pkg "$T/p12" "a note outside a transaction" "INSERT INTO vault_notes VALUES (2);" \
+	"DELETE FROM vault_notes WHERE id = 2;" "SELECT count(*) = 1 FROM vault_notes WHERE id = 2;" none
+ns window run --now
+is "$rc:$(pg_q "SELECT count(*) FROM vault_notes")" "0:1" "transaction = none with the password: migrated"
+PATH=$T/bin:$PATH ns rollback "ENH-$n" --env model --reason "vault"
+is "$rc:$(pg_site_state)" "0:$BEFORE" "… rolled back (revert SQL, then the dump restored)"
+like "$(cat "$T/pg_restore.seen")" "argv: .*--dbname=postgresql://vault@127\.0\.0\.1:$PGPORT/app" \
+	"… its pg_restore is given the URI without the password"
+unlike "$(cat "$T/pg_restore.seen")" "v4ult-s3cret" "… nowhere on its command line"
+is "$(grep -c 'PGPASSWORD is set' "$T/pg_restore.seen")" 1 "… but in its environment"
+sed -i "s|database = $VURL|database = $PGURL|; /archive-dump = true/d" nightshift.conf
 
 # ---- a server that cannot be reached ---------------------------------------
 # (port 1: nothing listens there) — the environment's fault: the
