@@ -944,21 +944,47 @@ done:
 
 /* plan.json names the database without its password: the configuration's
  * URL for the site gives it back, when it names the same database (else
- * the plan's URL is used as it is: ~/.pgpass, or a URL that has none) */
-static void with_password(struct ns_plan *p, const struct ns_env *env)
+ * the plan's URL is used as it is: ~/.pgpass, or a URL that has none).
+ * Returns why the configuration could not, for a failure's message, or
+ * NULL. */
+static char *with_password(struct ns_plan *p, const struct ns_env *env)
 {
 	const struct ns_site *site = env ? ns_env_site(env, p->site) : NULL;
-	char *pub;
+	char *pub, *why = NULL;
 
-	if (!p->database || !site || !site->database ||
-	    !strcmp(site->database, p->database))
-		return;
+	if (!p->database || !env ||
+	    (site && (!site->database || !strcmp(site->database, p->database))))
+		return NULL;
+	if (!site)
+		return xprintf("nightshift.conf names no site %s any more, so "
+			       "the password could not be taken from it",
+			       p->site);
 	pub = ns_target_url_public(site->database);
 	if (!strcmp(pub, p->database)) {
 		free(p->database);
 		p->database = xstrdup(site->database);
-	}
+	} else
+		why = xprintf("nightshift.conf now names %s for site %s, not "
+			      "the run's %s, so the password could not be "
+			      "taken from it",
+			      pub, p->site, p->database);
 	free(pub);
+	return why;
+}
+
+/* the run's database, its password from the configuration */
+static int open_run_db(struct run *r, const struct ns_env *env)
+{
+	char *why = with_password(&r->plan, env), *m;
+	int ret = open_db(r);
+
+	if (ret < 0 && why) {
+		m = xstrdup(ns_error_last());
+		ns_error_set("%s — %s", m, why);
+		free(m);
+	}
+	free(why);
+	return ret;
 }
 
 static int load_run(struct run *r, const char *rundir, const char *journal,
@@ -971,10 +997,9 @@ static int load_run(struct run *r, const char *rundir, const char *journal,
 	r->journal = xstrdup(journal);
 	if ((ret = ns_plan_load(&r->plan, rundir)) < 0)
 		return ret;
-	with_password(&r->plan, env);
 	if ((ret = ns_fsx_root_open(&r->root, r->plan.root)) < 0)
 		return ret;
-	return open_db(r);
+	return open_run_db(r, env);
 }
 
 /* without a plan a run is named by its directory: ARCHIVE/.../TOKEN/LABEL */
@@ -1123,6 +1148,19 @@ static int still_as_migrated(struct run *r)
 	return 0;
 }
 
+int ns_migrate_backout_check(const char *rundir, const struct ns_env *env)
+{
+	struct run r = RUN_INIT;
+	int ret;
+
+	if ((ret = ns_plan_load(&r.plan, rundir)) == 0 &&
+	    (ret = ns_fsx_root_open(&r.root, r.plan.root)) == 0 &&
+	    (ret = open_run_db(&r, env)) == 0)
+		ret = still_as_migrated(&r);
+	run_release(&r);
+	return ret;
+}
+
 int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 		       const char *journal_dir, const char *reason,
 		       int check_drift, const struct ns_env *env)
@@ -1133,13 +1171,12 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 
 	if ((ret = ns_plan_load(&r.plan, rundir)) < 0)
 		goto refused;
-	with_password(&r.plan, env);
 	jpath = xprintf("%s/%s.%s.backout.jnl", journal_dir, r.plan.token,
 			strrchr(rundir, '/') + 1);
 	r.start = ns_mono_ms();
 	r.rundir = xstrdup(rundir);
 	if ((ret = ns_fsx_root_open(&r.root, r.plan.root)) < 0 ||
-	    (ret = open_db(&r)) < 0)
+	    (ret = open_run_db(&r, env)) < 0)
 		goto refused;
 	if (check_drift && (ret = still_as_migrated(&r)) < 0)
 		goto refused;

@@ -82,6 +82,11 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 		       const char *journal_dir, const char *reason,
 		       int check_drift, const struct ns_env *env);
+/* what ns_migrate_backout with check_drift checks before it changes
+ * anything — the plan, the root, the database reachable, the files as the
+ * run left them — changing nothing: so that a backout of several sites
+ * starts only when every one of them can be backed out */
+int ns_migrate_backout_check(const char *rundir, const struct ns_env *env);
 /* finish or undo the run behind one active journal (env: as above) */
 int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 		       const struct ns_env *env);

@@ -168,7 +168,9 @@ struct verdict {
 static int record(struct ns_runner *r, const struct verdict *v)
 {
 	char at[NS_TIME_LEN];
-	const char *verb = v->requeue ? "requeue"
+	/* a backout refused changed nothing: the enhancement stays */
+	const char *verb = v->requeue				     ? "requeue"
+			   : v->backout && v->kind == NS_OUT_REFUSED ? NULL
 			   : v->backout && v->verb && v->kind != NS_OUT_BLOCKED
 				   ? v->verb
 				   : verb_for(v->kind, v->backout);
@@ -217,6 +219,9 @@ static int record(struct ns_runner *r, const struct verdict *v)
 				       "warranty_until = ? WHERE id = ?",
 				       "sI", until, v->enh);
 	}
+	if (!ret && v->backout && v->kind == NS_OUT_REFUSED)
+		ret = ns_registry_event(r->reg, r->user, v->enh, v->rev, v->env,
+					"back-out-refused", v->message);
 	if (!ret && v->kind == NS_OUT_BLOCKED)
 		ret = block_env(r, v->env, v->message);
 	if (!ret && v->kind == NS_OUT_BLOCKED)
@@ -236,6 +241,10 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	const char **roles;
 	const char *event;
 
+	/* a backout refused changed nothing; the one who asked is told by
+	 * the command itself */
+	if (v->backout && v->kind == NS_OUT_REFUSED)
+		return;
 	if (v->requeue) {
 		event = "requeued";
 		roles = roles_requeued;
@@ -1352,6 +1361,24 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 	json_t *s;
 	size_t i;
 
+	/* every site first: a backout refused for one (changed since, its
+	 * database unreachable) changes none */
+	json_array_foreach(sites, i, s)
+	{
+		const char *dir =
+			json_string_value(json_object_get(s, "rundir"));
+		int rc = ns_migrate_backout_check(dir, e);
+		if (rc < 0) {
+			fin->kind = NS_OUT_REFUSED;
+			fin->code = rc;
+			fin->message = xprintf(
+				"not backed out, nothing changed: site %s: %s",
+				json_string_value(json_object_get(s, "site")),
+				ns_error_last());
+			free(jdir);
+			return rc;
+		}
+	}
 	fin->kind = NS_OUT_ROLLED_BACK;
 	fin->message = xprintf("backed out: %s", reason);
 	json_array_foreach(sites, i, s)
@@ -1372,6 +1399,18 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 			fin->code = o.code;
 			free(fin->message);
 			fin->message = xstrdup(o.message);
+			/* refused after others were backed out (it passed
+			 * the check a moment ago): the sites disagree, and a
+			 * person has to look */
+			if (o.kind == NS_OUT_REFUSED && i > 0) {
+				fin->kind = NS_OUT_BLOCKED;
+				free(fin->message);
+				fin->message = xprintf(
+					"site %s could not be backed out (%s) "
+					"after the sites before it were: the "
+					"environment's sites disagree",
+					o.site, o.message);
+			}
 			ns_outcome_release(&o);
 			break;
 		}

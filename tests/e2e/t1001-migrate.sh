@@ -219,4 +219,28 @@ is "$rc" 0 "a directory deleted: rollback exit 0"
 is "$(site_state)" "$S3" "… the site byte-identical to before, legacy/ back"
 is "$(stat -c %a "$R/legacy")" 750 "… with its mode"
 
+# a rollback that would lose a change made since is refused, and is no
+# rollback: nothing changes, the enhancement stays migrated, nobody is
+# told it was backed out, the trail says it was refused
+ns schedule ENH-3 --env model
+ns window run --now
+is "$rc:$(ls "$R" | tr '\n' ' ')" "0:bin keep.txt lib www " "ENH-3 migrated again"
+mkdir "$R/legacy"
+echo "new readme" >"$R/legacy/README"
+S4=$(site_state)
+notices_before=$(grep -l '^X-Nightshift-Event: backed-out' "$T"/home/outbox/*.msg "$T"/home/outbox/sent/*.msg 2>/dev/null | grep -c .)
+ns rollback ENH-3 --env model --reason "still used"
+is "$rc" 1 "someone made legacy/ again since: rollback refused (exit 1)"
+like "$err" "not backed out, nothing changed: site demo/model: .*/legacy: changed since ENH-3 was migrated; backing out would lose that change" \
+	"… naming the path and what it would lose"
+is "$(site_state)" "$S4" "… nothing changed"
+is "$("$NS" status ENH-3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" migrated \
+	"… ENH-3 is still migrated"
+is "$(grep -l '^X-Nightshift-Event: backed-out' "$T"/home/outbox/*.msg "$T"/home/outbox/sent/*.msg 2>/dev/null | grep -c .)" "$notices_before" \
+	"… no 'backed out' notice"
+like "$("$NS" log ENH-3 | tail -n 1)" "back-out-refused" "… the trail says it was refused"
+rm -r "$R/legacy"
+ns rollback ENH-3 --env model --reason "still used"
+is "$rc:$(site_state)" "0:$S3" "once that is undone, the rollback runs: the site as before ENH-3"
+
 done_testing

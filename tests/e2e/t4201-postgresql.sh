@@ -343,6 +343,19 @@ ns recover
 like "$rc:$out" "^0:.*recovered ENH-$n-r1-[0-9]+ \(migrated\)" \
 	"recover logs in with the password of nightshift.conf and finishes it"
 is "$(pg_q "SELECT count(*) FROM vault_notes")" 1 "… the row is there"
+# nightshift.conf naming another database for the site: the run's
+# database gets no password from it, and the message says why
+sed -i "s|database = $VURL|database = postgresql://vault:v4ult-s3cret@127.0.0.1:$PGPORT/postgres|" nightshift.conf
+ns rollback "ENH-$n" --env model --reason "vault"
+is "$rc:$(pg_q "SELECT count(*) FROM vault_notes")" "5:1" \
+	"nightshift.conf names another database: the rollback cannot log in (exit 5), nothing changed"
+like "$err" "nightshift\.conf now names postgresql://vault@127\.0\.0\.1:$PGPORT/postgres for site demo/model, not the run's postgresql://vault@127\.0\.0\.1:$PGPORT/app, so the password could not be taken from it" \
+	"… saying which database each names"
+unlike "$err" "v4ult-s3cret" "… without the password"
+like "$err" "not backed out, nothing changed: site demo/model: " "… and that nothing changed"
+is "$(state_of "ENH-$n")" migrated "… the enhancement stays migrated (a refused rollback is no rollback)"
+like "$("$NS" log "ENH-$n")" "back-out-refused" "… and the trail says the rollback was refused"
+sed -i "s|database = postgresql://vault:v4ult-s3cret@127.0.0.1:$PGPORT/postgres|database = $VURL|" nightshift.conf
 ns rollback "ENH-$n" --env model --reason "vault"
 is "$rc:$(pg_site_state)" "0:$BEFORE" "rolled back again"
 # transaction = none: its rollback's pg_restore gets the password the same way
