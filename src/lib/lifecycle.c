@@ -34,6 +34,8 @@ static const struct move moves[] = {
 	{ "accepted", "return", "returned", ANY, NULL },
 	{ "qa-approved", "schedule", "scheduled", MODEL, CM },
 	{ "rolled-back", "schedule", "scheduled", MODEL, CM },
+	/* scheduled again: to another time (the trigger is replaced) */
+	{ "scheduled", "schedule", "scheduled", MODEL, CM },
 	{ "scheduled", "start", "migrating", MODEL, NULL },
 	{ "promoted", "start", "migrating", PRODUCTION, NULL },
 	{ "scheduled", "refuse", "returned", ANY, NULL },
@@ -48,6 +50,7 @@ static const struct move moves[] = {
 	{ "migrated", "accept", "accepted", MODEL, "acceptance" },
 	{ "migrated", "reject", "rejected", MODEL, "acceptance" },
 	{ "accepted", "promote", "promoted", PRODUCTION, CM },
+	{ "promoted", "promote", "promoted", PRODUCTION, CM },
 	{ "migrated", "back-out", "rolled-back", MODEL, BACKOUT },
 	{ "accepted", "back-out", "rolled-back", MODEL, BACKOUT },
 	{ "WP", "back-out", "rolled-back", PRODUCTION, BACKOUT },
@@ -389,8 +392,7 @@ static int tell(const struct ns_config *c, json_t *row, const char *event,
 
 	snprintf(id, sizeof(id), "ENH-%lld",
 		 (long long)json_integer_value(json_object_get(row, "id")));
-	n.revision =
-		(int)json_integer_value(json_object_get(row, "revision"));
+	n.revision = (int)json_integer_value(json_object_get(row, "revision"));
 	return ns_notify(c, &n, NULL);
 }
 

@@ -662,6 +662,22 @@ static int check_requires(struct ns_runner *r, const struct ns_env *e,
 	return 0;
 }
 
+/* in start_run's transaction: the trigger loaded for this window may
+ * have been scheduled again (or withdrawn) since; 1 when it was */
+static int still_pending(struct ns_runner *r, const struct due *d)
+{
+	json_t *row = NULL;
+	int ret = ns_registry_query_row(r->reg, &row,
+					"SELECT state FROM triggers WHERE "
+					"id = ?",
+					"I", d->id);
+
+	if (!ret && (!row || strcmp(ns_row_str(row, "state"), "pending")))
+		ret = 1;
+	json_decref(row);
+	return ret;
+}
+
 static int start_run(struct ns_runner *r, const struct ns_env *e,
 		     const struct due *d, const char *kind, long long *run,
 		     char **token)
@@ -685,6 +701,8 @@ static int start_run(struct ns_runner *r, const struct ns_env *e,
 				       "UPDATE runs SET token = ? WHERE id = ?",
 				       "sI", *token, *run);
 	}
+	if (!ret && !strcmp(kind, "migrate"))
+		ret = still_pending(r, d);
 	if (!ret && !strcmp(kind, "migrate"))
 		ret = ns_registry_exec(r->reg,
 				       "UPDATE triggers SET state = 'running' "
@@ -859,6 +877,14 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
+	if (ret == 1) { /* nothing was started */
+		say(r,
+		    "%s: ENH-%lld r%d not run: it was scheduled again or "
+		    "withdrawn while this window ran",
+		    e->name, d->enh, d->rev);
+		free(token);
+		return 0;
+	}
 	migrate_sites(r, e, d, run, token, &fin, &done);
 	v = (struct verdict){ d->enh,	run,	       d->id,	d->rev,
 			      0,	requeue(&fin), e->name, NULL,

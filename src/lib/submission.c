@@ -557,10 +557,72 @@ static json_t *approvals_of(struct ns_registry *r, long long enh, int rev)
 	return rows;
 }
 
+/* the triggers of enh still waiting in env: what a new schedule replaces */
+static int pending_triggers(struct ns_registry *r, long long enh,
+			    const char *env, json_t **out)
+{
+	return ns_registry_query(r, out,
+				 "SELECT id, path, revision, due_at FROM "
+				 "triggers WHERE enhancement = ? AND "
+				 "environment = ? AND state = 'pending'",
+				 "Is", enh, env);
+}
+
+/* how many triggers enh has had in env (each a name of its own) */
+static long long triggers_so_far(struct ns_registry *r, long long enh,
+				 const char *env)
+{
+	json_t *row = NULL;
+	long long n = 0;
+
+	if (!ns_registry_query_row(r, &row,
+				   "SELECT COUNT(*) AS n FROM triggers WHERE "
+				   "enhancement = ? AND environment = ?",
+				   "Is", enh, env) &&
+	    row)
+		n = json_integer_value(json_object_get(row, "n"));
+	json_decref(row);
+	return n;
+}
+
+/* the replaced triggers are withdrawn in the transaction that records the
+ * new one; their files go after it committed (a crash before leaves a
+ * file no pending trigger names, which no window runs) */
+static int withdraw_replaced(struct ns_registry *r, long long enh,
+			     const char *env, json_t *old, const char *due,
+			     const char *actor)
+{
+	json_t *x;
+	size_t i;
+	int ret = 0;
+
+	json_array_foreach(old, i, x)
+	{
+		char *why;
+		if (ret)
+			break;
+		ret = ns_registry_exec(
+			r,
+			"UPDATE triggers SET state = "
+			"'withdrawn' WHERE id = ?",
+			"I", json_integer_value(json_object_get(x, "id")));
+		why = xprintf("scheduled again: due %s instead of %s", due,
+			      ns_row_str(x, "due_at"));
+		if (!ret)
+			ret = ns_registry_event(
+				r, actor, enh,
+				(int)json_integer_value(
+					json_object_get(x, "revision")),
+				env, "trigger-withdrawn", why);
+		free(why);
+	}
+	return ret;
+}
+
 static int sched_record(struct ns_registry *r, long long enh,
 			const struct sched *s, const char *verb,
 			const char *path, const char *json_sha,
-			const char *actor)
+			const char *actor, json_t *old)
 {
 	char at[NS_TIME_LEN];
 	int ret;
@@ -568,16 +630,18 @@ static int sched_record(struct ns_registry *r, long long enh,
 	ns_time_iso(at, ns_now());
 	if ((ret = ns_registry_begin(r)) < 0)
 		return ret;
-	ret = ns_registry_exec(
-		r,
-		"INSERT INTO triggers(enhancement, revision, "
-		"environment, path, json_sha256, payload_sha256, "
-		"due_at, state, created_by, created_at) VALUES (?, ?, "
-		"?, ?, ?, ?, ?, 'pending', ?, ?)",
-		"IIsssssss", enh,
-		json_integer_value(json_object_get(s->rev, "revision")),
-		s->env->name, path, json_sha, s->pkg.payload_sha256, s->due_iso,
-		actor, at);
+	ret = withdraw_replaced(r, enh, s->env->name, old, s->due_iso, actor);
+	if (!ret)
+		ret = ns_registry_exec(
+			r,
+			"INSERT INTO triggers(enhancement, revision, "
+			"environment, path, json_sha256, payload_sha256, "
+			"due_at, state, created_by, created_at) VALUES (?, ?, "
+			"?, ?, ?, ?, ?, 'pending', ?, ?)",
+			"IIsssssss", enh,
+			json_integer_value(json_object_get(s->rev, "revision")),
+			s->env->name, path, json_sha, s->pkg.payload_sha256,
+			s->due_iso, actor, at);
 	if (!ret)
 		ret = ns_lifecycle_move(r, enh, verb, actor, s->env->name,
 					path);
@@ -598,12 +662,16 @@ static int sched_write(char **out_path, const struct ns_config *c,
 	json_t *approvals = approvals_of(r, enh, rev);
 	struct ns_trigger_spec spec;
 	struct ns_key *key = NULL;
+	json_t *old = NULL, *x;
 	char *dir, *path;
+	size_t i;
 	int ret;
 
 	/* a signing key that cannot be used stops before anything is
 	 * written */
-	if ((ret = ns_config_signing_key(c, &key)) < 0) {
+	if ((ret = ns_config_signing_key(c, &key)) < 0 ||
+	    (ret = pending_triggers(r, enh, s->env->name, &old)) < 0) {
+		ns_key_free(key);
 		json_decref(approvals);
 		return ret;
 	}
@@ -628,18 +696,27 @@ static int sched_write(char **out_path, const struct ns_config *c,
 		key,
 	};
 	dir = ns_env_dir(c->spool, s->env);
-	path = xprintf("%s/%s-r%d.trigger", dir, id, rev);
+	/* scheduled again: a name of its own, so that the trigger it
+	 * replaces stays whole until the registry has the new one */
+	path = json_array_size(old)
+		       ? xprintf("%s/%s-r%d-%lld.trigger", dir, id, rev,
+				 triggers_so_far(r, enh, s->env->name) + 1)
+		       : xprintf("%s/%s-r%d.trigger", dir, id, rev);
 	ret = ns_fsx_mkdir_p(dir, 0755);
 	if (!ret)
 		ret = ns_trigger_write(json_sha, path, &spec, &s->pkg,
 				       ns_row_str(s->rev, "store_path"));
-	if (!ret &&
-	    (ret = sched_record(r, enh, s, verb, path, json_sha, actor)) < 0)
+	if (!ret && (ret = sched_record(r, enh, s, verb, path, json_sha, actor,
+					old)) < 0)
 		unlink(path);
+	json_array_foreach(old, i,
+			   x) if (!ret && strcmp(ns_row_str(x, "path"), path))
+		unlink(ns_row_str(x, "path"));
 	if (!ret) {
 		*out_path = path;
 		path = NULL;
 	}
+	json_decref(old);
 	json_decref(approvals);
 	ns_key_free(key);
 	free(dir);
@@ -829,6 +906,29 @@ done:
 	return ret;
 }
 
+/* scheduling again (the trigger replaced) is said with the time it is
+ * moved to: a repeated command alone does not move anything */
+static int again_needs_at(struct ns_registry *r, long long enh, const char *env,
+			  const struct ns_placement *p, const char *verb)
+{
+	json_t *old = NULL;
+	int ret = pending_triggers(r, enh, env, &old);
+
+	if (!ret && json_array_size(old) && !p->at) {
+		ns_error_set("ENH-%lld is %s for %s already (due %s): to %s "
+			     "it again at another time, say when with --at "
+			     "TIME",
+			     enh,
+			     !strcmp(verb, "promote") ? "promoted"
+						      : "scheduled",
+			     env, ns_row_str(json_array_get(old, 0), "due_at"),
+			     verb);
+		ret = NS_EFAILED;
+	}
+	json_decref(old);
+	return ret;
+}
+
 /* the override is an event of its own, with its reason */
 static int audit_override(struct ns_registry *r, const struct sched *s,
 			  const struct ns_placement *p, const char *env,
@@ -871,7 +971,8 @@ int ns_lifecycle_schedule(char **out_path, struct ns_placement *p,
 	if ((ret = override_allowed(p, c, actor)) < 0)
 		return ret;
 	if ((ret = ns_lifecycle_may(c, r, enh, "schedule", actor,
-				    s.env->name)) < 0)
+				    s.env->name)) < 0 ||
+	    (ret = again_needs_at(r, enh, s.env->name, p, "schedule")) < 0)
 		goto done;
 	if ((ret = sched_load(&s, c, r, enh)) < 0)
 		goto done;
@@ -932,7 +1033,8 @@ int ns_lifecycle_promote(char **out_path, struct ns_placement *p,
 	}
 	if ((ret = override_allowed(p, c, actor)) < 0)
 		goto done;
-	if ((ret = ns_lifecycle_may(c, r, enh, "promote", actor, prod)) < 0)
+	if ((ret = ns_lifecycle_may(c, r, enh, "promote", actor, prod)) < 0 ||
+	    (ret = again_needs_at(r, enh, prod, p, "promote")) < 0)
 		goto done;
 	if ((ret = accepted_payload(
 		     r, enh,

@@ -230,8 +230,10 @@ like "$err" "ENH-99" "the message names ENH-99"
 ls -A "$T/home/spool/demo/model" >"$T/spool.before"
 ns schedule ENH-1 --env model
 is "$rc" 1 "schedule twice: exit 1"
-like "$err" "ENH-1 is scheduled" "the refusal names the state the enhancement is in"
-like "$err" "allowed: [a-z]" "the refusal names the steps allowed from there"
+like "$err" "ENH-1 is scheduled for demo/model already \(due [0-9T:-]+Z\)" \
+	"the refusal names the state the enhancement is in, and since when"
+like "$err" "to schedule it again at another time, say when with --at TIME" \
+	"… and how to move it instead"
 is "$(ls -A "$T/home/spool/demo/model")" "$(cat "$T/spool.before")" "schedule twice writes no second trigger"
 ns status ENH-1 --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["triggers"]))' 2>&1)" \

@@ -156,6 +156,19 @@ is "$("$NS" trigger show "$PT" | python3 -c 'import json,sys; print(json.load(sy
 	"$("$NS" trigger show "$MT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])')" \
 	"the production payload hash is the model run's"
 is "$(state_of ENH-1)" promoted "ENH-1 is promoted"
+# promoted again, to another time: the production trigger replaced
+ns --as bob promote ENH-1
+is "$rc" 1 "promote again without --at: exit 1"
+like "$err" "ENH-1 is promoted for demo/production already \(due [0-9T:-]+Z\): to promote it again at another time, say when with --at TIME" \
+	"… saying how to move it"
+ns --as bob promote ENH-1 --at 2026-05-01T01:00
+is "$rc:$out" "0:$T/home/spool/demo/production/ENH-1-r1-2.trigger" "promote again with --at: a new trigger"
+is "$(test -e "$PT" && echo there || echo gone):$(state_of ENH-1)" "gone:promoted" \
+	"… the old one is gone, ENH-1 still promoted"
+PT=$out
+is "$("$NS" trigger show "$PT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])')" \
+	"$("$NS" trigger show "$MT" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])')" \
+	"… with the very payload of the model run"
 export NIGHTSHIFT_NOW=2026-05-01T02:00:00
 ns --as olga window run --env production --now
 is "$rc" 0 "the production window migrates ENH-1"

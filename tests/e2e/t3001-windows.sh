@@ -177,6 +177,34 @@ NIGHTSHIFT_NOW=2026-12-25T23:30:00 ns window run
 like "$out" "demo/model: closed, opens" "with nothing overridden due, the blackout keeps the environment closed"
 is "$(state_of 6)" scheduled "ENH-6 still waits"
 
+# ---- scheduled again: ENH-6 moved to January -------------------------------
+# the same command repeated moves nothing; with --at the new trigger
+# replaces the old one: one registry transaction, the old file removed
+# after it, the old opening runs nothing, the new one runs it
+OLD6=$(sqlite3 nightshift.db "SELECT path || ' ' || due_at FROM triggers WHERE enhancement = 6")
+ns --as bob schedule ENH-6 --env model
+is "$rc" 1 "ENH-6 scheduled again without --at: exit 1"
+like "$err" "ENH-6 is scheduled for demo/model already \(due ${OLD6#* }\): to schedule it again at another time, say when with --at TIME" \
+	"… saying since when, and how to move it"
+ns --as olga schedule ENH-6 --env model --at 2027-01-05T23:30
+like "$rc:$err" "^[1-9]:.*change-management" "… and only change management may move it"
+ns --as bob schedule ENH-6 --env model --at 2027-01-05T23:30
+is "$rc:$out" "0:$T/home/spool/demo/model/ENH-6-r1-2.trigger" \
+	"with --at: scheduled again, under a name of its own"
+is "$(sqlite3 nightshift.db "SELECT state || ' ' || due_at FROM triggers WHERE enhancement = 6 ORDER BY id" | tr '\n' ,)" \
+	"withdrawn ${OLD6#* },pending 2027-01-05T23:30:00Z," "the old trigger withdrawn, the new one pending"
+is "$(test -e "${OLD6% *}" && echo there || echo gone)" gone "the old trigger file is gone"
+like "$("$NS" log ENH-6)" "trigger-withdrawn .*scheduled again: due 2027-01-05T23:30:00Z instead of ${OLD6#* }" \
+	"the trail says it was moved, from when to when"
+is "$(state_of 6)" scheduled "ENH-6 is still scheduled"
+NIGHTSHIFT_NOW=2026-12-28T23:30:00 ns window run
+is "$(state_of 6) $(test -e "$T/site/root/lib/f6.conf" && echo there || echo absent)" "scheduled absent" \
+	"the first opening after the blackout, which the old trigger waited for, runs nothing of ENH-6"
+NIGHTSHIFT_NOW=2027-01-05T23:45:00 ns window run
+is "$rc:$(state_of 6):$(cat "$T/site/root/lib/f6.conf")" "0:migrated:6" "the opening it was moved to runs it"
+ns audit verify
+is "$rc" 0 "the audit log verifies"
+
 # nothing within a year: refused, the enhancement stays where it was
 pkg >/dev/null                                                      # ENH-8
 sed -i "s|^    blackout = 2026-12-24..2026-12-26\$|&\\
