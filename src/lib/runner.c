@@ -678,6 +678,15 @@ static int still_pending(struct ns_runner *r, const struct due *d)
 	return ret;
 }
 
+static void not_run(struct ns_runner *r, const struct ns_env *e,
+		    const struct due *d)
+{
+	say(r,
+	    "%s: ENH-%lld r%d not run: it was scheduled again or withdrawn "
+	    "while this window ran",
+	    e->name, d->enh, d->rev);
+}
+
 static int start_run(struct ns_runner *r, const struct ns_env *e,
 		     const struct due *d, const char *kind, long long *run,
 		     char **token)
@@ -878,10 +887,7 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
 		return ret;
 	if (ret == 1) { /* nothing was started */
-		say(r,
-		    "%s: ENH-%lld r%d not run: it was scheduled again or "
-		    "withdrawn while this window ran",
-		    e->name, d->enh, d->rev);
+		not_run(r, e, d);
 		free(token);
 		return 0;
 	}
@@ -1081,6 +1087,13 @@ static int run_pass(struct ns_runner *r, const struct ns_env *e,
 		if (!d->loaded && (ret = check_trigger(r, e, d)) < 0) {
 			d->done = 1;
 			*progress = 1;
+			/* its file went with a schedule that replaced it */
+			if ((ret = still_pending(r, d)) != 0) {
+				if (ret == 1)
+					not_run(r, e, d);
+				ret = ret < 0 ? ret : 0;
+				continue;
+			}
 			note(r, NS_EINVALID);
 			ret = refuse_trigger(r, e, d, ns_error_last());
 			continue;

@@ -215,4 +215,21 @@ like "$err" "ENH-8: no opening of demo/model in the 366 days from 2027-01-04T12:
 	"the refusal says so"
 is "$(state_of 8)" qa-approved "ENH-8 stays qa-approved"
 
+# (after the long blackout below)
+# a window that picked up a trigger which is scheduled again while the
+# window runs does not run it: ENH-a's verify command moves ENH-b
+A=$((n + 1)) B=$((n + 2))
+pkg "[verify]" "command = \"$NS\" -C \"$T/home\" --as bob schedule ENH-$B --env model --at 2028-03-14T23:30" >/dev/null
+pkg >/dev/null
+ns --as bob schedule "ENH-$A" --env model --at 2028-03-07T23:30
+ns --as bob schedule "ENH-$B" --env model --at 2028-03-07T23:30
+NIGHTSHIFT_NOW=2028-03-07T23:45:00 ns window run
+is "$(state_of "$A"):$(state_of "$B")" "migrated:scheduled" \
+	"ENH-$A migrated; ENH-$B, moved by ENH-$A's verify command, did not run"
+like "$out" "demo/model: ENH-$B r1 not run: it was scheduled again or withdrawn while this window ran" \
+	"… and the window says why"
+is "$(test -e "$T/site/root/lib/f$B.conf" && echo there || echo absent)" absent "… nothing of ENH-$B is in the site"
+NIGHTSHIFT_NOW=2028-03-14T23:45:00 ns window run
+is "$(state_of "$B"):$(cat "$T/site/root/lib/f$B.conf")" "migrated:$B" "ENH-$B runs at the time it was moved to"
+
 done_testing
