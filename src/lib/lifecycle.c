@@ -509,34 +509,54 @@ done:
 	return ret;
 }
 
-int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
-				   const char *actor, const char *why)
+int ns_lifecycle_mark_withdrawn(struct ns_registry *r, long long enh,
+				json_t *rows, const char *actor,
+				const char *why, const char *due_instead)
 {
-	json_t *rows = NULL, *x;
+	json_t *x;
 	size_t i;
-	int ret = ns_registry_query(r, &rows,
-				    "SELECT id, path, revision, environment "
-				    "FROM triggers WHERE enhancement = ? AND "
-				    "state = 'pending'",
-				    "I", enh);
+	int ret = 0;
 
 	json_array_foreach(rows, i, x)
 	{
-		if (ret)
-			break;
-		ret = ns_registry_exec(
-			r,
-			"UPDATE triggers SET state = "
-			"'withdrawn' WHERE id = ?",
-			"I", json_integer_value(json_object_get(x, "id")));
+		char *detail = due_instead ? xprintf("scheduled again: due %s "
+						     "instead of %s",
+						     due_instead,
+						     ns_row_str(x, "due_at"))
+					   : xstrdup(why);
+		if (!ret)
+			ret = ns_registry_exec(
+				r,
+				"UPDATE triggers SET state = "
+				"'withdrawn' WHERE id = ?",
+				"I",
+				json_integer_value(json_object_get(x, "id")));
 		if (!ret)
 			ret = ns_registry_event(
 				r, actor, enh,
 				(int)json_integer_value(
 					json_object_get(x, "revision")),
 				ns_row_str(x, "environment"),
-				"trigger-withdrawn", why);
+				"trigger-withdrawn", detail);
+		free(detail);
 	}
+	return ret;
+}
+
+int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
+				   const char *actor, const char *why)
+{
+	json_t *rows = NULL, *x;
+	size_t i;
+	int ret = ns_registry_query(r, &rows,
+				    "SELECT id, path, revision, environment, "
+				    "due_at FROM triggers WHERE enhancement = "
+				    "? AND state = 'pending'",
+				    "I", enh);
+
+	if (!ret)
+		ret = ns_lifecycle_mark_withdrawn(r, enh, rows, actor, why,
+						  NULL);
 	/* the files go once the registry says so; a file left behind by a
 	 * crash here is refused by window run (not pending) */
 	json_array_foreach(rows, i, x) if (!ret) unlink(ns_row_str(x, "path"));

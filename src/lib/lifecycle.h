@@ -176,5 +176,11 @@ int ns_lifecycle_model_run(struct ns_registry *r, long long enh, int rev,
 /* the trigger files of the enhancement's pending triggers are withdrawn */
 int ns_lifecycle_withdraw_triggers(struct ns_registry *r, long long enh,
 				   const char *actor, const char *why);
+/* the trigger rows (id, revision, environment, due_at) of enh marked
+ * withdrawn, each with its trigger-withdrawn event: why, or with
+ * due_instead "scheduled again: due DUE_INSTEAD instead of <its due>" */
+int ns_lifecycle_mark_withdrawn(struct ns_registry *r, long long enh,
+				json_t *rows, const char *actor,
+				const char *why, const char *due_instead);
 
 #endif

@@ -562,9 +562,9 @@ static int pending_triggers(struct ns_registry *r, long long enh,
 			    const char *env, json_t **out)
 {
 	return ns_registry_query(r, out,
-				 "SELECT id, path, revision, due_at FROM "
-				 "triggers WHERE enhancement = ? AND "
-				 "environment = ? AND state = 'pending'",
+				 "SELECT id, path, revision, environment, "
+				 "due_at FROM triggers WHERE enhancement = ? "
+				 "AND environment = ? AND state = 'pending'",
 				 "Is", enh, env);
 }
 
@@ -585,40 +585,6 @@ static long long triggers_so_far(struct ns_registry *r, long long enh,
 	return n;
 }
 
-/* the replaced triggers are withdrawn in the transaction that records the
- * new one; their files go after it committed (a crash before leaves a
- * file no pending trigger names, which no window runs) */
-static int withdraw_replaced(struct ns_registry *r, long long enh,
-			     const char *env, json_t *old, const char *due,
-			     const char *actor)
-{
-	json_t *x;
-	size_t i;
-	int ret = 0;
-
-	json_array_foreach(old, i, x)
-	{
-		char *why;
-		if (ret)
-			break;
-		ret = ns_registry_exec(
-			r,
-			"UPDATE triggers SET state = "
-			"'withdrawn' WHERE id = ?",
-			"I", json_integer_value(json_object_get(x, "id")));
-		why = xprintf("scheduled again: due %s instead of %s", due,
-			      ns_row_str(x, "due_at"));
-		if (!ret)
-			ret = ns_registry_event(
-				r, actor, enh,
-				(int)json_integer_value(
-					json_object_get(x, "revision")),
-				env, "trigger-withdrawn", why);
-		free(why);
-	}
-	return ret;
-}
-
 static int sched_record(struct ns_registry *r, long long enh,
 			const struct sched *s, const char *verb,
 			const char *path, const char *json_sha,
@@ -630,7 +596,11 @@ static int sched_record(struct ns_registry *r, long long enh,
 	ns_time_iso(at, ns_now());
 	if ((ret = ns_registry_begin(r)) < 0)
 		return ret;
-	ret = withdraw_replaced(r, enh, s->env->name, old, s->due_iso, actor);
+	/* the replaced triggers are withdrawn in the transaction that
+	 * records the new one; their files go after it committed (a crash
+	 * before leaves a file no pending trigger names, which no window
+	 * runs) */
+	ret = ns_lifecycle_mark_withdrawn(r, enh, old, actor, NULL, s->due_iso);
 	if (!ret)
 		ret = ns_registry_exec(
 			r,

@@ -42,6 +42,17 @@ static int signing_type(EVP_PKEY *pkey)
 	}
 }
 
+/* nightshift runs unattended: an encrypted key is not read (OpenSSL would
+ * otherwise ask for its passphrase on the terminal) */
+static int no_passphrase(char *buf, int size, int rwflag, void *data)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)data;
+	return -1;
+}
+
 /* the PEM file at path: a private key (need_private), else a public key or
  * the public half of a private one */
 static int load(struct ns_key **out, const char *path, const char *what,
@@ -66,18 +77,20 @@ static int load(struct ns_key **out, const char *path, const char *what,
 		close(fd);
 		return NS_EINVALID;
 	}
-	pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, NULL);
 	if (pkey)
 		is_private = 1;
 	else if (!need_private) {
 		rewind(f);
-		pkey = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		pkey = PEM_read_PUBKEY(f, NULL, no_passphrase, NULL);
 	}
 	fclose(f);
 	ERR_clear_error(); /* what a failed PEM read left behind */
 	if (!pkey) {
-		ns_error_set("%s: '%s' holds no PEM %s key (make one with "
-			     "`openssl genpkey -algorithm ed25519`)",
+		ns_error_set("%s: '%s' holds no PEM %s key, or one encrypted "
+			     "with a passphrase, which nightshift cannot type "
+			     "(make one with `openssl genpkey -algorithm "
+			     "ed25519`)",
 			     what, path, need_private ? "private" : "public");
 		return NS_EINVALID;
 	}

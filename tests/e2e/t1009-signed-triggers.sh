@@ -164,6 +164,14 @@ security "trigger-signing-key = $T/keys/junk.pem"
 ns schedule ENH-6 --env model
 is "$rc" 3 "a signing key file that holds no key: exit 3"
 like "$err" "trigger-signing-key: '.*junk\.pem' holds no PEM private key" "… saying so"
+# an encrypted key is not read: nobody is at the keyboard to type its
+# passphrase (and nightshift must not ask for one on a terminal)
+(umask 077 && openssl genpkey -algorithm ed25519 -aes-256-cbc -pass pass:secret \
+	-out "$T/keys/locked.pem" 2>/dev/null)
+security "trigger-signing-key = $T/keys/locked.pem"
+ns schedule ENH-6 --env model </dev/null
+like "$rc:$err" "^3:.*'.*locked\.pem' holds no PEM private key, or one encrypted with a passphrase" \
+	"a key encrypted with a passphrase: exit 3, without asking for it"
 (umask 077 && openssl genpkey -algorithm x25519 -out "$T/keys/x.pem" 2>/dev/null)
 security "trigger-signing-key = $T/keys/x.pem"
 ns schedule ENH-6 --env model
