@@ -528,7 +528,8 @@ int ns_lifecycle_mark_withdrawn(struct ns_registry *r, long long enh,
 			ret = ns_registry_exec(
 				r,
 				"UPDATE triggers SET state = "
-				"'withdrawn' WHERE id = ?",
+				"'withdrawn' WHERE id = ? AND state = "
+				"'pending'",
 				"I",
 				json_integer_value(json_object_get(x, "id")));
 		if (!ret)

@@ -679,9 +679,12 @@ static int sched_write(char **out_path, const struct ns_config *c,
 	if (!ret && (ret = sched_record(r, enh, s, verb, path, json_sha, actor,
 					old)) < 0)
 		unlink(path);
-	json_array_foreach(old, i,
-			   x) if (!ret && strcmp(ns_row_str(x, "path"), path))
-		unlink(ns_row_str(x, "path"));
+	/* the replaced files go once the registry no longer names them */
+	json_array_foreach(old, i, x)
+	{
+		if (!ret && strcmp(ns_row_str(x, "path"), path))
+			unlink(ns_row_str(x, "path"));
+	}
 	if (!ret) {
 		*out_path = path;
 		path = NULL;
