@@ -11,17 +11,15 @@ static const char usage[] = "trigger show|verify FILE [--key PEM]";
 /* The registry's record of this trigger, when there is a registry here.
  * Found by what the trigger says it is, not by how its path is spelt:
  * an edited id or environment then meets another record's hash, or none. */
-static int check_registry(const struct ns_trigger *t, const char *file)
+static int check_registry(const struct cli *c, const struct ns_trigger *t,
+			  const char *file)
 {
-	struct cli c = CLI_INIT;
 	json_t *row = NULL;
 	int ret;
 
-	if (cli_open(&c) < 0) {
-		cli_close(&c);
+	if (!c)
 		return 0; /* no registry here: the file speaks for itself */
-	}
-	ret = ns_registry_query_row(c.reg, &row,
+	ret = ns_registry_query_row(c->reg, &row,
 				    "SELECT json_sha256 FROM triggers WHERE "
 				    "enhancement = ? AND revision = ? AND "
 				    "environment = ? ORDER BY id DESC",
@@ -33,7 +31,7 @@ static int check_registry(const struct ns_trigger *t, const char *file)
 			"was never scheduled in this registry (%s): "
 			"TRIGGER.json was altered, or comes from elsewhere",
 			file, t->id, t->revision, t->environment,
-			c.cfg.registry);
+			c->cfg.registry);
 		ret = NS_EINVALID;
 	} else if (!ret && strcmp(json_string_value(
 					  json_object_get(row, "json_sha256")),
@@ -44,30 +42,20 @@ static int check_registry(const struct ns_trigger *t, const char *file)
 		ret = NS_EINVALID;
 	}
 	json_decref(row);
-	cli_close(&c);
 	return ret;
 }
 
 /* the key to hold the signature against: --key, else the configuration's
- * (when there is one here); *k NULL when neither says one */
+ * (c: the home here, or NULL); *k NULL when neither says one */
 static int signature_key(struct ns_key **k, const char **what,
-			 const char *key_opt)
+			 const char *key_opt, const struct cli *c)
 {
-	struct cli c = CLI_INIT;
-	int ret;
-
 	*k = NULL;
 	if (key_opt) {
 		*what = "--key";
 		return ns_key_load_public(k, key_opt, "--key");
 	}
-	if (cli_open(&c) < 0) {
-		cli_close(&c);
-		return 0; /* no configuration here */
-	}
-	ret = ns_config_verify_key(&c.cfg, k, what);
-	cli_close(&c);
-	return ret;
+	return c ? ns_config_verify_key(&c->cfg, k, what) : 0;
 }
 
 int cmd_trigger(int argc, char **argv)
@@ -76,6 +64,7 @@ int cmd_trigger(int argc, char **argv)
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_limits lim = NS_LIMITS_DEFAULT;
 	struct ns_key *key = NULL;
+	struct cli c = CLI_INIT, *home;
 	struct cli_opt opts[] = { { "key", 1, &key_opt, NULL },
 				  { NULL, 0, NULL, NULL } };
 	char *text;
@@ -85,13 +74,16 @@ int cmd_trigger(int argc, char **argv)
 		return 2;
 	if (n != 2 || (strcmp(pos[0], "show") && strcmp(pos[0], "verify")))
 		return cli_usage(usage);
-	ret = signature_key(&key, &what, key_opt);
+	/* a nightshift home here, or none: the file speaks for itself */
+	home = cli_open(&c) == 0 ? &c : NULL;
+	ret = signature_key(&key, &what, key_opt, home);
 	if (!ret)
 		ret = ns_trigger_load(&t, pos[1], &lim);
 	if (!ret && key)
 		ret = ns_trigger_check_signature(&t, key, what);
 	if (!ret)
-		ret = check_registry(&t, pos[1]);
+		ret = check_registry(home, &t, pos[1]);
+	cli_close(&c);
 	if (ret < 0) {
 		ns_key_free(key);
 		ns_trigger_release(&t);

@@ -987,19 +987,25 @@ static int open_run_db(struct run *r, const struct ns_env *env)
 	return ret;
 }
 
-static int load_run(struct run *r, const char *rundir, const char *journal,
-		    const struct ns_env *env)
+/* the run behind rundir opened again, for recovery or a backout: its
+ * plan, its root, its database */
+static int open_run(struct run *r, const char *rundir, const struct ns_env *env)
 {
 	int ret;
 
 	r->start = ns_mono_ms();
 	r->rundir = xstrdup(rundir);
-	r->journal = xstrdup(journal);
-	if ((ret = ns_plan_load(&r->plan, rundir)) < 0)
-		return ret;
-	if ((ret = ns_fsx_root_open(&r->root, r->plan.root)) < 0)
+	if ((ret = ns_plan_load(&r->plan, rundir)) < 0 ||
+	    (ret = ns_fsx_root_open(&r->root, r->plan.root)) < 0)
 		return ret;
 	return open_run_db(r, env);
+}
+
+static int load_run(struct run *r, const char *rundir, const char *journal,
+		    const struct ns_env *env)
+{
+	r->journal = xstrdup(journal);
+	return open_run(r, rundir, env);
 }
 
 /* without a plan a run is named by its directory: ARCHIVE/.../TOKEN/LABEL */
@@ -1148,15 +1154,21 @@ static int still_as_migrated(struct run *r)
 	return 0;
 }
 
+/* what a backout needs before it changes anything: the run opened, and
+ * (check_drift) the files as the run left them */
+static int backout_ready(struct run *r, const char *rundir,
+			 const struct ns_env *env, int check_drift)
+{
+	int ret = open_run(r, rundir, env);
+
+	return ret < 0 || !check_drift ? ret : still_as_migrated(r);
+}
+
 int ns_migrate_backout_check(const char *rundir, const struct ns_env *env)
 {
 	struct run r = RUN_INIT;
-	int ret;
+	int ret = backout_ready(&r, rundir, env, 1);
 
-	if ((ret = ns_plan_load(&r.plan, rundir)) == 0 &&
-	    (ret = ns_fsx_root_open(&r.root, r.plan.root)) == 0 &&
-	    (ret = open_run_db(&r, env)) == 0)
-		ret = still_as_migrated(&r);
 	run_release(&r);
 	return ret;
 }
@@ -1169,17 +1181,10 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 	char *jpath = NULL;
 	int ret;
 
-	if ((ret = ns_plan_load(&r.plan, rundir)) < 0)
+	if ((ret = backout_ready(&r, rundir, env, check_drift)) < 0)
 		goto refused;
 	jpath = xprintf("%s/%s.%s.backout.jnl", journal_dir, r.plan.token,
 			strrchr(rundir, '/') + 1);
-	r.start = ns_mono_ms();
-	r.rundir = xstrdup(rundir);
-	if ((ret = ns_fsx_root_open(&r.root, r.plan.root)) < 0 ||
-	    (ret = open_run_db(&r, env)) < 0)
-		goto refused;
-	if (check_drift && (ret = still_as_migrated(&r)) < 0)
-		goto refused;
 	if ((ret = ns_fsx_mkdir_p(journal_dir, 0755)) < 0 ||
 	    (ret = ns_journal_begin(jpath, rundir)) < 0)
 		goto refused;

@@ -560,6 +560,19 @@ static void pg_free(struct ns_target *t)
 	free(t);
 }
 
+/* the session's lock_timeout ("1s"), or NULL when it has none (0) */
+static char *session_lock_timeout(PGconn *conn)
+{
+	PGresult *res = PQexec(conn, "SHOW lock_timeout");
+	char *v = NULL;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+	    strcmp(PQgetvalue(res, 0, 0), "0"))
+		v = xstrdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return v;
+}
+
 /* lock_timeout for the deploy: the environment's lock-timeout when it
  * says one, else the URI's own lock_timeout when it has one (noted
  * here), else the default */
@@ -570,16 +583,10 @@ static int bound_locks(struct ns_target *t, long long ms, int set)
 	char *sql, *m;
 	int ret = 0;
 
-	if (!set) {
-		res = PQexec(conn, "SHOW lock_timeout");
-		if (PQresultStatus(res) == PGRES_TUPLES_OK &&
-		    PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "0"))
-			t->locks_note = xprintf("the lock_timeout = %s of its "
-						"URI",
-						PQgetvalue(res, 0, 0));
-		PQclear(res);
-		if (t->locks_note)
-			return 0;
+	if (!set && (m = session_lock_timeout(conn))) {
+		t->locks_note = xprintf("the lock_timeout = %s of its URI", m);
+		free(m);
+		return 0;
 	}
 	sql = xprintf("SET lock_timeout = %lld", ms < 0 ? 0 : ms);
 	res = PQexec(conn, sql);
@@ -808,13 +815,12 @@ static int run_tool(struct ns_target *t, const char *tool, char **argv,
  * else NULL */
 static char *lock_wait_option(struct ns_target *t)
 {
-	PGresult *res = PQexec(CONN(t), "SHOW lock_timeout");
-	char *opt = NULL;
+	char *v = session_lock_timeout(CONN(t)), *opt;
 
-	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
-	    strcmp(PQgetvalue(res, 0, 0), "0"))
-		opt = xprintf("--lock-wait-timeout=%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
+	if (!v)
+		return NULL;
+	opt = xprintf("--lock-wait-timeout=%s", v);
+	free(v);
 	return opt;
 }
 

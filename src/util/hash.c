@@ -29,19 +29,25 @@ void ns_sha256_update(struct ns_sha256 *h, const void *data, size_t len)
 		abort();
 }
 
-void ns_sha256_finish(char out[NS_HEX_LEN + 1], struct ns_sha256 *h)
+void ns_hex_encode(char *out, const unsigned char *in, size_t n)
 {
 	static const char hex[] = "0123456789abcdef";
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[in[i] >> 4];
+		out[2 * i + 1] = hex[in[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+void ns_sha256_finish(char out[NS_HEX_LEN + 1], struct ns_sha256 *h)
+{
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int n = 0;
 
 	if (EVP_DigestFinal_ex(h->ctx, md, &n) != 1 || n != 32)
 		abort();
-	for (unsigned int i = 0; i < n; i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[NS_HEX_LEN] = '\0';
+	ns_hex_encode(out, md, n);
 	EVP_MD_CTX_free(h->ctx);
 	free(h);
 }
@@ -94,16 +100,11 @@ void ns_hmac_sha256(char out[NS_HEX_LEN + 1], const void *key, size_t keylen,
 {
 	unsigned char md[32];
 	unsigned int mdlen = sizeof(md);
-	static const char hex[] = "0123456789abcdef";
 
 	/* an empty key is a valid HMAC key; OpenSSL wants a non-NULL one */
 	if (!HMAC(EVP_sha256(), keylen ? key : "", (int)keylen, data, len, md,
 		  &mdlen) ||
 	    mdlen != sizeof(md))
 		abort();
-	for (unsigned i = 0; i < sizeof(md); i++) {
-		out[2 * i] = hex[md[i] >> 4];
-		out[2 * i + 1] = hex[md[i] & 15];
-	}
-	out[NS_HEX_LEN] = '\0';
+	ns_hex_encode(out, md, sizeof(md));
 }

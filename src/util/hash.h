@@ -23,6 +23,8 @@ int ns_sha256_fd(char out[NS_HEX_LEN + 1], int fd);
 /* HMAC-SHA256 of data under key, as hex (webhook signatures) */
 void ns_hmac_sha256(char out[NS_HEX_LEN + 1], const void *key, size_t keylen,
 		    const void *data, size_t len);
+/* n bytes as 2n lower-case hex digits and a NUL */
+void ns_hex_encode(char *out, const unsigned char *in, size_t n);
 /* true when s is 64 hex digits */
 int ns_sha256_valid(const char *s);
 

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/objects.h>
@@ -144,7 +145,6 @@ const char *ns_key_id(const struct ns_key *k)
 
 char *ns_key_sign(const struct ns_key *k, const void *data, size_t n)
 {
-	static const char hex[] = "0123456789abcdef";
 	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
 	unsigned char *sig = NULL;
 	size_t len = 0;
@@ -157,11 +157,7 @@ char *ns_key_sign(const struct ns_key *k, const void *data, size_t n)
 		sig = xmalloc(len);
 		if (EVP_DigestSign(ctx, sig, &len, data, n) == 1) {
 			out = xmalloc(2 * len + 1);
-			for (size_t i = 0; i < len; i++) {
-				out[2 * i] = hex[sig[i] >> 4];
-				out[2 * i + 1] = hex[sig[i] & 15];
-			}
-			out[2 * len] = '\0';
+			ns_hex_encode(out, sig, len);
 		}
 	}
 	if (!out)
@@ -171,31 +167,22 @@ char *ns_key_sign(const struct ns_key *k, const void *data, size_t n)
 	return out;
 }
 
-static int nibble(char c)
-{
-	return c >= '0' && c <= '9'   ? c - '0'
-	       : c >= 'a' && c <= 'f' ? c - 'a' + 10
-				      : -1;
-}
-
 int ns_key_verify(const struct ns_key *k, const void *data, size_t n,
 		  const char *hex)
 {
-	size_t len = strlen(hex) / 2;
-	unsigned char *sig;
+	unsigned char *sig = xmalloc(strlen(hex) / 2 + 1);
+	size_t len = 0;
 	EVP_MD_CTX *ctx;
 	int ok = 0;
 
-	if (!len || strlen(hex) % 2)
+	/* lower-case hex, as signatures travel; OpenSSL's reader refuses an
+	 * odd length */
+	if (!*hex || hex[strspn(hex, "0123456789abcdef")] ||
+	    OPENSSL_hexstr2buf_ex(sig, strlen(hex) / 2 + 1, &len, hex, '\0') !=
+		    1) {
+		ERR_clear_error();
+		free(sig);
 		return 0;
-	sig = xmalloc(len);
-	for (size_t i = 0; i < len; i++) {
-		int hi = nibble(hex[2 * i]), lo = nibble(hex[2 * i + 1]);
-		if (hi < 0 || lo < 0) {
-			free(sig);
-			return 0;
-		}
-		sig[i] = (unsigned char)(hi << 4 | lo);
 	}
 	ctx = EVP_MD_CTX_new();
 	if (ctx && EVP_DigestVerifyInit(ctx, NULL, digest_of(k->pkey), NULL,

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -868,6 +869,20 @@ static void test_signature_refusals(void **state)
 	tu_assert_error_has("TRIGGER.sig: the signature does not match "
 			    "TRIGGER.json");
 	tu_assert_error_has(edited);
+	ns_trigger_release(&t);
+
+	/* a signature that is not lower-case hex of even length is none,
+	 * even the right one in upper case */
+	assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
+	for (char *c = t.sig; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	assert_int_equal(ns_trigger_check_signature(&t, ops, "the key"),
+			 NS_EINVALID);
+	free(t.sig);
+	t.sig = xstrdup("abc");
+	assert_int_equal(ns_trigger_check_signature(&t, ops, "the key"),
+			 NS_EINVALID);
+	tu_assert_error_has("the signature does not match");
 	ns_trigger_release(&t);
 
 	assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
