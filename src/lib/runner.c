@@ -1385,15 +1385,22 @@ static int last_migration(struct ns_runner *r, long long enh,
 			     enh, e->name);
 		return NS_EFAILED;
 	}
+	/* a site a later backout of this migration backed out already is
+	 * left out: a backout that stopped after some sites (and blocked
+	 * the environment) is finished by asking again once unblocked */
 	return ns_registry_query(
 		r->reg, sites,
-		"SELECT site, rundir FROM run_sites WHERE run = ? ORDER BY "
-		"rowid DESC",
+		"SELECT site, rundir FROM run_sites s WHERE run = ? AND NOT "
+		"EXISTS (SELECT 1 FROM run_sites b JOIN runs k ON k.id = b.run "
+		"WHERE b.run > s.run AND b.site = s.site AND b.rundir = "
+		"s.rundir AND k.kind = 'backout' AND b.outcome = "
+		"'rolled-back') ORDER BY rowid DESC",
 		"I", json_integer_value(json_object_get(*run, "id")));
 }
 
 static int backout_all(struct ns_runner *r, const struct ns_env *e,
-		       json_t *sites, long long run, const char *reason,
+		       long long enh, const char *verb, json_t *sites,
+		       long long run, const char *reason,
 		       struct ns_outcome *fin, struct retirees *l)
 {
 	char *jdir = ns_env_dir(r->cfg->journal, e);
@@ -1447,8 +1454,13 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 				fin->message = xprintf(
 					"site %s could not be backed out (%s) "
 					"after the sites before it were: the "
-					"environment's sites disagree",
-					o.site, o.message);
+					"environment's sites disagree; once "
+					"the cause is mended and the "
+					"environment unblocked, `nightshift "
+					"%s ENH-%lld --env %s --reason ...` "
+					"backs out the sites left",
+					o.site, o.message,
+					verb ? verb : "rollback", enh, e->name);
 			}
 			ns_outcome_release(&o);
 			break;
@@ -1489,7 +1501,7 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 	d.rev = (int)json_integer_value(json_object_get(last, "revision"));
 	if ((ret = start_run(r, e, &d, "backout", &run, &token)) < 0)
 		goto done;
-	ret = backout_all(r, e, sites, run, reason, &fin, &done);
+	ret = backout_all(r, e, enh, verb, sites, run, reason, &fin, &done);
 	{
 		struct verdict v = { enh,      run,	    0,	     d.rev,
 				     1,	       0,	    e->name, verb,

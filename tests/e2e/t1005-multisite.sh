@@ -1,6 +1,8 @@
 #!/bin/bash
 # An environment with two sites: an enhancement goes into both or into
-# neither. A failure on the second site backs the first out again.
+# neither. A failure on the second site backs the first out again. A
+# backout that stops after the first site blocks the environment, and is
+# finished by asking again once unblocked.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/home"
@@ -69,9 +71,66 @@ for s in a b; do
 	is "$(sqlite3 "$T/sites/$s/app.db" "SELECT enhancement FROM nightshift_changes")" \
 		"ENH-2" "site $s has the nightshift_changes row"
 done
-ns rollback ENH-2 --env model --reason "defect"
+NIGHTSHIFT_STEPS_TRACE=$T/trace ns rollback ENH-2 --env model --reason "defect"
 is "$rc" 0 "rollback of both sites: exit 0"
 is "$(state a)" "$A0" "site a is back to before"
 is "$(state b)" "$B0" "site b is back to before"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "no journal is left active after the backout"
+
+# A backout that fails on its second site after the first was backed
+# out: here the second site's backout journal cannot be written (a full
+# disk at that step), though every site passed the check a moment
+# before. The sites now disagree, so the environment is blocked until a
+# person has looked, and nothing claims the enhancement was backed out.
+# The step: the second journal begun in the traced backout above (a
+# begin is the journal-write three steps before an fsync-dir).
+step=$(awk '{ s[NR] = $2; n[NR] = $1 }
+	END { for (i = 1; i <= NR; i++)
+		if (s[i] == "journal-write" && s[i + 3] == "fsync-dir" && ++k == 2) {
+			print n[i]; exit } }' "$T/trace")
+like "$step" '^[0-9]+$' "the traced backout shows where the second site's journal begins"
+pkg "$T/good3"
+ns submit "$T/good3"
+"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
+ns schedule ENH-3 --env model
+ns window run --now
+is "$rc" 0 "ENH-3 migrates into both sites"
+A3=$(state a)
+B3=$(state b)
+NIGHTSHIFT_FAIL_AT=$step:ENOSPC ns rollback ENH-3 --env model --reason "defect"
+diag "$err"
+is "$rc" 4 "a backout refused on its second site after the first: exit 4"
+like "$err" "could not be backed out .* after the sites before it were: the environment's sites disagree" \
+	"the message says the sites disagree"
+is "$(state b)" "$B0" "the first site (b) was backed out"
+is "$(state a)" "$A3" "the second site (a) is as the migration left it"
+like "$err" "once the cause is mended and the environment unblocked, .nightshift rollback ENH-3 --env demo/model --reason \.\.\.. backs out the sites left" \
+	"the message says how to finish the backout"
+ns status ENH-3 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" \
+	migrated "the registry still says migrated: the backout did not finish"
+n=$(ls "$T/home/outbox/"*-rollback-failed.msg 2>/dev/null | wc -l)
+is "$n" 1 "one ROLLBACK FAILED notice"
+like "$(cat "$T/home/outbox/"*-rollback-failed.msg)" "Outcome: +blocked" "the notice says the environment is blocked"
+ns window run --now
+is "$rc" 4 "a window run into the blocked environment: exit 4"
+like "$err" "environment demo/model is blocked" "it says the environment is blocked"
+ns rollback ENH-3 --env model --reason "defect"
+is "$rc" 4 "the backout asked again while blocked: exit 4"
+is "$(state a)" "$A3" "and site a is still as the migration left it"
+
+# the person mends the cause and unblocks; the backout asked again
+# backs out the site left, not the one backed out already
+ns unblock --env model --reason "the journal's disk has room again"
+is "$rc" 0 "unblock: exit 0"
+ns rollback ENH-3 --env model --reason "defect"
+is "$rc" 0 "the backout asked again: exit 0"
+like "$out" "site demo/model/a: defect; rolled back: site demo/model/a is as it was before" "it backs out site a"
+unlike "$out" "site demo/model/b" "it leaves site b, backed out already, alone"
+is "$(state a)" "$A0" "site a is back to before"
+is "$(state b)" "$B0" "site b is still as before"
+ns status ENH-3 --json
+is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" \
+	rolled-back "the registry now says rolled-back"
+is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "no journal is left active"
 done_testing
