@@ -122,9 +122,9 @@ snapshot() { # SITE NAME
 				if [ -L "$p" ]; then
 					echo "link $(readlink "$p") $p"
 				elif [ -d "$p" ]; then
-					echo "dir  $(stat -c %a "$p") $p"
+					echo "dir  $(stat -c "%a %U:%G" "$p") $p"
 				else
-					echo "file $(stat -c %a "$p") $(sha256sum <"$p" | cut -c1-64) $p"
+					echo "file $(stat -c "%a %U:%G" "$p") $(sha256sum <"$p" | cut -c1-64) $p"
 				fi
 			done)
 		echo "# database $1/billing.db"

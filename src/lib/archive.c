@@ -94,11 +94,17 @@ static void put_file(struct plan_out *o, const struct ns_plan_file *f)
 	strbuf_addf(&o->sb,
 		    ", \"op\": \"%s\", \"sha256\": \"%s\", \"mode\": %u, "
 		    "\"size\": %llu, \"before\": %s, \"before_sha256\": "
-		    "\"%s\", \"before_mode\": %u%s}",
+		    "\"%s\", \"before_mode\": %u%s",
 		    f->op == NS_OP_PUT ? "put" : "delete", f->sha256, f->mode,
 		    (unsigned long long)f->size,
 		    f->before_present ? "true" : "false", f->before_sha256,
 		    f->before_mode, f->dir ? ", \"dir\": true" : "");
+	if (f->before_owner.set)
+		strbuf_addf(&o->sb,
+			    ", \"before_uid\": %lu, \"before_gid\": %lu",
+			    (unsigned long)f->before_owner.uid,
+			    (unsigned long)f->before_owner.gid);
+	strbuf_addch(&o->sb, '}');
 }
 
 int ns_plan_save(const struct ns_plan *p, const char *rundir)
@@ -178,6 +184,7 @@ static int load_files(struct ns_plan *p, json_t *a, const char *path)
 		const char *h = json_string_value(json_object_get(v, "sha256"));
 		const char *b =
 			json_string_value(json_object_get(v, "before_sha256"));
+		json_t *uid, *gid;
 
 		f->path = dupstr(v, "path");
 		if (!f->path || !op || !h || !b || strlen(h) > NS_HEX_LEN ||
@@ -195,6 +202,14 @@ static int load_files(struct ns_plan *p, json_t *a, const char *path)
 		f->before_present = json_is_true(json_object_get(v, "before"));
 		f->before_mode = (unsigned)json_integer_value(
 			json_object_get(v, "before_mode"));
+		uid = json_object_get(v, "before_uid");
+		gid = json_object_get(v, "before_gid");
+		f->before_owner.set = json_is_integer(uid) &&
+				      json_is_integer(gid) &&
+				      json_integer_value(uid) >= 0 &&
+				      json_integer_value(gid) >= 0;
+		f->before_owner.uid = (uid_t)json_integer_value(uid);
+		f->before_owner.gid = (gid_t)json_integer_value(gid);
 		f->dir = f->op == NS_OP_DELETE &&
 			 json_is_true(json_object_get(v, "dir"));
 	}
@@ -283,6 +298,7 @@ static int take_one(struct ns_plan_file *f, size_t i,
 		close(dfd);
 		f->before_present = 1;
 		f->before_mode = st.st_mode & 07777;
+		f->before_owner = (struct ns_owner){ 1, st.st_uid, st.st_gid };
 		return 0;
 	}
 	if (f->dir || fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
@@ -302,6 +318,7 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	if (!ret) {
 		f->before_present = 1;
 		f->before_mode = st.st_mode & 07777;
+		f->before_owner = (struct ns_owner){ 1, st.st_uid, st.st_gid };
 	}
 	free(what);
 	return ret;
@@ -442,8 +459,8 @@ static int put_back(const struct ns_plan *p, size_t i, int dfd,
 		return ret;
 	/* another filesystem: copy it back */
 	rest = ns_plan_stage_name(p, i, 'r');
-	ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode, NULL,
-			  NS_FSX_NOSYNC, what);
+	ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode,
+			  &f->before_owner, NULL, NS_FSX_NOSYNC, what);
 	if (!ret)
 		ret = ns_fsx_rename(dfd, rest, base, what);
 	free(rest);
@@ -467,7 +484,8 @@ static int restore_one(const struct ns_plan *p, size_t i,
 		 * order); the run removed it, or never got that far */
 		close(dfd);
 		ret = f->before_present
-			      ? ns_fsx_mkdir_mode(root, f->path, f->before_mode)
+			      ? ns_fsx_mkdir_mode(root, f->path, f->before_mode,
+						  &f->before_owner)
 			      : 0;
 		goto out;
 	}

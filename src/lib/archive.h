@@ -44,6 +44,10 @@ struct ns_plan_file {
 	int before_present;
 	char before_sha256[NS_HEX_LEN + 1];
 	unsigned before_mode;
+	/* whose it was (owner.set: known; a plan.json written before it was
+	 * recorded has none): a file put in its place and a file or
+	 * directory put back get it */
+	struct ns_owner before_owner;
 	/* DELETE of a directory (the drift check found one, emptied by the
 	 * enhancement's other deletes): removed after them, put back (its
 	 * mode) before them */

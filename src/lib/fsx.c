@@ -266,8 +266,38 @@ int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 	return ret < 0 ? NS_ERROR : 0;
 }
 
+static int owner_differs(const struct ns_owner *own, const struct stat *st)
+{
+	return own && own->set &&
+	       (own->uid != st->st_uid || own->gid != st->st_gid);
+}
+
+/* fd gets the owner own, when its stat st says it has another */
+static int set_owner(int fd, const struct ns_owner *own, const struct stat *st)
+{
+	if (!owner_differs(own, st))
+		return 0;
+	if (ns_step("chown") < 0)
+		return -1;
+	return fchown(fd, own->uid, own->gid);
+}
+
+static void owner_error(const char *dir, const char *name,
+			const struct ns_owner *own)
+{
+	int err = errno;
+
+	ns_error_set("cannot give '%s%s%s' its owner (uid %lu, gid %lu, as "
+		     "the file it replaces or puts back had; nightshift runs "
+		     "as uid %lu): %s",
+		     dir ? dir : "", dir ? "/" : "", name,
+		     (unsigned long)own->uid, (unsigned long)own->gid,
+		     (unsigned long)geteuid(), strerror(err));
+}
+
 /* mode < 0: 0755 less the umask, as mkdir(1) */
-static int mkdir_in(const struct ns_root *r, const char *rel, int mode)
+static int mkdir_in(const struct ns_root *r, const char *rel, int mode,
+		    const struct ns_owner *own)
 {
 	const char *base;
 	struct stat st;
@@ -291,12 +321,17 @@ static int mkdir_in(const struct ns_root *r, const char *rel, int mode)
 			     "else is in the way",
 			     r->path, rel);
 		ret = NS_EINVALID;
-	} else if (mode >= 0 &&
-		   (st.st_mode & 07777) != ((mode_t)mode & 07777)) {
+	} else if ((mode >= 0 &&
+		    (st.st_mode & 07777) != ((mode_t)mode & 07777)) ||
+		   owner_differs(own, &st)) {
 		fd = openat(dfd, base,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (ns_step("chmod") < 0 || fd < 0 ||
-		    fchmod(fd, (mode_t)mode & 07777) < 0) {
+		if (fd < 0 || set_owner(fd, own, &st) < 0) {
+			owner_error(r->path, rel, own);
+			ret = NS_ERROR;
+		} else if (mode >= 0 &&
+			   (ns_step("chmod") < 0 ||
+			    fchmod(fd, (mode_t)mode & 07777) < 0)) {
 			ns_error_set("cannot set the mode of '%s/%s': %s",
 				     r->path, rel, strerror(errno));
 			ret = NS_ERROR;
@@ -312,12 +347,13 @@ static int mkdir_in(const struct ns_root *r, const char *rel, int mode)
 
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel)
 {
-	return mkdir_in(r, rel, -1);
+	return mkdir_in(r, rel, -1, NULL);
 }
 
-int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode)
+int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode,
+		      const struct ns_owner *own)
 {
-	return mkdir_in(r, rel, (int)(mode & 07777));
+	return mkdir_in(r, rel, (int)(mode & 07777), own);
 }
 
 int ns_fsx_each_entry(const struct ns_root *r, const char *rel,
@@ -505,10 +541,14 @@ static int fill_q(int fd, ns_fsx_reader src, void *ctx, struct ns_hashq *q,
 
 /* ns_fsx_write, or with q: ns_fsx_write_hashq */
 static int write_new(int dirfd, const char *name, unsigned mode,
-		     ns_fsx_reader src, void *ctx, const char *expect,
-		     char out[NS_HEX_LEN + 1], struct ns_hashq *q,
-		     size_t stream, unsigned flags, const char *what)
+		     const struct ns_owner *own, ns_fsx_reader src, void *ctx,
+		     const char *expect, char out[NS_HEX_LEN + 1],
+		     struct ns_hashq *q, size_t stream, unsigned flags,
+		     const char *what)
 {
+	/* what a file created here has: a directory with the set-group-ID
+	 * bit gives its own group, and then the owner is set anyway */
+	struct stat made = { .st_uid = geteuid(), .st_gid = getegid() };
 	char got[NS_HEX_LEN + 1];
 	int fd, r, ret = NS_ERROR;
 
@@ -529,6 +569,11 @@ static int write_new(int dirfd, const char *name, unsigned mode,
 	      : fill(fd, src, ctx, expect || out ? got : NULL);
 	if (r == -2)
 		goto fail; /* the source set its message */
+	/* before the mode: a change of owner clears set-user-ID */
+	if (r == 0 && set_owner(fd, own, &made) < 0) {
+		owner_error(NULL, what, own);
+		goto fail;
+	}
 	if (r < 0 || fchmod(fd, mode) < 0) {
 		ns_error_set("cannot write '%s': %s", what, strerror(errno));
 		goto fail;
@@ -563,16 +608,16 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		 void *ctx, const char *expect, char out[NS_HEX_LEN + 1],
 		 unsigned flags, const char *what)
 {
-	return write_new(dirfd, name, mode, src, ctx, expect, out, NULL, 0,
-			 flags, what);
+	return write_new(dirfd, name, mode, NULL, src, ctx, expect, out, NULL,
+			 0, flags, what);
 }
 
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
-		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
-		       size_t stream, const char *what)
+		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
+		       struct ns_hashq *q, size_t stream, const char *what)
 {
-	return write_new(dirfd, name, mode, src, ctx, NULL, NULL, q, stream,
-			 NS_FSX_NOSYNC, what);
+	return write_new(dirfd, name, mode, own, src, ctx, NULL, NULL, q,
+			 stream, NS_FSX_NOSYNC, what);
 }
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
@@ -589,8 +634,8 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
 }
 
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
-		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		unsigned flags, const char *what)
+		const char *srcname, unsigned mode, const struct ns_owner *own,
+		char got[NS_HEX_LEN + 1], unsigned flags, const char *what)
 {
 	int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	int ret;
@@ -600,8 +645,8 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 			     strerror(errno));
 		return NS_ERROR;
 	}
-	ret = ns_fsx_write(dstdir, dstname, mode, fd_reader, &fd, NULL, got,
-			   flags, what);
+	ret = write_new(dstdir, dstname, mode, own, fd_reader, &fd, NULL, got,
+			NULL, 0, flags, what);
 	close(fd);
 	return ret;
 }
@@ -623,6 +668,7 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 		const char *what)
 {
 	struct stat st, kept;
+	struct ns_owner own = { 0 };
 	int fd, ret;
 
 	if (seen)
@@ -635,13 +681,17 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 	 * and the kept copy with it: those are copied */
 	if (pre)
 		st = *pre;
-	if ((!pre && fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0) ||
-	    !S_ISREG(st.st_mode) || st.st_nlink != 1 ||
+	else if (fstatat(srcdir, srcname, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		memset(&st, 0, sizeof(st)); /* the copy's open says why */
+	if (!S_ISREG(st.st_mode) || st.st_nlink != 1 ||
 	    link_over(srcdir, srcname, dstdir, dstname) < 0) {
 		/* never write through a link left by an interrupted run */
 		unlinkat(dstdir, dstname, 0);
-		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, got,
-				   NS_FSX_NOSYNC, what);
+		/* the copy is what a rollback puts back: its owner too */
+		own = (struct ns_owner){ S_ISREG(st.st_mode), st.st_uid,
+					 st.st_gid };
+		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, &own,
+				   got, NS_FSX_NOSYNC, what);
 	}
 	/* the inode linked is the one hashed before, unchanged since (its
 	 * change time until the link, its size and modification time after

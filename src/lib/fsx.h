@@ -31,6 +31,14 @@ struct ns_root {
 		-1, NULL                                                       \
 	}
 
+/* the owner a file or directory nightshift writes is to have: that of
+ * what it replaces or puts back. NULL (or !set) leaves the creator's. */
+struct ns_owner {
+	int set;
+	uid_t uid;
+	gid_t gid;
+};
+
 /* a byte source for ns_fsx_write: like read(2) */
 typedef ssize_t (*ns_fsx_reader)(void *ctx, void *buf, size_t n);
 
@@ -72,7 +80,8 @@ int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
 /* the same with exactly mode (07777 bits, whatever the umask): a
  * directory put back as it was; one already there gets the mode */
-int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode);
+int ns_fsx_mkdir_mode(const struct ns_root *r, const char *rel, unsigned mode,
+		      const struct ns_owner *own);
 /* rmdir REL when it exists and is empty; fsync the parent */
 int ns_fsx_rmdir(const struct ns_root *r, const char *rel);
 /* call fn with the name of each entry of the directory REL beneath the
@@ -99,15 +108,17 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		 unsigned flags, const char *what);
 /* Write NAME in DIRFD from src, not synced, its hash computed as stream
  * `stream` of q (hashq.h): known after ns_hashq_finish(q), for the caller
- * to check. */
+ * to check. The owner own (may be NULL) is given before the mode is set;
+ * a process that may not give it fails. */
 struct ns_hashq;
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
-		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
-		       size_t stream, const char *what);
-/* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME */
+		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
+		       struct ns_hashq *q, size_t stream, const char *what);
+/* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, with the
+ * owner own (may be NULL) */
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
-		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		unsigned flags, const char *what);
+		const char *srcname, unsigned mode, const struct ns_owner *own,
+		char got[NS_HEX_LEN + 1], unsigned flags, const char *what);
 /* Keep the content of SRCDIR/SRCNAME as DSTDIR/DSTNAME: a hard link where
  * both are on one filesystem — nightshift never writes into a file in
  * place, it renames a new one over it, so the link keeps the old bytes —

@@ -475,8 +475,11 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr,
 	int dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
 
 	if (ret == 0) {
-		ret = ns_fsx_write_hashq(dfd, name, f->mode, tar_src, tr, q, i,
-					 what);
+		/* a file put in place of another is the old one's owner's */
+		ret = ns_fsx_write_hashq(dfd, name, f->mode,
+					 f->before_present ? &f->before_owner
+							   : NULL,
+					 tar_src, tr, q, i, what);
 		close(dfd);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);

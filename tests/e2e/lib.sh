@@ -73,14 +73,15 @@ ns() {
 	return 0
 }
 
-tree_state() { # DIR — one perl process, not a few forks per file
+tree_state() { # DIR — mode, owner and SHA-256 of each entry; one perl process
 	(cd "$1" && perl -MDigest::SHA -MFile::Find -e '
 		my @l;
 		find({ no_chdir => 1, wanted => sub {
 			my $p = $File::Find::name;
 			return if $p eq ".";
 			if (-l $p) { push @l, [$p, "l " . readlink($p) . " $p"]; return }
-			my $m = sprintf "%o", (lstat $p)[2] & 07777;
+			my @s = lstat $p;
+			my $m = sprintf "%o %d:%d", $s[2] & 07777, $s[4], $s[5];
 			if (-d _) { push @l, [$p, "d $m $p"]; return }
 			my $h = eval { Digest::SHA->new(256)->addfile($p)->hexdigest } // "";
 			push @l, [$p, "f $m $h $p"];

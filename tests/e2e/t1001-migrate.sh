@@ -6,7 +6,8 @@
 # staging file left behind. Then `rollback` puts the site back exactly
 # (files and database), and a files-only enhancement does the same round.
 # A third deletes a directory with what is in it, once the analysis no
-# longer finds a file there that it does not delete, and is backed out.
+# longer finds a file there that it does not delete, and is backed out. A
+# fourth replaces files of another owner, who keeps them.
 . "$(dirname "$0")/lib.sh"
 
 ns_home
@@ -242,5 +243,74 @@ like "$("$NS" log ENH-3 | tail -n 1)" "back-out-refused" "… the trail says it 
 rm -r "$R/legacy"
 ns rollback ENH-3 --env model --reason "still used"
 is "$rc:$(site_state)" "0:$S3" "once that is undone, the rollback runs: the site as before ENH-3"
+
+# ---- ENH-4: whose the files are -----------------------------------------
+# A file put in place of another gets the old one's owner and group; a
+# rollback puts back owners as they were: the replaced files (the same
+# inodes, or, for a file with a second name, the archive's copy) and a
+# deleted directory made again. As root the files belong to nobody; run
+# otherwise, they can only be the user's own.
+if [ "$(id -u)" = 0 ]; then OWN=nobody:nogroup; else OWN=$(id -un):$(id -gn); fi
+mkdir -p "$R/data/old"
+echo "cache v1" >"$R/data/cache.txt"
+echo "shared v1" >"$R/data/shared.txt"
+ln "$R/data/shared.txt" "$R/data/shared-alias.txt"
+echo "retired" >"$R/data/old/x.txt"
+chmod 0640 "$R/data/cache.txt"
+chmod 0710 "$R/data/old"
+chown -R "$OWN" "$R/data"
+S5=$(site_state)
+D=$T/enh4
+make_pkg "$D" "New cache format"
+mkdir -p "$D/files/data"
+echo "cache v2" >"$D/files/data/cache.txt"
+echo "shared v2" >"$D/files/data/shared.txt"
+echo "added" >"$D/files/data/added.txt"
+cat >>"$D/enhancement.ini" <<INI
+[files]
+delete = data/old/x.txt
+delete = data/old
+INI
+ns submit "$D"
+ns_ready ENH-4 >/dev/null 2>&1
+ns window run --now
+is "$rc" 0 "files of another owner: window run exit 0"
+uid=$(id -u "${OWN%%:*}")
+gid=$(getent group "${OWN##*:}" | cut -d: -f3)
+is "$(stat -c %u:%g "$R/data/cache.txt" "$R/data/shared.txt" | tr '\n' ' ')" "$uid:$gid $uid:$gid " \
+	"the files put in place of others have their owner and group"
+is "$(cat "$R/data/cache.txt" "$R/data/shared-alias.txt" | tr '\n' ' ')" "cache v2 shared v1 " \
+	"… with the new content (the second name keeps the old)"
+is "$(stat -c %u "$R/data/added.txt")" "$(id -u)" "a new file is nightshift's user's"
+ns rollback ENH-4 --env model --reason "cache misread"
+is "$rc" 0 "files of another owner: rollback exit 0"
+is "$(site_state)" "$S5" "… the site as before, owners, modes and the deleted directory included"
+if [ "$(id -u)" = 0 ]; then
+	# nightshift as a user that may not give a file its owner (root's
+	# file, writable by all so that the archive may link it): the staging
+	# stops before anything is in place, and says why
+	chmod 0755 "$T"
+	chown -R nobody:nogroup "$T/home" "$T/site"
+	chown root:root "$R/data/cache.txt"
+	chmod 0666 "$R/data/cache.txt"
+	S6=$(site_state)
+	printf '#!/bin/sh\nexec setpriv --reuid=nobody --regid=nogroup --clear-groups -- "%s" "$@"\n' \
+		"$NS" >"$T/ns-as-nobody"
+	chmod 0755 "$T/ns-as-nobody"
+	NS_SAVED=$NS
+	NS=$T/ns-as-nobody
+	ns schedule ENH-4 --env model
+	is "$rc" 0 "ENH-4 scheduled again, by nightshift as nobody"
+	ns window run --now
+	is "$rc" 1 "nightshift as nobody, a replaced file root's: exit 1"
+	like "$err" "cannot give '.*/data/cache\.txt' its owner \(uid 0, gid 0, as the file it replaces or puts back had; nightshift runs as uid $uid\)" \
+		"… the message names the file, its owner and nightshift's"
+	is "$(site_state)" "$S6" "… the site is as it was"
+	is "$(find "$R" -name '.nightshift.*' | wc -l)" 0 "… no staging file is left"
+	NS=$NS_SAVED
+	chown -R root:root "$T/home" "$T/site"
+else
+	diag "not root: nightshift as another user is tried only as root"
+fi
 
 done_testing

@@ -572,13 +572,13 @@ static void test_copy(void **state)
 
 	put(fx, "root/orig.bin", "original bytes\n", 0600);
 	assert_int_equal(ns_fsx_copy(fx->r.fd, "copy.bin", fx->r.fd, "orig.bin",
-				     0751, NULL, 0, "copy.bin"),
+				     0751, NULL, NULL, 0, "copy.bin"),
 			 0);
 	tu_assert_file(dst, "original bytes\n");
 	assert_int_equal(lstat(dst, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0751);
 	assert_int_equal(ns_fsx_copy(fx->r.fd, "c2", fx->r.fd, "absent", 0644,
-				     NULL, 0, "absent"),
+				     NULL, NULL, 0, "absent"),
 			 NS_ERROR);
 	tu_assert_error_has("absent");
 	free(dst);
@@ -616,6 +616,55 @@ static void test_rename_unlink(void **state)
 	assert_int_equal(ns_fsx_fsync_dir(fx->r.fd, "root"), 0);
 	free(from);
 	free(to);
+}
+
+/* a copy and a directory put back get the owner asked for; setuid
+ * survives the change of owner. Where the process may not give it (not
+ * root: it asks for root's), the copy fails, names the file and the
+ * owner, and leaves nothing behind. */
+static void test_owner(void **state)
+{
+	struct fx *fx = *state;
+	struct ns_owner other = { 1, 65534, 65534 };
+	char *copy = at(fx, "root/copy.bin"), *d = at(fx, "root/d");
+	struct stat st;
+
+	put(fx, "root/orig.bin", "original bytes\n", 0600);
+	if (geteuid() != 0) {
+		other = (struct ns_owner){ 1, 0, 0 };
+		assert_int_equal(ns_fsx_copy(fx->r.fd, "copy.bin", fx->r.fd,
+					     "orig.bin", 04755, &other, NULL, 0,
+					     "copy.bin"),
+				 NS_ERROR);
+		tu_assert_error_has("cannot give 'copy.bin' its owner (uid 0, "
+				    "gid 0");
+		assert_int_equal(lstat(copy, &st), -1);
+		assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750, &other),
+				 NS_ERROR);
+		tu_assert_error_has("its owner (uid 0, gid 0");
+		goto out;
+	}
+	assert_int_equal(ns_fsx_copy(fx->r.fd, "copy.bin", fx->r.fd, "orig.bin",
+				     04755, &other, NULL, 0, "copy.bin"),
+			 0);
+	assert_int_equal(lstat(copy, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+	assert_int_equal(st.st_mode & 07777, 04755);
+	tu_assert_file(copy, "original bytes\n");
+	/* a directory made, and one already there (a restore repeated) */
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750, &other), 0);
+	assert_int_equal(lstat(d, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_mode & 07777, 0750);
+	assert_int_equal(chown(d, 0, 0), 0);
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750, &other), 0);
+	assert_int_equal(lstat(d, &st), 0);
+	assert_int_equal(st.st_uid, 65534);
+	assert_int_equal(st.st_gid, 65534);
+out:
+	free(copy);
+	free(d);
 }
 
 static void test_mkdir_rmdir(void **state)
@@ -670,12 +719,12 @@ static void test_directory_deleted_and_back(void **state)
 	struct stat st;
 	int n = 0;
 
-	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750), 0);
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750, NULL), 0);
 	umask(old);
 	assert_int_equal(lstat(d, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0750);
 	/* again, with another mode: the mode is set (a restore repeated) */
-	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0705), 0);
+	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0705, NULL), 0);
 	assert_int_equal(lstat(d, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0705);
 
@@ -865,6 +914,7 @@ int main(void)
 		T(test_keep_reuses_seen_hash),
 		T(test_keep_copies_shared_inode),
 		T(test_copy),
+		T(test_owner),
 		T(test_rename_unlink),
 		T(test_mkdir_rmdir),
 		T(test_directory_deleted_and_back),
