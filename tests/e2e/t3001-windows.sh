@@ -232,4 +232,25 @@ is "$(test -e "$T/site/root/lib/f$B.conf" && echo there || echo absent)" absent 
 NIGHTSHIFT_NOW=2028-03-14T23:45:00 ns window run
 is "$(state_of "$B"):$(cat "$T/site/root/lib/f$B.conf")" "migrated:$B" "ENH-$B runs at the time it was moved to"
 
+# the same, with the moved trigger's file put back in its place (the
+# file is there and as made, the registry no longer has it pending): the
+# check at the start of the run finds it withdrawn and runs nothing
+C=$((n + 1)) D=$((n + 2))
+OLDD=$T/home/spool/demo/model/ENH-$D-r1.trigger
+pkg "[verify]" "command = cp \"$OLDD\" \"$T/saved.trigger\" && \"$NS\" -C \"$T/home\" --as bob schedule ENH-$D --env model --at 2028-03-28T23:30 && cp \"$T/saved.trigger\" \"$OLDD\"" >/dev/null
+pkg >/dev/null
+ns --as bob schedule "ENH-$C" --env model --at 2028-03-21T23:30
+ns --as bob schedule "ENH-$D" --env model --at 2028-03-21T23:30
+NIGHTSHIFT_NOW=2028-03-21T23:45:00 ns window run
+is "$(state_of "$C"):$(state_of "$D")" "migrated:scheduled" \
+	"ENH-$C migrated; ENH-$D, moved and its old file put back, did not run"
+like "$out" "demo/model: ENH-$D r1 not run: it was scheduled again or withdrawn while this window ran" \
+	"… and the window says why"
+is "$(test -e "$OLDD" && echo there || echo gone):$(test -e "$T/site/root/lib/f$D.conf" && echo there || echo absent)" \
+	"there:absent" "… though its old file was there, nothing of ENH-$D is in the site"
+is "$(sqlite3 nightshift.db "SELECT state FROM triggers WHERE enhancement = $D ORDER BY id")" \
+	"$(printf 'withdrawn\npending')" "… the old trigger stays withdrawn, the new one pending"
+NIGHTSHIFT_NOW=2028-03-28T23:45:00 ns window run
+is "$(state_of "$D"):$(cat "$T/site/root/lib/f$D.conf")" "migrated:$D" "ENH-$D runs at the time it was moved to"
+
 done_testing
