@@ -39,15 +39,20 @@ pkg() { # DIR with-failure?
 	echo "DELETE FROM t WHERE a = 2;" >"$1/sql/revert.sql"
 }
 
+# DIR ID [with-failure]: the package handed in, approved, scheduled, run
+run_pkg() {
+	pkg "$1" "${3:-}"
+	ns submit "$1"
+	"$NS" --as quinn qa approve "$2" >/dev/null 2>&1
+	ns schedule "$2" --env model
+	ns window run --now
+}
+
 A0=$(state a)
 B0=$(state b)
 
 # a failure on site b, after its commit point
-pkg "$T/bad" fail
-ns submit "$T/bad"
-"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
-ns schedule ENH-1 --env model
-ns window run --now
+run_pkg "$T/bad" ENH-1 fail
 is "$rc" 1 "a failure on the second site: exit 1"
 like "$err" "site demo/model/b: rolled-back" "site b reports its rollback on stderr"
 like "$err" "site demo/model/a backed out again" "site a is backed out again"
@@ -60,11 +65,7 @@ is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdi
 is "$(find "$T/sites" -name '.nightshift.*' | wc -l)" 0 "no staging file on either site"
 
 # success on both sites, then a manual backout of both
-pkg "$T/good"
-ns submit "$T/good"
-"$NS" --as quinn qa approve ENH-2 >/dev/null 2>&1
-ns schedule ENH-2 --env model
-ns window run --now
+run_pkg "$T/good" ENH-2
 is "$rc" 0 "both sites migrate: exit 0"
 for s in a b; do
 	is "$(cat "$T/sites/$s/root/lib/x.txt")" "v2" "site $s has the new file"
@@ -89,11 +90,7 @@ step=$(awk '{ s[NR] = $2; n[NR] = $1 }
 		if (s[i] == "journal-write" && s[i + 3] == "fsync-dir" && ++k == 2) {
 			print n[i]; exit } }' "$T/trace")
 like "$step" '^[0-9]+$' "the traced backout shows where the second site's journal begins"
-pkg "$T/good3"
-ns submit "$T/good3"
-"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
-ns schedule ENH-3 --env model
-ns window run --now
+run_pkg "$T/good3" ENH-3
 is "$rc" 0 "ENH-3 migrates into both sites"
 A3=$(state a)
 B3=$(state b)

@@ -217,40 +217,43 @@ is "$(state_of 8)" qa-approved "ENH-8 stays qa-approved"
 
 # (after the long blackout below)
 # a window that picked up a trigger which is scheduled again while the
-# window runs does not run it: ENH-a's verify command moves ENH-b
-A=$((n + 1)) B=$((n + 2))
-pkg "[verify]" "command = \"$NS\" -C \"$T/home\" --as bob schedule ENH-$B --env model --at 2028-03-14T23:30" >/dev/null
-pkg >/dev/null
-ns --as bob schedule "ENH-$A" --env model --at 2028-03-07T23:30
-ns --as bob schedule "ENH-$B" --env model --at 2028-03-07T23:30
-NIGHTSHIFT_NOW=2028-03-07T23:45:00 ns window run
-is "$(state_of "$A"):$(state_of "$B")" "migrated:scheduled" \
-	"ENH-$A migrated; ENH-$B, moved by ENH-$A's verify command, did not run"
-like "$out" "demo/model: ENH-$B r1 not run: it was scheduled again or withdrawn while this window ran" \
-	"… and the window says why"
-is "$(test -e "$T/site/root/lib/f$B.conf" && echo there || echo absent)" absent "… nothing of ENH-$B is in the site"
-NIGHTSHIFT_NOW=2028-03-14T23:45:00 ns window run
-is "$(state_of "$B"):$(cat "$T/site/root/lib/f$B.conf")" "migrated:$B" "ENH-$B runs at the time it was moved to"
+# window runs does not run it: ENH-a's verify command (VERIFY, in which
+# @B@ is ENH-b's number and @LATER@ the day it is moved to) moves ENH-b
+# from the window of DAY
+moved_in_window() { # VERIFY DAY LATER
+	local v=$1
+	A=$((n + 1)) B=$((n + 2))
+	v=${v//@B@/$B}
+	pkg "[verify]" "command = ${v//@LATER@/$3T23:30}" >/dev/null
+	pkg >/dev/null
+	ns --as bob schedule "ENH-$A" --env model --at "$2T23:30"
+	ns --as bob schedule "ENH-$B" --env model --at "$2T23:30"
+	NIGHTSHIFT_NOW=$2T23:45:00 ns window run
+	is "$(state_of "$A"):$(state_of "$B")" "migrated:scheduled" \
+		"ENH-$A migrated; ENH-$B, moved by ENH-$A's verify command, did not run"
+	like "$out" "demo/model: ENH-$B r1 not run: it was scheduled again or withdrawn while this window ran" \
+		"… and the window says why"
+	is "$(test -e "$T/site/root/lib/f$B.conf" && echo there || echo absent)" absent \
+		"… nothing of ENH-$B is in the site"
+}
+runs_later() { # LATER
+	NIGHTSHIFT_NOW=$1T23:45:00 ns window run
+	is "$(state_of "$B"):$(cat "$T/site/root/lib/f$B.conf")" "migrated:$B" \
+		"ENH-$B runs at the time it was moved to"
+}
+MOVE="\"$NS\" -C \"$T/home\" --as bob schedule ENH-@B@ --env model --at @LATER@"
+moved_in_window "$MOVE" 2028-03-07 2028-03-14
+runs_later 2028-03-14
 
 # the same, with the moved trigger's file put back in its place (the
 # file is there and as made, the registry no longer has it pending): the
 # check at the start of the run finds it withdrawn and runs nothing
-C=$((n + 1)) D=$((n + 2))
-OLDD=$T/home/spool/demo/model/ENH-$D-r1.trigger
-pkg "[verify]" "command = cp \"$OLDD\" \"$T/saved.trigger\" && \"$NS\" -C \"$T/home\" --as bob schedule ENH-$D --env model --at 2028-03-28T23:30 && cp \"$T/saved.trigger\" \"$OLDD\"" >/dev/null
-pkg >/dev/null
-ns --as bob schedule "ENH-$C" --env model --at 2028-03-21T23:30
-ns --as bob schedule "ENH-$D" --env model --at 2028-03-21T23:30
-NIGHTSHIFT_NOW=2028-03-21T23:45:00 ns window run
-is "$(state_of "$C"):$(state_of "$D")" "migrated:scheduled" \
-	"ENH-$C migrated; ENH-$D, moved and its old file put back, did not run"
-like "$out" "demo/model: ENH-$D r1 not run: it was scheduled again or withdrawn while this window ran" \
-	"… and the window says why"
-is "$(test -e "$OLDD" && echo there || echo gone):$(test -e "$T/site/root/lib/f$D.conf" && echo there || echo absent)" \
-	"there:absent" "… though its old file was there, nothing of ENH-$D is in the site"
-is "$(sqlite3 nightshift.db "SELECT state FROM triggers WHERE enhancement = $D ORDER BY id")" \
+OLD=$T/home/spool/demo/model/ENH-$((n + 2))-r1.trigger
+moved_in_window "cp \"$OLD\" \"$T/saved.trigger\" && $MOVE && cp \"$T/saved.trigger\" \"$OLD\"" \
+	2028-03-21 2028-03-28
+is "$(test -e "$OLD" && echo there || echo gone)" there "… though its old file was there"
+is "$(sqlite3 nightshift.db "SELECT state FROM triggers WHERE enhancement = $B ORDER BY id")" \
 	"$(printf 'withdrawn\npending')" "… the old trigger stays withdrawn, the new one pending"
-NIGHTSHIFT_NOW=2028-03-28T23:45:00 ns window run
-is "$(state_of "$D"):$(cat "$T/site/root/lib/f$D.conf")" "migrated:$D" "ENH-$D runs at the time it was moved to"
+runs_later 2028-03-28
 
 done_testing
