@@ -546,9 +546,7 @@ static int write_new(int dirfd, const char *name, unsigned mode,
 		     struct ns_hashq *q, size_t stream, unsigned flags,
 		     const char *what)
 {
-	/* what a file created here has: a directory with the set-group-ID
-	 * bit gives its own group, and then the owner is set anyway */
-	struct stat made = { .st_uid = geteuid(), .st_gid = getegid() };
+	struct stat made;
 	char got[NS_HEX_LEN + 1];
 	int fd, r, ret = NS_ERROR;
 
@@ -569,8 +567,11 @@ static int write_new(int dirfd, const char *name, unsigned mode,
 	      : fill(fd, src, ctx, expect || out ? got : NULL);
 	if (r == -2)
 		goto fail; /* the source set its message */
-	/* before the mode: a change of owner clears set-user-ID */
-	if (r == 0 && set_owner(fd, own, &made) < 0) {
+	/* before the mode: a change of owner clears set-user-ID. Whose the
+	 * new file is, fstat says (a set-group-ID directory gives its own
+	 * group); asked only when an owner is wanted. */
+	if (r == 0 && own && own->set &&
+	    (fstat(fd, &made) < 0 || set_owner(fd, own, &made) < 0)) {
 		owner_error(NULL, what, own);
 		goto fail;
 	}

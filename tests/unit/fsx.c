@@ -652,6 +652,29 @@ static void test_owner(void **state)
 	assert_int_equal(st.st_gid, 65534);
 	assert_int_equal(st.st_mode & 07777, 04755);
 	tu_assert_file(copy, "original bytes\n");
+	/* in a set-group-ID directory a new file takes the directory's
+	 * group: the owner asked for (root's group here) is given all the
+	 * same */
+	mkdirs_at(fx, "root/sg");
+	assert_int_equal(chown(fx->root, 0, 0), 0);
+	{
+		char *sg = at(fx, "root/sg"), *f = at(fx, "root/sg/f");
+		struct ns_owner root = { 1, 0, 0 };
+		int dfd;
+
+		assert_int_equal(chown(sg, 0, 65534), 0);
+		assert_int_equal(chmod(sg, 02775), 0);
+		dfd = open(sg, O_RDONLY | O_DIRECTORY);
+		assert_true(dfd >= 0);
+		assert_int_equal(ns_fsx_copy(dfd, "f", fx->r.fd, "orig.bin",
+					     0644, &root, NULL, 0, "sg/f"),
+				 0);
+		close(dfd);
+		assert_int_equal(lstat(f, &st), 0);
+		assert_int_equal(st.st_gid, 0);
+		free(sg);
+		free(f);
+	}
 	/* a directory made, and one already there (a restore repeated) */
 	assert_int_equal(ns_fsx_mkdir_mode(&fx->r, "d", 0750, &other), 0);
 	assert_int_equal(lstat(d, &st), 0);
