@@ -5,6 +5,14 @@ BUILD     ?= build
 TESTBUILD ?= build-test
 SANBUILD  ?= build-san
 PROVE_JOBS ?= 2
+# the longest test files first, so that the two prove jobs end together
+# (the kill-point matrix alone takes as long as a third of the rest)
+SLOW_TESTS = tests/fault/t5101-kill-points.sh tests/e2e/t1002-failures.sh \
+	tests/e2e/t4201-postgresql.sh
+E2E_TESTS = $(filter tests/e2e/%,$(SLOW_TESTS)) \
+	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/e2e/t*.sh)))
+ALL_TESTS = $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),\
+	$(sort $(wildcard tests/e2e/t*.sh tests/fault/t*.sh)))
 
 .PHONY: all deps build demo check check-unit check-e2e check-full bench clean
 
@@ -38,12 +46,12 @@ check: deps $(TESTBUILD)/build.ninja $(SANBUILD)/build.ninja
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(SANBUILD) --print-errorlogs
 	@echo "== end-to-end and fault tests (plain build)"
-	NIGHTSHIFT=$(CURDIR)/$(TESTBUILD)/nightshift prove -j$(PROVE_JOBS) tests/e2e/t*.sh tests/fault/t*.sh
+	NIGHTSHIFT=$(CURDIR)/$(TESTBUILD)/nightshift prove -j$(PROVE_JOBS) $(ALL_TESTS)
 	@echo "== end-to-end tests under ASan+UBSan"
 	NIGHTSHIFT=$(CURDIR)/$(SANBUILD)/nightshift NS_SANITIZED=1 \
 		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		prove -j$(PROVE_JOBS) tests/e2e/t*.sh
+		prove -j$(PROVE_JOBS) $(E2E_TESTS)
 
 # the long fault matrices and soaks
 check-full: check
