@@ -22,10 +22,12 @@ int ns_fsx_root_open(struct ns_root *out, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
+	/* a root that is not there (a file system not mounted, say) is the
+	 * environment's fault, as any I/O error: not the enhancement's */
 	if (fd < 0) {
 		ns_error_set("cannot open target root '%s': %s", path,
 			     strerror(errno));
-		return errno == ENOENT ? NS_EINVALID : NS_ERROR;
+		return NS_ERROR;
 	}
 	out->fd = fd;
 	out->path = xstrdup(path);

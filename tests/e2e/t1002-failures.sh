@@ -187,6 +187,28 @@ ns window run --now
 is "$rc:$(cat "$R/lib/tax.conf"):$(state_of "$RO_ID")" "0:tax = 20:migrated" \
 	"once repaired, the requeued $RO_ID migrates at the next window"
 
+# ---- the site's root not there (a file system not mounted, say) ------------
+# the environment's fault, not the enhancement's: it stays scheduled,
+# technical support is told, and once the root is back it migrates
+make_pkg "$T/p-noroot" "a readme"
+echo "read me" >"$T/p-noroot/files/README.txt"
+before=$(site_state)
+n=$((n + 1))
+ns submit "$T/p-noroot"
+"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
+ns schedule "ENH-$n" --env model
+mv "$R" "$R.unmounted"
+ns window run --now
+is "$rc" 1 "the site's root missing: exit 1"
+like "$err" "cannot open target root '$R': No such file or directory" "… the message names the root"
+is "$(state_of "ENH-$n")" scheduled "… the enhancement stays scheduled"
+is "$(notice_of "ENH-$n" requeued | grep -c .)" 1 "… a requeued notice for ENH-$n"
+mv "$R.unmounted" "$R"
+is "$(site_state)" "$before" "… and the site is as it was"
+ns window run --now
+is "$rc:$(state_of "ENH-$n"):$(cat "$R/README.txt")" "0:migrated:read me" \
+	"once the root is back, ENH-$n migrates at the next window"
+
 # ---- the database held by another writer ------------------------------------
 # The environment's lock-timeout bounds how long the deploy waits for the
 # site's database while another process writes it: after that the run
