@@ -353,9 +353,12 @@ int ns_target_sqlite_open(struct ns_target **out, const char *path)
 	struct sqlite_target *s;
 	sqlite3 *db = NULL;
 
+	/* never made here: a database that is not there (its file system
+	 * not mounted, say) is the environment's fault, as an unreachable
+	 * server is */
 	if (access(path, F_OK) < 0) {
 		ns_error_set("target database '%s' does not exist", path);
-		return NS_EINVALID;
+		return NS_ERROR;
 	}
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) !=
 	    SQLITE_OK) {

@@ -209,6 +209,27 @@ ns window run --now
 is "$rc:$(state_of "ENH-$n"):$(cat "$R/README.txt")" "0:migrated:read me" \
 	"once the root is back, ENH-$n migrates at the next window"
 
+# the same for a site database that is not there: it is not made
+make_pkg "$T/p-nodb" "a note column"
+mkdir -p "$T/p-nodb/sql"
+echo "ALTER TABLE customers ADD COLUMN remark TEXT;" >"$T/p-nodb/sql/deploy.sql"
+echo "ALTER TABLE customers DROP COLUMN remark;" >"$T/p-nodb/sql/revert.sql"
+before=$(site_state)
+n=$((n + 1))
+ns submit "$T/p-nodb"
+"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
+ns schedule "ENH-$n" --env model
+mv "$DBF" "$DBF.unmounted"
+ns window run --now
+is "$rc" 1 "the site's database missing: exit 1"
+like "$err" "target database '$DBF' does not exist" "… the message names the database"
+is "$(state_of "ENH-$n"):$(test -e "$DBF" && echo made || echo none)" scheduled:none \
+	"… the enhancement stays scheduled, and no database was made in its place"
+mv "$DBF.unmounted" "$DBF"
+is "$(site_state)" "$before" "… and the site is as it was"
+ns window run --now
+is "$rc:$(state_of "ENH-$n")" "0:migrated" "once it is back, ENH-$n migrates at the next window"
+
 # ---- the database held by another writer ------------------------------------
 # The environment's lock-timeout bounds how long the deploy waits for the
 # site's database while another process writes it: after that the run
