@@ -139,6 +139,8 @@ int ns_plan_save(const struct ns_plan *p, const char *rundir)
 	if (p->tx_none)
 		put_key_str(&o, "transaction", "none");
 	put_strings(&o, "verify", p->verify, p->verify_nr);
+	strbuf_addf(&o.sb, ",\n \"verify_timeout_ms\": %lld",
+		    p->verify_timeout_ms);
 	strbuf_addstr(&o.sb, "\n}\n");
 	if (o.bad) {
 		ns_error_set("%s: '%s' is not UTF-8 text, and JSON holds "
@@ -254,6 +256,8 @@ int ns_plan_load(struct ns_plan *out, const char *rundir)
 		goto done;
 	load_strings(&p.mkdirs, &p.mkdirs_nr, json_object_get(o, "mkdirs"));
 	load_strings(&p.verify, &p.verify_nr, json_object_get(o, "verify"));
+	p.verify_timeout_ms =
+		json_integer_value(json_object_get(o, "verify_timeout_ms"));
 	*out = p;
 	memset(&p, 0, sizeof(p));
 	ret = 0;

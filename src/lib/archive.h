@@ -71,6 +71,9 @@ struct ns_plan {
 	int tx_none; /* transaction = none: the deploy ran outside one */
 	char **verify;
 	size_t verify_nr;
+	/* how long each verify command may run (ms; -1: no limit; 0: the
+	 * default, for a plan written before it was recorded) */
+	long long verify_timeout_ms;
 };
 
 #define NS_PLAN_INIT                                                           \

@@ -53,6 +53,8 @@ const char ns_config_template[] =
 	";    warranty = 30d\n"
 	";    lock-timeout = 60s          ; a deploy waits no longer for a "
 	"table\n"
+	";    verify-timeout = 10m        ; a verify command that runs longer "
+	"is stopped\n"
 	";[policy]\n"
 	";    require-rfs = true          ; submit names a registered RFS\n"
 	";    acceptances = 1             ; acceptance sign-offs a model run "
@@ -156,6 +158,7 @@ static struct ns_env *env_get(struct ns_config *c, const char *name, int line)
 	c->envs[c->envs_nr].line = line;
 	c->envs[c->envs_nr].warranty_s = 30LL * 86400;
 	c->envs[c->envs_nr].lock_timeout_ms = NS_LOCK_TIMEOUT_DEFAULT_MS;
+	c->envs[c->envs_nr].verify_timeout_ms = NS_VERIFY_TIMEOUT_DEFAULT_MS;
 	return &c->envs[c->envs_nr++];
 }
 
@@ -287,6 +290,20 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 				"'%s'",
 				e->name, v);
 		e->lock_timeout_ms = secs * 1000;
+	} else if (!strcmp(key, "verify-timeout")) {
+		long long secs;
+		if (!strcmp(v, "none")) {
+			e->verify_timeout_ms = -1;
+			return 0;
+		}
+		if (ns_config_duration(&secs, v) < 0 || secs == 0)
+			return bad(
+				st, line,
+				"[environment \"%s\"] verify-timeout: expected "
+				"a period such as 10m or 90s, or 'none', not "
+				"'%s'",
+				e->name, v);
+		e->verify_timeout_ms = secs * 1000;
 	} else if (!strcmp(key, "archive-dump")) {
 		char *section = xprintf("environment \"%s\"", e->name);
 		int r = bool_value(st, &e->archive_dump, section, key, v, line);
@@ -788,6 +805,7 @@ static int check_envs(struct ns_config *c)
 				0,
 				0,
 				0,
+				0, /* the environment's settings: below */
 			};
 			e->sites = xrealloc(e->sites,
 					    (e->sites_nr + 1) * sizeof(s));
@@ -801,6 +819,7 @@ static int check_envs(struct ns_config *c)
 			e->sites[j].archive_dump = e->archive_dump;
 			e->sites[j].lock_timeout_ms = e->lock_timeout_ms;
 			e->sites[j].lock_timeout_set = e->lock_timeout_set;
+			e->sites[j].verify_timeout_ms = e->verify_timeout_ms;
 			if (!e->sites[j].root) {
 				ns_error_set("%s:%d: [site \"%s\"] has no root",
 					     c->path, e->sites[j].line,

@@ -27,6 +27,9 @@ struct ns_site {
 	 * PostgreSQL URI's own lock_timeout says otherwise) */
 	long long lock_timeout_ms;
 	int lock_timeout_set;
+	/* the environment's verify-timeout: how long a verify command may
+	 * run (ms, -1: no limit) */
+	long long verify_timeout_ms;
 };
 
 /* one line of a key an environment may give several times */
@@ -52,6 +55,7 @@ struct ns_env {
 	int archive_dump; /* pg_dump of the touched tables into each archive */
 	long long lock_timeout_ms; /* lock-timeout (see ns_site) */
 	int lock_timeout_set;
+	long long verify_timeout_ms; /* verify-timeout (see ns_site) */
 	struct ns_site *sites;
 	size_t sites_nr;
 	int line;
@@ -59,6 +63,8 @@ struct ns_env {
 
 /* lock-timeout when an environment does not say */
 #define NS_LOCK_TIMEOUT_DEFAULT_MS 60000LL
+/* verify-timeout when an environment does not say: ten minutes */
+#define NS_VERIFY_TIMEOUT_DEFAULT_MS 600000LL
 
 struct ns_role {
 	char *name;

@@ -11,10 +11,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 struct run {
@@ -193,6 +197,7 @@ static int make_plan(struct run *r, const struct ns_trigger *t,
 	for (size_t i = 0; i < 2; i++)
 		if (cmds[i] && *cmds[i])
 			p->verify[p->verify_nr++] = xstrdup(cmds[i]);
+	p->verify_timeout_ms = site->verify_timeout_ms;
 	if (t->deploy_sql && !t->revert_sql) {
 		ns_error_set("%s: sql/deploy.sql without sql/revert.sql",
 			     t->path);
@@ -650,10 +655,71 @@ static void set_env(const struct ns_plan *p)
 	setenv("NIGHTSHIFT_SITE", p->site, 1);
 }
 
+/* wait for pid until ms have passed (ms < 0: for as long as it takes);
+ * 1 when it is still running then */
+static int wait_for(pid_t pid, int *status, long long ms)
+{
+	long long end = ns_mono_ms() + ms;
+	int pfd = -1;
+
+#ifdef SYS_pidfd_open
+	if (ms >= 0)
+		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
+#endif
+	for (;;) {
+		pid_t w = waitpid(pid, status, ms < 0 ? 0 : WNOHANG);
+		long long left = end - ns_mono_ms();
+
+		if (w == pid)
+			break;
+		if (w < 0 && errno != EINTR) {
+			if (pfd >= 0)
+				close(pfd);
+			return -1;
+		}
+		if (ms < 0 || w < 0)
+			continue;
+		if (left <= 0) {
+			if (pfd >= 0)
+				close(pfd);
+			return 1;
+		}
+		if (left > INT_MAX)
+			left = INT_MAX;
+		if (pfd >= 0) {
+			struct pollfd p = { pfd, POLLIN, 0 };
+			poll(&p, 1, (int)left);
+		} else {
+			/* an old kernel: look again every 20 ms */
+			struct timespec ts = { 0, 20000000L };
+			if (left < 20)
+				ts.tv_nsec = left * 1000000L;
+			nanosleep(&ts, NULL);
+		}
+	}
+	if (pfd >= 0)
+		close(pfd);
+	return 0;
+}
+
+/* a verify command that ran too long, and what it started: asked to end,
+ * then, 5 seconds later, killed */
+static void stop_command(pid_t pid, int *status)
+{
+	kill(-pid, SIGTERM);
+	if (wait_for(pid, status, 5000) != 0) {
+		kill(-pid, SIGKILL);
+		wait_for(pid, status, -1);
+	}
+	kill(-pid, SIGKILL); /* what it left behind in its group */
+}
+
 static int run_command(const struct run *r, const char *cmd, const char *log)
 {
+	long long ms = r->plan.verify_timeout_ms ? r->plan.verify_timeout_ms
+						 : NS_VERIFY_TIMEOUT_DEFAULT_MS;
 	pid_t pid;
-	int status;
+	int status, late;
 
 	pid = fork();
 	if (pid < 0) {
@@ -663,26 +729,39 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 	}
 	if (pid == 0) {
 		int fd = open(log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC,
-			      0644);
+			      0644),
+		    in = open("/dev/null", O_RDONLY | O_CLOEXEC);
 		sigset_t none;
 
-		/* not the signals the daemon blocks for its signalfd */
+		/* not the signals the daemon blocks for its signalfd; a
+		 * process group of its own, to be stopped as a whole */
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
-		if (fd < 0 || chdir(r->plan.root) < 0)
+		setpgid(0, 0);
+		/* nobody is there to type: nothing to read (and a command in
+		 * a group of its own that read a terminal would stop) */
+		if (fd < 0 || in < 0 || chdir(r->plan.root) < 0)
 			_exit(126);
+		dup2(in, 0);
 		dup2(fd, 1);
 		dup2(fd, 2);
 		set_env(&r->plan);
 		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
 		_exit(127);
 	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			ns_error_set("verify command '%s': %s", cmd,
-				     strerror(errno));
-			return NS_ERROR;
-		}
+	setpgid(pid, pid); /* whichever of the two runs first */
+	if ((late = wait_for(pid, &status, ms)) < 0) {
+		ns_error_set("verify command '%s': %s", cmd, strerror(errno));
+		return NS_ERROR;
+	}
+	if (late) {
+		stop_command(pid, &status);
+		ns_error_set("verify command '%s' did not finish within "
+			     "verify-timeout = %llds of environment %s and "
+			     "was stopped; its output is in %s",
+			     cmd, ms / 1000, r->plan.environment, log);
+		return NS_EFAILED;
+	}
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 		return 0;
 	ns_error_set("verify command '%s' failed (%s %d); its output is in "

@@ -130,6 +130,23 @@ expect_rollback "$T/p-envverify" "failing environment verify command" \
 	"verify command 'test ! -d lib/discounts' failed"
 cp "$T/conf.orig" nightshift.conf
 
+# ---- a verify command that does not finish --------------------------------
+# The environment's verify-timeout stops it, and what it started (its
+# process group): asked to end, then killed 5 seconds later. The run is
+# rolled back like any failed verify.
+sed -i '/^\[environment "demo\/model"\]/a\    verify-timeout = 1s' nightshift.conf
+good_pkg "$T/p-hang" "verify command hangs"
+printf '[verify]\ncommand = sleep 301 & sleep 302\n' >>"$T/p-hang/enhancement.ini"
+expect_rollback "$T/p-hang" "a verify command that does not finish" \
+	"verify command 'sleep 301 & sleep 302' did not finish within verify-timeout = 1s of environment demo/model and was stopped"
+is "$(pgrep -f 'sleep 30[12]' | wc -l)" 0 "… it was stopped, and the command it started in the background too"
+good_pkg "$T/p-deaf" "verify command ignores SIGTERM"
+printf "[verify]\ncommand = trap '' TERM; sleep 303\n" >>"$T/p-deaf/enhancement.ini"
+expect_rollback "$T/p-deaf" "a verify command that ignores SIGTERM" \
+	"verify command 'trap '' TERM; sleep 303' did not finish within verify-timeout = 1s"
+is "$(pgrep -f 'sleep 303' | wc -l)" 0 "… it was killed"
+cp "$T/conf.orig" nightshift.conf
+
 # ---- a read-only directory where a file must be replaced -----------------
 # As root a mode of 0555 stops nothing: the directory is made immutable
 # with chattr +i instead; where chattr cannot, nightshift runs as nobody

@@ -370,19 +370,22 @@ static void test_archive_keep(void **state)
 	free(path);
 }
 
-/* lock-timeout: the environment's, copied to each of its sites; none is
- * no limit; without it the default (which the site says is a default) */
+/* lock-timeout and verify-timeout: the environment's, copied to each of
+ * its sites; none is no limit; without it the default (which the site
+ * says is a default, for lock-timeout) */
 static void test_lock_timeout(void **state)
 {
 	struct ns_config c = NS_CONFIG_INIT;
 	char *path = put_conf(state, "[environment \"b/model\"]\n"
 				     "    root = /r\n"
 				     "    lock-timeout = 5m\n"
+				     "    verify-timeout = 90s\n"
 				     "[site \"b/model/east\"]\n"
 				     "    root = /e\n"
 				     "[environment \"b/production\"]\n"
 				     "    root = /p\n"
 				     "    lock-timeout = none\n"
+				     "    verify-timeout = none\n"
 				     "[environment \"c/model\"]\n"
 				     "    root = /c\n");
 	const struct ns_env *e;
@@ -393,14 +396,18 @@ static void test_lock_timeout(void **state)
 	for (size_t i = 0; i < e->sites_nr; i++) {
 		assert_int_equal(e->sites[i].lock_timeout_ms, 300000);
 		assert_int_equal(e->sites[i].lock_timeout_set, 1);
+		assert_int_equal(e->sites[i].verify_timeout_ms, 90000);
 	}
 	e = ns_config_env(&c, "b/production");
 	assert_int_equal(e->sites[0].lock_timeout_ms, -1);
 	assert_int_equal(e->sites[0].lock_timeout_set, 1);
+	assert_int_equal(e->sites[0].verify_timeout_ms, -1);
 	e = ns_config_env(&c, "c/model");
 	assert_int_equal(e->sites[0].lock_timeout_ms,
 			 NS_LOCK_TIMEOUT_DEFAULT_MS);
 	assert_int_equal(e->sites[0].lock_timeout_set, 0);
+	assert_int_equal(e->sites[0].verify_timeout_ms,
+			 NS_VERIFY_TIMEOUT_DEFAULT_MS);
 	ns_config_release(&c);
 	free(path);
 }
@@ -686,6 +693,16 @@ static void test_other_bad_values(void **state)
 		   "[environment \"b/model\"]\n    root = /r\n"
 		   "    lock-timeout = 1 minute\n",
 		   3, "not '1 minute'");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    verify-timeout = 0s\n",
+		   3,
+		   "[environment \"b/model\"] verify-timeout: expected a "
+		   "period such as 10m or 90s, or 'none', not '0s'");
+	refused_at(state,
+		   "[environment \"b/model\"]\n    root = /r\n"
+		   "    verify-timeout = forever\n",
+		   3, "not 'forever'");
 	/* the warranty, windows and blackouts are checked when loaded */
 	refused_at(state,
 		   "[environment \"b/production\"]\n    root = /r\n"
