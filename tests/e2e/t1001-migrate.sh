@@ -307,6 +307,8 @@ if [ "$(id -u)" = 0 ]; then
 		"… the message names the file, its owner and nightshift's"
 	is "$(site_state)" "$S6" "… the site is as it was"
 	is "$(find "$R" -name '.nightshift.*' | wc -l)" 0 "… no staging file is left"
+	is "$("$NS_SAVED" status ENH-4 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" \
+		scheduled "… and ENH-4 stays scheduled: the environment is at fault"
 	NS=$NS_SAVED
 	chown -R root:root "$T/home" "$T/site"
 else
