@@ -328,7 +328,11 @@ static int mkdir_in(const struct ns_root *r, const char *rel, int mode,
 		   owner_differs(own, &st)) {
 		fd = openat(dfd, base,
 			    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (fd < 0 || set_owner(fd, own, &st) < 0) {
+		if (fd < 0) {
+			ns_error_set("cannot open directory '%s/%s': %s",
+				     r->path, rel, strerror(errno));
+			ret = NS_ERROR;
+		} else if (set_owner(fd, own, &st) < 0) {
 			owner_error(r->path, rel, own);
 			ret = NS_ERROR;
 		} else if (mode >= 0 &&

@@ -655,34 +655,36 @@ static void set_env(const struct ns_plan *p)
 	setenv("NIGHTSHIFT_SITE", p->site, 1);
 }
 
-/* wait for pid until ms have passed (ms < 0: for as long as it takes);
- * 1 when it is still running then */
-static int wait_for(pid_t pid, int *status, long long ms)
+/* wait until pid has ended, for ms at most (ms < 0: for as long as it
+ * takes), leaving it to be reaped: until then its process group cannot
+ * be another's. 1 when it is still running, -1 on error. */
+static int wait_for(pid_t pid, long long ms)
 {
 	long long end = ns_mono_ms() + ms;
-	int pfd = -1;
+	int pfd = -1, ret;
 
 #ifdef SYS_pidfd_open
 	if (ms >= 0)
 		pfd = (int)syscall(SYS_pidfd_open, pid, 0);
 #endif
 	for (;;) {
-		pid_t w = waitpid(pid, status, ms < 0 ? 0 : WNOHANG);
+		siginfo_t si = { 0 };
 		long long left = end - ns_mono_ms();
 
-		if (w == pid)
+		if (waitid(P_PID, (id_t)pid, &si,
+			   WEXITED | WNOWAIT | (ms < 0 ? 0 : WNOHANG)) < 0) {
+			if (errno == EINTR)
+				continue;
+			ret = -1;
 			break;
-		if (w < 0 && errno != EINTR) {
-			if (pfd >= 0)
-				close(pfd);
-			return -1;
 		}
-		if (ms < 0 || w < 0)
-			continue;
+		if (si.si_pid == pid) {
+			ret = 0;
+			break;
+		}
 		if (left <= 0) {
-			if (pfd >= 0)
-				close(pfd);
-			return 1;
+			ret = 1;
+			break;
 		}
 		if (left > INT_MAX)
 			left = INT_MAX;
@@ -699,19 +701,26 @@ static int wait_for(pid_t pid, int *status, long long ms)
 	}
 	if (pfd >= 0)
 		close(pfd);
+	return ret;
+}
+
+static int reap(pid_t pid, int *status)
+{
+	while (waitpid(pid, status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
 	return 0;
 }
 
 /* a verify command that ran too long, and what it started: asked to end,
- * then, 5 seconds later, killed */
-static void stop_command(pid_t pid, int *status)
+ * then, 5 seconds later, killed; what is left of its group goes with it
+ * before it is reaped */
+static int stop_command(pid_t pid, int *status)
 {
 	kill(-pid, SIGTERM);
-	if (wait_for(pid, status, 5000) != 0) {
-		kill(-pid, SIGKILL);
-		wait_for(pid, status, -1);
-	}
-	kill(-pid, SIGKILL); /* what it left behind in its group */
+	wait_for(pid, 5000);
+	kill(-pid, SIGKILL);
+	return reap(pid, status);
 }
 
 static int run_command(const struct run *r, const char *cmd, const char *log)
@@ -750,12 +759,12 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 		_exit(127);
 	}
 	setpgid(pid, pid); /* whichever of the two runs first */
-	if ((late = wait_for(pid, &status, ms)) < 0) {
+	if ((late = wait_for(pid, ms)) < 0 ||
+	    (late ? stop_command(pid, &status) : reap(pid, &status)) < 0) {
 		ns_error_set("verify command '%s': %s", cmd, strerror(errno));
 		return NS_ERROR;
 	}
 	if (late) {
-		stop_command(pid, &status);
 		ns_error_set("verify command '%s' did not finish within "
 			     "verify-timeout = %llds of environment %s and "
 			     "was stopped; its output is in %s",

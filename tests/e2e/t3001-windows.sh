@@ -221,10 +221,8 @@ is "$(state_of 8)" qa-approved "ENH-8 stays qa-approved"
 # @B@ is ENH-b's number and @LATER@ the day it is moved to) moves ENH-b
 # from the window of DAY
 moved_in_window() { # VERIFY DAY LATER
-	local v=$1
 	A=$((n + 1)) B=$((n + 2))
-	v=${v//@B@/$B}
-	pkg "[verify]" "command = ${v//@LATER@/$3T23:30}" >/dev/null
+	pkg "[verify]" "command = $(printf '%s' "$1" | sed "s/@B@/$B/g; s/@LATER@/$3T23:30/g")" >/dev/null
 	pkg >/dev/null
 	ns --as bob schedule "ENH-$A" --env model --at "$2T23:30"
 	ns --as bob schedule "ENH-$B" --env model --at "$2T23:30"
