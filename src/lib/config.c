@@ -239,6 +239,26 @@ static int bool_value(struct load_state *st, int *out, const char *section,
 	return 0;
 }
 
+/* a period in milliseconds, or none: -1 */
+static int timeout_value(struct load_state *st, int line,
+			 const struct ns_env *e, const char *key, const char *v,
+			 const char *examples, long long *ms)
+{
+	long long secs;
+
+	if (!strcmp(v, "none")) {
+		*ms = -1;
+		return 0;
+	}
+	if (ns_config_duration(&secs, v) < 0 || secs == 0)
+		return bad(st, line,
+			   "[environment \"%s\"] %s: expected a period such "
+			   "as %s, or 'none', not '%s'",
+			   e->name, key, examples, v);
+	*ms = secs * 1000;
+	return 0;
+}
+
 static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		   const char *v, int line)
 {
@@ -276,34 +296,12 @@ static int env_key(struct load_state *st, struct ns_env *e, const char *key,
 		e->timezone_line = line;
 		return set_str(&e->timezone, v);
 	} else if (!strcmp(key, "lock-timeout")) {
-		long long secs;
 		e->lock_timeout_set = 1;
-		if (!strcmp(v, "none")) {
-			e->lock_timeout_ms = -1;
-			return 0;
-		}
-		if (ns_config_duration(&secs, v) < 0 || secs == 0)
-			return bad(
-				st, line,
-				"[environment \"%s\"] lock-timeout: expected "
-				"a period such as 60s or 5m, or 'none', not "
-				"'%s'",
-				e->name, v);
-		e->lock_timeout_ms = secs * 1000;
+		return timeout_value(st, line, e, key, v, "60s or 5m",
+				     &e->lock_timeout_ms);
 	} else if (!strcmp(key, "verify-timeout")) {
-		long long secs;
-		if (!strcmp(v, "none")) {
-			e->verify_timeout_ms = -1;
-			return 0;
-		}
-		if (ns_config_duration(&secs, v) < 0 || secs == 0)
-			return bad(
-				st, line,
-				"[environment \"%s\"] verify-timeout: expected "
-				"a period such as 10m or 90s, or 'none', not "
-				"'%s'",
-				e->name, v);
-		e->verify_timeout_ms = secs * 1000;
+		return timeout_value(st, line, e, key, v, "10m or 90s",
+				     &e->verify_timeout_ms);
 	} else if (!strcmp(key, "archive-dump")) {
 		char *section = xprintf("environment \"%s\"", e->name);
 		int r = bool_value(st, &e->archive_dump, section, key, v, line);

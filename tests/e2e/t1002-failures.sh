@@ -204,48 +204,37 @@ ns window run --now
 is "$rc:$(cat "$R/lib/tax.conf"):$(state_of "$RO_ID")" "0:tax = 20:migrated" \
 	"once repaired, the requeued $RO_ID migrates at the next window"
 
-# ---- the site's root not there (a file system not mounted, say) ------------
+# ---- the site's root or database not there (a file system not mounted) ----
 # the environment's fault, not the enhancement's: it stays scheduled,
-# technical support is told, and once the root is back it migrates
+# technical support is told, nothing is made in its place, and once it
+# is back the enhancement migrates at the next window
+unmounted() { # PKGDIR WHAT PATH MESSAGE-REGEX
+	local before
+	before=$(site_state)
+	n=$((n + 1))
+	ns submit "$1"
+	"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
+	ns schedule "ENH-$n" --env model
+	mv "$3" "$3.unmounted"
+	ns window run --now
+	is "$rc" 1 "the site's $2 missing: exit 1"
+	like "$err" "$4" "… the message names the $2"
+	is "$(state_of "ENH-$n"):$(test -e "$3" && echo made || echo none)" scheduled:none \
+		"… the enhancement stays scheduled, and no $2 was made in its place"
+	is "$(notice_of "ENH-$n" requeued | grep -c .)" 1 "… a requeued notice for ENH-$n"
+	mv "$3.unmounted" "$3"
+	is "$(site_state)" "$before" "… and the site is as it was"
+	ns window run --now
+	is "$rc:$(state_of "ENH-$n")" "0:migrated" "once it is back, ENH-$n migrates at the next window"
+}
 make_pkg "$T/p-noroot" "a readme"
 echo "read me" >"$T/p-noroot/files/README.txt"
-before=$(site_state)
-n=$((n + 1))
-ns submit "$T/p-noroot"
-"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
-ns schedule "ENH-$n" --env model
-mv "$R" "$R.unmounted"
-ns window run --now
-is "$rc" 1 "the site's root missing: exit 1"
-like "$err" "cannot open target root '$R': No such file or directory" "… the message names the root"
-is "$(state_of "ENH-$n")" scheduled "… the enhancement stays scheduled"
-is "$(notice_of "ENH-$n" requeued | grep -c .)" 1 "… a requeued notice for ENH-$n"
-mv "$R.unmounted" "$R"
-is "$(site_state)" "$before" "… and the site is as it was"
-ns window run --now
-is "$rc:$(state_of "ENH-$n"):$(cat "$R/README.txt")" "0:migrated:read me" \
-	"once the root is back, ENH-$n migrates at the next window"
-
-# the same for a site database that is not there: it is not made
+unmounted "$T/p-noroot" root "$R" "cannot open target root '$R': No such file or directory"
 make_pkg "$T/p-nodb" "a note column"
 mkdir -p "$T/p-nodb/sql"
 echo "ALTER TABLE customers ADD COLUMN remark TEXT;" >"$T/p-nodb/sql/deploy.sql"
 echo "ALTER TABLE customers DROP COLUMN remark;" >"$T/p-nodb/sql/revert.sql"
-before=$(site_state)
-n=$((n + 1))
-ns submit "$T/p-nodb"
-"$NS" --as quinn qa approve "ENH-$n" >/dev/null 2>&1
-ns schedule "ENH-$n" --env model
-mv "$DBF" "$DBF.unmounted"
-ns window run --now
-is "$rc" 1 "the site's database missing: exit 1"
-like "$err" "target database '$DBF' does not exist" "… the message names the database"
-is "$(state_of "ENH-$n"):$(test -e "$DBF" && echo made || echo none)" scheduled:none \
-	"… the enhancement stays scheduled, and no database was made in its place"
-mv "$DBF.unmounted" "$DBF"
-is "$(site_state)" "$before" "… and the site is as it was"
-ns window run --now
-is "$rc:$(state_of "ENH-$n")" "0:migrated" "once it is back, ENH-$n migrates at the next window"
+unmounted "$T/p-nodb" database "$DBF" "target database '$DBF' does not exist"
 
 # ---- the database held by another writer ------------------------------------
 # The environment's lock-timeout bounds how long the deploy waits for the
