@@ -84,7 +84,7 @@ NS_LAZY_LOADER(pq_load, PG_API, NS_SONAME_PQ, "PostgreSQL sites")
 struct pg_target {
 	struct ns_target base; /* url: the URI without its password */
 	PGconn *conn;
-	char *conninfo; /* the URI as configured */
+	char *conninfo; /* the URI as configured, with a connect_timeout */
 };
 
 #define CONN(t) (((struct pg_target *)(t))->conn)
@@ -645,6 +645,20 @@ static char *redact(const char *url)
 	return mask(url, "***");
 }
 
+char *ns_target_pg_conninfo(const char *url)
+{
+	const char *q = strchr(url, '?');
+
+	for (const char *p = q; p; p = strchr(p + 1, '&'))
+		if (!strncmp(p + 1, "connect_timeout=", 16))
+			return xstrdup(url);
+	return xprintf("%s%sconnect_timeout=%d", url,
+		       !q     ? "?"
+		       : q[1] ? "&"
+			      : "",
+		       NS_PG_CONNECT_TIMEOUT_S);
+}
+
 char *ns_target_url_public(const char *url)
 {
 	if (strncmp(url, "postgresql://", 13) &&
@@ -1026,11 +1040,12 @@ int ns_target_pg_open(struct ns_target **out, const char *url)
 {
 	struct pg_target *p;
 	PGconn *conn;
-	char *m, *s;
+	char *m, *s, *conninfo;
 
 	if (pq_load() < 0)
 		return NS_ERROR;
-	conn = PQconnectdb(url);
+	conninfo = ns_target_pg_conninfo(url);
+	conn = PQconnectdb(conninfo);
 	if (!conn || PQstatus(conn) != CONNECTION_OK) {
 		m = xstrdup(conn ? PQerrorMessage(conn) : "out of memory");
 		m[strcspn(m, "\n")] = '\0';
@@ -1039,6 +1054,7 @@ int ns_target_pg_open(struct ns_target **out, const char *url)
 			     m);
 		free(s);
 		free(m);
+		free(conninfo);
 		PQfinish(conn);
 		return NS_ERROR;
 	}
@@ -1047,7 +1063,7 @@ int ns_target_pg_open(struct ns_target **out, const char *url)
 	p = xcalloc(1, sizeof(*p));
 	p->base.ops = &pg_ops;
 	p->base.url = redact(url);
-	p->conninfo = xstrdup(url);
+	p->conninfo = conninfo;
 	p->conn = conn;
 	*out = &p->base;
 	return 0;

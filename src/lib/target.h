@@ -126,6 +126,13 @@ int ns_target_dump(struct ns_target *t, const char *deploy_sql,
  * URI's user:password@ and password= parameter are left out */
 char *ns_target_url_public(const char *url);
 
+/* what nightshift connects with to a PostgreSQL URI: the URI, with a
+ * connect_timeout of NS_PG_CONNECT_TIMEOUT_S seconds where it sets none
+ * (a server that takes the connection and never answers must not hold
+ * a window: libpq's own default is to wait for ever) */
+#define NS_PG_CONNECT_TIMEOUT_S 30
+char *ns_target_pg_conninfo(const char *url);
+
 int ns_target_sqlite_open(struct ns_target **out, const char *path);
 int ns_target_pg_open(struct ns_target **out, const char *url);
 

@@ -49,6 +49,36 @@ static void test_password_parameter(void **state)
 		      "postgresql://h/db?application_name=no_password=");
 }
 
+static void expect_conninfo(const char *url, const char *want)
+{
+	char *got = ns_target_pg_conninfo(url);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+/* a connect_timeout unless the URI has one of its own */
+static void test_connect_timeout(void **state)
+{
+	(void)state;
+	expect_conninfo("postgresql://u@h/db",
+			"postgresql://u@h/db?connect_timeout=30");
+	expect_conninfo(
+		"postgresql://u@h/db?sslmode=require",
+		"postgresql://u@h/db?sslmode=require&connect_timeout=30");
+	expect_conninfo("postgresql://u@h/db?",
+			"postgresql://u@h/db?connect_timeout=30");
+	expect_conninfo("postgresql://h/db?connect_timeout=5",
+			"postgresql://h/db?connect_timeout=5");
+	expect_conninfo("postgresql://h/db?a=1&connect_timeout=5",
+			"postgresql://h/db?a=1&connect_timeout=5");
+	/* only a parameter of that name */
+	expect_conninfo(
+		"postgresql://h/db?application_name=my_connect_timeout=1",
+		"postgresql://h/db?application_name=my_connect_timeout=1"
+		"&connect_timeout=30");
+}
+
 static void test_other_urls(void **state)
 {
 	(void)state;
@@ -62,6 +92,7 @@ int main(void)
 		cmocka_unit_test(test_userinfo_password),
 		cmocka_unit_test(test_password_parameter),
 		cmocka_unit_test(test_other_urls),
+		cmocka_unit_test(test_connect_timeout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
