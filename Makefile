@@ -13,8 +13,19 @@ E2E_TESTS = $(filter tests/e2e/%,$(SLOW_TESTS)) \
 	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/e2e/t*.sh)))
 ALL_TESTS = $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),\
 	$(sort $(wildcard tests/e2e/t*.sh tests/fault/t*.sh)))
+# each end-to-end test again under ASan+UBSan: a wrapper in $(SANBUILD)/e2e
+# per test, so that one prove run takes both (the two jobs stay busy to
+# the end); the slow ones first, the sanitized before the plain
+SAN_E2E = $(patsubst tests/e2e/%,$(SANBUILD)/e2e/%,$(E2E_TESTS))
+CHECK_TESTS = $(foreach t,$(SLOW_TESTS),\
+	$(patsubst tests/e2e/%,$(SANBUILD)/e2e/%,$(filter tests/e2e/%,$(t))) $(t)) \
+	$(filter-out $(SLOW_TESTS),$(ALL_TESTS)) \
+	$(filter-out $(patsubst tests/e2e/%,$(SANBUILD)/e2e/%,$(SLOW_TESTS)),$(SAN_E2E))
+SAN_ENV = NIGHTSHIFT=$(CURDIR)/$(SANBUILD)/nightshift NS_SANITIZED=1 \
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps build demo check check-unit check-e2e check-full bench clean
+.PHONY: all deps build demo check check-unit check-e2e check-full bench clean FORCE
 
 all: build
 
@@ -38,20 +49,25 @@ $(SANBUILD)/build.ninja:
 	meson setup $(SANBUILD) -Dtest_hooks=true --werror \
 		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 
-check: deps $(TESTBUILD)/build.ninja $(SANBUILD)/build.ninja
+check: deps $(TESTBUILD)/build.ninja $(SANBUILD)/build.ninja $(SAN_E2E)
 	ninja -C $(TESTBUILD)
 	ninja -C $(SANBUILD)
 	@echo "== unit tests (plain and ASan+UBSan)"
 	meson test -C $(TESTBUILD) --print-errorlogs
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		meson test -C $(SANBUILD) --print-errorlogs
-	@echo "== end-to-end and fault tests (plain build)"
-	NIGHTSHIFT=$(CURDIR)/$(TESTBUILD)/nightshift prove -j$(PROVE_JOBS) $(ALL_TESTS)
-	@echo "== end-to-end tests under ASan+UBSan"
-	NIGHTSHIFT=$(CURDIR)/$(SANBUILD)/nightshift NS_SANITIZED=1 \
-		ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-		UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		prove -j$(PROVE_JOBS) $(E2E_TESTS)
+	@echo "== end-to-end and fault tests, and the end-to-end tests again" \
+		"under ASan+UBSan ($(SANBUILD)/e2e/)"
+	NIGHTSHIFT=$(CURDIR)/$(TESTBUILD)/nightshift prove -j$(PROVE_JOBS) \
+		$(CHECK_TESTS)
+
+# tests/e2e/T run with the sanitized build (made anew with each check)
+$(SANBUILD)/e2e/%.sh: tests/e2e/%.sh FORCE
+	@mkdir -p $(@D)
+	@printf '#!/bin/sh\n# %s under ASan+UBSan (made by make check)\nexport %s\nexec %s %s\n' \
+		'$<' '$(SAN_ENV)' "$$(sed -n '1s/^#!//p' $<)" '$(CURDIR)/$<' >$@
+	@chmod +x $@
+FORCE:
 
 # the long fault matrices and soaks
 check-full: check

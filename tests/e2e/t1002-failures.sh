@@ -135,16 +135,18 @@ cp "$T/conf.orig" nightshift.conf
 # process group): asked to end, then killed 5 seconds later. The run is
 # rolled back like any failed verify.
 sed -i '/^\[environment "demo\/model"\]/a\    verify-timeout = 1s' nightshift.conf
+# (periods of this shell's own, to find its sleeps among other tests')
+S1=301.$$ S2=302.$$ S3=303.$$
 good_pkg "$T/p-hang" "verify command hangs"
-printf '[verify]\ncommand = sleep 301 & sleep 302\n' >>"$T/p-hang/enhancement.ini"
+printf '[verify]\ncommand = sleep %s & sleep %s\n' "$S1" "$S2" >>"$T/p-hang/enhancement.ini"
 expect_rollback "$T/p-hang" "a verify command that does not finish" \
-	"verify command 'sleep 301 & sleep 302' did not finish within verify-timeout = 1s of environment demo/model and was stopped"
-is "$(pgrep -f 'sleep 30[12]' | wc -l)" 0 "… it was stopped, and the command it started in the background too"
+	"verify command 'sleep $S1 & sleep $S2' did not finish within verify-timeout = 1s of environment demo/model and was stopped"
+is "$(pgrep -f "sleep ($S1|$S2)" | wc -l)" 0 "… it was stopped, and the command it started in the background too"
 good_pkg "$T/p-deaf" "verify command ignores SIGTERM"
-printf "[verify]\ncommand = trap '' TERM; sleep 303\n" >>"$T/p-deaf/enhancement.ini"
+printf "[verify]\ncommand = trap '' TERM; sleep %s\n" "$S3" >>"$T/p-deaf/enhancement.ini"
 expect_rollback "$T/p-deaf" "a verify command that ignores SIGTERM" \
-	"verify command 'trap '' TERM; sleep 303' did not finish within verify-timeout = 1s"
-is "$(pgrep -f 'sleep 303' | wc -l)" 0 "… it was killed"
+	"verify command 'trap '' TERM; sleep $S3' did not finish within verify-timeout = 1s"
+is "$(pgrep -f "sleep $S3" | wc -l)" 0 "… it was killed"
 cp "$T/conf.orig" nightshift.conf
 
 # ---- a read-only directory where a file must be replaced -----------------
