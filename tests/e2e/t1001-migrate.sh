@@ -143,6 +143,8 @@ cat >>"$Q/enhancement.ini" <<INI
 delete = keep.txt
 base = www/index.html $(sha "$R/www/index.html")
 INI
+# its verify command reads nothing: nobody is there to type
+printf '[verify]\ncommand = test "$(readlink /proc/self/fd/0)" = /dev/null\n' >>"$Q/enhancement.ini"
 E2=$T/expected2
 cp -a "$R" "$E2"
 mkdir -p "$E2/www/new/css"
@@ -159,8 +161,8 @@ is "$(printf '%s\n' "$out" | head -n 1)" "ENH-2" "submit: ENH-2"
 ns schedule ENH-2 --env model
 ns trigger show "$out"
 PAYLOAD2=$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["payload_sha256"])' 2>&1)
-ns window run --now
-is "$rc" 0 "files-only: window run exit 0"
+ns window run --now <"$Q/enhancement.ini"
+is "$rc" 0 "files-only: window run exit 0 (its verify command's standard input is /dev/null, not nightshift's)"
 is "$(tree_state "$R")" "$TREE2" "files-only: the tree is exactly the expected one"
 is "$(sqlite3 "$DBF" 'SELECT * FROM customers ORDER BY id')" "$CUST0" "files-only: the customers table is untouched"
 is "$(sqlite3 "$DBF" 'SELECT enhancement, revision, payload_sha256 FROM nightshift_changes' 2>&1)" \
