@@ -675,7 +675,6 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 		const char *what)
 {
 	struct stat st, kept;
-	struct ns_owner own = { 0 };
 	int fd, ret;
 
 	if (seen)
@@ -695,8 +694,9 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 		/* never write through a link left by an interrupted run */
 		unlinkat(dstdir, dstname, 0);
 		/* the copy is what a rollback puts back: its owner too */
-		own = (struct ns_owner){ S_ISREG(st.st_mode), st.st_uid,
-					 st.st_gid };
+		struct ns_owner own = { S_ISREG(st.st_mode), st.st_uid,
+					st.st_gid };
+
 		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, &own,
 				   got, NS_FSX_NOSYNC, what);
 	}
