@@ -10,6 +10,13 @@
  * The session holds a pg_advisory_lock keyed by the site's name for as
  * long as the target is open (ns_target_lock): a second nightshift on
  * another machine, sharing the database but not the lock file, is refused.
+ *
+ * A connection lost on the way (the server restarted, the session ended
+ * by an administrator) is made again once where the answer or the work
+ * cannot be half done: a query, and a rollback's revert, whose
+ * transaction either committed (its row is gone) or runs again. The new
+ * session takes the site's lock again first; if another nightshift holds
+ * it by then, nothing more is done.
  */
 #include "error.h"
 #include "hash.h"
@@ -25,6 +32,7 @@
 #include <glob.h>
 #include <libpq-fe.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -84,7 +92,9 @@ NS_LAZY_LOADER(pq_load, PG_API, NS_SONAME_PQ, "PostgreSQL sites")
 struct pg_target {
 	struct ns_target base; /* url: the URI without its password */
 	PGconn *conn;
-	char *conninfo; /* the URI as configured, with a connect_timeout */
+	char *conninfo;	  /* the URI as configured, with its bounds */
+	char *site;	  /* the site whose lock the session holds, or NULL */
+	int reconnecting; /* taking the lock again: no second try */
 };
 
 #define CONN(t) (((struct pg_target *)(t))->conn)
@@ -113,18 +123,49 @@ static int pg_code(PGconn *conn, const PGresult *res)
 	return NS_EFAILED;
 }
 
+/* libpq's message about a connection on one line, its lines joined by
+ * "; " and without the indented hints: "FATAL:  terminating connection
+ * …\nserver closed the connection unexpectedly\n\tThis probably means
+ * …\n" → "FATAL: terminating connection …; server closed the connection
+ * unexpectedly" */
+static char *conn_message(PGconn *conn)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *p = PQerrorMessage(conn), *end;
+
+	for (; *p; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, "\n");
+		if (*p == ' ' || *p == '\t' || p == end)
+			continue; /* a hint, or nothing */
+		if (sb.len)
+			strbuf_addstr(&sb, "; ");
+		for (const char *c = p; c < end; c++)
+			if (!(c > p && *c == ' ' && c[-1] == ' ') && *c != '\r')
+				strbuf_addch(&sb, *c);
+	}
+	return strbuf_detach(&sb, NULL);
+}
+
 /* "ERROR 42P01 relation "x" does not exist" */
 static char *pg_message(PGconn *conn, const PGresult *res)
 {
 	const char *sev, *st, *msg;
-	char *s, *nl;
+	char *s, *m, *nl;
 
 	sev = res ? PQresultErrorField(res, PG_DIAG_SEVERITY_NONLOCALIZED)
 		  : NULL;
 	st = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	msg = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-	if (!msg)
-		return xprintf("ERROR %s", PQerrorMessage(conn));
+	if (!msg) { /* "FATAL: …" from the server, or libpq's own */
+		s = conn_message(conn);
+		if (strncmp(s, "FATAL:", 6) && strncmp(s, "PANIC:", 6) &&
+		    strncmp(s, "ERROR:", 6)) {
+			m = xprintf("ERROR %s", s);
+			free(s);
+			s = m;
+		}
+		return s;
+	}
 	s = xprintf("%s %s %s", sev ? sev : "ERROR", st ? st : "?????", msg);
 	if ((nl = strchr(s, '\n')) && !nl[1])
 		*nl = '\0';
@@ -358,19 +399,36 @@ static int run_script(PGconn *conn, const char *name, const char *sql)
 
 /* ---- the interface ------------------------------------------------------ */
 
+static int reconnect(struct ns_target *t);
+
+/* the session is gone: libpq noticed when a statement could not be sent
+ * or its answer did not come */
+static int lost(struct ns_target *t)
+{
+	return PQstatus(CONN(t)) != CONNECTION_OK;
+}
+
 static int query_bool(struct ns_target *t, const char *sql, int nparams,
 		      const char *const *params, int *out)
 {
 	PGconn *conn = CONN(t);
 	PGresult *res;
 	char *m;
+	int ret;
 
 	/* a connection lost (at COMMIT, say) is worth one new try: the
 	 * answer decides which side of the commit point the run is on */
-	if (PQstatus(conn) != CONNECTION_OK)
-		PQreset(conn);
-	res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
-	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+	for (int again = !((struct pg_target *)t)->reconnecting;; again = 0) {
+		res = PQexecParams(conn, sql, nparams, NULL, params, NULL, NULL,
+				   0);
+		if (PQresultStatus(res) == PGRES_TUPLES_OK)
+			break;
+		if (again && lost(t)) {
+			PQclear(res);
+			if ((ret = reconnect(t)) < 0)
+				return ret;
+			continue;
+		}
 		m = pg_message(conn, res);
 		ns_error_set("%s: %s", t->url, m);
 		free(m);
@@ -469,8 +527,8 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 	return r;
 }
 
-static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
-		  int rev, int drop_table)
+static int revert_tx(struct ns_target *t, const char *revert_sql,
+		     const char *enh, int rev, int drop_table)
 {
 	PGconn *conn = CONN(t);
 	char revs[16];
@@ -515,6 +573,24 @@ static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
 	return r;
 }
 
+/* a session lost before or during the revert: in a new one, the revert
+ * runs again unless its transaction committed (the row is gone) */
+static int revert(struct ns_target *t, const char *revert_sql, const char *enh,
+		  int rev, int drop_table)
+{
+	int r = lost(t) ? reconnect(t) : 0, row;
+
+	if (!r)
+		r = revert_tx(t, revert_sql, enh, rev, drop_table);
+	if (r < 0 && lost(t)) {
+		if ((r = reconnect(t)) < 0 ||
+		    (r = row_exists(t, enh, rev, &row)) < 0)
+			return r;
+		r = row ? revert_tx(t, revert_sql, enh, rev, drop_table) : 0;
+	}
+	return r;
+}
+
 static int backup(struct ns_target *t, const char *dest)
 {
 	ns_error_set("%s: a PostgreSQL database is archived with pg_dump, "
@@ -549,6 +625,44 @@ static int lock(struct ns_target *t, const char *name)
 			     t->url, name, key);
 		return NS_ELOCKED;
 	}
+	if (!ret && name != ((struct pg_target *)t)->site) {
+		free(((struct pg_target *)t)->site);
+		((struct pg_target *)t)->site = xstrdup(name);
+	}
+	return ret;
+}
+
+static int reconnect(struct ns_target *t)
+{
+	struct pg_target *p = (struct pg_target *)t;
+	char *m, *was = conn_message(p->conn);
+	int ret = 0;
+
+	if (!*was) {
+		free(was);
+		was = xstrdup("no answer");
+	}
+	PQreset(p->conn);
+	if (PQstatus(p->conn) != CONNECTION_OK) {
+		m = conn_message(p->conn);
+		ns_error_set("%s: the connection was lost (%s) and cannot be "
+			     "made again: %s",
+			     t->url, was, m);
+		free(m);
+		ret = NS_ERROR;
+	} else {
+		PQclear(PQexec(p->conn, "SET client_min_messages = warning"));
+		p->reconnecting = 1;
+		if (p->site && (ret = lock(t, p->site)) < 0) {
+			m = xstrdup(ns_error_last());
+			ns_error_set("the connection was lost (%s), and in a "
+				     "new one %s",
+				     was, m);
+			free(m);
+		}
+		p->reconnecting = 0;
+	}
+	free(was);
 	return ret;
 }
 
@@ -556,6 +670,7 @@ static void pg_free(struct ns_target *t)
 {
 	PQfinish(CONN(t));
 	free(((struct pg_target *)t)->conninfo);
+	free(((struct pg_target *)t)->site);
 	free(t->url);
 	free(t);
 }
@@ -645,18 +760,44 @@ static char *redact(const char *url)
 	return mask(url, "***");
 }
 
+/* the URI's query sets parameter name (a whole "name=", not one that
+ * ends in it) */
+static bool has_param(const char *url, const char *name)
+{
+	size_t n = strlen(name);
+
+	for (const char *p = strchr(url, '?'); p; p = strchr(p + 1, '&'))
+		if (!strncmp(p + 1, name, n) && p[1 + n] == '=')
+			return true;
+	return false;
+}
+
 char *ns_target_pg_conninfo(const char *url)
 {
+	static const struct {
+		const char *name;
+		int value;
+	} bounds[] = {
+		{ "connect_timeout", NS_PG_CONNECT_TIMEOUT_S },
+		{ "keepalives_idle", NS_PG_KEEPALIVES_IDLE_S },
+		{ "keepalives_interval", NS_PG_KEEPALIVES_INTERVAL_S },
+		{ "keepalives_count", NS_PG_KEEPALIVES_COUNT },
+		{ "tcp_user_timeout", NS_PG_TCP_USER_TIMEOUT_MS },
+	};
 	const char *q = strchr(url, '?');
+	struct strbuf sb = STRBUF_INIT;
+	char sep = !q ? '?' : q[1] ? '&' : '\0';
 
-	for (const char *p = q; p; p = strchr(p + 1, '&'))
-		if (!strncmp(p + 1, "connect_timeout=", 16))
-			return xstrdup(url);
-	return xprintf("%s%sconnect_timeout=%d", url,
-		       !q     ? "?"
-		       : q[1] ? "&"
-			      : "",
-		       NS_PG_CONNECT_TIMEOUT_S);
+	strbuf_addstr(&sb, url);
+	for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
+		if (has_param(url, bounds[i].name))
+			continue;
+		if (sep)
+			strbuf_addch(&sb, sep);
+		strbuf_addf(&sb, "%s=%d", bounds[i].name, bounds[i].value);
+		sep = '&';
+	}
+	return strbuf_detach(&sb, NULL);
 }
 
 char *ns_target_url_public(const char *url)
@@ -993,7 +1134,7 @@ done:
 	return ret;
 }
 
-static int revert_none(struct ns_target *t, const char *revert_sql,
+static int revert_each(struct ns_target *t, const char *revert_sql,
 		       const char *dir, const char *enh, int rev,
 		       int drop_table, int *failed)
 {
@@ -1019,6 +1160,23 @@ static int revert_none(struct ns_target *t, const char *revert_sql,
 		r = revert(t, NULL, enh, rev, drop_table);
 	free(log);
 	free(dump);
+	return r;
+}
+
+/* a session lost before or during it: all of it again in a new one, as a
+ * recovery would (the row goes last) */
+static int revert_none(struct ns_target *t, const char *revert_sql,
+		       const char *dir, const char *enh, int rev,
+		       int drop_table, int *failed)
+{
+	int r = lost(t) ? reconnect(t) : 0;
+
+	if (!r)
+		r = revert_each(t, revert_sql, dir, enh, rev, drop_table,
+				failed);
+	if (r < 0 && lost(t) && (r = reconnect(t)) == 0)
+		r = revert_each(t, revert_sql, dir, enh, rev, drop_table,
+				failed);
 	return r;
 }
 

@@ -126,11 +126,22 @@ int ns_target_dump(struct ns_target *t, const char *deploy_sql,
  * URI's user:password@ and password= parameter are left out */
 char *ns_target_url_public(const char *url);
 
-/* what nightshift connects with to a PostgreSQL URI: the URI, with a
- * connect_timeout of NS_PG_CONNECT_TIMEOUT_S seconds where it sets none
- * (a server that takes the connection and never answers must not hold
- * a window: libpq's own default is to wait for ever) */
-#define NS_PG_CONNECT_TIMEOUT_S 30
+/* what nightshift connects with to a PostgreSQL URI: the URI, with
+ * bounds added for those it does not set itself, so that a server that
+ * never answers or a connection that dies cannot hold a window:
+ * - connect_timeout: a server that takes the connection and never
+ *   answers (libpq's own default is to wait for ever);
+ * - keepalives_idle, _interval, _count: a connection that went dead
+ *   while a statement runs is noticed within about a minute, not after
+ *   the kernel's two hours; a statement that merely runs long is not
+ *   cut short (the server's kernel answers the probes);
+ * - tcp_user_timeout: the same for data sent and never acknowledged.
+ * pg_dump and pg_restore are given the same URI. */
+#define NS_PG_CONNECT_TIMEOUT_S	    30
+#define NS_PG_KEEPALIVES_IDLE_S	    30
+#define NS_PG_KEEPALIVES_INTERVAL_S 10
+#define NS_PG_KEEPALIVES_COUNT	    3
+#define NS_PG_TCP_USER_TIMEOUT_MS   60000
 char *ns_target_pg_conninfo(const char *url);
 
 int ns_target_sqlite_open(struct ns_target **out, const char *path);

@@ -228,6 +228,18 @@ pg_bail() {
 	exit 1
 }
 pg_q() { psql -X -q -v ON_ERROR_STOP=1 -A -t -c "$1"; }
+# pg_restarter FILE: a verify command that restarts the test's server
+# (ending every session, nightshift's too) and then fails
+pg_restarter() {
+	cat >"$1" <<SH
+#!/bin/sh
+if [ "\$(id -u)" -eq 0 ]; then as="runuser -u nightshift-test --"; else as=; fi
+\$as "$PGBIN/pg_ctl" -D "$T/pg/data" -l "$T/pg/server.log" -m fast -w restart >/dev/null 2>&1 ||
+	echo "the server did not restart"
+exit 1
+SH
+	chmod +x "$1"
+}
 # the scene of the PostgreSQL tests: a home (ns_home) whose site has the
 # root R=$T/site/root with lib/tax.conf and the database PGURL holding
 # customers (ann, bob); pg_customers makes that table again

@@ -20,10 +20,10 @@ state_of() {
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
 }
 n=0
-pkg() { # DIR TITLE: replaces lib/tax.conf, adds a column and a row
+pkg() { # DIR TITLE: replaces lib/tax.conf (tax = $TAX, 20), adds a column and a row
 	make_pkg "$1" "$2"
 	mkdir -p "$1/files/lib" "$1/sql"
-	echo "tax = 20" >"$1/files/lib/tax.conf"
+	echo "tax = ${TAX:-20}" >"$1/files/lib/tax.conf"
 	cat >"$1/sql/deploy.sql" <<'SQL'
 ALTER TABLE customers ADD COLUMN tier text;
 -- a semicolon inside quotes is no statement's end
@@ -99,6 +99,16 @@ psql -X -q -1 -v ON_ERROR_STOP=1 -d expect -f "$T/p3/sql/deploy.sql"
 cp -a "$R" "$T/expect-root"
 cp "$T/p3/files/lib/tax.conf" "$T/expect-root/lib/tax.conf"
 pkg "$T/p4" "gold customers"
+# its verify command looks at nightshift's connection to the server (the
+# only one to this port then): TCP keepalive probes within a minute, so
+# that a connection that dies while a statement runs cannot hold the
+# window for the kernel's two hours
+cat >"$T/sockets.sh" <<SH
+#!/bin/sh
+ss -tnoH state established "( dport = :$PGPORT )" >"$T/sockets.out"
+SH
+chmod +x "$T/sockets.sh"
+printf '[verify]\ncommand = %s\n' "$T/sockets.sh" >>"$T/p4/enhancement.ini"
 # this one with a pg_dump of the touched tables in its archive
 sed -i 's|^\[environment "demo/model"\]|&\n    archive-dump = true|' nightshift.conf
 run "$T/p4"
@@ -110,6 +120,9 @@ is "$(pg_dump_canon)" "$(PGDATABASE=expect PGURL=${PGURL%/app}/expect pg_dump_ca
 	"the database is the deploy script's result"
 is "$(pg_q "SELECT enhancement || ' r' || revision || ' ' || deployed_by FROM nightshift_changes")" \
 	"ENH-$n r1 alice" "the nightshift_changes row is there"
+is "$(wc -l <"$T/sockets.out")" 1 "while it verifies, nightshift holds one connection to the server"
+like "$(cat "$T/sockets.out")" 'timer:\(keepalive,[0-9.]+(ms|sec),0\)' \
+	"… with TCP keepalive probes due within a minute (keepalives_idle = 30 s)"
 DUMP=$(find "$T/home/archive" -path "*ENH-$n-*" -name database.pgdump)
 createdb restored
 pg_restore -d restored "$DUMP" 2>/dev/null
@@ -280,6 +293,60 @@ is "$(grep -c 'the table is held' "$(find "$T/home/archive" -path "*ENH-$n-*" -n
 is "$(pg_site_state)" "$BEFORE" "… the revert waited for the table: files and database as before"
 is "$(state_of "ENH-$n")" rolled-back "… and the enhancement is rolled back"
 sed -i '/lock-timeout = 1s/d; /take-table/d' nightshift.conf
+
+# ---- the connection lost after the commit point --------------------------
+# The server restarts while the environment's verify command runs, and the
+# command fails: the rollback makes the connection again, takes the site's
+# lock again, and puts everything back by itself
+pg_restarter "$T/restart.sh"
+sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = $T/restart.sh|" nightshift.conf
+TAX=21 sql_pkg "$T/p12" "restarted" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" "SELECT 1;"
+ns window run --now
+is "$rc" 1 "the server restarts during the verify command, which fails: exit 1 (rolled back, not blocked)"
+like "$err" "verify command '.*restart\.sh' failed .*; rolled back: site demo/model is as it was before" \
+	"… the rollback made the connection again and put the site back"
+unlike "$(cat "$(find "$T/home/archive" -path "*ENH-$n-*" -name verify.log)")" "did not restart" \
+	"… (the server did restart)"
+is "$(pg_site_state)" "$BEFORE" "… files and database byte-identical to before"
+is "$(state_of "ENH-$n")" rolled-back "… and the enhancement is rolled back"
+# the session ended by another, which takes the site's lock before the
+# rollback's new session can: the rollback changes nothing while the
+# other holds the site, and the site is blocked for a person
+cat >"$T/steal.sh" <<SH
+#!/bin/sh
+psql -X -q -c "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+	WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" >/dev/null
+psql -X -q -c "SELECT pg_advisory_lock($KEY)" -c "SELECT pg_sleep(30)" >/dev/null 2>&1 &
+for _ in \$(seq 100); do
+	[ "\$(psql -X -A -t -c "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted")" = 1 ] && break
+	sleep 0.05
+done
+exit 1
+SH
+chmod +x "$T/steal.sh"
+HAD_TABLE=$(pg_q "SELECT to_regclass('nightshift_changes') IS NOT NULL")
+sed -i "s|verify = $T/restart.sh|verify = $T/steal.sh|" nightshift.conf
+TAX=22 sql_pkg "$T/p13" "stolen" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" "SELECT 1;"
+ns window run --now
+is "$rc" 4 "another session takes the site's lock while the connection is lost: exit 4"
+like "$err" "ROLLBACK FAILED: the connection was lost \(FATAL: terminating connection due to administrator command; server closed the connection unexpectedly\), and in a new one postgresql://nightshift@127\.0\.0\.1:$PGPORT/app: site demo/model is locked by another nightshift \(pg_advisory_lock $KEY is held\)" \
+	"… naming both causes on one line"
+is "$(pg_q "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-$n'")" 1 \
+	"… nothing was put back while the other held the lock"
+is "$(cat "$R/lib/tax.conf")" "tax = 22" "… nor the files"
+is "$(state_of "ENH-$n")" rollback-failed "… and the enhancement is rollback-failed"
+pg_q "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()" >/dev/null
+sed -i '/steal\.sh/d' nightshift.conf
+# the person's repair: the file from the archive (files/0 in it is the
+# plan's first file, lib/tax.conf), the revert by hand
+cp "$(find "$T/home/archive" -path "*/ENH-$n-*/files/0")" "$R/lib/tax.conf"
+pg_q "ALTER TABLE customers DROP COLUMN note; DELETE FROM nightshift_changes WHERE enhancement = 'ENH-$n';" >/dev/null
+[ "$HAD_TABLE" = t ] || pg_q "DROP TABLE nightshift_changes" >/dev/null
+is "$(pg_site_state)" "$BEFORE" "repaired by hand from the archive"
+ns unblock --env model --reason "repaired from the archive"
+is "$rc:$(state_of "ENH-$n")" 0:returned "unblocked: the enhancement is returned to its developer"
 
 # ---- a database user with a password ---------------------------------------
 # The password in the site's URI is in no file nightshift writes: plan.json

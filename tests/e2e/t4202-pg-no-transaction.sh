@@ -6,8 +6,9 @@
 # index and the row exist and the archive holds database.pgdump. A verify
 # SQL that fails after the autocommitted deploy rolls the database back
 # from the revert SQL and the dump: canonical dump and files as before,
-# exit 1, a notice. A manual rollback puts the database back the same
-# way. A pg_dump that fails stops the run before any change. A bad value
+# exit 1, a notice; so does a verify command during which the server
+# restarts (the rollback connects again). A manual rollback puts the
+# database back the same way. A pg_dump that fails stops the run before any change. A bad value
 # of the key is refused at submit (exit 3, file:line);
 # on a SQLite site the mode is a blocking finding.
 . "$(dirname "$0")/lib.sh"
@@ -148,6 +149,20 @@ ns window run --now
 is "$rc" 1 "a deploy statement failing after two committed ones: exit 1"
 like "$err" 'sql/deploy\.sql:3: ERROR 42P01 relation "nosuch" does not exist' "… naming it"
 is "$(pg_site_state)" "$BEFORE" "the committed statements are undone: database and files as before"
+
+# ---- the connection lost after the autocommitted deploy ------------------
+# the server restarts while the verify command runs, which then fails:
+# the rollback runs the revert SQL in a new session
+pkg "$T/p5" "restarted" none
+pg_restarter "$T/restart.sh"
+printf '[verify]\ncommand = %s\n' "$T/restart.sh" >>"$T/p5/enhancement.ini"
+submit "$T/p5"
+"$NS" schedule "ENH-$n" --env model >/dev/null 2>&1
+ns window run --now
+is "$rc" 1 "the server restarts during the verify command, which fails: exit 1"
+like "$err" "verify command '.*restart\.sh' failed .*; rolled back: site demo/model is as it was before" \
+	"… the rollback made the connection again and put the site back"
+is "$(pg_site_state)" "$BEFORE" "… database and files as before"
 
 # ---- the mode for nothing; the mode on SQLite ------------------------------
 make_pkg "$T/p5" "none for nothing"

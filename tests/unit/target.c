@@ -57,26 +57,39 @@ static void expect_conninfo(const char *url, const char *want)
 	free(got);
 }
 
-/* a connect_timeout unless the URI has one of its own */
-static void test_connect_timeout(void **state)
+#define BOUNDS                                                                 \
+	"keepalives_idle=30&keepalives_interval=10&keepalives_count=3"         \
+	"&tcp_user_timeout=60000"
+
+/* the connection's bounds, each unless the URI sets it itself */
+static void test_connect_bounds(void **state)
 {
 	(void)state;
 	expect_conninfo("postgresql://u@h/db",
-			"postgresql://u@h/db?connect_timeout=30");
-	expect_conninfo(
-		"postgresql://u@h/db?sslmode=require",
-		"postgresql://u@h/db?sslmode=require&connect_timeout=30");
+			"postgresql://u@h/db?connect_timeout=30&" BOUNDS);
+	expect_conninfo("postgresql://u@h/db?sslmode=require",
+			"postgresql://u@h/db?sslmode=require"
+			"&connect_timeout=30&" BOUNDS);
 	expect_conninfo("postgresql://u@h/db?",
-			"postgresql://u@h/db?connect_timeout=30");
+			"postgresql://u@h/db?connect_timeout=30&" BOUNDS);
 	expect_conninfo("postgresql://h/db?connect_timeout=5",
-			"postgresql://h/db?connect_timeout=5");
+			"postgresql://h/db?connect_timeout=5&" BOUNDS);
 	expect_conninfo("postgresql://h/db?a=1&connect_timeout=5",
-			"postgresql://h/db?a=1&connect_timeout=5");
-	/* only a parameter of that name */
+			"postgresql://h/db?a=1&connect_timeout=5&" BOUNDS);
+	expect_conninfo("postgresql://h/db?keepalives_idle=300&"
+			"tcp_user_timeout=0",
+			"postgresql://h/db?keepalives_idle=300&"
+			"tcp_user_timeout=0&connect_timeout=30&"
+			"keepalives_interval=10&keepalives_count=3");
+	/* only a parameter of that name: not one that ends in it, nor one
+	 * that begins with it */
 	expect_conninfo(
 		"postgresql://h/db?application_name=my_connect_timeout=1",
 		"postgresql://h/db?application_name=my_connect_timeout=1"
-		"&connect_timeout=30");
+		"&connect_timeout=30&" BOUNDS);
+	expect_conninfo(
+		"postgresql://h/db?keepalives=1",
+		"postgresql://h/db?keepalives=1&connect_timeout=30&" BOUNDS);
 }
 
 static void test_other_urls(void **state)
@@ -92,7 +105,7 @@ int main(void)
 		cmocka_unit_test(test_userinfo_password),
 		cmocka_unit_test(test_password_parameter),
 		cmocka_unit_test(test_other_urls),
-		cmocka_unit_test(test_connect_timeout),
+		cmocka_unit_test(test_connect_bounds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
