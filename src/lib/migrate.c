@@ -966,6 +966,48 @@ static int commit(struct run *r)
 	return ns_journal_mark(r->journal, NS_J_COMMITTED, NULL);
 }
 
+/* how long a run whose COMMIT's answer was lost keeps asking the
+ * database whether it committed, every NS_COMMIT_ASK_EVERY_MS: a server
+ * that crashed at that moment is usually back within it */
+#define NS_COMMIT_ASK_MS       (10LL * 60 * 1000)
+#define NS_COMMIT_ASK_EVERY_MS 2000
+
+/* after a failed commit: did the database commit? (the row tells) The
+ * message of the failure stays the last one; an answer that cannot be had
+ * after a lost COMMIT is an error: the run cannot tell which side of the
+ * commit point it is on */
+static int ask_committed(struct run *r, int *committed)
+{
+	long long until =
+		ns_mono_ms() + ns_test_ms("commit_ask", NS_COMMIT_ASK_MS);
+	static const struct timespec every = { NS_COMMIT_ASK_EVERY_MS / 1000,
+					       0 };
+	char *cause = xstrdup(ns_error_last());
+	int ret;
+
+	for (;;) {
+		ret = r->db->ops->row_exists(r->db, r->plan.enhancement,
+					     r->plan.revision, committed);
+		if (ret == 0 || !r->db->commit_unknown || ns_mono_ms() >= until)
+			break;
+		nanosleep(&every, NULL);
+	}
+	if (ret < 0 && r->db->commit_unknown) {
+		char *why = xstrdup(ns_error_last());
+		ns_error_set("%s; the answer to its COMMIT was lost, and "
+			     "whether the database committed cannot be "
+			     "told: %s",
+			     cause, why);
+		free(why);
+	} else {
+		ns_error_set("%s", cause);
+		*committed = ret == 0 && *committed;
+		ret = 0;
+	}
+	free(cause);
+	return ret;
+}
+
 int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		    const struct ns_site *site,
 		    const struct ns_migrate_ctx *ctx)
@@ -1007,9 +1049,24 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 		/* with a database the row is the commit point, whatever the
 		 * journal managed to say */
 		committed = ret == 0;
-		if (ret < 0 && r.db)
-			r.db->ops->row_exists(r.db, r.plan.enhancement,
-					      r.plan.revision, &committed);
+		if (ret < 0 && r.db && ask_committed(&r, &committed) < 0) {
+			/* neither undone nor carried forward: the journal
+			 * stays as it is for the recovery that can tell */
+			char *msg = xprintf(
+				"%s — site %s is blocked, its journal kept: "
+				"once the database answers, `nightshift "
+				"unblock --env %s --reason ...` and "
+				"`nightshift "
+				"recover --env %s` finish the run on whichever "
+				"side of the commit point it is",
+				ns_error_last(), r.plan.site, ctx->env_name,
+				ctx->env_name);
+			finish(out, &r, NS_OUT_BLOCKED, NS_ELOCKED, msg);
+			out->undecided = 1;
+			free(msg);
+			ret = NS_ELOCKED;
+			goto done;
+		}
 	}
 	if (committed) {
 		ret = forward(out, &r);

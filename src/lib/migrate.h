@@ -55,6 +55,10 @@ struct ns_outcome {
 	char *journal; /* the active journal to retire, or NULL */
 	long long ms;
 	int recovered; /* finished by recovery */
+	/* NS_OUT_BLOCKED before the run could tell which side of the commit
+	 * point it is on: nothing was undone or carried forward, and the
+	 * journal stays for the recovery that can tell (as after a crash) */
+	int undecided;
 };
 
 #define NS_OUTCOME_INIT                                                        \

@@ -163,13 +163,16 @@ struct verdict {
 	enum ns_outcome_kind kind;
 	const char *message;
 	long long ms;
+	int undecided; /* blocked, left to recovery (ns_outcome) */
 };
 
 static int record(struct ns_runner *r, const struct verdict *v)
 {
 	char at[NS_TIME_LEN];
-	/* a backout refused changed nothing: the enhancement stays */
-	const char *verb = v->requeue				     ? "requeue"
+	/* a backout refused changed nothing: the enhancement stays; a run
+	 * left to recovery stays migrating until recovery records it */
+	const char *verb = v->undecided				     ? NULL
+			   : v->requeue				     ? "requeue"
 			   : v->backout && v->kind == NS_OUT_REFUSED ? NULL
 			   : v->backout && v->verb && v->kind != NS_OUT_BLOCKED
 				   ? v->verb
@@ -192,7 +195,7 @@ static int record(struct ns_runner *r, const struct verdict *v)
 				       "= ? WHERE id = ?",
 				       "sssII", at, outcome_word(v->kind),
 				       v->message, v->ms, v->run);
-	if (!ret && v->trigger && !v->backout)
+	if (!ret && v->trigger && !v->backout && !v->undecided)
 		ret = ns_registry_exec(r->reg,
 				       "UPDATE triggers SET state = ? WHERE "
 				       "id = ?",
@@ -258,22 +261,25 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 			: v->kind == NS_OUT_ROLLED_BACK ? roles_rolled
 							: roles_blocked;
 	}
-	if (v->kind == NS_OUT_BLOCKED)
+	if (v->kind == NS_OUT_BLOCKED && !v->undecided)
 		event = "rollback-failed";
+	else if (v->kind == NS_OUT_BLOCKED)
+		event = "environment-blocked";
 	const struct ns_env *e = ns_config_env(r->cfg, v->env);
 	int live = e && !strcmp(e->kind, "production") && !v->backout &&
 		   !v->requeue && v->kind == NS_OUT_MIGRATED;
 
-	strbuf_addf(&subj, "ENH-%lld r%d %s %s", v->enh, v->rev,
-		    v->requeue ? "NOT migrated (a fault of the environment), "
-				 "stays scheduled for"
-		    : v->kind == NS_OUT_MIGRATED && !v->backout
-			    ? "migrated into"
-		    : v->backout && v->kind != NS_OUT_BLOCKED ? "backed out of"
-		    : v->kind == NS_OUT_REFUSED		      ? "refused for"
-		    : v->kind == NS_OUT_ROLLED_BACK	      ? "rolled back in"
-						    : "ROLLBACK FAILED in",
-		    v->env);
+	strbuf_addf(
+		&subj, "ENH-%lld r%d %s %s", v->enh, v->rev,
+		v->requeue ? "NOT migrated (a fault of the environment), "
+			     "stays scheduled for"
+		: v->kind == NS_OUT_MIGRATED && !v->backout ? "migrated into"
+		: v->backout && v->kind != NS_OUT_BLOCKED   ? "backed out of"
+		: v->kind == NS_OUT_REFUSED		    ? "refused for"
+		: v->kind == NS_OUT_ROLLED_BACK		    ? "rolled back in"
+		: v->undecided ? "NOT FINISHED (the database did not answer) in"
+			       : "ROLLBACK FAILED in",
+		v->env);
 	strbuf_addf(&body,
 		    "Enhancement: ENH-%lld r%d  %s\nEnvironment: %s\n"
 		    "Outcome:     %s\nDetail:      %s\n\n"
@@ -309,7 +315,16 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 			    "scheduled and runs again at the next window of "
 			    "%s, once the fault is repaired.\n",
 			    v->env);
-	if (v->kind == NS_OUT_BLOCKED)
+	if (v->undecided)
+		strbuf_addf(&body,
+			    "\nThe environment is BLOCKED: nothing more "
+			    "migrates into %s. Once its database answers, "
+			    "run `nightshift unblock --env %s --reason ...`, "
+			    "then `nightshift recover --env %s`: it finishes "
+			    "the run on whichever side of the commit point it "
+			    "is, and tells the outcome.\n",
+			    v->env, v->env, v->env);
+	else if (v->kind == NS_OUT_BLOCKED)
 		strbuf_addf(&body,
 			    "\nThe environment is BLOCKED: nothing more "
 			    "migrates into %s until a person has repaired "
@@ -569,7 +584,7 @@ static int refuse_trigger(struct ns_runner *r, const struct ns_env *e,
 			  struct due *d, const char *why)
 {
 	struct verdict v = { d->enh,  0,    d->id,	    d->rev, 0, 0,
-			     e->name, NULL, NS_OUT_REFUSED, why,    0 };
+			     e->name, NULL, NS_OUT_REFUSED, why,    0, 0 };
 	int ret = record(r, &v);
 
 	warn(r, "%s: ENH-%lld r%d refused: %s", e->name, d->enh, d->rev, why);
@@ -845,6 +860,20 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 			done[n++] = o;
 			continue;
 		}
+		if (o.undecided) {
+			/* as after a crash: every journal of the run stays
+			 * for recovery, the sites migrated before too */
+			fin->kind = o.kind;
+			fin->code = o.code;
+			fin->undecided = 1;
+			free(fin->message);
+			fin->message = xstrdup(o.message);
+			ns_outcome_release(&o);
+			for (i = 0; i < n; i++)
+				ns_outcome_release(&done[i]);
+			n = 0;
+			break;
+		}
 		fin->kind = o.kind;
 		fin->code = o.code;
 		free(fin->message);
@@ -894,7 +923,7 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	migrate_sites(r, e, d, run, token, &fin, &done);
 	v = (struct verdict){ d->enh,	run,	       d->id,	d->rev,
 			      0,	requeue(&fin), e->name, NULL,
-			      fin.kind, fin.message,   fin.ms };
+			      fin.kind, fin.message,   fin.ms,	fin.undecided };
 	ret = record(r, &v);
 	if (!ret && fin.kind == NS_OUT_MIGRATED && !v.requeue)
 		ns_gitsrc_after_migration(r, d->enh, d->rev, e->name, run);
@@ -1505,7 +1534,7 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 	{
 		struct verdict v = { enh,      run,	    0,	     d.rev,
 				     1,	       0,	    e->name, verb,
-				     fin.kind, fin.message, fin.ms };
+				     fin.kind, fin.message, fin.ms,  0 };
 		int rc = record(r, &v);
 		retire_all(r, &done, rc == 0);
 		ns_registry_query_row(r->reg, &title,

@@ -518,8 +518,8 @@ static int deploy(struct ns_target *t, const char *deploy_sql,
 		r = run_script(conn, "sql/verify.sql", verify_sql);
 	if (!r)
 		r = insert_row(conn, row);
-	if (!r)
-		r = exec1(conn, "COMMIT", "COMMIT");
+	if (!r && (r = exec1(conn, "COMMIT", "COMMIT")) < 0 && lost(t))
+		t->commit_unknown = 1;
 	if (r < 0) {
 		roll_back_tx(conn);
 		ns_target_note_locks(t, gave_up_waiting());

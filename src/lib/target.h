@@ -91,6 +91,9 @@ struct ns_target {
 	/* the bound of the deploy's lock waits, for messages ("lock-timeout
 	 * = 60s of environment billing/model"); NULL: none */
 	char *locks_note;
+	/* the deploy's COMMIT was sent and its answer lost (the connection
+	 * went with it): whether it committed only the database can tell */
+	int commit_unknown;
 };
 
 /* NS_EINVALID for an unknown or unsupported scheme */

@@ -66,10 +66,25 @@ int ns_step(const char *what)
 	}
 	return 0;
 }
+
+long long ns_test_ms(const char *name, long long ms)
+{
+	char var[64];
+	const char *s;
+
+	snprintf(var, sizeof(var), "NIGHTSHIFT_TEST_MS_%s", name);
+	return (s = getenv(var)) && *s ? atoll(s) : ms;
+}
 #else
 int ns_step(const char *what)
 {
 	(void)what;
 	return 0;
+}
+
+long long ns_test_ms(const char *name, long long ms)
+{
+	(void)name;
+	return ms;
 }
 #endif

@@ -11,12 +11,17 @@
  *                           to F
  *   NIGHTSHIFT_STEPS_TRACE=F each step appends "N WHAT" to F (the kill-point
  *                           tests pick the SQL statements out of it)
- * Without test hooks ns_step() only returns 0.
+ *   NIGHTSHIFT_TEST_MS_name=N ns_test_ms("name", dflt) returns N instead
+ *                           of dflt (a wait shortened for a test)
+ * Without test hooks ns_step() only returns 0, ns_test_ms() its dflt.
  */
 #ifndef NS_STEP_H
 #define NS_STEP_H
 
 /* 0 to go on; -1 with errno set where a failure is injected */
 int ns_step(const char *what);
+
+/* a duration of ms milliseconds, which a test may shorten (above) */
+long long ns_test_ms(const char *name, long long ms);
 
 #endif

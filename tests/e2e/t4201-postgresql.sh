@@ -10,8 +10,15 @@
 # scheduled, which then migrates once the lock is free; a table held by
 # another session: the deploy gives up after the environment's
 # lock-timeout (the archive's pg_dump after the URI's lock_timeout),
-# nothing changed, still scheduled; a rollback waits for it instead.
-. "$(dirname "$0")/lib.sh"
+# nothing changed, still scheduled; a rollback waits for it instead. The
+# connection: TCP keepalives within a minute; lost after the commit point
+# (the server restarted, the session ended), made again for the rollback,
+# which holds the site's lock again first; the answer to the COMMIT lost
+# (a relay, pgproxy.py): the run asks until the server answers and the
+# files follow the database, or, with no answer, blocks with its journal
+# kept for unblock and recover.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/lib.sh"
 
 pg_scene
 
@@ -347,6 +354,65 @@ pg_q "ALTER TABLE customers DROP COLUMN note; DELETE FROM nightshift_changes WHE
 is "$(pg_site_state)" "$BEFORE" "repaired by hand from the archive"
 ns unblock --env model --reason "repaired from the archive"
 is "$rc:$(state_of "ENH-$n")" 0:returned "unblocked: the enhancement is returned to its developer"
+
+# ---- the answer to the COMMIT lost ---------------------------------------
+# The site's database is reached through a relay (pgproxy.py) that
+# passes the deploy's COMMIT to the server and loses its answer, then
+# refuses connections for a while, as a server restarting would. The run
+# cannot tell which side of the commit point it is on: it asks again
+# until the server answers (here after 3 s): the COMMIT went through, so
+# the files follow. Undoing the files instead would leave the database
+# migrated under the old files.
+mkdir -p "$T/proxy"
+/usr/bin/python3 "$HERE/pgproxy.py" "$PGPORT" "$T/proxy" >>"$T/proxy.log" 2>&1 &
+PROXY=$!
+for _ in $(seq 100); do [ -s "$T/proxy/port" ] && break; sleep 0.1; done
+PXURL=postgresql://nightshift@127.0.0.1:$(cat "$T/proxy/port")/app
+sed -i "s|database = $PGURL\$|database = $PXURL|" nightshift.conf
+TAX=23 sql_pkg "$T/p14" "answer lost" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" "SELECT 1;"
+touch "$T/proxy/arm"
+(
+	for _ in $(seq 600); do [ -e "$T/proxy/down" ] && break; sleep 0.1; done
+	sleep 3
+	rm -f "$T/proxy/down"
+) &
+ns window run --now
+wait $!
+is "$rc" 0 "the COMMIT's answer lost, the server back 3 s later: exit 0"
+is "$(cat "$R/lib/tax.conf"):$(pg_q "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-$n'")" \
+	"tax = 23:1" "… the database committed and the files followed it"
+is "$(state_of "ENH-$n")" migrated "… and the enhancement is migrated"
+ns rollback "ENH-$n" --env model --reason "again"
+is "$rc:$(pg_site_state)" "0:$BEFORE" "rolled back"
+# the server does not answer within the time the run asks (shortened to
+# 3 s here): the site is blocked with its journal kept, and once the
+# server answers, unblock and recover finish the run
+TAX=24 sql_pkg "$T/p15" "answer lost for long" "ALTER TABLE customers ADD COLUMN note text;" \
+	"ALTER TABLE customers DROP COLUMN note;" "SELECT 1;"
+touch "$T/proxy/arm"
+OLD_TAX=$(cat "$R/lib/tax.conf")
+NIGHTSHIFT_TEST_MS_commit_ask=3000 ns window run --now
+is "$rc" 4 "the COMMIT's answer lost and no server for longer than the run asks: exit 4"
+like "$err" "the answer to its COMMIT was lost, and whether the database committed cannot be told: .* — site demo/model is blocked, its journal kept: once the database answers, \`nightshift unblock --env demo/model --reason \.\.\.\` and \`nightshift recover --env demo/model\` finish the run" \
+	"… saying so, and what finishes it"
+is "$(cat "$R/lib/tax.conf")" "$OLD_TAX" "… the files neither carried forward nor undone: as before"
+is "$(find "$T/home/journal" -name '*.jnl' | wc -l)" 1 "… the journal kept"
+is "$(state_of "ENH-$n")" migrating "… the enhancement still migrating"
+like "$(grep -l "^X-Nightshift-Event: environment-blocked" "$T"/home/outbox/*.msg | xargs cat)" \
+	"Subject: \\[nightshift\\] ENH-$n r1 NOT FINISHED \(the database did not answer\) in demo/model" \
+	"… and a notice says the run is not finished"
+rm -f "$T/proxy/down"
+ns unblock --env model --reason "the database is back"
+is "$rc" 0 "unblocked"
+ns recover --env model
+is "$rc" 0 "recover: exit 0"
+is "$(cat "$R/lib/tax.conf"):$(pg_q "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-$n'")" \
+	"tax = 24:1" "… it found that the COMMIT went through and carried the files forward"
+is "$(state_of "ENH-$n")" migrated "… and recorded it: migrated"
+kill "$PROXY"
+wait "$PROXY" 2>/dev/null
+sed -i "s|database = $PXURL\$|database = $PGURL|" nightshift.conf
 
 # ---- a database user with a password ---------------------------------------
 # The password in the site's URI is in no file nightshift writes: plan.json
