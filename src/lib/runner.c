@@ -421,31 +421,140 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	return ret;
 }
 
+/* what recovery did with the journal jpath (o), told and recorded; the
+ * journal retired unless the site is blocked */
+static int report_recovered(struct ns_runner *r, const struct ns_env *e,
+			    const char *jpath, const struct ns_outcome *o,
+			    int backout)
+{
+	int ret;
+
+	ns_runner_tell(r, o->kind == NS_OUT_BLOCKED,
+		       "%s: recovered %s (%s): %s", e->name,
+		       o->token ? o->token : jpath, outcome_word(o->kind),
+		       o->message);
+	note(r, o->kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
+	if (!o->token)
+		return NS_ELOCKED;
+	ret = ns_registry_event(r->reg, r->user, 0, 0, e->name, "recovered",
+				o->message);
+	if (!ret)
+		ret = record_recovered(r, e, o, backout);
+	if (!ret && o->kind != NS_OUT_BLOCKED && o->rundir)
+		ret = ns_journal_retire(jpath, o->rundir,
+					backout ? "journal-backout"
+						: "journal");
+	return ret;
+}
+
+/* kind: what became of the site */
 static int recover_one(struct ns_runner *r, const struct ns_env *e,
-		       const char *jpath)
+		       const char *jpath, enum ns_outcome_kind *kind)
 {
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	int backout = strstr(jpath, ".backout.jnl") != NULL;
 	int ret;
 
 	ns_migrate_recover(&o, jpath, e);
-	ns_runner_tell(r, o.kind == NS_OUT_BLOCKED, "%s: recovered %s (%s): %s",
-		       e->name, o.token ? o.token : jpath, outcome_word(o.kind),
-		       o.message);
-	note(r, o.kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
-	if (!o.token) {
-		ns_outcome_release(&o);
-		return NS_ELOCKED;
-	}
-	ret = ns_registry_event(r->reg, r->user, 0, 0, e->name, "recovered",
-				o.message);
-	if (!ret)
-		ret = record_recovered(r, e, &o, backout);
-	if (!ret && o.kind != NS_OUT_BLOCKED && o.rundir)
-		ret = ns_journal_retire(jpath, o.rundir,
-					backout ? "journal-backout"
-						: "journal");
+	ret = report_recovered(r, e, jpath, &o,
+			       strstr(jpath, ".backout.jnl") != NULL);
+	*kind = o.kind;
 	ns_outcome_release(&o);
+	return ret;
+}
+
+/* the length of "DIR/TOKEN" in a journal's path DIR/TOKEN.SITE.jnl (a
+ * token has no dot: ENH-n-rK-RUN) */
+static size_t token_end(const char *jpath)
+{
+	const char *base = strrchr(jpath, '/');
+
+	base = base ? base + 1 : jpath;
+	return (size_t)(base - jpath) + strcspn(base, ".");
+}
+
+/* DIR/TOKEN.SITE.backout.jnl backs out the site of DIR/TOKEN.SITE.jnl */
+static int same_site(const char *jpath, const char *backout)
+{
+	size_t n = strlen(jpath) - strlen(".jnl");
+
+	return strlen(backout) == n + strlen(".backout.jnl") &&
+	       !strncmp(jpath, backout, n);
+}
+
+/* the migration journals list[0..n) of one run (one token), after the
+ * backout journals (backed_out, nb) were recovered: each site recovered,
+ * and if some ended migrated and others not, the migrated ones backed out
+ * again, as the run itself does (migrate_sites): the sites of a run are
+ * all as before or all as after, a crash or not. The sites that failed
+ * are recorded first: the run's verdict is theirs. */
+static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
+		       size_t n, char **backed_out, size_t nb)
+{
+	struct ns_outcome *o = xcalloc(n, sizeof(*o)),
+			  *b = xcalloc(n, sizeof(*b));
+	char *jdir = ns_env_dir(r->cfg->journal, e), *why = NULL;
+	int failed = 0, blocked = 0, ret = 0;
+	size_t i, k;
+
+	for (i = 0; i < n; i++) {
+		ns_migrate_recover(&o[i], list[i], e);
+		for (k = 0; k < nb; k++) /* backed out before the crash */
+			if (o[i].kind == NS_OUT_MIGRATED &&
+			    same_site(list[i], backed_out[k]))
+				o[i].kind = NS_OUT_ROLLED_BACK;
+		if (o[i].kind != NS_OUT_MIGRATED && !why)
+			why = xprintf("site %s of the same run was not "
+				      "migrated: %s",
+				      o[i].site ? o[i].site : "?",
+				      o[i].message);
+		failed |= o[i].kind != NS_OUT_MIGRATED;
+		blocked |= o[i].kind == NS_OUT_BLOCKED;
+	}
+	/* the backouts before anything is recorded or retired: until their
+	 * journals exist, the failed sites' journals are there to make a
+	 * recovery interrupted here decide the same again */
+	for (i = 0; i < n; i++) {
+		b[i] = (struct ns_outcome)NS_OUTCOME_INIT;
+		if (o[i].kind == NS_OUT_MIGRATED && failed && !blocked &&
+		    o[i].rundir) {
+			ns_migrate_backout(&b[i], o[i].rundir, jdir, why, 0, e);
+			if (!b[i].site)
+				b[i].site = xstrdup(o[i].site);
+			if (b[i].kind == NS_OUT_REFUSED) { /* they disagree */
+				char *m = xprintf(
+					"%s; site %s could not be backed out "
+					"again: %s — the sites of the run "
+					"disagree",
+					why, b[i].site, b[i].message);
+				free(b[i].message);
+				b[i].message = m;
+				b[i].kind = NS_OUT_BLOCKED;
+			}
+		}
+	}
+	for (i = 0; i < n && !ret; i++)
+		if (o[i].kind != NS_OUT_MIGRATED)
+			ret = report_recovered(r, e, list[i], &o[i], 0);
+	for (i = 0; i < n && !ret; i++) {
+		if (o[i].kind != NS_OUT_MIGRATED)
+			continue;
+		if (!b[i].message) { /* not backed out */
+			ret = report_recovered(r, e, list[i], &o[i], 0);
+			continue;
+		}
+		ret = report_recovered(r, e, list[i], &b[i], 0);
+		if (!ret && b[i].journal && b[i].kind != NS_OUT_BLOCKED)
+			ret = ns_journal_retire(b[i].journal, b[i].rundir,
+						"journal-backout");
+	}
+	for (i = 0; i < n; i++) {
+		ns_outcome_release(&o[i]);
+		ns_outcome_release(&b[i]);
+	}
+	free(b);
+	free(o);
+	free(why);
+	free(jdir);
 	return ret;
 }
 
@@ -496,8 +605,8 @@ static int recover_env(struct ns_runner *r, const struct ns_env *e)
 {
 	char *dir = ns_env_dir(r->cfg->journal, e);
 	char *spool = ns_env_dir(r->cfg->spool, e);
-	char **list = NULL;
-	size_t nr = 0;
+	char **list = NULL, **backouts = NULL, **backed_out = NULL;
+	size_t nr = 0, n_bo = 0, nb = 0, runs = 0;
 	int ret = ns_fsx_sweep_tmp(r->cfg->outbox);
 
 	if (!ret)
@@ -507,12 +616,39 @@ static int recover_env(struct ns_runner *r, const struct ns_env *e)
 	if (!ret)
 		ret = ns_journal_list(&list, &nr, dir);
 
-	for (size_t i = 0; i < nr && !ret; i++)
-		ret = recover_one(r, e, list[i]);
+	/* the backouts first (a run's own backing out of its sites too),
+	 * then the journals of each migration run together (sorted, one
+	 * token's are next to each other) */
+	backouts = xcalloc(nr + 1, sizeof(*backouts));
+	backed_out = xcalloc(nr + 1, sizeof(*backed_out));
+	for (size_t i = 0; i < nr; i++)
+		if (strstr(list[i], ".backout.jnl"))
+			backouts[n_bo++] = list[i];
+		else
+			list[runs++] = list[i];
+	for (size_t i = 0; i < n_bo && !ret; i++) {
+		enum ns_outcome_kind kind;
+		ret = recover_one(r, e, backouts[i], &kind);
+		if (kind == NS_OUT_ROLLED_BACK)
+			backed_out[nb++] = backouts[i];
+	}
+	for (size_t i = 0, j; i < runs && !ret; i = j) {
+		size_t key = token_end(list[i]);
+
+		for (j = i + 1; j < runs && token_end(list[j]) == key &&
+				!strncmp(list[i], list[j], key);
+		     j++)
+			;
+		ret = recover_run(r, e, list + i, j - i, backed_out, nb);
+	}
 	if (!ret)
 		ret = recover_orphans(r, e);
-	for (size_t i = 0; i < nr; i++)
+	for (size_t i = 0; i < runs; i++)
 		free(list[i]);
+	for (size_t i = 0; i < n_bo; i++)
+		free(backouts[i]);
+	free(backouts);
+	free(backed_out);
 	free(list);
 	free(dir);
 	free(spool);

@@ -2,7 +2,10 @@
 # An environment with two sites: an enhancement goes into both or into
 # neither. A failure on the second site backs the first out again. A
 # backout that stops after the first site blocks the environment, and is
-# finished by asking again once unblocked.
+# finished by asking again once unblocked. A run killed after site a
+# (before site b's commit point, or while it backs site a out again) is
+# recovered to both sites as before; killed after site b's commit, to
+# both as after.
 . "$(dirname "$0")/lib.sh"
 
 mkdir -p "$T/home"
@@ -130,4 +133,57 @@ ns status ENH-3 --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" \
 	rolled-back "the registry now says rolled-back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "no journal is left active"
+
+# ---- a crash in the middle of a run, and recover ----------------------------
+# Recovery keeps the run's promise too: both sites or neither. The step
+# of each crash is found in a traced run of the same kind: the run goes
+# site a, then site b; a failing one backs site a out again at its end.
+crash_run() { # DIR ID [with-failure] AWK-PROGRAM: a traced run picks the step; then the crash there, and recover
+	local step
+	pkg "$1" "${3:-}"
+	ns submit "$1"
+	"$NS" --as quinn qa approve "$2" >/dev/null 2>&1
+	cp -a "$T/home" "$T/home.before" && cp -a "$T/sites" "$T/sites.before"
+	ns schedule "$2" --env model
+	rm -f "$T/trace"
+	NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
+	step=$(awk "$4" "$T/trace")
+	# the same scene again, this time killed at that step
+	rm -rf "$T/home" "$T/sites"
+	mv "$T/home.before" "$T/home" && mv "$T/sites.before" "$T/sites"
+	cd "$T/home" || exit 1
+	ns schedule "$2" --env model
+	NIGHTSHIFT_CRASH_AT=$step ns window run --now
+	is "$rc" 137 "$2: killed at step $step"
+	ns recover --env model
+	is "$rc" 0 "$2: recover: exit 0"
+}
+enh_state() {
+	"$NS" status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
+}
+# killed before site b's deploy (its BEGIN, the second one), site a done
+crash_run "$T/crash1" ENH-4 "" '$2 == "BEGIN" && ++k == 2 { print $1; exit }'
+is "$(state a):$(state b)" "$A0:$B0" "ENH-4: both sites as before (site a, migrated before the crash, backed out again)"
+like "$out" "site demo/model/b of the same run was not migrated: .*; rolled back: site demo/model/a is as it was before" \
+	"ENH-4: recover says why site a went back"
+is "$(enh_state ENH-4)" rolled-back "ENH-4: the registry says rolled-back"
+is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-4: no journal is left active"
+is "$(find "$T/sites" -name '.nightshift.*' | wc -l)" 0 "ENH-4: no staging file on either site"
+"$NS" withdraw ENH-4 --reason "done with it" >/dev/null 2>&1
+# killed after site b's COMMIT: both go forward
+crash_run "$T/crash2" ENH-5 "" '$2 == "COMMIT" && ++k == 2 { print $1 + 1; exit }'
+for s in a b; do
+	is "$(cat "$T/sites/$s/root/lib/x.txt"):$(sqlite3 "$T/sites/$s/app.db" "SELECT enhancement FROM nightshift_changes")" \
+		"v2:ENH-5" "ENH-5: site $s is migrated"
+done
+is "$(enh_state ENH-5)" migrated "ENH-5: the registry says migrated"
+ns rollback ENH-5 --env model --reason "clean up"
+is "$rc:$(state a):$(state b)" "0:$A0:$B0" "ENH-5: backed out"
+# site b fails its verify, and the run is killed while it backs site a out
+# again (at the last COMMIT: site a's revert): site a's backout is
+# finished, not taken for a migration
+crash_run "$T/crash3" ENH-6 fail '$2 == "COMMIT" { c = $1 } END { print c }'
+is "$(state a):$(state b)" "$A0:$B0" "ENH-6: both sites as before"
+is "$(enh_state ENH-6)" rolled-back "ENH-6: the registry says rolled-back"
+is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-6: no journal is left active"
 done_testing
