@@ -8,7 +8,7 @@ PROVE_JOBS ?= 2
 # the longest test files first, so that the two prove jobs end together
 # (the kill-point matrix alone takes as long as a third of the rest)
 SLOW_TESTS = tests/fault/t5101-kill-points.sh tests/e2e/t1002-failures.sh \
-	tests/e2e/t4201-postgresql.sh
+	tests/e2e/t4201-postgresql.sh tests/fault/t5102-multisite-kill-points.sh
 E2E_TESTS = $(filter tests/e2e/%,$(SLOW_TESTS)) \
 	$(filter-out $(SLOW_TESTS),$(sort $(wildcard tests/e2e/t*.sh)))
 ALL_TESTS = $(SLOW_TESTS) $(filter-out $(SLOW_TESTS),\

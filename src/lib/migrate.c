@@ -1209,6 +1209,11 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 	struct ns_journal j = NS_JOURNAL_INIT;
 	struct run r = RUN_INIT;
 	int ret, row = 0;
+	/* a backout stopped before it began changes nothing: the site stays
+	 * as the migration left it, and its archive stays with it */
+	int backout = strstr(journal_path, ".backout.jnl") != NULL;
+	const char *unbegun = "the backout was interrupted before it changed "
+			      "anything: the site is as the migration left it";
 
 	out->recovered = 1;
 	if ((ret = ns_journal_read(&j, journal_path)) < 0) {
@@ -1221,8 +1226,11 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 		 * was written; the journal's name says whose it was */
 		const char *base = strrchr(journal_path, '/');
 		base = base ? base + 1 : journal_path;
-		ret = finish(out, &r, NS_OUT_ROLLED_BACK, NS_EFAILED,
-			     "interrupted before anything was written");
+		ret = finish(
+			out, &r, backout ? NS_OUT_REFUSED : NS_OUT_ROLLED_BACK,
+			NS_EFAILED,
+			backout ? unbegun
+				: "interrupted before anything was written");
 		out->token = xstrndup(base, strcspn(base, "."));
 		if (ns_step("unlink") < 0 || unlink(journal_path) < 0) {
 			ns_error_set("cannot remove the empty journal '%s': "
@@ -1231,6 +1239,13 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 			ret = finish(out, &r, NS_OUT_BLOCKED, NS_ERROR,
 				     ns_error_last());
 		}
+		goto done;
+	}
+	if (j.state == NS_J_NONE && backout) {
+		r.rundir = xstrdup(j.rundir);
+		r.journal = xstrdup(j.path);
+		ret = finish(out, &r, NS_OUT_REFUSED, NS_EFAILED, unbegun);
+		out->token = token_of(j.rundir);
 		goto done;
 	}
 	if (j.state == NS_J_NONE) {

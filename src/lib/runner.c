@@ -370,6 +370,10 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	json_t *run = NULL, *enh = NULL;
 	int ret;
 
+	/* a backout that had not begun: the migration's records stand (the
+	 * backout's own run is closed as refused with the orphans) */
+	if (backout && o->kind == NS_OUT_REFUSED)
+		return 0;
 	ret = ns_registry_query_row(r->reg, &run,
 				    "SELECT id, trigger, enhancement, revision"
 				    " FROM runs WHERE token = ?",
@@ -481,6 +485,30 @@ static int same_site(const char *jpath, const char *backout)
 	       !strncmp(jpath, backout, n);
 }
 
+/* jpath is DIR/TOKEN.LABEL.jnl */
+static int journal_of(const char *jpath, const char *label)
+{
+	const char *p = jpath + token_end(jpath) + 1;
+
+	return strlen(p) == strlen(label) + strlen(".jnl") &&
+	       !strncmp(p, label, strlen(label));
+}
+
+/* *yes: the registry has the run token and no outcome for it yet */
+static int unfinished(struct ns_runner *r, const char *token, int *yes)
+{
+	json_t *row = NULL;
+	int ret =
+		ns_registry_query_row(r->reg, &row,
+				      "SELECT 1 AS x FROM runs WHERE token = ? "
+				      "AND outcome IS NULL",
+				      "s", token);
+
+	*yes = ret == 0 && row != NULL;
+	json_decref(row);
+	return ret;
+}
+
 /* the migration journals list[0..n) of one run (one token), after the
  * backout journals (backed_out, nb) were recovered: each site recovered,
  * and if some ended migrated and others not, the migrated ones backed out
@@ -510,6 +538,22 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 		failed |= o[i].kind != NS_OUT_MIGRATED;
 		blocked |= o[i].kind == NS_OUT_BLOCKED;
 	}
+	/* a site of the environment with no journal, in a run the registry
+	 * has not seen end: the run was killed before it began that site,
+	 * which is as before (a journal is retired only once the run is
+	 * recorded) */
+	if (!failed && n && o[0].token && !unfinished(r, o[0].token, &failed))
+		for (k = 0; k < e->sites_nr && failed && !why; k++) {
+			for (i = 0; i < n; i++)
+				if (journal_of(list[i], e->sites[k].label))
+					break;
+			if (i == n)
+				why = xprintf("site %s of the same run was not "
+					      "begun before the run was "
+					      "interrupted",
+					      e->sites[k].name);
+		}
+	failed = why != NULL;
 	/* the backouts before anything is recorded or retired: until their
 	 * journals exist, the failed sites' journals are there to make a
 	 * recovery interrupted here decide the same again */

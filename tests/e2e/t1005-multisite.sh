@@ -177,8 +177,23 @@ for s in a b; do
 		"v2:ENH-5" "ENH-5: site $s is migrated"
 done
 is "$(enh_state ENH-5)" migrated "ENH-5: the registry says migrated"
+# a rollback killed just after it began its first site's journal: it had
+# changed nothing, so recovery leaves the sites, their archives and the
+# registry as the migration left them, and the rollback can be asked again
+A5=$(state a) B5=$(state b)
+archives() { find "$T/home/archive" -path "*ENH-5-*/files/*" -type f | sort | xargs sha256sum; }
+ARCH5=$(archives)
+NIGHTSHIFT_CRASH_AT=3 ns rollback ENH-5 --env model --reason "killed"
+is "$rc" 137 "ENH-5: a rollback killed at its third step"
+like "$(ls "$T/home/journal/demo/model")" "backout\.jnl" "… leaving its backout journal"
+ns recover --env model
+is "$rc" 0 "ENH-5: recover: exit 0"
+like "$out" "the backout was interrupted before it changed anything" "… saying the backout changed nothing"
+is "$(state a):$(state b)" "$A5:$B5" "ENH-5: both sites still as the migration left them"
+is "$(archives)" "$ARCH5" "ENH-5: the archives are intact"
+is "$(enh_state ENH-5)" migrated "ENH-5: the registry still says migrated"
 ns rollback ENH-5 --env model --reason "clean up"
-is "$rc:$(state a):$(state b)" "0:$A0:$B0" "ENH-5: backed out"
+is "$rc:$(state a):$(state b)" "0:$A0:$B0" "ENH-5: the rollback asked again backs both out"
 # site b fails its verify, and the run is killed while it backs site a out
 # again (at the last COMMIT: site a's revert): site a's backout is
 # finished, not taken for a migration
