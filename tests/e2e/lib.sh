@@ -168,6 +168,33 @@ PY
 	mv "$1.new" "$1" || exit 1
 }
 
+# two_sites [VERIFY]: a home in $T/home (the people of ns_people) whose
+# environment demo/model has two sites, demo/model/a and /b, each a root
+# $T/sites/S/root with lib/x.txt ("v1") and a SQLite database
+# $T/sites/S/app.db holding t(1); VERIFY, if given, is the environment's
+# verify command. Leaves the directory at $T/home.
+two_sites() {
+	local s
+	mkdir -p "$T/home"
+	"$NS" init "$T/home" >/dev/null || exit 1
+	for s in a b; do
+		mkdir -p "$T/sites/$s/root/lib"
+		echo "v1" >"$T/sites/$s/root/lib/x.txt"
+		sqlite3 "$T/sites/$s/app.db" "CREATE TABLE t(a); INSERT INTO t VALUES (1);"
+	done
+	{
+		printf '[system "demo"]\n    users = users@example.com\n'
+		printf '[environment "demo/model"]\n'
+		[ -z "${1:-}" ] || printf '    verify = %s\n' "$1"
+		for s in a b; do
+			printf '[site "demo/model/%s"]\n    root = %s\n    database = sqlite:%s\n' \
+				"$s" "$T/sites/$s/root" "$T/sites/$s/app.db"
+		done
+	} >>"$T/home/nightshift.conf"
+	ns_people "$T/home/nightshift.conf"
+	cd "$T/home" || exit 1
+}
+
 # ---- PostgreSQL -----------------------------------------------------------
 #   pg_start           a scratch PostgreSQL cluster in $T/pg, on 127.0.0.1 and
 #                      a free port, stopped at exit; sets $PGURL (the

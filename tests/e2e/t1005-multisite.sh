@@ -8,27 +8,7 @@
 # both as after.
 . "$(dirname "$0")/lib.sh"
 
-mkdir -p "$T/home"
-"$NS" init "$T/home" >/dev/null
-for s in a b; do
-	mkdir -p "$T/sites/$s/root/lib"
-	echo "v1" >"$T/sites/$s/root/lib/x.txt"
-	sqlite3 "$T/sites/$s/app.db" "CREATE TABLE t(a); INSERT INTO t VALUES (1);"
-done
-cat >>"$T/home/nightshift.conf" <<CONF
-[system "demo"]
-    users = users@example.com
-[environment "demo/model"]
-    verify = test "\$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b
-[site "demo/model/a"]
-    root = $T/sites/a/root
-    database = sqlite:$T/sites/a/app.db
-[site "demo/model/b"]
-    root = $T/sites/b/root
-    database = sqlite:$T/sites/b/app.db
-CONF
-ns_people "$T/home/nightshift.conf"
-cd "$T/home" || exit 1
+two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b'
 
 state() { # SITE
 	echo "$(tree_hash "$T/sites/$1/root") $(db_dump "$T/sites/$1/app.db" | sha256sum)"

@@ -65,33 +65,13 @@ reset() {
 	cd "$T/home" || exit 1
 }
 
-# SQLite's own app.db-journal is not counted: a kill before SQLite's first
-# sync leaves one with a zeroed header, which SQLite itself treats as not
-# hot; the database dump in site_state is what proves the data.
-leftovers() {
-	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \
-		-o -name '.incoming-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
-}
-
-registry_state() {
-	sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"
-}
-
-# count the steps of an uninterrupted run; remember before and after
-measure() { # kind
-	reset
-	BEFORE=$(site_state)
-	rm -f "$T/steps"
-	NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" window run --now >/dev/null 2>&1
-	STEPS=$(cat "$T/steps")
-	AFTER=$(site_state)
-}
+leftovers() { stray_files "$T/site" "$T/home"; }
+registry_state() { enh1_state; }
 
 matrix() { # kind
-	local kind=$1 bad=0 total=0 n why
+	local kind=$1 after=${NS_FULL:+1}
 	scene "$kind"
-	measure "$kind"
+	measure
 	if [ "$kind" = ok ]; then
 		[ "$BEFORE" != "$AFTER" ] && ok "$kind: the run changes the site" ||
 			not_ok "$kind: the run changes the site"
@@ -106,37 +86,9 @@ matrix() { # kind
 			"750legacy.txt" "$kind: … with its mode and its file"
 	fi
 	like "$STEPS" '^[0-9]+$' "$kind: the run counted its steps ($STEPS)"
-	for n in $(seq 1 "$STEPS"); do
-		total=$((total + 1))
-		why=$(check_point "$kind" "$n")
-		if [ -n "$why" ]; then
-			bad=$((bad + 1))
-			diag "$kind: kill at step $n: $why"
-		fi
-	done
-	diag "$kind: matrix of $total kill points, $bad inconsistent states"
-	is "$bad" 0 "$kind: every one of $total kill points recovers to before or after"
-	# recovery interrupted too: kill the run at n, then recovery at m
-	local stride=${NS_FULL:+1}
-	stride=${stride:-9}
-	bad=0 total=0
-	for n in $(seq 1 "$stride" "$STEPS"); do
-		reset
-		{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-		rm -f "$T/rsteps"
-		NIGHTSHIFT_STEPS_FILE=$T/rsteps "$NS" recover >/dev/null 2>&1
-		local r=$(cat "$T/rsteps" 2>/dev/null || echo 0)
-		for m in $(seq 1 "$r"); do
-			total=$((total + 1))
-			why=$(check_point "$kind" "$n" "$m")
-			if [ -n "$why" ]; then
-				bad=$((bad + 1))
-				diag "$kind: kill at step $n, recovery killed at $m: $why"
-			fi
-		done
-	done
-	diag "$kind: matrix of $total interrupted recoveries, $bad inconsistent states"
-	is "$bad" 0 "$kind: recovery killed at each of its $total steps still ends consistent"
+	# recovery killed too: after every 9th kill point (every one with
+	# NS_FULL=1), at each of its steps
+	kill_matrix "$kind" 1 "${after:-9}" 1 "to before or after"
 }
 
 matrix ok

@@ -19,28 +19,11 @@ export NIGHTSHIFT_NOW=2026-12-01T23:00:00!
 
 scene() { # ok | fail
 	rm -rf "$T/sites" "$T/home"
-	for s in a b; do
-		mkdir -p "$T/sites/$s/root/lib"
-		echo "v1" >"$T/sites/$s/root/lib/x.txt"
-		sqlite3 "$T/sites/$s/app.db" "CREATE TABLE t(a); INSERT INTO t VALUES (1);"
-	done
-	mkdir -p "$T/home"
-	"$NS" init "$T/home" >/dev/null
-	cat >>"$T/home/nightshift.conf" <<CONF
-[system "demo"]
-[environment "demo/model"]
-[site "demo/model/a"]
-    root = $T/sites/a/root
-    database = sqlite:$T/sites/a/app.db
-[site "demo/model/b"]
-    root = $T/sites/b/root
-    database = sqlite:$T/sites/b/app.db
-CONF
-	[ "$1" = ok ] ||
-		sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = test \"\$NIGHTSHIFT_SITE\" != demo/model/b|" \
-			"$T/home/nightshift.conf"
-	ns_people "$T/home/nightshift.conf"
-	cd "$T/home" || exit 1
+	if [ "$1" = ok ]; then
+		two_sites
+	else # the verify fails on site b
+		two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b'
+	fi
 	make_pkg "$T/pkg" "two sites"
 	mkdir -p "$T/pkg/files/lib/new" "$T/pkg/sql"
 	echo "v2" >"$T/pkg/files/lib/x.txt"
@@ -69,27 +52,14 @@ site_state() {
 	done
 }
 
-leftovers() {
-	find "$T/sites" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \
-		-o -name '.incoming-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
-}
-
-registry_state() {
-	sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"
-}
+leftovers() { stray_files "$T/sites" "$T/home"; }
+registry_state() { enh1_state; }
 
 matrix() { # kind
-	local kind=$1 bad=0 total=0 n m r why
-	local every=${NS_FULL:+1} after=${NS_FULL:+1} rstep=${NS_FULL:+1}
+	local kind=$1 every=${NS_FULL:+1} after=${NS_FULL:+1} rstep=${NS_FULL:+1}
 	every=${every:-3} after=${after:-25} rstep=${rstep:-4}
 	scene "$kind"
-	reset
-	BEFORE=$(site_state)
-	rm -f "$T/steps"
-	NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" window run --now >/dev/null 2>&1
-	STEPS=$(cat "$T/steps")
-	AFTER=$(site_state)
+	measure
 	if [ "$kind" = ok ]; then
 		is "$(cat "$T/sites/a/root/lib/x.txt")$(cat "$T/sites/b/root/lib/x.txt")" "v2v2" \
 			"$kind: the run migrates both sites"
@@ -97,29 +67,8 @@ matrix() { # kind
 		is "$AFTER" "$BEFORE" "$kind: the run fails on site b and puts both back"
 	fi
 	like "$STEPS" '^[0-9]+$' "$kind: the run counted its steps ($STEPS)"
-	for n in $(seq 1 "$every" "$STEPS"); do
-		total=$((total + 1))
-		why=$(check_point "$kind" "$n")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n: $why"; }
-	done
-	diag "$kind: matrix of $total kill points, $bad inconsistent states"
-	is "$bad" 0 "$kind: each of $total kill points recovers both sites to before, or both to after"
-	# recovery interrupted too
-	bad=0 total=0
-	for n in $(seq 1 "$after" "$STEPS"); do
-		reset
-		{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
-		rm -f "$T/rsteps"
-		NIGHTSHIFT_STEPS_FILE=$T/rsteps "$NS" recover >/dev/null 2>&1
-		r=$(cat "$T/rsteps" 2>/dev/null || echo 0)
-		for m in $(seq 1 "$rstep" "$r"); do
-			total=$((total + 1))
-			why=$(check_point "$kind" "$n" "$m")
-			[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n, recovery killed at $m: $why"; }
-		done
-	done
-	diag "$kind: matrix of $total interrupted recoveries, $bad inconsistent states"
-	is "$bad" 0 "$kind: recovery killed at $total points still ends both sites consistent"
+	kill_matrix "$kind" "$every" "$after" "$rstep" \
+		"both sites to before, or both to after"
 }
 
 matrix ok
