@@ -188,7 +188,8 @@ static int record(struct ns_runner *r, const struct verdict *v)
 	ns_time_iso(at, ns_now());
 	if ((ret = ns_registry_begin(r->reg)) < 0)
 		return ret;
-	if (v->run)
+	/* a run left to recovery is, to the registry, still going */
+	if (v->run && !v->undecided)
 		ret = ns_registry_exec(r->reg,
 				       "UPDATE runs SET finished_at = ?, "
 				       "outcome = ?, message = ?, duration_ms "
@@ -521,7 +522,7 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 	struct ns_outcome *o = xcalloc(n, sizeof(*o)),
 			  *b = xcalloc(n, sizeof(*b));
 	char *jdir = ns_env_dir(r->cfg->journal, e), *why = NULL;
-	int failed = 0, blocked = 0, ret = 0;
+	int failed = 0, blocked = 0, open = 0, ret = 0;
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -542,8 +543,8 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 	 * has not seen end: the run was killed before it began that site,
 	 * which is as before (a journal is retired only once the run is
 	 * recorded) */
-	if (!failed && n && o[0].token && !unfinished(r, o[0].token, &failed))
-		for (k = 0; k < e->sites_nr && failed && !why; k++) {
+	if (!failed && n && o[0].token && !unfinished(r, o[0].token, &open))
+		for (k = 0; k < e->sites_nr && open && !why; k++) {
 			for (i = 0; i < n; i++)
 				if (journal_of(list[i], e->sites[k].label))
 					break;
