@@ -6,9 +6,9 @@
 # two sites must be, together, exactly as before or exactly as after —
 # never one of each — with the registry agreeing, nothing left behind,
 # and a second recover changing nothing.
-# `make check` takes every 3rd kill point of the runs, and of recovery
-# killed in turn every 4th step after every 25th kill point (about 130
-# points, 80 s); NS_FULL=1 (make check-full) takes every one of them
+# `make check` takes every 4th kill point of the runs, and of recovery
+# killed in turn every 5th step after every 30th kill point (about 100
+# points, 60 s); NS_FULL=1 (make check-full) takes every one of them
 # (about 5,700 points, most of an hour).
 # (functions only; lib.sh leaves the directory $0 is relative to)
 . "$(dirname "$0")/kill-lib.sh"
@@ -57,7 +57,7 @@ registry_state() { enh1_state; }
 
 matrix() { # kind
 	local kind=$1 every=${NS_FULL:+1} after=${NS_FULL:+1} rstep=${NS_FULL:+1}
-	every=${every:-3} after=${after:-25} rstep=${rstep:-4}
+	every=${every:-4} after=${after:-30} rstep=${rstep:-5}
 	scene "$kind"
 	measure
 	if [ "$kind" = ok ]; then
