@@ -51,6 +51,26 @@ enh1_state() {
 	sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"
 }
 
+# the scene's package $T/pkg handed in as ENH-1, approved and scheduled;
+# then the scene, $T/SITES and $T/home, kept in $TPL for reset_scene
+keep_scene() { # SITES
+	"$NS" --as alice submit "$T/pkg" >/dev/null || exit 1
+	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
+	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
+	rm -rf "$TPL"
+	mkdir -p "$TPL"
+	cp -a "$T/$1" "$T/home" "$TPL/"
+}
+
+# the scene as keep_scene kept it; the directory is $T/home
+reset_scene() { # SITES
+	cd "$T" || exit 1
+	chmod -R u+w "$T/$1" "$T/home" 2>/dev/null
+	rm -rf "$T/$1" "$T/home"
+	cp -a "$TPL/$1" "$TPL/home" "$T/"
+	cd "$T/home" || exit 1
+}
+
 # an uninterrupted run from the scene: its steps counted (STEPS), the site
 # before and after it remembered (BEFORE, AFTER)
 measure() {

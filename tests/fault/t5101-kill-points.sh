@@ -49,21 +49,10 @@ DROP TABLE coupons;
 ALTER TABLE customers DROP COLUMN discount;
 SQL
 	echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
-	"$NS" --as alice submit "$T/pkg" >/dev/null || exit 1
-	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
-	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
-	rm -rf "$TPL"
-	mkdir -p "$TPL"
-	cp -a "$T/site" "$T/home" "$TPL/"
+	keep_scene site
 }
 
-reset() {
-	cd "$T" || exit 1
-	chmod -R u+w "$T/site" "$T/home" 2>/dev/null
-	rm -rf "$T/site" "$T/home"
-	cp -a "$TPL/site" "$TPL/home" "$T/"
-	cd "$T/home" || exit 1
-}
+reset() { reset_scene site; }
 
 leftovers() { stray_files "$T/site" "$T/home"; }
 registry_state() { enh1_state; }

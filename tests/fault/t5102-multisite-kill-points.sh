@@ -30,20 +30,10 @@ scene() { # ok | fail
 	echo "fresh" >"$T/pkg/files/lib/new/y.txt"
 	echo "INSERT INTO t VALUES (2);" >"$T/pkg/sql/deploy.sql"
 	echo "DELETE FROM t WHERE a = 2;" >"$T/pkg/sql/revert.sql"
-	"$NS" --as alice submit "$T/pkg" >/dev/null || exit 1
-	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
-	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
-	rm -rf "$TPL"
-	mkdir -p "$TPL"
-	cp -a "$T/sites" "$T/home" "$TPL/"
+	keep_scene sites
 }
 
-reset() {
-	cd "$T" || exit 1
-	rm -rf "$T/sites" "$T/home"
-	cp -a "$TPL/sites" "$TPL/home" "$T/"
-	cd "$T/home" || exit 1
-}
+reset() { reset_scene sites; }
 
 site_state() {
 	local s
