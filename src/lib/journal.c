@@ -144,6 +144,13 @@ int ns_journal_retire(const char *path, const char *rundir, const char *name)
 	return ret;
 }
 
+int ns_journal_is_backout(const char *path)
+{
+	size_t n = strlen(path), k = strlen(NS_JOURNAL_BACKOUT);
+
+	return n > k && !strcmp(path + n - k, NS_JOURNAL_BACKOUT);
+}
+
 static int cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);

@@ -59,6 +59,11 @@ void ns_journal_release(struct ns_journal *j);
 int ns_journal_retire(const char *path, const char *rundir, const char *name);
 const char *ns_journal_state_name(enum ns_jstate s);
 int ns_journal_final(enum ns_jstate s);
+/* a migration's journal is TOKEN.SITE.jnl, the backout of that site's
+ * migration TOKEN.SITE.backout.jnl */
+#define NS_JOURNAL_BACKOUT ".backout.jnl"
+int ns_journal_is_backout(const char *path);
+
 /* the *.jnl files of dir, sorted; an absent dir is empty */
 int ns_journal_list(char ***out, size_t *nr, const char *dir);
 

@@ -1211,7 +1211,7 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 	int ret, row = 0;
 	/* a backout stopped before it began changes nothing: the site stays
 	 * as the migration left it, and its archive stays with it */
-	int backout = strstr(journal_path, ".backout.jnl") != NULL;
+	int backout = ns_journal_is_backout(journal_path);
 	const char *unbegun = "the backout was interrupted before it changed "
 			      "anything: the site is as the migration left it";
 
@@ -1346,8 +1346,8 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 
 	if ((ret = backout_ready(&r, rundir, env, check_drift)) < 0)
 		goto refused;
-	jpath = xprintf("%s/%s.%s.backout.jnl", journal_dir, r.plan.token,
-			strrchr(rundir, '/') + 1);
+	jpath = xprintf("%s/%s.%s" NS_JOURNAL_BACKOUT, journal_dir,
+			r.plan.token, strrchr(rundir, '/') + 1);
 	if ((ret = ns_fsx_mkdir_p(journal_dir, 0755)) < 0 ||
 	    (ret = ns_journal_begin(jpath, rundir)) < 0)
 		goto refused;

@@ -460,8 +460,7 @@ static int recover_one(struct ns_runner *r, const struct ns_env *e,
 	int ret;
 
 	ns_migrate_recover(&o, jpath, e);
-	ret = report_recovered(r, e, jpath, &o,
-			       strstr(jpath, ".backout.jnl") != NULL);
+	ret = report_recovered(r, e, jpath, &o, ns_journal_is_backout(jpath));
 	*kind = o.kind;
 	ns_outcome_release(&o);
 	return ret;
@@ -482,7 +481,7 @@ static int same_site(const char *jpath, const char *backout)
 {
 	size_t n = strlen(jpath) - strlen(".jnl");
 
-	return strlen(backout) == n + strlen(".backout.jnl") &&
+	return strlen(backout) == n + strlen(NS_JOURNAL_BACKOUT) &&
 	       !strncmp(jpath, backout, n);
 }
 
@@ -667,7 +666,7 @@ static int recover_env(struct ns_runner *r, const struct ns_env *e)
 	backouts = xcalloc(nr + 1, sizeof(*backouts));
 	backed_out = xcalloc(nr + 1, sizeof(*backed_out));
 	for (size_t i = 0; i < nr; i++)
-		if (strstr(list[i], ".backout.jnl"))
+		if (ns_journal_is_backout(list[i]))
 			backouts[n_bo++] = list[i];
 		else
 			list[runs++] = list[i];

@@ -299,6 +299,16 @@ static void test_begin_unwritable(void **state)
 	free(path);
 }
 
+/* a backout's journal by its name's end, not by a site that says so */
+static void test_is_backout(void **state)
+{
+	(void)state;
+	assert_true(ns_journal_is_backout("j/ENH-1-r1-2.main.backout.jnl"));
+	assert_false(ns_journal_is_backout("j/ENH-1-r1-2.main.jnl"));
+	assert_false(ns_journal_is_backout("j/ENH-1-r1-2.backout.jnl.x.jnl"));
+	assert_false(ns_journal_is_backout(".backout.jnl"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, tu_scratch_teardown)
 
 int main(void)
@@ -313,6 +323,7 @@ int main(void)
 		T(test_list_sorted),
 		T(test_retire),
 		T(test_begin_unwritable),
+		cmocka_unit_test(test_is_backout),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
