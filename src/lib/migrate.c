@@ -1056,9 +1056,8 @@ int ns_migrate_site(struct ns_outcome *out, const struct ns_trigger *t,
 				"%s — site %s is blocked, its journal kept: "
 				"once the database answers, `nightshift "
 				"unblock --env %s --reason ...` and "
-				"`nightshift "
-				"recover --env %s` finish the run on whichever "
-				"side of the commit point it is",
+				"`nightshift recover --env %s` finish the run "
+				"on whichever side of the commit point it is",
 				ns_error_last(), r.plan.site, ctx->env_name,
 				ctx->env_name);
 			finish(out, &r, NS_OUT_BLOCKED, NS_ELOCKED, msg);

@@ -521,7 +521,7 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 	struct ns_outcome *o = xcalloc(n, sizeof(*o)),
 			  *b = xcalloc(n, sizeof(*b));
 	char *jdir = ns_env_dir(r->cfg->journal, e), *why = NULL;
-	int failed = 0, blocked = 0, open = 0, ret = 0;
+	int blocked = 0, open = 0, ret = 0;
 	size_t i, k;
 
 	for (i = 0; i < n; i++) {
@@ -535,14 +535,13 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 				      "migrated: %s",
 				      o[i].site ? o[i].site : "?",
 				      o[i].message);
-		failed |= o[i].kind != NS_OUT_MIGRATED;
 		blocked |= o[i].kind == NS_OUT_BLOCKED;
 	}
 	/* a site of the environment with no journal, in a run the registry
 	 * has not seen end: the run was killed before it began that site,
 	 * which is as before (a journal is retired only once the run is
 	 * recorded) */
-	if (!failed && n && o[0].token && !unfinished(r, o[0].token, &open))
+	if (!why && n && o[0].token && !unfinished(r, o[0].token, &open))
 		for (k = 0; k < e->sites_nr && open && !why; k++) {
 			for (i = 0; i < n; i++)
 				if (journal_of(list[i], e->sites[k].label))
@@ -553,27 +552,24 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 					      "interrupted",
 					      e->sites[k].name);
 		}
-	failed = why != NULL;
-	/* the backouts before anything is recorded or retired: until their
-	 * journals exist, the failed sites' journals are there to make a
-	 * recovery interrupted here decide the same again */
-	for (i = 0; i < n; i++) {
-		b[i] = (struct ns_outcome)NS_OUTCOME_INIT;
-		if (o[i].kind == NS_OUT_MIGRATED && failed && !blocked &&
-		    o[i].rundir) {
-			ns_migrate_backout(&b[i], o[i].rundir, jdir, why, 0, e);
-			if (!b[i].site)
-				b[i].site = xstrdup(o[i].site);
-			if (b[i].kind == NS_OUT_REFUSED) { /* they disagree */
-				char *m = xprintf(
-					"%s; site %s could not be backed out "
-					"again: %s — the sites of the run "
-					"disagree",
-					why, b[i].site, b[i].message);
-				free(b[i].message);
-				b[i].message = m;
-				b[i].kind = NS_OUT_BLOCKED;
-			}
+	/* why: a site failed. The backouts before anything is recorded or
+	 * retired: until their journals exist, the failed sites' journals
+	 * are there to make a recovery interrupted here decide the same
+	 * again */
+	for (i = 0; i < n && why && !blocked; i++) {
+		if (o[i].kind != NS_OUT_MIGRATED || !o[i].rundir)
+			continue;
+		ns_migrate_backout(&b[i], o[i].rundir, jdir, why, 0, e);
+		if (!b[i].site)
+			b[i].site = xstrdup(o[i].site);
+		if (b[i].kind == NS_OUT_REFUSED) { /* they disagree */
+			char *m = xprintf("%s; site %s could not be backed out "
+					  "again: %s — the sites of the run "
+					  "disagree",
+					  why, b[i].site, b[i].message);
+			free(b[i].message);
+			b[i].message = m;
+			b[i].kind = NS_OUT_BLOCKED;
 		}
 	}
 	for (i = 0; i < n && !ret; i++)
