@@ -24,11 +24,8 @@ reset() {
 }
 
 site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
-registry_state() { sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"; }
-leftovers() {
-	find "$T/site" "$T/home" \( -name '.nightshift.*' -o -name '*.tmp-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
-}
+registry_state() { enh1_state; }
+leftovers() { stray_files "$T/site" "$T/home"; }
 
 # the scene's package files: lib/tax.conf replaced, new/a.txt added,
 # old/legacy.txt deleted (the SQL is each test's own)
