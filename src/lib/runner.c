@@ -337,7 +337,159 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 	strbuf_release(&body);
 }
 
+static int record_site(struct ns_runner *r, long long run,
+		       const struct ns_outcome *o)
+{
+	return ns_registry_exec(r->reg,
+				"INSERT OR REPLACE INTO run_sites(run, site, "
+				"rundir, outcome, message) VALUES (?, ?, ?, "
+				"?, ?)",
+				"Issss", run, o->site, o->rundir,
+				outcome_word(o->kind), o->message);
+}
+
+/* the journals of a run, retired once the registry knows its outcome:
+ * until then recovery can still tell the registry what happened */
+struct retirees {
+	struct {
+		char *journal, *rundir;
+		const char *as;
+	} * v;
+	size_t nr, alloc;
+};
+
+static void retire(struct retirees *l, struct ns_outcome *o, const char *as)
+{
+	if (!o->journal || o->kind == NS_OUT_BLOCKED || !o->rundir)
+		return;
+	ALLOC_GROW(l->v, l->nr, l->alloc);
+	l->v[l->nr].journal = xstrdup(o->journal);
+	l->v[l->nr].rundir = xstrdup(o->rundir);
+	l->v[l->nr++].as = as;
+}
+
+/* with recorded 0 the registry missed the outcome: the journals stay for
+ * recovery to report again */
+static void retire_all(struct ns_runner *r, struct retirees *l, int recorded)
+{
+	for (size_t i = 0; i < l->nr; i++) {
+		if (recorded &&
+		    ns_journal_retire(l->v[i].journal, l->v[i].rundir,
+				      l->v[i].as) < 0)
+			warn(r, "%s (recovery will finish it)",
+			     ns_error_last());
+		free(l->v[i].journal);
+		free(l->v[i].rundir);
+	}
+	free(l->v);
+	memset(l, 0, sizeof(*l));
+}
+
+/* *fin: site could not be backed out (why) after the sites before it
+ * were */
+static void disagree(struct ns_outcome *fin, const char *site, const char *why,
+		     const char *verb, long long enh, const struct ns_env *e)
+{
+	fin->kind = NS_OUT_BLOCKED;
+	free(fin->message);
+	fin->message =
+		xprintf("site %s could not be backed out (%s) after the "
+			"sites before it were: the environment's sites "
+			"disagree; once the cause is mended and the "
+			"environment unblocked, `nightshift %s ENH-%lld "
+			"--env %s --reason ...` backs out the sites "
+			"left",
+			site, why, verb ? verb : "rollback", enh, e->name);
+}
+
+/* the sites backed out by the backout run, after the sites of it backed
+ * out already (before; recovery finishing an interrupted one): all of
+ * them, or none when one is refused by the check */
+static int backout_all(struct ns_runner *r, const struct ns_env *e,
+		       long long enh, const char *verb, json_t *sites,
+		       long long run, const char *reason, size_t before,
+		       struct ns_outcome *fin, struct retirees *l)
+{
+	char *jdir = ns_env_dir(r->cfg->journal, e);
+	json_t *s;
+	size_t i;
+
+	/* every site first: a backout refused for one (changed since, its
+	 * database unreachable) changes none */
+	json_array_foreach(sites, i, s)
+	{
+		const char *dir =
+			json_string_value(json_object_get(s, "rundir"));
+		int rc = ns_migrate_backout_check(dir, e);
+		if (rc < 0 && before) {
+			disagree(fin,
+				 json_string_value(json_object_get(s, "site")),
+				 ns_error_last(), verb, enh, e);
+			free(jdir);
+			return NS_ELOCKED;
+		}
+		if (rc < 0) {
+			fin->kind = NS_OUT_REFUSED;
+			fin->code = rc;
+			fin->message = xprintf(
+				"not backed out, nothing changed: site %s: %s",
+				json_string_value(json_object_get(s, "site")),
+				ns_error_last());
+			free(jdir);
+			return rc;
+		}
+	}
+	fin->kind = NS_OUT_ROLLED_BACK;
+	fin->message = xprintf("backed out: %s", reason);
+	json_array_foreach(sites, i, s)
+	{
+		struct ns_outcome o = NS_OUTCOME_INIT;
+		const char *dir =
+			json_string_value(json_object_get(s, "rundir"));
+		ns_migrate_backout(&o, dir, jdir, reason, 1, e);
+		if (!o.site)
+			o.site = xstrdup(
+				json_string_value(json_object_get(s, "site")));
+		record_site(r, run, &o);
+		say(r, "%s: site %s: %s", e->name, o.site, o.message);
+		fin->ms += o.ms;
+		retire(l, &o, "journal-backout");
+		if (o.kind != NS_OUT_ROLLED_BACK) {
+			fin->kind = o.kind;
+			fin->code = o.code;
+			free(fin->message);
+			fin->message = xstrdup(o.message);
+			/* refused after others were backed out (it passed
+			 * the check a moment ago): the sites disagree, and a
+			 * person has to look */
+			if (o.kind == NS_OUT_REFUSED && i + before > 0)
+				disagree(fin, o.site, o.message, verb, enh, e);
+			ns_outcome_release(&o);
+			break;
+		}
+		ns_outcome_release(&o);
+	}
+	free(jdir);
+	return fin->kind == NS_OUT_ROLLED_BACK ? 0
+	       : fin->kind == NS_OUT_BLOCKED   ? NS_ELOCKED
+					       : fin->code;
+}
+
 /* ---- recovery ------------------------------------------------------------ */
+
+/* the sites of the migration run, last first, that no backout of it
+ * has backed out yet */
+static int sites_to_back_out(struct ns_runner *r, long long run, json_t **sites)
+{
+	return ns_registry_query(
+		r->reg, sites,
+		"SELECT site, rundir FROM run_sites s WHERE run = ? AND NOT "
+		"EXISTS (SELECT 1 FROM run_sites b JOIN runs k ON k.id = b.run "
+		"WHERE b.run > s.run AND b.site = s.site AND b.rundir = "
+		"s.rundir AND k.kind = 'backout' AND b.outcome = "
+		"'rolled-back') ORDER BY rowid DESC",
+		"I", run);
+}
 
 /* a run killed before its site had a row gets one, naming its archive:
  * the registry then knows the archive of every run (archive prune) */
@@ -426,14 +578,10 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	return ret;
 }
 
-/* what recovery did with the journal jpath (o), told and recorded; the
- * journal retired unless the site is blocked */
-static int report_recovered(struct ns_runner *r, const struct ns_env *e,
-			    const char *jpath, const struct ns_outcome *o,
-			    int backout)
+/* what recovery did with the journal jpath (o), told and in the trail */
+static int tell_recovered(struct ns_runner *r, const struct ns_env *e,
+			  const char *jpath, const struct ns_outcome *o)
 {
-	int ret;
-
 	ns_runner_tell(r, o->kind == NS_OUT_BLOCKED,
 		       "%s: recovered %s (%s): %s", e->name,
 		       o->token ? o->token : jpath, outcome_word(o->kind),
@@ -441,8 +589,17 @@ static int report_recovered(struct ns_runner *r, const struct ns_env *e,
 	note(r, o->kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
 	if (!o->token)
 		return NS_ELOCKED;
-	ret = ns_registry_event(r->reg, r->user, 0, 0, e->name, "recovered",
-				o->message);
+	return ns_registry_event(r->reg, r->user, 0, 0, e->name, "recovered",
+				 o->message);
+}
+
+/* ... told and recorded; the journal retired unless the site is blocked */
+static int report_recovered(struct ns_runner *r, const struct ns_env *e,
+			    const char *jpath, const struct ns_outcome *o,
+			    int backout)
+{
+	int ret = tell_recovered(r, e, jpath, o);
+
 	if (!ret)
 		ret = record_recovered(r, e, o, backout);
 	if (!ret && o->kind != NS_OUT_BLOCKED && o->rundir)
@@ -506,6 +663,36 @@ static int unfinished(struct ns_runner *r, const char *token, int *yes)
 
 	*yes = ret == 0 && row != NULL;
 	json_decref(row);
+	return ret;
+}
+
+/* the end of the journals list[i..) of one token (the list is sorted) */
+static size_t same_token(char **list, size_t nr, size_t i)
+{
+	size_t key = token_end(list[i]), j = i + 1;
+
+	while (j < nr && token_end(list[j]) == key &&
+	       !strncmp(list[i], list[j], key))
+		j++;
+	return j;
+}
+
+/* *mig: the migration run of the journal jpath, if the registry has
+ * recorded it as migrated */
+static int migration_of(struct ns_runner *r, const char *jpath, json_t **mig)
+{
+	const char *base = strrchr(jpath, '/');
+	char *token;
+	int ret;
+
+	base = base ? base + 1 : jpath;
+	token = xstrndup(base, strcspn(base, "."));
+	ret = ns_registry_query_row(r->reg, mig,
+				    "SELECT id, enhancement FROM runs WHERE "
+				    "token = ? AND kind = 'migrate' AND "
+				    "outcome = 'migrated'",
+				    "s", token);
+	free(token);
 	return ret;
 }
 
@@ -598,6 +785,138 @@ static int recover_run(struct ns_runner *r, const struct ns_env *e, char **list,
 	return ret;
 }
 
+/* *rest: the sites of the migration run mig that the interrupted backout
+ * whose journals were recovered (o[0..n)) had not backed out; a journal it
+ * had begun without changing anything makes way for the backout again */
+static int sites_not_reached(struct ns_runner *r, json_t *mig,
+			     struct ns_outcome *o, size_t n, json_t **rest)
+{
+	json_t *sites = NULL, *s;
+	size_t i, k;
+	int ret = sites_to_back_out(
+		r, json_integer_value(json_object_get(mig, "id")), &sites);
+
+	*rest = json_array();
+	json_array_foreach(sites, k, s)
+	{
+		const char *dir =
+			json_string_value(json_object_get(s, "rundir"));
+		for (i = 0;
+		     i < n && !(o[i].rundir && !strcmp(o[i].rundir, dir)); i++)
+			;
+		if (i < n && o[i].kind == NS_OUT_ROLLED_BACK)
+			continue;
+		if (!ret && i < n && o[i].journal)
+			ret = ns_journal_retire(o[i].journal, dir,
+						"journal-backout");
+		if (i < n) {
+			free(o[i].journal);
+			o[i].journal = NULL;
+		}
+		json_array_append(*rest, s);
+	}
+	json_decref(sites);
+	return ret;
+}
+
+/* The backout journals list[0..n) of the migration run mig (recorded as
+ * migrated) whose backout — `rollback` or `reject`, a run of its own — was
+ * interrupted. It ends as the backout itself would have, all or nothing:
+ * if it had backed out no site, it changed nothing and is refused;
+ * otherwise the sites it had not reached are backed out now. Only then is
+ * it recorded, on its own run, and its journals retired. */
+static int recover_backout(struct ns_runner *r, const struct ns_env *e,
+			   char **list, size_t n, json_t *mig)
+{
+	struct ns_outcome *o = xcalloc(n, sizeof(*o)), fin = NS_OUTCOME_INIT;
+	struct retirees l = { 0 };
+	struct verdict v = { 0 };
+	json_t *run = NULL, *rest = NULL, *title = NULL;
+	const char *asked, *reason;
+	size_t i, done = 0;
+	int ret, rc;
+
+	v.enh = json_integer_value(json_object_get(mig, "enhancement"));
+	v.env = e->name;
+	v.backout = 1;
+	ret = ns_registry_query_row(r->reg, &run,
+				    "SELECT id, revision, message FROM runs "
+				    "WHERE environment = ? AND enhancement = "
+				    "? AND kind = 'backout' AND outcome IS "
+				    "NULL ORDER BY id DESC",
+				    "sI", e->name, v.enh);
+	for (i = 0; i < n; i++) {
+		ns_migrate_recover(&o[i], list[i], e);
+		done += o[i].kind == NS_OUT_ROLLED_BACK;
+		fin.ms += o[i].ms;
+		if (o[i].kind == NS_OUT_BLOCKED && !fin.message) {
+			fin.kind = NS_OUT_BLOCKED;
+			fin.message = xstrdup(o[i].message);
+		}
+		rc = tell_recovered(r, e, list[i], &o[i]);
+		ret = ret < 0 ? ret : rc;
+	}
+	if (ret < 0 || !run) {
+		/* no backout run going: it was recorded before its journals
+		 * were retired */
+		for (i = 0; i < n; i++)
+			retire(&l, &o[i], "journal-backout");
+		retire_all(r, &l, ret == 0);
+		goto out;
+	}
+	v.run = json_integer_value(json_object_get(run, "id"));
+	v.rev = (int)json_integer_value(json_object_get(run, "revision"));
+	asked = json_string_value(json_object_get(run, "message"));
+	reason = asked ? strchr(asked, ':') : NULL;
+	reason = reason ? reason + 2 : "interrupted";
+	v.verb = asked && !strncmp(asked, "reject:", 7) ? "reject" : NULL;
+	for (i = 0; i < n; i++)
+		if (o[i].site && *o[i].site && o[i].rundir)
+			record_site(r, v.run, &o[i]);
+	if (!fin.message && !done) {
+		fin.kind = NS_OUT_REFUSED;
+		fin.message = xstrdup(o[0].message);
+	} else if (!fin.message) {
+		ret = sites_not_reached(r, mig, o, n, &rest);
+		if (!ret)
+			backout_all(r, e, v.enh, v.verb, rest, v.run, reason,
+				    done, &fin, &l);
+		if (fin.kind == NS_OUT_ROLLED_BACK) {
+			free(fin.message);
+			fin.message = xprintf("backed out: %s (an interrupted "
+					      "backout, finished by recovery)",
+					      reason);
+		}
+	}
+	for (i = 0; i < n; i++)
+		retire(&l, &o[i], "journal-backout");
+	v.kind = fin.kind;
+	v.message = fin.message;
+	v.ms = fin.ms;
+	/* not recorded: the journals stay for the next recovery */
+	if (!ret)
+		ret = record(r, &v);
+	retire_all(r, &l, ret == 0);
+	if (ret < 0)
+		goto out;
+	note(r, fin.kind == NS_OUT_BLOCKED ? NS_ELOCKED : 0);
+	ns_runner_tell(r, fin.kind == NS_OUT_BLOCKED, "%s: ENH-%lld: %s",
+		       e->name, v.enh, fin.message);
+	ns_registry_query_row(r->reg, &title,
+			      "SELECT title FROM enhancements WHERE id = ?",
+			      "I", v.enh);
+	announce(r, &v, json_string_value(json_object_get(title, "title")));
+out:
+	for (i = 0; i < n; i++)
+		ns_outcome_release(&o[i]);
+	ns_outcome_release(&fin);
+	json_decref(run);
+	json_decref(rest);
+	json_decref(title);
+	free(o);
+	return ret;
+}
+
 /* Runs the registry still sees going, with no journal left: killed before
  * their journal existed, so nothing was written. The environment lock is
  * held and every journal has been recovered, so none of them is running. */
@@ -666,19 +985,25 @@ static int recover_env(struct ns_runner *r, const struct ns_env *e)
 			backouts[n_bo++] = list[i];
 		else
 			list[runs++] = list[i];
-	for (size_t i = 0; i < n_bo && !ret; i++) {
-		enum ns_outcome_kind kind;
-		ret = recover_one(r, e, backouts[i], &kind);
-		if (kind == NS_OUT_ROLLED_BACK)
-			backed_out[nb++] = backouts[i];
+	for (size_t i = 0, j; i < n_bo && !ret; i = j) {
+		json_t *mig = NULL;
+
+		j = same_token(backouts, n_bo, i);
+		ret = migration_of(r, backouts[i], &mig);
+		/* the migration recorded: a rollback or reject of it */
+		if (!ret && mig)
+			ret = recover_backout(r, e, backouts + i, j - i, mig);
+		/* else the migration's run backing its own sites out */
+		for (size_t k = i; k < j && !ret && !mig; k++) {
+			enum ns_outcome_kind kind;
+			ret = recover_one(r, e, backouts[k], &kind);
+			if (kind == NS_OUT_ROLLED_BACK)
+				backed_out[nb++] = backouts[k];
+		}
+		json_decref(mig);
 	}
 	for (size_t i = 0, j; i < runs && !ret; i = j) {
-		size_t key = token_end(list[i]);
-
-		for (j = i + 1; j < runs && token_end(list[j]) == key &&
-				!strncmp(list[i], list[j], key);
-		     j++)
-			;
+		j = same_token(list, runs, i);
 		ret = recover_run(r, e, list + i, j - i, backed_out, nb);
 	}
 	if (!ret)
@@ -878,9 +1203,11 @@ static void not_run(struct ns_runner *r, const struct ns_env *e,
 	    e->name, d->enh, d->rev);
 }
 
+/* asked: what the run was asked, its message until it has an outcome (of
+ * a backout, "VERB: REASON": recovery finishes it as asked) */
 static int start_run(struct ns_runner *r, const struct ns_env *e,
-		     const struct due *d, const char *kind, long long *run,
-		     char **token)
+		     const struct due *d, const char *kind, const char *asked,
+		     long long *run, char **token)
 {
 	char at[NS_TIME_LEN];
 	int ret;
@@ -891,9 +1218,10 @@ static int start_run(struct ns_runner *r, const struct ns_env *e,
 	ret = ns_registry_exec(r->reg,
 			       "INSERT INTO runs(trigger, enhancement, "
 			       "revision, environment, kind, started_at, "
-			       "actor) VALUES (NULLIF(?, 0), ?, ?, ?, ?, ?, ?)",
-			       "IIissss", d->id ? d->id : (long long)0, d->enh,
-			       d->rev, e->name, kind, at, r->user);
+			       "actor, message) VALUES (NULLIF(?, 0), ?, ?, ?, "
+			       "?, ?, ?, ?)",
+			       "IIisssss", d->id ? d->id : (long long)0, d->enh,
+			       d->rev, e->name, kind, at, r->user, asked);
 	if (!ret) {
 		*run = ns_registry_last_id(r->reg);
 		*token = xprintf("ENH-%lld-r%d-%lld", d->enh, d->rev, *run);
@@ -916,54 +1244,6 @@ static int start_run(struct ns_runner *r, const struct ns_env *e,
 	else
 		ns_registry_rollback(r->reg);
 	return ret;
-}
-
-static int record_site(struct ns_runner *r, long long run,
-		       const struct ns_outcome *o)
-{
-	return ns_registry_exec(r->reg,
-				"INSERT OR REPLACE INTO run_sites(run, site, "
-				"rundir, outcome, message) VALUES (?, ?, ?, "
-				"?, ?)",
-				"Issss", run, o->site, o->rundir,
-				outcome_word(o->kind), o->message);
-}
-
-/* the journals of a run, retired once the registry knows its outcome:
- * until then recovery can still tell the registry what happened */
-struct retirees {
-	struct {
-		char *journal, *rundir;
-		const char *as;
-	} * v;
-	size_t nr, alloc;
-};
-
-static void retire(struct retirees *l, struct ns_outcome *o, const char *as)
-{
-	if (!o->journal || o->kind == NS_OUT_BLOCKED || !o->rundir)
-		return;
-	ALLOC_GROW(l->v, l->nr, l->alloc);
-	l->v[l->nr].journal = xstrdup(o->journal);
-	l->v[l->nr].rundir = xstrdup(o->rundir);
-	l->v[l->nr++].as = as;
-}
-
-/* with recorded 0 the registry missed the outcome: the journals stay for
- * recovery to report again */
-static void retire_all(struct ns_runner *r, struct retirees *l, int recorded)
-{
-	for (size_t i = 0; i < l->nr; i++) {
-		if (recorded &&
-		    ns_journal_retire(l->v[i].journal, l->v[i].rundir,
-				      l->v[i].as) < 0)
-			warn(r, "%s (recovery will finish it)",
-			     ns_error_last());
-		free(l->v[i].journal);
-		free(l->v[i].rundir);
-	}
-	free(l->v);
-	memset(l, 0, sizeof(*l));
 }
 
 /* sites already migrated go back out when a later one failed */
@@ -1089,7 +1369,7 @@ static int run_due(struct ns_runner *r, const struct ns_env *e, struct due *d)
 	char *token = NULL;
 	int ret;
 
-	if ((ret = start_run(r, e, d, "migrate", &run, &token)) < 0)
+	if ((ret = start_run(r, e, d, "migrate", NULL, &run, &token)) < 0)
 		return ret;
 	if (ret == 1) { /* nothing was started */
 		not_run(r, e, d);
@@ -1590,92 +1870,10 @@ static int last_migration(struct ns_runner *r, long long enh,
 			     enh, e->name);
 		return NS_EFAILED;
 	}
-	/* a site a later backout of this migration backed out already is
-	 * left out: a backout that stopped after some sites (and blocked
-	 * the environment) is finished by asking again once unblocked */
-	return ns_registry_query(
-		r->reg, sites,
-		"SELECT site, rundir FROM run_sites s WHERE run = ? AND NOT "
-		"EXISTS (SELECT 1 FROM run_sites b JOIN runs k ON k.id = b.run "
-		"WHERE b.run > s.run AND b.site = s.site AND b.rundir = "
-		"s.rundir AND k.kind = 'backout' AND b.outcome = "
-		"'rolled-back') ORDER BY rowid DESC",
-		"I", json_integer_value(json_object_get(*run, "id")));
-}
-
-static int backout_all(struct ns_runner *r, const struct ns_env *e,
-		       long long enh, const char *verb, json_t *sites,
-		       long long run, const char *reason,
-		       struct ns_outcome *fin, struct retirees *l)
-{
-	char *jdir = ns_env_dir(r->cfg->journal, e);
-	json_t *s;
-	size_t i;
-
-	/* every site first: a backout refused for one (changed since, its
-	 * database unreachable) changes none */
-	json_array_foreach(sites, i, s)
-	{
-		const char *dir =
-			json_string_value(json_object_get(s, "rundir"));
-		int rc = ns_migrate_backout_check(dir, e);
-		if (rc < 0) {
-			fin->kind = NS_OUT_REFUSED;
-			fin->code = rc;
-			fin->message = xprintf(
-				"not backed out, nothing changed: site %s: %s",
-				json_string_value(json_object_get(s, "site")),
-				ns_error_last());
-			free(jdir);
-			return rc;
-		}
-	}
-	fin->kind = NS_OUT_ROLLED_BACK;
-	fin->message = xprintf("backed out: %s", reason);
-	json_array_foreach(sites, i, s)
-	{
-		struct ns_outcome o = NS_OUTCOME_INIT;
-		const char *dir =
-			json_string_value(json_object_get(s, "rundir"));
-		ns_migrate_backout(&o, dir, jdir, reason, 1, e);
-		if (!o.site)
-			o.site = xstrdup(
-				json_string_value(json_object_get(s, "site")));
-		record_site(r, run, &o);
-		say(r, "%s: site %s: %s", e->name, o.site, o.message);
-		fin->ms += o.ms;
-		retire(l, &o, "journal-backout");
-		if (o.kind != NS_OUT_ROLLED_BACK) {
-			fin->kind = o.kind;
-			fin->code = o.code;
-			free(fin->message);
-			fin->message = xstrdup(o.message);
-			/* refused after others were backed out (it passed
-			 * the check a moment ago): the sites disagree, and a
-			 * person has to look */
-			if (o.kind == NS_OUT_REFUSED && i > 0) {
-				fin->kind = NS_OUT_BLOCKED;
-				free(fin->message);
-				fin->message = xprintf(
-					"site %s could not be backed out (%s) "
-					"after the sites before it were: the "
-					"environment's sites disagree; once "
-					"the cause is mended and the "
-					"environment unblocked, `nightshift "
-					"%s ENH-%lld --env %s --reason ...` "
-					"backs out the sites left",
-					o.site, o.message,
-					verb ? verb : "rollback", enh, e->name);
-			}
-			ns_outcome_release(&o);
-			break;
-		}
-		ns_outcome_release(&o);
-	}
-	free(jdir);
-	return fin->kind == NS_OUT_ROLLED_BACK ? 0
-	       : fin->kind == NS_OUT_BLOCKED   ? NS_ELOCKED
-					       : fin->code;
+	/* a backout that stopped after some sites (and blocked the
+	 * environment) is finished by asking again once unblocked */
+	return sites_to_back_out(
+		r, json_integer_value(json_object_get(*run, "id")), sites);
 }
 
 int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
@@ -1687,7 +1885,7 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 	json_t *sites = NULL, *last = NULL, *title = NULL;
 	struct due d = { 0 };
 	long long run = 0;
-	char *token = NULL;
+	char *token = NULL, *asked = NULL;
 	int fd = -1, ret;
 
 	if (!e)
@@ -1704,9 +1902,10 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		goto done;
 	d.enh = enh;
 	d.rev = (int)json_integer_value(json_object_get(last, "revision"));
-	if ((ret = start_run(r, e, &d, "backout", &run, &token)) < 0)
+	asked = xprintf("%s: %s", verb ? verb : "back-out", reason);
+	if ((ret = start_run(r, e, &d, "backout", asked, &run, &token)) < 0)
 		goto done;
-	ret = backout_all(r, e, enh, verb, sites, run, reason, &fin, &done);
+	ret = backout_all(r, e, enh, verb, sites, run, reason, 0, &fin, &done);
 	{
 		struct verdict v = { enh,      run,	    0,	     d.rev,
 				     1,	       0,	    e->name, verb,
@@ -1730,6 +1929,7 @@ done:
 	json_decref(last);
 	json_decref(title);
 	free(token);
+	free(asked);
 	close(fd);
 	return ret;
 }

@@ -5,7 +5,8 @@
 # finished by asking again once unblocked. A run killed after site a
 # (before site b's commit point, or while it backs site a out again) is
 # recovered to both sites as before; killed after site b's commit, to
-# both as after.
+# both as after. A reject or rollback killed between its sites is
+# finished, or blocks when a site not reached cannot be backed out.
 . "$(dirname "$0")/lib.sh"
 
 two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b'
@@ -181,4 +182,60 @@ crash_run "$T/crash3" ENH-6 fail '$2 == "COMMIT" { c = $1 } END { print c }'
 is "$(state a):$(state b)" "$A0:$B0" "ENH-6: both sites as before"
 is "$(enh_state ENH-6)" rolled-back "ENH-6: the registry says rolled-back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-6: no journal is left active"
+
+# a reject killed between its sites, at the step where the second site's
+# backout journal begins (found in the traced rollback of ENH-2): site b
+# is backed out, site a not begun. Recovery finishes it as asked: site a
+# backed out too, the enhancement rejected (not merely rolled back), on
+# the reject's own run, with the notice the reject would have sent
+run_pkg "$T/good7" ENH-7
+is "$rc" 0 "ENH-7 migrates into both sites"
+rm -f "$T/home/outbox/"*
+NIGHTSHIFT_CRASH_AT=$step ns --as carol reject ENH-7 --env model --reason "the rate is wrong"
+is "$rc:$(state b)" "137:$B0" "ENH-7: a reject killed after site b was backed out"
+is "$(cat "$T/sites/a/root/lib/x.txt")" v2 "… before it began site a"
+ns recover --env model
+is "$rc" 0 "ENH-7: recover: exit 0"
+like "$out" "site demo/model/a: the rate is wrong; rolled back" "… backs out site a, not reached"
+is "$(state a):$(state b)" "$A0:$B0" "ENH-7: both sites as before"
+is "$(enh_state ENH-7)" rejected "ENH-7: the registry says rejected, as asked"
+q() { sqlite3 "$T/home/nightshift.db" "$1"; }
+is "$(q "SELECT kind || ':' || outcome FROM runs WHERE enhancement = 7 ORDER BY id")" \
+	"$(printf 'migrate:migrated\nbackout:rolled-back')" \
+	"ENH-7: the migration's run stays migrated, the reject's own run is rolled back"
+is "$(q "SELECT group_concat(site || ':' || outcome, ' ') FROM run_sites WHERE run = (SELECT max(id) FROM runs)")" \
+	"demo/model/a:rolled-back demo/model/b:rolled-back" "ENH-7: the reject's run has both sites"
+msg=$(cat "$T/home/outbox/"*backed-out.msg 2>/dev/null)
+like "$msg" "Subject: .*ENH-7 r1 backed out of demo/model" "ENH-7: the notice of the backout is sent"
+like "$msg" "The acceptance test rejected it" "… as the reject's"
+is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-7: no journal is left active"
+ns recover --env model
+is "$(state a):$(state b):$(enh_state ENH-7)" "$A0:$B0:rejected" "ENH-7: a second recover changes nothing"
+
+# the same, a rollback, but site a (not reached) has been changed by hand
+# before the recovery: backing it out would lose that change, and site b
+# is backed out already, so the sites disagree — blocked, for a person
+"$NS" withdraw ENH-7 --reason "done with it" >/dev/null 2>&1
+run_pkg "$T/good8" ENH-8
+is "$rc" 0 "ENH-8 migrates into both sites"
+rm -f "$T/home/outbox/"*
+NIGHTSHIFT_CRASH_AT=$step ns rollback ENH-8 --env model --reason "defect"
+is "$rc:$(state b)" "137:$B0" "ENH-8: a rollback killed after site b was backed out"
+echo "v2, mended by hand" >"$T/sites/a/root/lib/x.txt"
+A8=$(state a)
+ns recover --env model
+is "$rc" 4 "ENH-8: recover: exit 4, the environment blocked"
+like "$err" "site demo/model/a could not be backed out (.*changed since.*) after the sites before it were: the environment's sites disagree" \
+	"… saying the sites disagree, and why"
+is "$(state a):$(state b)" "$A8:$B0" "ENH-8: site a keeps the change made by hand"
+is "$(enh_state ENH-8)" migrated "ENH-8: the registry still says migrated"
+is "$(ls "$T/home/outbox/"*-rollback-failed.msg 2>/dev/null | wc -l)" 1 "ENH-8: a ROLLBACK FAILED notice"
+# the person puts site a as the migration left it and unblocks; the
+# rollback asked again backs out site a alone
+echo "v2" >"$T/sites/a/root/lib/x.txt"
+ns unblock --env model --reason "site a as the migration left it"
+ns rollback ENH-8 --env model --reason "defect"
+is "$rc" 0 "ENH-8: the rollback asked again: exit 0"
+unlike "$out" "site demo/model/b" "… leaves site b, backed out already, alone"
+is "$(state a):$(state b):$(enh_state ENH-8)" "$A0:$B0:rolled-back" "ENH-8: both sites as before, rolled back"
 done_testing

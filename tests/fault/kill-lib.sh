@@ -2,6 +2,12 @@
 # before tests/e2e/lib.sh. The test defines reset (the scene as before the
 # run), site_state, registry_state and leftovers (stray_files helps), and
 # sets BEFORE and AFTER (and STEPS for kill_matrix).
+# RUN is the command killed (a window run unless the test says another);
+# REG_AFTER the registry's word for the site after it, REG_BEFORE (if set)
+# for the site before it.
+RUN=(window run --now)
+REG_AFTER=migrated
+REG_BEFORE=
 
 # one kill point: the run killed at step N (and the recover after it at
 # M), then a recover; echoes a word saying what went wrong, nothing when
@@ -10,7 +16,7 @@
 check_point() { # kind N [M]
 	local kind=$1 n=$2 m=${3:-} state rs rrc
 	reset
-	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>"$T/run.err"; } 2>/dev/null
+	{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" "${RUN[@]}") >/dev/null 2>"$T/run.err"; } 2>/dev/null
 	rrc=$?
 	# 137: killed by SIGKILL, the kill point was reached
 	[ $rrc -eq 137 ] || { echo "run-not-killed-at-$n (exit $rrc: $(tail -n 2 "$T/run.err" | tr '\n' ' '))"; return; }
@@ -27,8 +33,9 @@ check_point() { # kind N [M]
 	[ -z "$(leftovers)" ] || { echo "leftovers:$(leftovers | tr '\n' ' ')"; return; }
 	[ "$rrc" -le 1 ] || { echo "recover-exit-$rrc:$(cat "$T/rec.err")"; return; }
 	# the registry agrees with the site
-	[ "$state" = "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] && [ "$rs" != migrated ] && { echo "registry-says-$rs-site-after"; return; }
-	[ "$state" = "$BEFORE" ] && [ "$rs" = migrated ] && { echo "registry-says-migrated-site-before"; return; }
+	[ "$state" = "$AFTER" ] && [ "$BEFORE" != "$AFTER" ] && [ "$rs" != "$REG_AFTER" ] && { echo "registry-says-$rs-site-after"; return; }
+	[ "$state" = "$BEFORE" ] && [ "$rs" = "$REG_AFTER" ] && { echo "registry-says-$rs-site-before"; return; }
+	[ "$state" = "$BEFORE" ] && [ -n "$REG_BEFORE" ] && [ "$rs" != "$REG_BEFORE" ] && { echo "registry-says-$rs-site-before"; return; }
 	[ "$rs" = migrating ] && { echo "registry-still-migrating"; return; }
 	"$NS" recover >/dev/null 2>&1
 	[ "$(site_state)" = "$state" ] || { echo "second-recover-changed-site"; return; }
@@ -57,6 +64,11 @@ keep_scene() { # SITES
 	"$NS" --as alice submit "$T/pkg" >/dev/null || exit 1
 	"$NS" --as quinn qa approve ENH-1 >/dev/null 2>&1
 	"$NS" schedule ENH-1 --env model >/dev/null || exit 1
+	save_scene "$1"
+}
+
+# the scene as it is now, $T/SITES and $T/home, kept in $TPL
+save_scene() { # SITES
 	rm -rf "$TPL"
 	mkdir -p "$TPL"
 	cp -a "$T/$1" "$T/home" "$TPL/"
@@ -77,12 +89,12 @@ measure() {
 	reset
 	BEFORE=$(site_state)
 	rm -f "$T/steps"
-	NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" window run --now >/dev/null 2>&1
+	NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" "${RUN[@]}" >/dev/null 2>&1
 	STEPS=$(cat "$T/steps")
 	AFTER=$(site_state)
 }
 
-# The kill points of a run of kind ok or fail of $STEPS steps: every
+# The kill points of a run (RUN) of $STEPS steps, of kind KIND: every
 # EVERY-th step killed in turn and then recovered, and after every
 # AFTER-th, recovery itself killed at every RSTEP-th of its own steps.
 # Each must end as check_point requires; WHAT says so in the TAP lines.
@@ -99,7 +111,7 @@ kill_matrix() { # kind every after rstep what
 	bad=0 total=0
 	for n in $(seq 1 "$after" "$STEPS"); do
 		reset
-		{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
+		{ (NIGHTSHIFT_CRASH_AT=$n exec "$NS" "${RUN[@]}") >/dev/null 2>&1; } 2>/dev/null
 		rm -f "$T/rsteps"
 		NIGHTSHIFT_STEPS_FILE=$T/rsteps "$NS" recover >/dev/null 2>&1
 		r=$(cat "$T/rsteps" 2>/dev/null || echo 0)

@@ -2,10 +2,11 @@
 # Kill points of a run into an environment of two sites, a and b: the
 # process is killed before each of its mutating steps, of a run that
 # migrates both and of one whose verify fails on site b (so that site a
-# is backed out again), and inside recovery itself. After `recover` the
-# two sites must be, together, exactly as before or exactly as after —
-# never one of each — with the registry agreeing, nothing left behind,
-# and a second recover changing nothing.
+# is backed out again), of a `rollback` of a run that migrated both, and
+# inside recovery itself. After `recover` the two sites must be, together,
+# exactly as before or exactly as after — never one of each — with the
+# registry agreeing, nothing left behind, and a second recover changing
+# nothing.
 # `make check` takes every 4th kill point of the runs, and of recovery
 # killed in turn every 5th step after every 30th kill point (about 100
 # points, 60 s); NS_FULL=1 (make check-full) takes every one of them
@@ -17,12 +18,12 @@
 TPL=$T/tpl
 export NIGHTSHIFT_NOW=2026-12-01T23:00:00!
 
-scene() { # ok | fail
+scene() { # ok | fail | rollback
 	rm -rf "$T/sites" "$T/home"
-	if [ "$1" = ok ]; then
-		two_sites
-	else # the verify fails on site b
+	if [ "$1" = fail ]; then # the verify fails on site b
 		two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b'
+	else
+		two_sites
 	fi
 	make_pkg "$T/pkg" "two sites"
 	mkdir -p "$T/pkg/files/lib/new" "$T/pkg/sql"
@@ -31,6 +32,12 @@ scene() { # ok | fail
 	echo "INSERT INTO t VALUES (2);" >"$T/pkg/sql/deploy.sql"
 	echo "DELETE FROM t WHERE a = 2;" >"$T/pkg/sql/revert.sql"
 	keep_scene sites
+	if [ "$1" = rollback ]; then # ENH-1 migrated into both, to be backed out
+		"$NS" window run --now >/dev/null || exit 1
+		save_scene sites
+		RUN=(rollback ENH-1 --env model --reason "a defect")
+		REG_AFTER=rolled-back REG_BEFORE=migrated
+	fi
 }
 
 reset() { reset_scene sites; }
@@ -43,7 +50,23 @@ site_state() {
 }
 
 leftovers() { stray_files "$T/sites" "$T/home"; }
-registry_state() { enh1_state; }
+
+# ENH-1's state, when the runs agree with it: none is left open, and a
+# backout is recorded on its own run, the migration's staying migrated
+registry_state() {
+	local q="sqlite3 $T/home/nightshift.db" st open mig bo
+	st=$(enh1_state)
+	open=$($q "SELECT count(*) FROM runs WHERE outcome IS NULL")
+	[ "$open" = 0 ] || { echo "$st-with-$open-open-runs"; return; }
+	if [ "${RUN[0]}" = rollback ]; then
+		mig=$($q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
+		bo=$($q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
+		[ "$mig" = migrated ] || { echo "$st-migration-run-$mig"; return; }
+		[ "$st" = rolled-back ] && [ "$bo" != rolled-back ] && { echo "$st-backout-run-${bo:-none}"; return; }
+		[ "$st" = migrated ] && [ "$bo" = rolled-back ] && { echo "$st-backout-run-$bo"; return; }
+	fi
+	echo "$st"
+}
 
 matrix() { # kind
 	local kind=$1 every=${NS_FULL:+1} after=${NS_FULL:+1} rstep=${NS_FULL:+1}
@@ -53,6 +76,9 @@ matrix() { # kind
 	if [ "$kind" = ok ]; then
 		is "$(cat "$T/sites/a/root/lib/x.txt")$(cat "$T/sites/b/root/lib/x.txt")" "v2v2" \
 			"$kind: the run migrates both sites"
+	elif [ "$kind" = rollback ]; then
+		is "$(cat "$T/sites/a/root/lib/x.txt")$(cat "$T/sites/b/root/lib/x.txt")$(enh1_state)" \
+			"v1v1rolled-back" "$kind: the rollback backs both sites out"
 	else
 		is "$AFTER" "$BEFORE" "$kind: the run fails on site b and puts both back"
 	fi
@@ -63,4 +89,5 @@ matrix() { # kind
 
 matrix ok
 matrix fail
+matrix rollback
 done_testing
