@@ -16,7 +16,8 @@
 # which holds the site's lock again first; the answer to the COMMIT lost
 # (a relay, pgproxy.py): the run asks until the server answers and the
 # files follow the database, or, with no answer, blocks with its journal
-# kept for unblock and recover.
+# kept for unblock and recover — at the first of two sites too, where
+# recovery then backs the first out again (the second was not begun).
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/lib.sh"
 
@@ -410,6 +411,56 @@ is "$rc" 0 "recover: exit 0"
 is "$(cat "$R/lib/tax.conf"):$(pg_q "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-$n'")" \
 	"tax = 24:1" "… it found that the COMMIT went through and carried the files forward"
 is "$(state_of "ENH-$n")" migrated "… and recorded it: migrated"
+# the same at the first of two sites (a: PostgreSQL through the relay, a
+# database of its own; b: SQLite): the run stops there, undecided, before
+# site b. Its registry row stays open, as after a crash, so that recovery
+# knows site b was not begun: site a, found committed, goes back out,
+# and the run ends with both sites as before
+pg_q "CREATE DATABASE app2" >/dev/null
+mkdir -p "$T/two/home" "$T/two/a/lib" "$T/two/b/lib"
+echo "tax = 19" >"$T/two/a/lib/tax.conf"
+echo "tax = 19" >"$T/two/b/lib/tax.conf"
+sqlite3 "$T/two/b.db" "CREATE TABLE customers(id INTEGER PRIMARY KEY);"
+"$NS" init "$T/two/home" >/dev/null
+cat >>"$T/two/home/nightshift.conf" <<CONF
+[system "demo"]
+    users = users@example.com
+[environment "demo/model"]
+[site "demo/model/a"]
+    root = $T/two/a
+    database = ${PXURL%/app}/app2
+[site "demo/model/b"]
+    root = $T/two/b
+    database = sqlite:$T/two/b.db
+CONF
+ns_people "$T/two/home/nightshift.conf"
+cd "$T/two/home" || exit 1
+two_state() {
+	echo "$(tree_hash "$T/two/a") $(tree_hash "$T/two/b") $(db_dump "$T/two/b.db" | sha256sum)" \
+		"$(psql -X -A -t -c "SELECT count(*) FROM pg_tables WHERE tablename IN ('notes', 'nightshift_changes')" "${PGURL%/app}/app2")"
+}
+TWO0=$(two_state)
+TAX=25 pkg "$T/p16" "two sites, answer lost"
+echo "CREATE TABLE notes(a int);" >"$T/p16/sql/deploy.sql"
+echo "DROP TABLE notes;" >"$T/p16/sql/revert.sql"
+echo "SELECT 1;" >"$T/p16/sql/verify.sql"
+"$NS" submit "$T/p16" >/dev/null 2>&1
+ns_ready ENH-1 >/dev/null 2>&1
+touch "$T/proxy/arm"
+NIGHTSHIFT_TEST_MS_commit_ask=3000 ns window run --now
+is "$rc" 4 "two sites: the COMMIT's answer lost at site a: exit 4"
+is "$(cat "$T/two/b/lib/tax.conf")" "tax = 19" "… site b not begun"
+is "$(sqlite3 "$T/two/home/nightshift.db" "SELECT coalesce(outcome, 'open') FROM runs")" open \
+	"… the run's registry row left open, as after a crash"
+rm -f "$T/proxy/down"
+ns unblock --env model --reason "the database is back"
+ns recover --env model
+is "$rc" 0 "two sites: recover: exit 0"
+like "$out" "site demo/model/b of the same run was not begun before the run was interrupted" \
+	"… site a, committed, backed out because site b was not begun"
+is "$(two_state)" "$TWO0" "… both sites as before (files, SQLite, the PostgreSQL tables)"
+is "$(state_of ENH-1)" rolled-back "… and the registry says rolled-back"
+cd "$T/home" || exit 1
 kill "$PROXY"
 wait "$PROXY" 2>/dev/null
 sed -i "s|database = $PXURL\$|database = $PGURL|" nightshift.conf
