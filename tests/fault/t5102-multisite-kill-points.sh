@@ -8,9 +8,9 @@
 # registry agreeing, nothing left behind, and a second recover changing
 # nothing.
 # `make check` takes every 4th kill point of the runs, and of recovery
-# killed in turn every 5th step after every 30th kill point (about 100
-# points, 60 s); NS_FULL=1 (make check-full) takes every one of them
-# (about 5,700 points, most of an hour).
+# killed in turn every 5th step after every 30th kill point (about 120
+# points, 75 s); NS_FULL=1 (make check-full) takes every one of them
+# (about 7,000 points, more than an hour).
 # (functions only; lib.sh leaves the directory $0 is relative to)
 . "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
