@@ -1215,6 +1215,7 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 			      "anything: the site is as the migration left it";
 
 	out->recovered = 1;
+	r.start = ns_mono_ms();
 	if ((ret = ns_journal_read(&j, journal_path)) < 0) {
 		ret = finish(out, &r, NS_OUT_BLOCKED, NS_ERROR,
 			     ns_error_last());

@@ -183,15 +183,15 @@ is "$(state a):$(state b)" "$A0:$B0" "ENH-6: both sites as before"
 is "$(enh_state ENH-6)" rolled-back "ENH-6: the registry says rolled-back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-6: no journal is left active"
 
-# a reject killed between its sites, at the step where the second site's
-# backout journal begins (found in the traced rollback of ENH-2): site b
-# is backed out, site a not begun. Recovery finishes it as asked: site a
-# backed out too, the enhancement rejected (not merely rolled back), on
+# a reject killed between its sites, just after the second site's backout
+# journal was begun (found in the traced rollback of ENH-2): site b is
+# backed out, site a not yet changed. Recovery finishes it as asked: site
+# a backed out too, the enhancement rejected (not merely rolled back), on
 # the reject's own run, with the notice the reject would have sent
 run_pkg "$T/good7" ENH-7
 is "$rc" 0 "ENH-7 migrates into both sites"
 rm -f "$T/home/outbox/"*
-NIGHTSHIFT_CRASH_AT=$step ns --as carol reject ENH-7 --env model --reason "the rate is wrong"
+NIGHTSHIFT_CRASH_AT=$((step + 1)) ns --as carol reject ENH-7 --env model --reason "the rate is wrong"
 is "$rc:$(state b)" "137:$B0" "ENH-7: a reject killed after site b was backed out"
 is "$(cat "$T/sites/a/root/lib/x.txt")" v2 "… before it began site a"
 ns recover --env model
@@ -205,6 +205,8 @@ is "$(q "SELECT kind || ':' || outcome FROM runs WHERE enhancement = 7 ORDER BY 
 	"ENH-7: the migration's run stays migrated, the reject's own run is rolled back"
 is "$(q "SELECT group_concat(site || ':' || outcome, ' ') FROM run_sites WHERE run = (SELECT max(id) FROM runs)")" \
 	"demo/model/a:rolled-back demo/model/b:rolled-back" "ENH-7: the reject's run has both sites"
+is "$(q "SELECT duration_ms BETWEEN 0 AND 60000 FROM runs WHERE id = (SELECT max(id) FROM runs)")" 1 \
+	"ENH-7: … and the time recovery took (not the machine's uptime)"
 msg=$(cat "$T/home/outbox/"*backed-out.msg 2>/dev/null)
 like "$msg" "Subject: .*ENH-7 r1 backed out of demo/model" "ENH-7: the notice of the backout is sent"
 like "$msg" "The acceptance test rejected it" "… as the reject's"
@@ -212,7 +214,8 @@ is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-7: no journal is left act
 ns recover --env model
 is "$(state a):$(state b):$(enh_state ENH-7)" "$A0:$B0:rejected" "ENH-7: a second recover changes nothing"
 
-# the same, a rollback, but site a (not reached) has been changed by hand
+# the same, a rollback killed before site a's journal, but site a (not
+# reached) has been changed by hand
 # before the recovery: backing it out would lose that change, and site b
 # is backed out already, so the sites disagree — blocked, for a person
 "$NS" withdraw ENH-7 --reason "done with it" >/dev/null 2>&1
