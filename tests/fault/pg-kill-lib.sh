@@ -19,7 +19,11 @@ reset() {
 	cd "$T" || exit 1
 	rm -rf "$T/site" "$T/home"
 	cp -a "$TPL/site" "$TPL/home" "$T/"
-	pg_customers
+	if [ -s "$TPL/db.sql" ]; then # pg_kill_save's database
+		psql -X -q -v ON_ERROR_STOP=1 -f "$TPL/db.sql" >/dev/null
+	else
+		pg_customers
+	fi
 	cd "$T/home" || exit 1
 }
 
@@ -46,16 +50,25 @@ pg_kill_ready() {
 	cp -a "$T/site" "$T/home" "$TPL/"
 }
 
-# the uninterrupted run of the scene, traced into $T/trace; BEFORE and
-# AFTER are the site's states: an ok run changes the site, a failing one
-# puts it back
-pg_kill_first_run() { # ok|fail
+# the scene as it is now kept in $TPL instead, its database too (dumped,
+# to be loaded again by reset)
+pg_kill_save() {
+	rm -rf "$TPL"
+	mkdir -p "$TPL"
+	cp -a "$T/site" "$T/home" "$TPL/"
+	pg_dump --clean --if-exists --no-owner "$PGURL" >"$TPL/db.sql"
+}
+
+# the uninterrupted run (RUN) of the scene, traced into $T/trace; BEFORE
+# and AFTER are the site's states: a failing run puts it back, the others
+# change it
+pg_kill_first_run() { # ok|fail|rollback
 	reset
 	BEFORE=$(site_state)
 	rm -f "$T/trace"
-	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" window run --now >/dev/null 2>&1
+	NIGHTSHIFT_STEPS_TRACE=$T/trace "$NS" "${RUN[@]}" >/dev/null 2>&1
 	AFTER=$(site_state)
-	if [ "$1" = ok ]; then
+	if [ "$1" != fail ]; then
 		[ "$BEFORE" != "$AFTER" ] && ok "$1: the run changes the site" ||
 			not_ok "$1: the run changes the site"
 	else
@@ -66,7 +79,7 @@ pg_kill_first_run() { # ok|fail
 # the run killed at step N, then `recover` traced into $T/rtrace
 pg_kill_crashed_recover() { # N
 	reset
-	{ (NIGHTSHIFT_CRASH_AT=$1 exec "$NS" window run --now) >/dev/null 2>&1; } 2>/dev/null
+	{ (NIGHTSHIFT_CRASH_AT=$1 exec "$NS" "${RUN[@]}") >/dev/null 2>&1; } 2>/dev/null
 	rm -f "$T/rtrace"
 	NIGHTSHIFT_STEPS_TRACE=$T/rtrace "$NS" recover >/dev/null 2>&1
 }
