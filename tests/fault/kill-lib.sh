@@ -58,6 +58,24 @@ enh1_state() {
 	sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"
 }
 
+# ENH-1's state, when the runs agree with it: none is left open, and a
+# backout (RUN a rollback) is recorded on its own run, the migration's
+# staying migrated; else a word saying how they disagree
+enh1_runs_state() {
+	local q="sqlite3 $T/home/nightshift.db" st open mig bo
+	st=$(enh1_state)
+	open=$($q "SELECT count(*) FROM runs WHERE outcome IS NULL")
+	[ "$open" = 0 ] || { echo "$st-with-$open-open-runs"; return; }
+	if [ "${RUN[0]}" = rollback ]; then
+		mig=$($q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
+		bo=$($q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
+		[ "$mig" = migrated ] || { echo "$st-migration-run-$mig"; return; }
+		[ "$st" = rolled-back ] && [ "$bo" != rolled-back ] && { echo "$st-backout-run-${bo:-none}"; return; }
+		[ "$st" = migrated ] && [ "$bo" = rolled-back ] && { echo "$st-backout-run-$bo"; return; }
+	fi
+	echo "$st"
+}
+
 # the scene's package $T/pkg handed in as ENH-1, approved and scheduled;
 # then the scene, $T/SITES and $T/home, kept in $TPL for reset_scene
 keep_scene() { # SITES

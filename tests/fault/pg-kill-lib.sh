@@ -28,7 +28,7 @@ reset() {
 }
 
 site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
-registry_state() { enh1_state; }
+registry_state() { enh1_runs_state; }
 leftovers() { stray_files "$T/site" "$T/home"; }
 
 # the scene's package files: lib/tax.conf replaced, new/a.txt added,

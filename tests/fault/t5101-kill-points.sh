@@ -1,7 +1,8 @@
 #!/bin/bash
 # Kill points: the process is killed with SIGKILL just before its Nth
-# mutating step (NIGHTSHIFT_CRASH_AT=N), for every N of a successful run
-# and of a run that rolls back, and inside recovery itself. After
+# mutating step (NIGHTSHIFT_CRASH_AT=N), for every N of a successful run,
+# of a run that rolls back and of a `rollback` of a migrated run, and
+# inside recovery itself. After
 # `recover` every site must be byte-identical — files and database — to
 # exactly its state before or after the enhancement, with no staging or
 # temporary file left, the registry agreeing, and a second recover
@@ -18,7 +19,8 @@ TPL=$T/tpl
 export NIGHTSHIFT_NOW=2026-12-01T23:00:00!
 
 # the scene: a site with files and a database, ENH-1 submitted and
-# scheduled; $1 = "ok" (migrates) or "fail" (verify fails → rolls back)
+# scheduled; $1 = "ok" (migrates) or "fail" (verify fails → rolls back),
+# or "rollback" (ENH-1 migrated, the command killed is its rollback)
 scene() {
 	rm -rf "$T/site" "$T/home"
 	mkdir -p "$T/site/root/lib" "$T/site/root/www" "$T/site/root/old"
@@ -50,15 +52,23 @@ ALTER TABLE customers DROP COLUMN discount;
 SQL
 	echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
 	keep_scene site
+	if [ "$1" = rollback ]; then # ENH-1 migrated, to be backed out
+		"$NS" window run --now >/dev/null || exit 1
+		save_scene site
+		RUN=(rollback ENH-1 --env model --reason "a defect")
+		REG_AFTER=rolled-back REG_BEFORE=migrated
+	fi
 }
 
 reset() { reset_scene site; }
 
 leftovers() { stray_files "$T/site" "$T/home"; }
-registry_state() { enh1_state; }
+registry_state() { enh1_runs_state; }
 
 matrix() { # kind
 	local kind=$1 after=${NS_FULL:+1}
+	# (a rollback's recovery is the failing run's again: every 18th)
+	[ "$kind" = rollback ] && after=${after:-18}
 	scene "$kind"
 	measure
 	if [ "$kind" = ok ]; then
@@ -68,7 +78,12 @@ matrix() { # kind
 		is "$(ls -A "$T/site/root" | tr '\n' ' ')" "keep.txt lib new www " \
 			"$kind: old/ is gone, new/ is there"
 	else
-		is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
+		if [ "$kind" = fail ]; then
+			is "$AFTER" "$BEFORE" "$kind: the uninterrupted rollback restores the site"
+		else
+			[ "$BEFORE" != "$AFTER" ] && ok "$kind: the rollback changes the site" ||
+				not_ok "$kind: the rollback changes the site"
+		fi
 		is "$(ls -A "$T/site/root" | tr '\n' ' ')" "keep.txt lib old www " \
 			"$kind: old/ is back"
 		is "$(stat -c %a "$T/site/root/old")$(ls "$T/site/root/old")" \
@@ -82,4 +97,5 @@ matrix() { # kind
 
 matrix ok
 matrix fail
+matrix rollback
 done_testing

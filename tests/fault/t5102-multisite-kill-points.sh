@@ -51,22 +51,7 @@ site_state() {
 
 leftovers() { stray_files "$T/sites" "$T/home"; }
 
-# ENH-1's state, when the runs agree with it: none is left open, and a
-# backout is recorded on its own run, the migration's staying migrated
-registry_state() {
-	local q="sqlite3 $T/home/nightshift.db" st open mig bo
-	st=$(enh1_state)
-	open=$($q "SELECT count(*) FROM runs WHERE outcome IS NULL")
-	[ "$open" = 0 ] || { echo "$st-with-$open-open-runs"; return; }
-	if [ "${RUN[0]}" = rollback ]; then
-		mig=$($q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
-		bo=$($q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
-		[ "$mig" = migrated ] || { echo "$st-migration-run-$mig"; return; }
-		[ "$st" = rolled-back ] && [ "$bo" != rolled-back ] && { echo "$st-backout-run-${bo:-none}"; return; }
-		[ "$st" = migrated ] && [ "$bo" = rolled-back ] && { echo "$st-backout-run-$bo"; return; }
-	fi
-	echo "$st"
-}
+registry_state() { enh1_runs_state; }
 
 matrix() { # kind
 	local kind=$1 every=${NS_FULL:+1} after=${NS_FULL:+1} rstep=${NS_FULL:+1}
