@@ -925,9 +925,9 @@ static int recover_orphans(struct ns_runner *r, const struct ns_env *e)
 	json_t *rows = NULL, *x;
 	size_t i;
 	int ret = ns_registry_query(r->reg, &rows,
-				    "SELECT token, kind FROM runs WHERE "
-				    "environment = ? AND outcome IS NULL AND "
-				    "token IS NOT NULL",
+				    "SELECT id, token, kind, enhancement, "
+				    "revision FROM runs WHERE environment = ? "
+				    "AND outcome IS NULL AND token IS NOT NULL",
 				    "s", e->name);
 
 	json_array_foreach(rows, i, x)
@@ -939,13 +939,22 @@ static int recover_orphans(struct ns_runner *r, const struct ns_env *e)
 			break;
 		if (!strcmp(json_string_value(json_object_get(x, "kind")),
 			    "backout")) {
-			/* a backout that never started backed nothing out */
-			ret = ns_registry_exec(
-				r->reg,
-				"UPDATE runs SET outcome = 'refused', message "
-				"= 'interrupted before anything was written' "
-				"WHERE token = ?",
-				"s", token);
+			/* a backout that never started backed nothing out:
+			 * refused, in the trail as such */
+			struct verdict v = { 0 };
+			v.run = json_integer_value(json_object_get(x, "id"));
+			v.enh = json_integer_value(
+				json_object_get(x, "enhancement"));
+			v.rev = (int)json_integer_value(
+				json_object_get(x, "revision"));
+			v.env = e->name;
+			v.backout = 1;
+			v.kind = NS_OUT_REFUSED;
+			v.message = "the backout was interrupted before it "
+				    "changed anything";
+			say(r, "%s: recovered %s: %s", e->name, token,
+			    v.message);
+			ret = record(r, &v);
 			continue;
 		}
 		o.kind = NS_OUT_ROLLED_BACK;

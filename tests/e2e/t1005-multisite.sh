@@ -241,4 +241,19 @@ ns rollback ENH-8 --env model --reason "defect"
 is "$rc" 0 "ENH-8: the rollback asked again: exit 0"
 unlike "$out" "site demo/model/b" "… leaves site b, backed out already, alone"
 is "$(state a):$(state b):$(enh_state ENH-8)" "$A0:$B0:rolled-back" "ENH-8: both sites as before, rolled back"
+
+# a rollback killed at its first step, before any journal: its run is
+# closed as refused, and the trail says so (not only the runs table)
+"$NS" withdraw ENH-8 --reason "done with it" >/dev/null 2>&1
+run_pkg "$T/good9" ENH-9
+A9=$(state a) B9=$(state b)
+NIGHTSHIFT_CRASH_AT=1 ns rollback ENH-9 --env model --reason "defect"
+is "$rc:$(ls "$T/home/journal/demo/model" | wc -l)" "137:0" "ENH-9: a rollback killed before its first journal"
+ns recover --env model
+is "$rc" 0 "ENH-9: recover: exit 0"
+like "$out" "recovered ENH-9-r1-[0-9]+: the backout was interrupted before it changed anything" "… says the backout changed nothing"
+is "$(state a):$(state b):$(enh_state ENH-9)" "$A9:$B9:migrated" "ENH-9: both sites and the registry as the migration left them"
+is "$(q "SELECT outcome FROM runs WHERE enhancement = 9 AND kind = 'backout'")" refused "ENH-9: the rollback's run is refused"
+like "$("$NS" log ENH-9)" "back-out-refused +the backout was interrupted before it changed anything" \
+	"ENH-9: the trail has the refused backout"
 done_testing
