@@ -853,6 +853,12 @@ static int recover_backout(struct ns_runner *r, const struct ns_env *e,
 			fin.kind = NS_OUT_BLOCKED;
 			fin.message = xstrdup(o[i].message);
 		}
+	}
+	/* a site whose journal was begun but not changed is told once, as
+	 * the rest of the backout backs it out */
+	for (i = 0; i < n; i++) {
+		if (done && o[i].kind == NS_OUT_REFUSED)
+			continue;
 		rc = tell_recovered(r, e, list[i], &o[i]);
 		ret = ret < 0 ? ret : rc;
 	}

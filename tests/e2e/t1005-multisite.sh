@@ -197,6 +197,7 @@ is "$(cat "$T/sites/a/root/lib/x.txt")" v2 "… before it began site a"
 ns recover --env model
 is "$rc" 0 "ENH-7: recover: exit 0"
 like "$out" "site demo/model/a: the rate is wrong; rolled back" "… backs out site a, not reached"
+unlike "$out" "changed anything" "… and does not call site a's journal, begun, a refused backout"
 is "$(state a):$(state b)" "$A0:$B0" "ENH-7: both sites as before"
 is "$(enh_state ENH-7)" rejected "ENH-7: the registry says rejected, as asked"
 q() { sqlite3 "$T/home/nightshift.db" "$1"; }
