@@ -172,6 +172,13 @@ security "trigger-signing-key = $T/keys/locked.pem"
 ns schedule ENH-6 --env model </dev/null
 like "$rc:$err" "^3:.*'.*locked\.pem' holds no PEM private key, or one encrypted with a passphrase" \
 	"a key encrypted with a passphrase: exit 3, without asking for it"
+# … also when it runs on a terminal (script(1) gives it one): it must not
+# stop to ask (a prompt would wait here until the timeout kills it)
+out=$(timeout 20 script -qec "'$NS' schedule ENH-6 --env model" /dev/null </dev/null 2>&1)
+rc=$?
+like "$rc:$out" "^3:.*locked\.pem' holds no PEM private key, or one encrypted with a passphrase" \
+	"… on a terminal too: exit 3 at once, no passphrase asked"
+unlike "$out" "[Pp]ass ?phrase:" "… and no prompt written to the terminal"
 (umask 077 && openssl genpkey -algorithm x25519 -out "$T/keys/x.pem" 2>/dev/null)
 security "trigger-signing-key = $T/keys/x.pem"
 ns schedule ENH-6 --env model
