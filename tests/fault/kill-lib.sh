@@ -53,22 +53,23 @@ stray_files() { # DIR...
 	find "$T/home/journal" -name '*.jnl' -print
 }
 
+# a query of the registry of $T/home
+registry_q() { sqlite3 "$T/home/nightshift.db" "$1"; }
+
 # the state of ENH-1 in the registry of $T/home
-enh1_state() {
-	sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 1"
-}
+enh1_state() { registry_q "SELECT state FROM enhancements WHERE id = 1"; }
 
 # ENH-1's state, when the runs agree with it: none is left open, and a
 # backout (RUN a rollback) is recorded on its own run, the migration's
 # staying migrated; else a word saying how they disagree
 enh1_runs_state() {
-	local q="sqlite3 $T/home/nightshift.db" st open mig bo
+	local st open mig bo
 	st=$(enh1_state)
-	open=$($q "SELECT count(*) FROM runs WHERE outcome IS NULL")
+	open=$(registry_q "SELECT count(*) FROM runs WHERE outcome IS NULL")
 	[ "$open" = 0 ] || { echo "$st-with-$open-open-runs"; return; }
 	if [ "${RUN[0]}" = rollback ]; then
-		mig=$($q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
-		bo=$($q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
+		mig=$(registry_q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
+		bo=$(registry_q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
 		[ "$mig" = migrated ] || { echo "$st-migration-run-$mig"; return; }
 		[ "$st" = rolled-back ] && [ "$bo" != rolled-back ] && { echo "$st-backout-run-${bo:-none}"; return; }
 		[ "$st" = migrated ] && [ "$bo" = rolled-back ] && { echo "$st-backout-run-$bo"; return; }
