@@ -523,8 +523,10 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	json_t *run = NULL, *enh = NULL;
 	int ret;
 
-	/* a backout that had not begun: the migration's records stand (the
-	 * backout's own run is closed as refused with the orphans) */
+	/* A backout journal here is a migration run's own backing out of
+	 * its sites (a rollback's are recover_backout's): its site's row
+	 * says what became of the site, and recover_run records the run.
+	 * One that had not begun changed nothing: the row stands. */
 	if (backout && o->kind == NS_OUT_REFUSED)
 		return 0;
 	ret = ns_registry_query_row(r->reg, &run,
@@ -545,7 +547,6 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 	v.env = e->name;
 	v.kind = o->kind;
 	v.message = o->message;
-	v.backout = backout;
 	v.ms = o->ms;
 	json_decref(run);
 	ret = recovered_site(r, e, &v, o);
@@ -556,17 +557,16 @@ static int record_recovered(struct ns_runner *r, const struct ns_env *e,
 				       "ssIs", outcome_word(o->kind),
 				       o->message, v.run, o->site);
 	/* the lifecycle moves only if the registry still thinks it runs */
-	if (!ret)
-		ret = ns_registry_query_row(
-			r->reg, &enh,
-			"SELECT title FROM enhancements WHERE id = ? AND "
-			"(state = ? OR (?2 = 'migrated' AND state IN "
-			"('accepted', 'WP')))",
-			"Is", v.enh, backout ? "migrated" : "migrating");
+	if (!ret && !backout)
+		ret = ns_registry_query_row(r->reg, &enh,
+					    "SELECT title FROM enhancements "
+					    "WHERE id = ? AND state = "
+					    "'migrating'",
+					    "I", v.enh);
 	if (!ret && enh) {
 		ret = record(r, &v);
 		/* a migration that recovery carried through gets its tag */
-		if (!ret && !backout && o->kind == NS_OUT_MIGRATED)
+		if (!ret && o->kind == NS_OUT_MIGRATED)
 			ns_gitsrc_after_migration(r, v.enh, v.rev, e->name,
 						  v.run);
 		announce(r, &v,
