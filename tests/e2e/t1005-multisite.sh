@@ -12,7 +12,7 @@
 two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b'
 
 state() { # SITE
-	echo "$(tree_hash "$T/sites/$1/root") $(db_dump "$T/sites/$1/app.db" | sha256sum)"
+	db_dump "$T/sites/$1/app.db" | tree_hash_with "$T/sites/$1/root"
 }
 pkg() { # DIR with-failure?
 	make_pkg "$1" "two sites"

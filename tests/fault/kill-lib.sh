@@ -42,15 +42,15 @@ check_point() { # kind N [M]
 	[ "$(registry_state)" = "$rs" ] || { echo "second-recover-changed-registry"; return; }
 }
 
-# what a run or a recovery must not leave behind in the directories given
-# (SQLite's own app.db-journal is not counted: a kill before SQLite's first
-# sync leaves one with a zeroed header, which SQLite itself treats as not
-# hot; the database dump in site_state is what proves the data), and the
-# active journals of the home $T/home
+# what a run or a recovery must not leave behind in the directories given,
+# the home $T/home among them (SQLite's own app.db-journal is not counted:
+# a kill before SQLite's first sync leaves one with a zeroed header, which
+# SQLite itself treats as not hot; the database dump in site_state is what
+# proves the data), and the home's active journals; one find
 stray_files() { # DIR...
 	find "$@" \( -name '.nightshift.*' -o -name '*.tmp-*' \
-		-o -name '.incoming-*' \) -print
-	find "$T/home/journal" -name '*.jnl' -print
+		-o -name '.incoming-*' \
+		-o \( -path "$T/home/journal/*" -name '*.jnl' \) \) -print
 }
 
 # a query of the registry of $T/home
@@ -61,15 +61,16 @@ enh1_state() { registry_q "SELECT state FROM enhancements WHERE id = 1"; }
 
 # ENH-1's state, when the runs agree with it: none is left open, and a
 # backout (RUN a rollback) is recorded on its own run, the migration's
-# staying migrated; else a word saying how they disagree
+# staying migrated; else a word saying how they disagree (one sqlite3)
 enh1_runs_state() {
 	local st open mig bo
-	st=$(enh1_state)
-	open=$(registry_q "SELECT count(*) FROM runs WHERE outcome IS NULL")
+	IFS='|' read -r st open mig bo < <(registry_q "SELECT
+		(SELECT state FROM enhancements WHERE id = 1),
+		(SELECT count(*) FROM runs WHERE outcome IS NULL),
+		(SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'),
+		(SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1)")
 	[ "$open" = 0 ] || { echo "$st-with-$open-open-runs"; return; }
 	if [ "${RUN[0]}" = rollback ]; then
-		mig=$(registry_q "SELECT group_concat(outcome) FROM runs WHERE kind = 'migrate'")
-		bo=$(registry_q "SELECT outcome FROM runs WHERE kind = 'backout' ORDER BY id DESC LIMIT 1")
 		[ "$mig" = migrated ] || { echo "$st-migration-run-$mig"; return; }
 		[ "$st" = rolled-back ] && [ "$bo" != rolled-back ] && { echo "$st-backout-run-${bo:-none}"; return; }
 		[ "$st" = migrated ] && [ "$bo" = rolled-back ] && { echo "$st-backout-run-$bo"; return; }

@@ -27,7 +27,7 @@ reset() {
 	cd "$T/home" || exit 1
 }
 
-site_state() { echo "$(tree_hash "$T/site/root") $(pg_dump_canon | sha256sum | cut -c1-64)"; }
+site_state() { pg_dump_canon | tree_hash_with "$T/site/root"; }
 registry_state() { enh1_runs_state; }
 leftovers() { stray_files "$T/site" "$T/home"; }
 

@@ -45,7 +45,7 @@ reset() { reset_scene sites; }
 site_state() {
 	local s
 	for s in a b; do
-		echo "$s $(tree_hash "$T/sites/$s/root") $(db_dump "$T/sites/$s/app.db" | sha256sum | cut -c1-64)"
+		echo "$s $(db_dump "$T/sites/$s/app.db" | tree_hash_with "$T/sites/$s/root")"
 	done
 }
 
