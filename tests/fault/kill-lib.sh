@@ -97,8 +97,11 @@ save_scene() { # SITES
 # the scene as keep_scene kept it; the directory is $T/home
 reset_scene() { # SITES
 	cd "$T" || exit 1
-	chmod -R u+w "$T/$1" "$T/home" 2>/dev/null
-	rm -rf "$T/$1" "$T/home"
+	# (chmod only when a run left a directory rm cannot empty)
+	rm -rf "$T/$1" "$T/home" 2>/dev/null || {
+		chmod -R u+w "$T/$1" "$T/home" 2>/dev/null
+		rm -rf "$T/$1" "$T/home"
+	}
 	cp -a "$TPL/$1" "$TPL/home" "$T/"
 	cd "$T/home" || exit 1
 }
