@@ -9,7 +9,7 @@
 # nothing.
 # `make check` takes every 4th kill point of the runs, and of recovery
 # killed in turn every 5th step after every 30th kill point (about 120
-# points, 75 s); NS_FULL=1 (make check-full) takes every one of them
+# points, 70 s); NS_FULL=1 (make check-full) takes every one of them
 # (about 7,000 points, more than an hour).
 # (functions only; lib.sh leaves the directory $0 is relative to)
 . "$(dirname "$0")/kill-lib.sh"
