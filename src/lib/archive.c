@@ -287,10 +287,11 @@ static int open_dir(int *out, const char *rundir, const char *sub, int create)
 /* keep file i in the archive; *later set when its hash is still to be
  * read from the archive */
 static int take_one(struct ns_plan_file *f, size_t i,
-		    const struct ns_root *root, int adir, unsigned char *later)
+		    const struct ns_root *root, int adir, const char *rundir,
+		    unsigned char *later)
 {
 	const char *base;
-	char name[32], *what;
+	char name[32], *what, *kept;
 	struct stat st;
 	int dfd, ret = ns_fsx_parent(&dfd, root, f->path, &base);
 
@@ -312,8 +313,10 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	}
 	snprintf(name, sizeof(name), "%zu", i);
 	what = xprintf("%s/%s", root->path, f->path);
+	kept = xprintf("%s/files/%s", rundir, name);
 	ret = ns_fsx_keep_later(adir, name, dfd, base, &st, f->before_sha256,
-				&f->seen, what);
+				&f->seen, what, kept);
+	free(kept);
 	close(dfd);
 	if (ret == 1) {
 		*later = 1;
@@ -367,7 +370,7 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 	feed = ns_par_feed_start(p->nr, hash_kept, &h);
 	for (size_t i = 0; i < p->nr && !ret; i++) {
 		later = 0;
-		ret = take_one(&p->files[i], i, root, adir, &later);
+		ret = take_one(&p->files[i], i, root, adir, rundir, &later);
 		if (later)
 			ns_par_feed_give(feed, i);
 	}
@@ -464,7 +467,7 @@ static int put_back(const struct ns_plan *p, size_t i, int dfd,
 	/* another filesystem: copy it back */
 	rest = ns_plan_stage_name(p, i, 'r');
 	ret = ns_fsx_copy(dfd, rest, adir, name, f->before_mode,
-			  &f->before_owner, NULL, NS_FSX_NOSYNC, what);
+			  &f->before_owner, NULL, NS_FSX_NOSYNC, what, NULL);
 	if (!ret)
 		ret = ns_fsx_rename(dfd, rest, base, what);
 	free(rest);

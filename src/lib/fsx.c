@@ -642,14 +642,15 @@ static ssize_t fd_reader(void *ctx, void *buf, size_t n)
 
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, const struct ns_owner *own,
-		char got[NS_HEX_LEN + 1], unsigned flags, const char *what)
+		char got[NS_HEX_LEN + 1], unsigned flags, const char *what,
+		const char *from)
 {
 	int fd = openat(srcdir, srcname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	int ret;
 
 	if (fd < 0) {
-		ns_error_set("cannot open '%s' to copy it: %s", what,
-			     strerror(errno));
+		ns_error_set("cannot open '%s' to copy it: %s",
+			     from ? from : what, strerror(errno));
 		return NS_ERROR;
 	}
 	ret = write_new(dstdir, dstname, mode, own, fd_reader, &fd, NULL, got,
@@ -672,7 +673,7 @@ static int link_over(int srcdir, const char *srcname, int dstdir,
 static int keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
 		struct ns_fsx_seen *seen, const struct stat *pre, int defer,
-		const char *what)
+		const char *what, const char *kept_as)
 {
 	struct stat st, kept;
 	int fd, ret;
@@ -697,8 +698,15 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 		struct ns_owner own = { S_ISREG(st.st_mode), st.st_uid,
 					st.st_gid };
 
-		return ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, &own,
-				   got, NS_FSX_NOSYNC, what);
+		ret = ns_fsx_copy(dstdir, dstname, srcdir, srcname, mode, &own,
+				  got, NS_FSX_NOSYNC, kept_as ? kept_as : what,
+				  what);
+		if (ret < 0 && kept_as) {
+			char *why = xstrdup(ns_error_last());
+			ns_error_set("cannot keep '%s': %s", what, why);
+			free(why);
+		}
+		return ret;
 	}
 	/* the inode linked is the one hashed before, unchanged since (its
 	 * change time until the link, its size and modification time after
@@ -726,19 +734,19 @@ static int keep(int dstdir, const char *dstname, int srcdir,
 
 int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		struct ns_fsx_seen *seen, const char *what)
+		struct ns_fsx_seen *seen, const char *what, const char *kept)
 {
 	return keep(dstdir, dstname, srcdir, srcname, mode, got, seen, NULL, 0,
-		    what);
+		    what, kept);
 }
 
 int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
 		      const char *srcname, const struct stat *st,
 		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
-		      const char *what)
+		      const char *what, const char *kept)
 {
 	return keep(dstdir, dstname, srcdir, srcname, st->st_mode & 07777, got,
-		    seen, st, 1, what);
+		    seen, st, 1, what, kept);
 }
 
 int ns_fsx_syncfs(int fd, const char *what)

@@ -115,20 +115,25 @@ int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
 		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
 		       struct ns_hashq *q, size_t stream, const char *what);
 /* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, with the
- * owner own (may be NULL) */
+ * owner own (may be NULL); `what` names the copy in messages, `from` (NULL:
+ * what) the file copied */
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, const struct ns_owner *own,
-		char got[NS_HEX_LEN + 1], unsigned flags, const char *what);
+		char got[NS_HEX_LEN + 1], unsigned flags, const char *what,
+		const char *from);
 /* Keep the content of SRCDIR/SRCNAME as DSTDIR/DSTNAME: a hard link where
  * both are on one filesystem — nightshift never writes into a file in
  * place, it renames a new one over it, so the link keeps the old bytes —
  * and the file has no other name, else a copy. The content's hash into
  * got: for a link, seen's hash when seen (may be NULL) is valid and the
  * inode linked is still the one it describes (seen->used says so), else
- * the linked file is read. Not synced (NS_FSX_NOSYNC). */
+ * the linked file is read. Not synced (NS_FSX_NOSYNC). `what` names the
+ * file kept in messages, `kept` (NULL: what) DSTDIR/DSTNAME: a copy that
+ * cannot be written says where it went ("cannot keep WHAT: cannot write
+ * KEPT: No space left on device"), not only which file it was of. */
 int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, char got[NS_HEX_LEN + 1],
-		struct ns_fsx_seen *seen, const char *what);
+		struct ns_fsx_seen *seen, const char *what, const char *kept);
 /* ns_fsx_keep, but 1 (got untouched) where the linked file would have to
  * be read for its hash: the caller reads DSTDIR/DSTNAME later. st is the
  * caller's lstat of SRCDIR/SRCNAME, taken just before (its mode is the
@@ -136,7 +141,7 @@ int ns_fsx_keep(int dstdir, const char *dstname, int srcdir,
 int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
 		      const char *srcname, const struct stat *st,
 		      char got[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
-		      const char *what);
+		      const char *what, const char *kept);
 /* make everything written on the filesystem of fd durable (syncfs(2),
  * which reports write-back errors since Linux 5.8) */
 int ns_fsx_syncfs(int fd, const char *what);

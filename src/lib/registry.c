@@ -14,6 +14,7 @@
 struct ns_registry {
 	sqlite3 *db;
 	char *path;
+	char why[512]; /* see why() */
 };
 
 /* One step per schema version, applied in order, each in one transaction
@@ -126,10 +127,25 @@ static const struct schema_step schema[] = {
 
 #define SCHEMA_NR ((int)(sizeof(schema) / sizeof(*schema)))
 
+/* SQLite's message, with the system's error where it had one: a full
+ * disk is otherwise only "disk I/O error" (in a buffer of r's, until the
+ * next call) */
+static const char *why(struct ns_registry *r, const char *msg)
+{
+	int rc = sqlite3_errcode(r->db) & 0xff, e = sqlite3_system_errno(r->db);
+
+	if (!msg)
+		msg = sqlite3_errmsg(r->db);
+	if (!e ||
+	    (rc != SQLITE_IOERR && rc != SQLITE_FULL && rc != SQLITE_CANTOPEN))
+		return msg;
+	snprintf(r->why, sizeof(r->why), "%s (%s)", msg, strerror(e));
+	return r->why;
+}
+
 static int fail(struct ns_registry *r, const char *what)
 {
-	ns_error_set("registry '%s': %s: %s", r->path, what,
-		     sqlite3_errmsg(r->db));
+	ns_error_set("registry '%s': %s: %s", r->path, what, why(r, NULL));
 	return NS_ERROR;
 }
 
@@ -138,8 +154,7 @@ static int exec_plain(struct ns_registry *r, const char *sql)
 	char *err = NULL;
 
 	if (sqlite3_exec(r->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-		ns_error_set("registry '%s': %s", r->path,
-			     err ? err : sqlite3_errmsg(r->db));
+		ns_error_set("registry '%s': %s", r->path, why(r, err));
 		sqlite3_free(err);
 		return NS_ERROR;
 	}
@@ -221,7 +236,7 @@ int ns_registry_open(struct ns_registry **out, const char *path, int create)
 	r->path = xstrdup(path);
 	if (sqlite3_open_v2(path, &r->db, flags, NULL) != SQLITE_OK) {
 		ns_error_set("cannot open registry '%s': %s%s", path,
-			     r->db ? sqlite3_errmsg(r->db) : "out of memory",
+			     r->db ? why(r, NULL) : "out of memory",
 			     create ? "" : " (run `nightshift init` first)");
 		ns_registry_free(r);
 		return NS_EUSAGE;
