@@ -110,8 +110,10 @@ int ns_journal_read(struct ns_journal *out, const char *path)
 		s = parse_state(p, (size_t)(nl - p), &note);
 		if (s == NS_J_NONE)
 			continue;
+		out->from = out->state;
+		free(out->from_note);
+		out->from_note = out->note;
 		out->state = s;
-		free(out->note);
 		out->note = note ? xstrndup(note, (size_t)(nl - note)) : NULL;
 	}
 	ret = 0;
@@ -127,6 +129,7 @@ void ns_journal_release(struct ns_journal *j)
 	free(j->path);
 	free(j->rundir);
 	free(j->note);
+	free(j->from_note);
 	memset(j, 0, sizeof(*j));
 }
 

@@ -16,7 +16,9 @@
  *   DONE          migrated
  *   ROLLING_BACK  undoing from the archive (after a failure, or manual)
  *   ROLLED_BACK   the site is as before
- *   BLOCKED       undoing failed: a person must repair the site
+ *   BLOCKED       undoing failed: a person must repair the site (or
+ *                 the cause: `unblock` rolls one blocked while
+ *                 ROLLING_BACK back again)
  *
  * A journal in a final state is retired into its run directory once the
  * registry knows the outcome; the active directory then holds only what
@@ -44,6 +46,9 @@ struct ns_journal {
 	char *rundir;
 	enum ns_jstate state;
 	char *note; /* the last state's note, or NULL */
+	/* the state before it and its note: what a BLOCKED run was doing */
+	enum ns_jstate from;
+	char *from_note;
 };
 
 #define NS_JOURNAL_INIT                                                        \

@@ -1202,8 +1202,24 @@ static int recover_final(struct ns_outcome *out, struct run *r,
 	}
 }
 
+static int recover_journal(struct ns_outcome *out, const char *journal_path,
+			   const struct ns_env *env, int again);
+
 int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 		       const struct ns_env *env)
+{
+	return recover_journal(out, journal_path, env, 0);
+}
+
+int ns_migrate_finish_rollback(struct ns_outcome *out, const char *journal_path,
+			       const struct ns_env *env)
+{
+	return recover_journal(out, journal_path, env, 1);
+}
+
+/* again: a journal BLOCKED while it was ROLLING_BACK rolls back again */
+static int recover_journal(struct ns_outcome *out, const char *journal_path,
+			   const struct ns_env *env, int again)
 {
 	struct ns_journal j = NS_JOURNAL_INIT;
 	struct run r = RUN_INIT;
@@ -1240,6 +1256,14 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 				     ns_error_last());
 		}
 		goto done;
+	}
+	if (again && !backout && j.state == NS_J_BLOCKED &&
+	    j.from == NS_J_ROLLING_BACK) {
+		/* the cause the rollback had, not why it failed */
+		j.state = NS_J_ROLLING_BACK;
+		free(j.note);
+		j.note = j.from_note;
+		j.from_note = NULL;
 	}
 	if (j.state == NS_J_NONE && backout) {
 		r.rundir = xstrdup(j.rundir);

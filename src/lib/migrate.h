@@ -94,6 +94,11 @@ int ns_migrate_backout_check(const char *rundir, const struct ns_env *env);
 /* finish or undo the run behind one active journal (env: as above) */
 int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 		       const struct ns_env *env);
+/* ns_migrate_recover, and a run blocked because its rollback failed (a
+ * full disk, a database down: since repaired, a person says by `unblock`)
+ * is rolled back again, from where its journal stands */
+int ns_migrate_finish_rollback(struct ns_outcome *out, const char *journal_path,
+			       const struct ns_env *env);
 void ns_outcome_release(struct ns_outcome *o);
 
 #endif

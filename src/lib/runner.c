@@ -329,8 +329,12 @@ static void announce(struct ns_runner *r, const struct verdict *v,
 		strbuf_addf(&body,
 			    "\nThe environment is BLOCKED: nothing more "
 			    "migrates into %s until a person has repaired "
-			    "the site and run `nightshift unblock --env %s "
-			    "--reason ...`.\n",
+			    "it and run `nightshift unblock --env %s "
+			    "--reason ...`. Where the rollback failed for a "
+			    "cause now mended (a full disk, a database that "
+			    "was down), mending the cause is enough: unblock "
+			    "first rolls the site back again from its "
+			    "archive.\n",
 			    v->env, v->env);
 	tell(r, event, roles, v->enh, v->env, subj.buf, body.buf);
 	strbuf_release(&subj);
@@ -1976,11 +1980,67 @@ static int retire_blocked(struct ns_runner *r, const struct ns_env *e)
 	return ret;
 }
 
+/* Before a block is lifted: the runs blocked because their rollback
+ * failed — a full disk, a database down, since repaired — are rolled back
+ * again from their journals, and recorded so (recovery's reporting: the
+ * site's row, the trail, the journal retired). A journal an unblock
+ * interrupted here left rolling back, or rolled back and not yet
+ * recorded, is finished the same way; the tokens of their runs are
+ * appended to done. One that fails again keeps the environment blocked,
+ * with why. */
+static int finish_rollbacks(struct ns_runner *r, const struct ns_env *e,
+			    json_t *done)
+{
+	char *dir = ns_env_dir(r->cfg->journal, e);
+	char **list = NULL;
+	size_t nr = 0;
+	int ret = ns_journal_list(&list, &nr, dir);
+
+	for (size_t i = 0; i < nr && !ret; i++) {
+		struct ns_journal j = NS_JOURNAL_INIT;
+		struct ns_outcome o = NS_OUTCOME_INIT;
+		int again;
+
+		if (ns_journal_is_backout(list[i]) ||
+		    (ret = ns_journal_read(&j, list[i])) < 0)
+			continue;
+		again = j.rundir && ((j.state == NS_J_BLOCKED &&
+				      j.from == NS_J_ROLLING_BACK) ||
+				     j.state == NS_J_ROLLING_BACK ||
+				     j.state == NS_J_ROLLED_BACK);
+		ns_journal_release(&j);
+		if (!again)
+			continue;
+		ns_migrate_finish_rollback(&o, list[i], e);
+		/* a journal found rolled back names no site (no plan read):
+		 * its name does */
+		for (size_t k = 0; k < e->sites_nr && !o.site; k++)
+			if (journal_of(list[i], e->sites[k].label))
+				o.site = xstrdup(e->sites[k].name);
+		ret = report_recovered(r, e, list[i], &o, 0);
+		if (!ret && o.kind == NS_OUT_BLOCKED) {
+			ns_error_set("environment %s stays blocked: the "
+				     "rollback of %s could not be finished: %s",
+				     e->name, o.token ? o.token : list[i],
+				     o.message);
+			ret = NS_ELOCKED;
+		}
+		if (!ret && o.token)
+			json_array_append_new(done, json_string(o.token));
+		ns_outcome_release(&o);
+	}
+	for (size_t i = 0; i < nr; i++)
+		free(list[i]);
+	free(list);
+	free(dir);
+	return ret;
+}
+
 int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 {
 	const struct ns_env *e = ns_config_env(r->cfg, env);
 	char *path;
-	json_t *row = NULL, *enhs = NULL, *x;
+	json_t *row = NULL, *enhs = NULL, *done, *x;
 	size_t i;
 	int fd = -1, ret;
 
@@ -1993,6 +2053,7 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 	free(path);
 	if (ret < 0)
 		return ret;
+	done = json_array();
 	ret = ns_registry_query_row(r->reg, &row,
 				    "SELECT reason FROM environments WHERE "
 				    "name = ? AND blocked = 1",
@@ -2001,6 +2062,8 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 		ns_error_set("environment %s is not blocked", e->name);
 		ret = NS_EFAILED;
 	}
+	if (!ret)
+		ret = finish_rollbacks(r, e, done);
 	if (!ret)
 		ret = retire_blocked(r, e);
 	if (!ret)
@@ -2017,6 +2080,20 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 				       "UPDATE environments SET blocked = 0 "
 				       "WHERE name = ?",
 				       "s", e->name);
+	/* a blocked run all of whose sites are rolled back now (its rollback
+	 * finished above, or by an unblock interrupted after that) was
+	 * rolled back */
+	if (!ret)
+		ret = ns_registry_exec(
+			r->reg,
+			"UPDATE runs SET outcome = 'rolled-back', message = "
+			"message || '; the rollback was finished by unblock: "
+			"the sites are as they were before' WHERE environment "
+			"= ? AND outcome = 'blocked' AND EXISTS (SELECT 1 FROM "
+			"run_sites s WHERE s.run = runs.id) AND NOT EXISTS "
+			"(SELECT 1 FROM run_sites s WHERE s.run = runs.id AND "
+			"s.outcome <> 'rolled-back')",
+			"s", e->name);
 	if (!ret)
 		ret = ns_registry_event(r->reg, r->user, 0, 0, e->name,
 					"unblocked", reason);
@@ -2028,14 +2105,24 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 	else
 		ns_registry_rollback(r->reg);
 	if (!ret) {
-		char *body = xprintf("%s was unblocked by %s: %s", e->name,
-				     r->user, reason);
+		struct strbuf sb = STRBUF_INIT;
+		char *body;
+
+		json_array_foreach(done, i, x) strbuf_addf(
+			&sb,
+			"\nnightshift finished the rollback of %s first: its "
+			"site is as it was before.\n",
+			json_string_value(x));
+		body = xprintf("%s was unblocked by %s: %s\n%s", e->name,
+			       r->user, reason, sb.buf);
+		strbuf_release(&sb);
 		tell(r, "unblocked", roles_blocked, 0, e->name, "unblocked",
 		     body);
 		free(body);
 	}
 	json_decref(row);
 	json_decref(enhs);
+	json_decref(done);
 	close(fd);
 	return ret;
 }

@@ -5,7 +5,8 @@
 # inside SQLite. Each time the site must end exactly before (or, when the
 # rollback itself cannot write, exactly after and blocked), the message
 # must say where the space ran out, and once there is room the
-# enhancement migrates at the next window.
+# enhancement migrates at the next window (or, for the failed rollback,
+# `unblock` finishes it).
 #
 # Mounting needs a mount namespace of its own (so that no mount outlives
 # the test): as root `unshare -m`, else `unshare -rm` (a user namespace).
@@ -153,7 +154,8 @@ cd "$T/home" || exit 1
 # ---- the rollback itself does not fit ------------------------------------
 # the verify command fills the site's disk (a log that grows) and fails:
 # the revert SQL cannot write either. The site stays wholly migrated — not
-# half put back — and the environment is blocked until a person repairs it.
+# half put back — and the environment is blocked until a person has
+# repaired the cause; `unblock` then finishes the rollback.
 sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = sh -c 'head -c \$((\$(df -B1 --output=avail .. \| tail -n 1) - 4096)) /dev/zero >../filler; exit 1'|" \
 	"$T/home/nightshift.conf"
 make_pkg "$T/p-rb" "a column of notes"
@@ -162,18 +164,92 @@ echo "notes = on" >"$T/p-rb/files/lib/notes.conf"
 echo "ALTER TABLE customers ADD COLUMN note TEXT;" >"$T/p-rb/sql/deploy.sql"
 echo "ALTER TABLE customers DROP COLUMN note;" >"$T/p-rb/sql/revert.sql"
 hand_in "$T/p-rb"
+before=$(site_state)
 ns window run --now
 is "$rc" 4 "site disk full during the rollback: exit 4 (blocked)"
 like "$err" "ROLLBACK FAILED: sql/revert\.sql:1: database or disk is full" \
 	"… the message says the rollback failed and why"
-is "$(cat "$R/lib/notes.conf" 2>&1):$(sqlite3 "$DBF" "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'note'"):$(sqlite3 "$DBF" "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-4'")" \
-	"notes = on:1:1" "… the site is wholly as after the migration (file, column, row), not half put back"
+after_state() {
+	echo "$(cat "$R/lib/notes.conf" 2>&1):$(sqlite3 "$DBF" "SELECT count(*) FROM pragma_table_info('customers') WHERE name = 'note'"):$(sqlite3 "$DBF" "SELECT count(*) FROM nightshift_changes WHERE enhancement = 'ENH-4'")"
+}
+is "$(after_state)" "notes = on:1:1" \
+	"… the site is wholly as after the migration (file, column, row), not half put back"
 is "$(staging)" 0 "… no staging file is left"
 is "$(state_of ENH-4)" rollback-failed "… ENH-4 is rollback-failed"
 is "$(notice_of ENH-4 rollback-failed | grep -c .)" 1 "… a rollback-failed notice tells technical support"
-rm "$FS/filler"
 ns recover
-is "$rc" 4 "with room again, recover still leaves a blocked environment to a person (exit 4)"
+is "$rc" 4 "recover leaves a blocked environment to a person (exit 4)"
 like "$err" "blocked since .*nightshift unblock --env demo/model" "… and says how to lift it"
+# unblock before the cause is repaired: the rollback fails again, the
+# environment stays blocked
+ns unblock --env model --reason "tried too early"
+is "$rc" 4 "unblock with the disk still full: exit 4"
+like "$err" "environment demo/model stays blocked: the rollback of ENH-4-r1-[0-9]+ could not be finished: .*database or disk is full" \
+	"… it says the rollback could not be finished, and why"
+is "$(after_state)" "notes = on:1:1" "… the site is still wholly as after"
+ns window run --now
+is "$rc" 4 "… and the environment is still blocked"
+# the cause repaired: unblock puts the site back itself
+rm "$FS/filler"
+
+# … and an unblock killed at any of its steps (the test build's
+# NIGHTSHIFT_CRASH_AT) is finished by the next unblock: the site exactly
+# as before, the registry agreeing, nothing left behind
+mkdir -p "$T/scene"
+cp -a "$T/home" "$R" "$DBF" "$T/scene/"
+scene() {
+	cd "$T" || exit 1
+	rm -rf "$T/home" "$R" "$DBF"
+	cp -a "$T/scene/home" "$T/"
+	cp -a "$T/scene/root" "$T/scene/app.db" "$FS/"
+	cd "$T/home" || exit 1
+}
+# what an unblock must leave: a word for each thing that is not so
+unblocked_state() {
+	[ "$(site_state)" = "$before" ] || echo "site-not-before"
+	[ "$(sqlite3 "$T/home/nightshift.db" "SELECT state FROM enhancements WHERE id = 4")" = returned ] ||
+		echo "ENH-4-not-returned"
+	[ "$(sqlite3 "$T/home/nightshift.db" "SELECT outcome FROM runs WHERE token LIKE 'ENH-4-%'")" = rolled-back ] ||
+		echo "run-not-rolled-back"
+	[ "$(sqlite3 "$T/home/nightshift.db" "SELECT count(*) FROM environments WHERE blocked = 1")" = 0 ] ||
+		echo "still-blocked"
+	[ -z "$(ls -A "$T/home/journal/demo/model")" ] || echo "active-journal"
+	[ -z "$(find "$T/home" "$FS" \( -name '.nightshift*' -o -name '*.tmp-*' \) -print)" ] ||
+		echo "leftovers"
+}
+rm -f "$T/steps"
+NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" unblock --env model --reason "counting" >/dev/null 2>&1
+steps=$(cat "$T/steps" 2>/dev/null)
+like "$steps" '^[1-9][0-9]*$' "an unblock that finishes a rollback counts its steps ($steps)"
+is "$(unblocked_state)" "" "… and leaves the site as before and the registry agreeing"
+bad=0
+for k in $(seq 1 "${steps:-0}"); do
+	scene
+	{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
+	krc=$?
+	# once the block is lifted, the next one has nothing to do ("not
+	# blocked", exit 1); a recover then finds nothing either
+	"$NS" unblock --env model --reason "again" >/dev/null 2>"$T/again.err"
+	arc=$?
+	"$NS" recover >/dev/null 2>&1
+	why="$(unblocked_state | tr '\n' ' ')"
+	[ "$krc" = 137 ] || why="$why not-killed($krc)"
+	[ "$arc" = 0 ] || grep -q "is not blocked" "$T/again.err" || why="$why again-exit-$arc"
+	[ -z "$why" ] || { bad=$((bad + 1)); diag "unblock killed at step $k: $why"; }
+done
+diag "unblock: $steps kill points, $bad inconsistent"
+is "$bad" 0 "an unblock killed at each of its $steps steps is finished by the next"
+scene
+ns unblock --env model --reason "the log that filled the disk is gone"
+is "$rc" 0 "once there is room, unblock: exit 0"
+like "$out" "recovered ENH-4-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model is as it was before" \
+	"… it says it finished the rollback"
+is "$(site_state)" "$before" "… the site is byte-identical to before ENH-4 (files and database)"
+is "$(state_of ENH-4)" returned "… ENH-4 is returned to its developer"
+like "$("$NS" status ENH-4)" "rolled-back .*the rollback was finished by unblock" \
+	"… its run is recorded rolled back, finished by unblock"
+is "$(ls -A "$T/home/journal/demo/model" | grep -c .)" 0 "… no active journal is left"
+ns window run --now
+is "$rc" 0 "… and the environment runs again"
 
 done_testing

@@ -78,6 +78,9 @@ static void test_round_trip(void **state)
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_int_equal(j.state, NS_J_APPLIED);
 	assert_string_equal(j.note, "3 files");
+	/* and the state before it, with its note */
+	assert_int_equal(j.from, NS_J_COMMITTED);
+	assert_null(j.from_note);
 	ns_journal_release(&j);
 
 	/* the last state and its note win; a state without a note has none */
@@ -88,8 +91,11 @@ static void test_round_trip(void **state)
 	assert_int_equal(ns_journal_read(&j, path), 0);
 	assert_int_equal(j.state, NS_J_ROLLED_BACK);
 	assert_null(j.note);
+	assert_int_equal(j.from, NS_J_ROLLING_BACK);
+	assert_non_null(j.from_note);
 	assert_string_equal(j.rundir, "/srv/archive/ENH-1-r1-1/main");
 	ns_journal_release(&j);
+	assert_null(j.from_note);
 	assert_null(j.path);
 	assert_null(j.rundir);
 
