@@ -1953,26 +1953,19 @@ done:
 	return ret;
 }
 
-/* the journals a blocked environment keeps active; retired once a person
- * says the site is repaired */
-static int retire_blocked(struct ns_runner *r, const struct ns_env *e)
+/* fn for each active journal of e, in order, until one fails */
+static int each_journal(struct ns_runner *r, const struct ns_env *e,
+			int (*fn)(struct ns_runner *, const struct ns_env *,
+				  const char *, json_t *),
+			json_t *data)
 {
 	char *dir = ns_env_dir(r->cfg->journal, e);
 	char **list = NULL;
 	size_t nr = 0;
 	int ret = ns_journal_list(&list, &nr, dir);
 
-	for (size_t i = 0; i < nr && !ret; i++) {
-		struct ns_journal j = NS_JOURNAL_INIT;
-		ret = ns_journal_read(&j, list[i]);
-		if (!ret && j.state == NS_J_BLOCKED && j.rundir) {
-			ret = ns_journal_retire(list[i], j.rundir,
-						"journal-blocked");
-			say(r, "%s: retired blocked journal %s", e->name,
-			    list[i]);
-		}
-		ns_journal_release(&j);
-	}
+	for (size_t i = 0; i < nr && !ret; i++)
+		ret = fn(r, e, list[i], data);
 	for (size_t i = 0; i < nr; i++)
 		free(list[i]);
 	free(list);
@@ -1980,59 +1973,61 @@ static int retire_blocked(struct ns_runner *r, const struct ns_env *e)
 	return ret;
 }
 
-/* Before a block is lifted: the runs blocked because their rollback
- * failed — a full disk, a database down, since repaired — are rolled back
- * again from their journals, and recorded so (recovery's reporting: the
- * site's row, the trail, the journal retired). A journal an unblock
- * interrupted here left rolling back, or rolled back and not yet
- * recorded, is finished the same way; the tokens of their runs are
- * appended to done. One that fails again keeps the environment blocked,
- * with why. */
-static int finish_rollbacks(struct ns_runner *r, const struct ns_env *e,
-			    json_t *done)
+/* the journals a blocked environment keeps active; retired once a person
+ * says the site is repaired */
+static int retire_blocked(struct ns_runner *r, const struct ns_env *e,
+			  const char *path, json_t *unused)
 {
-	char *dir = ns_env_dir(r->cfg->journal, e);
-	char **list = NULL;
-	size_t nr = 0;
-	int ret = ns_journal_list(&list, &nr, dir);
+	struct ns_journal j = NS_JOURNAL_INIT;
+	int ret = ns_journal_read(&j, path);
 
-	for (size_t i = 0; i < nr && !ret; i++) {
-		struct ns_journal j = NS_JOURNAL_INIT;
-		struct ns_outcome o = NS_OUTCOME_INIT;
-		int again;
-
-		if (ns_journal_is_backout(list[i]) ||
-		    (ret = ns_journal_read(&j, list[i])) < 0)
-			continue;
-		again = j.rundir && ((j.state == NS_J_BLOCKED &&
-				      j.from == NS_J_ROLLING_BACK) ||
-				     j.state == NS_J_ROLLING_BACK ||
-				     j.state == NS_J_ROLLED_BACK);
-		ns_journal_release(&j);
-		if (!again)
-			continue;
-		ns_migrate_finish_rollback(&o, list[i], e);
-		/* a journal found rolled back names no site (no plan read):
-		 * its name does */
-		for (size_t k = 0; k < e->sites_nr && !o.site; k++)
-			if (journal_of(list[i], e->sites[k].label))
-				o.site = xstrdup(e->sites[k].name);
-		ret = report_recovered(r, e, list[i], &o, 0);
-		if (!ret && o.kind == NS_OUT_BLOCKED) {
-			ns_error_set("environment %s stays blocked: the "
-				     "rollback of %s could not be finished: %s",
-				     e->name, o.token ? o.token : list[i],
-				     o.message);
-			ret = NS_ELOCKED;
-		}
-		if (!ret && o.token)
-			json_array_append_new(done, json_string(o.token));
-		ns_outcome_release(&o);
+	(void)unused;
+	if (!ret && j.state == NS_J_BLOCKED && j.rundir) {
+		ret = ns_journal_retire(path, j.rundir, "journal-blocked");
+		say(r, "%s: retired blocked journal %s", e->name, path);
 	}
-	for (size_t i = 0; i < nr; i++)
-		free(list[i]);
-	free(list);
-	free(dir);
+	ns_journal_release(&j);
+	return ret;
+}
+
+/* Before a block is lifted: a run blocked because its rollback failed — a
+ * full disk, a database down, since repaired — is rolled back again from
+ * its journal, and recorded so (recovery's reporting: the site's row, the
+ * trail, the journal retired). A journal an unblock interrupted here left
+ * rolling back, or rolled back and not yet recorded, is finished the same
+ * way; the token of its run is appended to done. One that fails again
+ * keeps the environment blocked, with why. */
+static int finish_rollback(struct ns_runner *r, const struct ns_env *e,
+			   const char *path, json_t *done)
+{
+	struct ns_journal j = NS_JOURNAL_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT;
+	int ret, again;
+
+	if (ns_journal_is_backout(path) || ns_journal_read(&j, path) < 0)
+		return 0; /* a backout's own; unreadable: retire_blocked */
+	again = j.rundir &&
+		((j.state == NS_J_BLOCKED && j.from == NS_J_ROLLING_BACK) ||
+		 j.state == NS_J_ROLLING_BACK || j.state == NS_J_ROLLED_BACK);
+	ns_journal_release(&j);
+	if (!again)
+		return 0;
+	ns_migrate_finish_rollback(&o, path, e);
+	/* a journal found rolled back names no site (no plan read): its
+	 * name does */
+	for (size_t k = 0; k < e->sites_nr && !o.site; k++)
+		if (journal_of(path, e->sites[k].label))
+			o.site = xstrdup(e->sites[k].name);
+	ret = report_recovered(r, e, path, &o, 0);
+	if (!ret && o.kind == NS_OUT_BLOCKED) {
+		ns_error_set("environment %s stays blocked: the rollback of %s "
+			     "could not be finished: %s",
+			     e->name, o.token ? o.token : path, o.message);
+		ret = NS_ELOCKED;
+	}
+	if (!ret && o.token)
+		json_array_append_new(done, json_string(o.token));
+	ns_outcome_release(&o);
 	return ret;
 }
 
@@ -2063,9 +2058,9 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 		ret = NS_EFAILED;
 	}
 	if (!ret)
-		ret = finish_rollbacks(r, e, done);
+		ret = each_journal(r, e, finish_rollback, done);
 	if (!ret)
-		ret = retire_blocked(r, e);
+		ret = each_journal(r, e, retire_blocked, NULL);
 	if (!ret)
 		ret = ns_registry_query(
 			r->reg, &enhs,
