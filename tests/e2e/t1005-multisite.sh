@@ -6,7 +6,8 @@
 # (before site b's commit point, or while it backs site a out again) is
 # recovered to both sites as before; killed after site b's commit, to
 # both as after. A reject or rollback killed between its sites is
-# finished, or blocks when a site not reached cannot be backed out.
+# finished, or blocks when a site not reached cannot be backed out. A
+# site whose rollback could not write is rolled back by unblock.
 . "$(dirname "$0")/lib.sh"
 
 two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b'
@@ -257,4 +258,35 @@ is "$(state a):$(state b):$(enh_state ENH-9)" "$A9:$B9:migrated" "ENH-9: both si
 is "$(q "SELECT outcome FROM runs WHERE enhancement = 9 AND kind = 'backout'")" refused "ENH-9: the rollback's run is refused"
 like "$("$NS" log ENH-9)" "back-out-refused +the backout was interrupted before it changed anything" \
 	"ENH-9: the trail has the refused backout"
+
+# a run whose site b fails its verify, and whose rollback of site b cannot
+# write (a full disk at its revert's COMMIT, the third of the run): site a
+# is backed out again, site b is blocked as the migration left it. Once
+# the disk has room, unblock finishes site b's rollback itself
+ns rollback ENH-9 --env model --reason "done with it"
+pkg "$T/fail10" fail
+ns submit "$T/fail10"
+"$NS" --as quinn qa approve ENH-10 >/dev/null 2>&1
+cp -a "$T/home" "$T/home.before" && cp -a "$T/sites" "$T/sites.before"
+ns schedule ENH-10 --env model
+rm -f "$T/trace"
+NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
+step=$(awk '$2 == "COMMIT" && ++k == 3 { print $1; exit }' "$T/trace")
+rm -rf "$T/home" "$T/sites"
+mv "$T/home.before" "$T/home" && mv "$T/sites.before" "$T/sites"
+cd "$T/home" || exit 1
+ns schedule ENH-10 --env model
+NIGHTSHIFT_FAIL_AT=$step:ENOSPC ns window run --now
+is "$rc" 4 "ENH-10: site b's rollback cannot write: exit 4, blocked"
+is "$(state a):$(cat "$T/sites/b/root/lib/x.txt")" "$A0:v2" \
+	"ENH-10: site a backed out again, site b as the migration left it"
+is "$(enh_state ENH-10)" rollback-failed "ENH-10: rollback-failed"
+ns unblock --env model --reason "the disk has room again"
+is "$rc" 0 "ENH-10: unblock: exit 0"
+like "$out" "recovered ENH-10-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model/b is as it was before" \
+	"… it finishes site b's rollback"
+is "$(state a):$(state b)" "$A0:$B0" "ENH-10: both sites as before"
+is "$(enh_state ENH-10):$(q "SELECT outcome FROM runs WHERE enhancement = 10 AND kind = 'migrate'")" \
+	returned:rolled-back "ENH-10: returned, its run rolled back"
+is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-10: no journal is left active"
 done_testing
