@@ -120,23 +120,28 @@ is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "no journal is left active"
 # Recovery keeps the run's promise too: both sites or neither. The step
 # of each crash is found in a traced run of the same kind: the run goes
 # site a, then site b; a failing one backs site a out again at its end.
-crash_run() { # DIR ID [with-failure] AWK-PROGRAM: a traced run picks the step; then the crash there, and recover
-	local step
-	pkg "$1" "${3:-}"
+# DIR ID WITH-FAILURE AWK-PROGRAM VAR FORMAT: a traced run picks the step
+# ($traced); then the same scene runs again with VAR set to FORMAT of it
+at_step() {
+	pkg "$1" "$3"
 	ns submit "$1"
 	"$NS" --as quinn qa approve "$2" >/dev/null 2>&1
 	cp -a "$T/home" "$T/home.before" && cp -a "$T/sites" "$T/sites.before"
 	ns schedule "$2" --env model
 	rm -f "$T/trace"
 	NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
-	step=$(awk "$4" "$T/trace")
-	# the same scene again, this time killed at that step
+	traced=$(awk "$4" "$T/trace")
 	rm -rf "$T/home" "$T/sites"
 	mv "$T/home.before" "$T/home" && mv "$T/sites.before" "$T/sites"
 	cd "$T/home" || exit 1
 	ns schedule "$2" --env model
-	NIGHTSHIFT_CRASH_AT=$step ns window run --now
-	is "$rc" 137 "$2: killed at step $step"
+	export "$5=$(printf "$6" "$traced")"
+	ns window run --now
+	unset "$5"
+}
+crash_run() { # DIR ID [with-failure] AWK-PROGRAM: killed at the step, and recover
+	at_step "$1" "$2" "${3:-}" "$4" NIGHTSHIFT_CRASH_AT %s
+	is "$rc" 137 "$2: killed at step $traced"
 	ns recover --env model
 	is "$rc" 0 "$2: recover: exit 0"
 }
@@ -264,19 +269,8 @@ like "$("$NS" log ENH-9)" "back-out-refused +the backout was interrupted before 
 # is backed out again, site b is blocked as the migration left it. Once
 # the disk has room, unblock finishes site b's rollback itself
 ns rollback ENH-9 --env model --reason "done with it"
-pkg "$T/fail10" fail
-ns submit "$T/fail10"
-"$NS" --as quinn qa approve ENH-10 >/dev/null 2>&1
-cp -a "$T/home" "$T/home.before" && cp -a "$T/sites" "$T/sites.before"
-ns schedule ENH-10 --env model
-rm -f "$T/trace"
-NIGHTSHIFT_STEPS_TRACE=$T/trace ns window run --now
-step=$(awk '$2 == "COMMIT" && ++k == 3 { print $1; exit }' "$T/trace")
-rm -rf "$T/home" "$T/sites"
-mv "$T/home.before" "$T/home" && mv "$T/sites.before" "$T/sites"
-cd "$T/home" || exit 1
-ns schedule ENH-10 --env model
-NIGHTSHIFT_FAIL_AT=$step:ENOSPC ns window run --now
+at_step "$T/fail10" ENH-10 fail '$2 == "COMMIT" && ++k == 3 { print $1; exit }' \
+	NIGHTSHIFT_FAIL_AT %s:ENOSPC
 is "$rc" 4 "ENH-10: site b's rollback cannot write: exit 4, blocked"
 is "$(state a):$(cat "$T/sites/b/root/lib/x.txt")" "$A0:v2" \
 	"ENH-10: site a backed out again, site b as the migration left it"
