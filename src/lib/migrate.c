@@ -1257,8 +1257,7 @@ static int recover_journal(struct ns_outcome *out, const char *journal_path,
 		}
 		goto done;
 	}
-	if (again && !backout && j.state == NS_J_BLOCKED &&
-	    j.from == NS_J_ROLLING_BACK) {
+	if (again && j.state == NS_J_BLOCKED && j.from == NS_J_ROLLING_BACK) {
 		/* the cause the rollback had, not why it failed */
 		j.state = NS_J_ROLLING_BACK;
 		free(j.note);

@@ -96,7 +96,8 @@ int ns_migrate_recover(struct ns_outcome *out, const char *journal_path,
 		       const struct ns_env *env);
 /* ns_migrate_recover, and a run blocked because its rollback failed (a
  * full disk, a database down: since repaired, a person says by `unblock`)
- * is rolled back again, from where its journal stands */
+ * is rolled back again, from where its journal stands: a site's own
+ * journal, or the backout journal of a run backing its sites out */
 int ns_migrate_finish_rollback(struct ns_outcome *out, const char *journal_path,
 			       const struct ns_env *env);
 void ns_outcome_release(struct ns_outcome *o);

@@ -1996,16 +1996,26 @@ static int retire_blocked(struct ns_runner *r, const struct ns_env *e,
  * trail, the journal retired). A journal an unblock interrupted here left
  * rolling back, or rolled back and not yet recorded, is finished the same
  * way; the token of its run is appended to done. One that fails again
- * keeps the environment blocked, with why. */
+ * keeps the environment blocked, with why. So is a run's backing out of
+ * its sites after another failed; not the backout of a `rollback` or
+ * `reject` (of a migration recorded migrated), which the same command
+ * finishes once asked again. */
 static int finish_rollback(struct ns_runner *r, const struct ns_env *e,
 			   const char *path, json_t *done)
 {
 	struct ns_journal j = NS_JOURNAL_INIT;
 	struct ns_outcome o = NS_OUTCOME_INIT;
-	int ret, again;
+	int backout = ns_journal_is_backout(path), ret, again;
+	json_t *mig = NULL;
 
-	if (ns_journal_is_backout(path) || ns_journal_read(&j, path) < 0)
-		return 0; /* a backout's own; unreadable: retire_blocked */
+	if (backout && (ret = migration_of(r, path, &mig)) < 0)
+		return ret;
+	if (mig) { /* a rollback's */
+		json_decref(mig);
+		return 0;
+	}
+	if (ns_journal_read(&j, path) < 0)
+		return 0; /* for retire_blocked to say */
 	again = j.rundir &&
 		((j.state == NS_J_BLOCKED && j.from == NS_J_ROLLING_BACK) ||
 		 j.state == NS_J_ROLLING_BACK || j.state == NS_J_ROLLED_BACK);
@@ -2014,11 +2024,15 @@ static int finish_rollback(struct ns_runner *r, const struct ns_env *e,
 		return 0;
 	ns_migrate_finish_rollback(&o, path, e);
 	/* a journal found rolled back names no site (no plan read): its
-	 * name does */
-	for (size_t k = 0; k < e->sites_nr && !o.site; k++)
-		if (journal_of(path, e->sites[k].label))
+	 * name does, TOKEN.LABEL.jnl or TOKEN.LABEL.backout.jnl */
+	for (size_t k = 0; k < e->sites_nr && !o.site; k++) {
+		char *name = xprintf("%s%s", e->sites[k].label,
+				     backout ? NS_JOURNAL_BACKOUT : ".jnl");
+		if (!strcmp(path + token_end(path) + 1, name))
 			o.site = xstrdup(e->sites[k].name);
-	ret = report_recovered(r, e, path, &o, 0);
+		free(name);
+	}
+	ret = report_recovered(r, e, path, &o, backout);
 	if (!ret && o.kind == NS_OUT_BLOCKED) {
 		ns_error_set("environment %s stays blocked: the rollback of %s "
 			     "could not be finished: %s",

@@ -7,7 +7,8 @@
 # recovered to both sites as before; killed after site b's commit, to
 # both as after. A reject or rollback killed between its sites is
 # finished, or blocks when a site not reached cannot be backed out. A
-# site whose rollback could not write is rolled back by unblock.
+# site whose rollback or backing out again could not write is rolled back
+# by unblock.
 . "$(dirname "$0")/lib.sh"
 
 two_sites 'test "$NIGHTSHIFT_SITE" != demo/model/b || test ! -e lib/fail-on-b'
@@ -283,4 +284,51 @@ is "$(state a):$(state b)" "$A0:$B0" "ENH-10: both sites as before"
 is "$(enh_state ENH-10):$(q "SELECT outcome FROM runs WHERE enhancement = 10 AND kind = 'migrate'")" \
 	returned:rolled-back "ENH-10: returned, its run rolled back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-10: no journal is left active"
+
+# the same, but what cannot write is site a's backing out again (the
+# run's fourth COMMIT): site b is rolled back, site a blocked as the
+# migration left it. unblock finishes site a's backout; an unblock killed
+# at any of its steps is finished by the next
+at_step "$T/fail11" ENH-11 fail '$2 == "COMMIT" && ++k == 4 { print $1; exit }' \
+	NIGHTSHIFT_FAIL_AT %s:ENOSPC
+is "$rc" 4 "ENH-11: site a's backout cannot write: exit 4, blocked"
+is "$(cat "$T/sites/a/root/lib/x.txt"):$(state b)" "v2:$B0" \
+	"ENH-11: site a as the migration left it, site b rolled back"
+mkdir -p "$T/scene11"
+cp -a "$T/home" "$T/sites" "$T/scene11/"
+scene11() {
+	cd "$T" || exit 1
+	rm -rf "$T/home" "$T/sites"
+	cp -a "$T/scene11/home" "$T/scene11/sites" "$T/"
+	cd "$T/home" || exit 1
+}
+unblocked11() { # a word for each thing not as an unblock must leave it
+	[ "$(state a):$(state b)" = "$A0:$B0" ] || echo "sites-not-before"
+	[ "$(q "SELECT state FROM enhancements WHERE id = 11")" = returned ] || echo "not-returned"
+	[ "$(q "SELECT outcome FROM runs WHERE enhancement = 11")" = rolled-back ] || echo "run-not-rolled-back"
+	[ "$(q "SELECT count(*) FROM environments WHERE blocked = 1")" = 0 ] || echo "still-blocked"
+	[ -z "$(ls -A "$T/home/journal/demo/model")" ] || echo "active-journal"
+	[ -z "$(find "$T/home" "$T/sites" \( -name '.nightshift*' -o -name '*.tmp-*' \) -print)" ] ||
+		echo "leftovers"
+}
+rm -f "$T/steps"
+NIGHTSHIFT_STEPS_FILE=$T/steps ns unblock --env model --reason "counting"
+steps=$(cat "$T/steps" 2>/dev/null)
+like "$out" "recovered ENH-11-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model/a is as it was before" \
+	"ENH-11: unblock finishes site a's backout ($steps steps)"
+is "$(unblocked11)" "" "ENH-11: both sites as before, ENH-11 returned, its run rolled back"
+bad=0
+for k in $(seq 1 "${steps:-0}"); do
+	scene11
+	{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
+	krc=$?
+	"$NS" unblock --env model --reason "again" >/dev/null 2>"$T/again.err"
+	arc=$?
+	"$NS" recover >/dev/null 2>&1
+	why="$(unblocked11 | tr '\n' ' ')"
+	[ "$krc" = 137 ] || why="$why not-killed($krc)"
+	[ "$arc" = 0 ] || grep -q "is not blocked" "$T/again.err" || why="$why again-exit-$arc"
+	[ -z "$why" ] || { bad=$((bad + 1)); diag "ENH-11: unblock killed at step $k: $why"; }
+done
+is "$bad" 0 "ENH-11: an unblock killed at each of its $steps steps is finished by the next"
 done_testing
