@@ -17,6 +17,12 @@
 #   tree_hash_with DIR tree_hash of DIR and sha256 of stdin (a dump)
 #   db_dump DB         canonical dump of a SQLite database
 #   site_state         tree_hash of the root + db_dump, one string
+#   unblock_matrix SCENE CHECK N NAME   `unblock --env model` killed at
+#                      each of its N steps in the scene made again by the
+#                      function SCENE, then run again, then a recover: the
+#                      words of the function CHECK (what is not as it must
+#                      be) and the exit codes must be right each time; one
+#                      TAP line
 #   make_pkg DIR TITLE a package skeleton with enhancement.ini
 #   retar_file FILE PY a tar (a trigger) rewritten, its members edited by PY
 #   ok/not_ok/is/like/unlike/done_testing  TAP
@@ -116,6 +122,26 @@ tree_hash() { perl -e "$_tree_pl" hash "$1"; } # DIR
 tree_hash_with() { perl -e "$_tree_pl" with "$1"; }
 db_dump() { sqlite3 "$1" .dump; }
 site_state() { db_dump "$T/site/app.db" | tree_hash_with "$T/site/root"; }
+
+unblock_matrix() { # SCENE CHECK N NAME
+	local k krc arc why bad=0
+	for k in $(seq 1 "$3"); do
+		"$1"
+		{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
+		krc=$?
+		# once the block is lifted, the next one has nothing to do
+		# ("not blocked", exit 1); a recover then finds nothing either
+		"$NS" unblock --env model --reason "again" >/dev/null 2>"$T/again.err"
+		arc=$?
+		"$NS" recover >/dev/null 2>&1
+		why="$("$2" | tr '\n' ' ')"
+		[ "$krc" = 137 ] || why="$why not-killed($krc)"
+		[ "$arc" = 0 ] || grep -q "is not blocked" "$T/again.err" || why="$why again-exit-$arc"
+		[ -z "$why" ] || { bad=$((bad + 1)); diag "$4: unblock killed at step $k: $why"; }
+	done
+	diag "$4: unblock killed at $3 points, $bad inconsistent"
+	is "$bad" 0 "$4: an unblock killed at each of its $3 steps is finished by the next"
+}
 
 ns_home() {
 	mkdir -p "$T/site/root" "$T/home"

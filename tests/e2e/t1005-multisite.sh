@@ -317,18 +317,5 @@ steps=$(cat "$T/steps" 2>/dev/null)
 like "$out" "recovered ENH-11-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model/a is as it was before" \
 	"ENH-11: unblock finishes site a's backout ($steps steps)"
 is "$(unblocked11)" "" "ENH-11: both sites as before, ENH-11 returned, its run rolled back"
-bad=0
-for k in $(seq 1 "${steps:-0}"); do
-	scene11
-	{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
-	krc=$?
-	"$NS" unblock --env model --reason "again" >/dev/null 2>"$T/again.err"
-	arc=$?
-	"$NS" recover >/dev/null 2>&1
-	why="$(unblocked11 | tr '\n' ' ')"
-	[ "$krc" = 137 ] || why="$why not-killed($krc)"
-	[ "$arc" = 0 ] || grep -q "is not blocked" "$T/again.err" || why="$why again-exit-$arc"
-	[ -z "$why" ] || { bad=$((bad + 1)); diag "ENH-11: unblock killed at step $k: $why"; }
-done
-is "$bad" 0 "ENH-11: an unblock killed at each of its $steps steps is finished by the next"
+unblock_matrix scene11 unblocked11 "${steps:-0}" ENH-11
 done_testing

@@ -222,23 +222,7 @@ NIGHTSHIFT_STEPS_FILE=$T/steps "$NS" unblock --env model --reason "counting" >/d
 steps=$(cat "$T/steps" 2>/dev/null)
 like "$steps" '^[1-9][0-9]*$' "an unblock that finishes a rollback counts its steps ($steps)"
 is "$(unblocked_state)" "" "… and leaves the site as before and the registry agreeing"
-bad=0
-for k in $(seq 1 "${steps:-0}"); do
-	scene
-	{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
-	krc=$?
-	# once the block is lifted, the next one has nothing to do ("not
-	# blocked", exit 1); a recover then finds nothing either
-	"$NS" unblock --env model --reason "again" >/dev/null 2>"$T/again.err"
-	arc=$?
-	"$NS" recover >/dev/null 2>&1
-	why="$(unblocked_state | tr '\n' ' ')"
-	[ "$krc" = 137 ] || why="$why not-killed($krc)"
-	[ "$arc" = 0 ] || grep -q "is not blocked" "$T/again.err" || why="$why again-exit-$arc"
-	[ -z "$why" ] || { bad=$((bad + 1)); diag "unblock killed at step $k: $why"; }
-done
-diag "unblock: $steps kill points, $bad inconsistent"
-is "$bad" 0 "an unblock killed at each of its $steps steps is finished by the next"
+unblock_matrix scene unblocked_state "${steps:-0}" ENH-4
 scene
 ns unblock --env model --reason "the log that filled the disk is gone"
 is "$rc" 0 "once there is room, unblock: exit 0"
