@@ -125,6 +125,10 @@ site_state() { db_dump "$T/site/app.db" | tree_hash_with "$T/site/root"; }
 
 unblock_matrix() { # SCENE CHECK N NAME
 	local k krc arc why bad=0
+	case $3 in
+	[1-9] | [1-9][0-9] | [1-9][0-9][0-9]) ;;
+	*) not_ok "$4: unblock counted its steps" "got: '$3'"; return ;;
+	esac
 	for k in $(seq 1 "$3"); do
 		"$1"
 		{ (NIGHTSHIFT_CRASH_AT=$k exec "$NS" unblock --env model --reason "killed") >/dev/null 2>&1; } 2>/dev/null
