@@ -646,13 +646,15 @@ static int same_site(const char *jpath, const char *backout)
 	       !strncmp(jpath, backout, n);
 }
 
-/* jpath is DIR/TOKEN.LABEL.jnl */
+/* jpath is the site's journal DIR/TOKEN.LABEL.jnl, or its backing out
+ * DIR/TOKEN.LABEL.backout.jnl */
 static int journal_of(const char *jpath, const char *label)
 {
 	const char *p = jpath + token_end(jpath) + 1;
+	size_t n = strlen(label);
 
-	return strlen(p) == strlen(label) + strlen(".jnl") &&
-	       !strncmp(p, label, strlen(label));
+	return !strncmp(p, label, n) &&
+	       (!strcmp(p + n, ".jnl") || !strcmp(p + n, NS_JOURNAL_BACKOUT));
 }
 
 /* *yes: the registry has the run token and no outcome for it yet */
@@ -1995,7 +1997,7 @@ static int retire_blocked(struct ns_runner *r, const struct ns_env *e,
  * its journal, and recorded so (recovery's reporting: the site's row, the
  * trail, the journal retired). A journal an unblock interrupted here left
  * rolling back, or rolled back and not yet recorded, is finished the same
- * way; the token of its run is appended to done. One that fails again
+ * way; "TOKEN on site SITE" is appended to done. One that fails again
  * keeps the environment blocked, with why. So is a run's backing out of
  * its sites after another failed; not the backout of a `rollback` or
  * `reject` (of a migration recorded migrated), which the same command
@@ -2024,14 +2026,10 @@ static int finish_rollback(struct ns_runner *r, const struct ns_env *e,
 		return 0;
 	ns_migrate_finish_rollback(&o, path, e);
 	/* a journal found rolled back names no site (no plan read): its
-	 * name does, TOKEN.LABEL.jnl or TOKEN.LABEL.backout.jnl */
-	for (size_t k = 0; k < e->sites_nr && !o.site; k++) {
-		char *name = xprintf("%s%s", e->sites[k].label,
-				     backout ? NS_JOURNAL_BACKOUT : ".jnl");
-		if (!strcmp(path + token_end(path) + 1, name))
+	 * name does */
+	for (size_t k = 0; k < e->sites_nr && !o.site; k++)
+		if (journal_of(path, e->sites[k].label))
 			o.site = xstrdup(e->sites[k].name);
-		free(name);
-	}
 	ret = report_recovered(r, e, path, &o, backout);
 	if (!ret && o.kind == NS_OUT_BLOCKED) {
 		ns_error_set("environment %s stays blocked: the rollback of %s "
@@ -2040,7 +2038,9 @@ static int finish_rollback(struct ns_runner *r, const struct ns_env *e,
 		ret = NS_ELOCKED;
 	}
 	if (!ret && o.token)
-		json_array_append_new(done, json_string(o.token));
+		json_array_append_new(done,
+				      json_sprintf("%s on site %s", o.token,
+						   o.site ? o.site : "?"));
 	ns_outcome_release(&o);
 	return ret;
 }
@@ -2114,20 +2114,18 @@ int ns_runner_unblock(struct ns_runner *r, const char *env, const char *reason)
 	else
 		ns_registry_rollback(r->reg);
 	if (!ret) {
-		struct strbuf sb = STRBUF_INIT;
-		char *body;
+		struct strbuf body = STRBUF_INIT;
 
+		strbuf_addf(&body, "%s was unblocked by %s: %s", e->name,
+			    r->user, reason);
 		json_array_foreach(done, i, x) strbuf_addf(
-			&sb,
-			"\nnightshift finished the rollback of %s first: its "
-			"site is as it was before.\n",
+			&body,
+			"\n\nnightshift finished the rollback of %s first: "
+			"the site is as it was before.",
 			json_string_value(x));
-		body = xprintf("%s was unblocked by %s: %s\n%s", e->name,
-			       r->user, reason, sb.buf);
-		strbuf_release(&sb);
 		tell(r, "unblocked", roles_blocked, 0, e->name, "unblocked",
-		     body);
-		free(body);
+		     body.buf);
+		strbuf_release(&body);
 	}
 	json_decref(row);
 	json_decref(enhs);

@@ -229,6 +229,9 @@ is "$rc" 0 "once there is room, unblock: exit 0"
 like "$out" "recovered ENH-4-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model is as it was before" \
 	"… it says it finished the rollback"
 is "$(site_state)" "$before" "… the site is byte-identical to before ENH-4 (files and database)"
+like "$(cat "$T/home/outbox/"*-unblocked.msg 2>&1)" \
+	"nightshift finished the rollback of ENH-4-r1-[0-9]+ on site demo/model first: the site is as it was before" \
+	"… and the unblocked notice says what it finished"
 is "$(state_of ENH-4)" returned "… ENH-4 is returned to its developer"
 like "$("$NS" status ENH-4)" "rolled-back .*the rollback was finished by unblock" \
 	"… its run is recorded rolled back, finished by unblock"
