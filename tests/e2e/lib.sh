@@ -12,6 +12,8 @@
 #                      (by the acting user), as a test's setup: exits on
 #                      failure; prints the trigger's path
 #   ns ARGS…           run nightshift; sets $out, $err, $rc (never exits)
+#   state_of ENH-n     its state, as `status --json` tells it
+#   notice_of ENH-n EVENT   the notice files of that event in the outbox
 #   tree_state DIR     one line per file/dir/symlink: type mode sha path
 #   tree_hash DIR      sha256 of tree_state
 #   tree_hash_with DIR tree_hash of DIR and sha256 of stdin (a dump)
@@ -78,6 +80,15 @@ ns() {
 	out=$(cat "$T/.out")
 	err=$(cat "$T/.err")
 	return 0
+}
+
+state_of() { # ENH-n
+	"$NS" status "$1" --json 2>/dev/null |
+		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1
+}
+notice_of() { # ENH-n EVENT
+	grep -l "^X-Nightshift-Enhancement: $1\$" "$T"/home/outbox/*.msg 2>/dev/null |
+		xargs -r grep -l "^X-Nightshift-Event: $2\$"
 }
 
 # one perl process walks DIR and prints, by its first argument: "state"

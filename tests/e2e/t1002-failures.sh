@@ -44,14 +44,6 @@ SQL
 	echo "SELECT count(*) FROM customers WHERE tier = 'gold';" >"$1/sql/verify.sql"
 }
 
-state_of() { # ENH-n → the registry's state
-	"$NS" status "$1" --json 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1
-}
-notice_of() { # ENH-n EVENT → the notice files
-	grep -l "^X-Nightshift-Enhancement: $1\$" "$T"/home/outbox/*.msg 2>/dev/null |
-		xargs -r grep -l "^X-Nightshift-Event: $2\$"
-}
 staging() { find "$T/site" -name '.nightshift*' | wc -l; }
 # site_state, but with nightshift_changes.deployed_at (the clock) blanked:
 # two runs of the same migration are then equal

@@ -19,10 +19,6 @@ notices() { # EVENT → the notice files of that event
 header() { # FILE NAME
 	sed -n "s/^$2: //p" "$1" 2>/dev/null | head -n 1
 }
-state_of() {
-	"$NS" status "$1" --json 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1
-}
 
 # ---- no trigger due ---------------------------------------------------
 ns window run --now

@@ -146,15 +146,12 @@ crash_run() { # DIR ID [with-failure] AWK-PROGRAM: killed at the step, and recov
 	ns recover --env model
 	is "$rc" 0 "$2: recover: exit 0"
 }
-enh_state() {
-	"$NS" status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
-}
 # killed before site b's deploy (its BEGIN, the second one), site a done
 crash_run "$T/crash1" ENH-4 "" '$2 == "BEGIN" && ++k == 2 { print $1; exit }'
 is "$(state a):$(state b)" "$A0:$B0" "ENH-4: both sites as before (site a, migrated before the crash, backed out again)"
 like "$out" "site demo/model/b of the same run was not migrated: .*; rolled back: site demo/model/a is as it was before" \
 	"ENH-4: recover says why site a went back"
-is "$(enh_state ENH-4)" rolled-back "ENH-4: the registry says rolled-back"
+is "$(state_of ENH-4)" rolled-back "ENH-4: the registry says rolled-back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-4: no journal is left active"
 is "$(find "$T/sites" -name '.nightshift.*' | wc -l)" 0 "ENH-4: no staging file on either site"
 "$NS" withdraw ENH-4 --reason "done with it" >/dev/null 2>&1
@@ -164,7 +161,7 @@ for s in a b; do
 	is "$(cat "$T/sites/$s/root/lib/x.txt"):$(sqlite3 "$T/sites/$s/app.db" "SELECT enhancement FROM nightshift_changes")" \
 		"v2:ENH-5" "ENH-5: site $s is migrated"
 done
-is "$(enh_state ENH-5)" migrated "ENH-5: the registry says migrated"
+is "$(state_of ENH-5)" migrated "ENH-5: the registry says migrated"
 # a rollback killed just after it began its first site's journal: it had
 # changed nothing, so recovery leaves the sites, their archives and the
 # registry as the migration left them, and the rollback can be asked again
@@ -179,7 +176,7 @@ is "$rc" 0 "ENH-5: recover: exit 0"
 like "$out" "the backout was interrupted before it changed anything" "… saying the backout changed nothing"
 is "$(state a):$(state b)" "$A5:$B5" "ENH-5: both sites still as the migration left them"
 is "$(archives)" "$ARCH5" "ENH-5: the archives are intact"
-is "$(enh_state ENH-5)" migrated "ENH-5: the registry still says migrated"
+is "$(state_of ENH-5)" migrated "ENH-5: the registry still says migrated"
 ns rollback ENH-5 --env model --reason "clean up"
 is "$rc:$(state a):$(state b)" "0:$A0:$B0" "ENH-5: the rollback asked again backs both out"
 # site b fails its verify, and the run is killed while it backs site a out
@@ -187,7 +184,7 @@ is "$rc:$(state a):$(state b)" "0:$A0:$B0" "ENH-5: the rollback asked again back
 # finished, not taken for a migration
 crash_run "$T/crash3" ENH-6 fail '$2 == "COMMIT" { c = $1 } END { print c }'
 is "$(state a):$(state b)" "$A0:$B0" "ENH-6: both sites as before"
-is "$(enh_state ENH-6)" rolled-back "ENH-6: the registry says rolled-back"
+is "$(state_of ENH-6)" rolled-back "ENH-6: the registry says rolled-back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-6: no journal is left active"
 
 # a reject killed between its sites, just after the second site's backout
@@ -206,7 +203,7 @@ is "$rc" 0 "ENH-7: recover: exit 0"
 like "$out" "site demo/model/a: the rate is wrong; rolled back" "… backs out site a, not reached"
 unlike "$out" "changed anything" "… and does not call site a's journal, begun, a refused backout"
 is "$(state a):$(state b)" "$A0:$B0" "ENH-7: both sites as before"
-is "$(enh_state ENH-7)" rejected "ENH-7: the registry says rejected, as asked"
+is "$(state_of ENH-7)" rejected "ENH-7: the registry says rejected, as asked"
 q() { sqlite3 "$T/home/nightshift.db" "$1"; }
 is "$(q "SELECT kind || ':' || outcome FROM runs WHERE enhancement = 7 ORDER BY id")" \
 	"$(printf 'migrate:migrated\nbackout:rolled-back')" \
@@ -220,7 +217,7 @@ like "$msg" "Subject: .*ENH-7 r1 backed out of demo/model" "ENH-7: the notice of
 like "$msg" "The acceptance test rejected it" "… as the reject's"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-7: no journal is left active"
 ns recover --env model
-is "$(state a):$(state b):$(enh_state ENH-7)" "$A0:$B0:rejected" "ENH-7: a second recover changes nothing"
+is "$(state a):$(state b):$(state_of ENH-7)" "$A0:$B0:rejected" "ENH-7: a second recover changes nothing"
 
 # the same, a rollback killed before site a's journal, but site a (not
 # reached) has been changed by hand
@@ -239,7 +236,7 @@ is "$rc" 4 "ENH-8: recover: exit 4, the environment blocked"
 like "$err" "site demo/model/a could not be backed out (.*changed since.*) after the sites before it were: the environment's sites disagree" \
 	"… saying the sites disagree, and why"
 is "$(state a):$(state b)" "$A8:$B0" "ENH-8: site a keeps the change made by hand"
-is "$(enh_state ENH-8)" migrated "ENH-8: the registry still says migrated"
+is "$(state_of ENH-8)" migrated "ENH-8: the registry still says migrated"
 is "$(ls "$T/home/outbox/"*-rollback-failed.msg 2>/dev/null | wc -l)" 1 "ENH-8: a ROLLBACK FAILED notice"
 # the person puts site a as the migration left it and unblocks; the
 # rollback asked again backs out site a alone
@@ -248,7 +245,7 @@ ns unblock --env model --reason "site a as the migration left it"
 ns rollback ENH-8 --env model --reason "defect"
 is "$rc" 0 "ENH-8: the rollback asked again: exit 0"
 unlike "$out" "site demo/model/b" "… leaves site b, backed out already, alone"
-is "$(state a):$(state b):$(enh_state ENH-8)" "$A0:$B0:rolled-back" "ENH-8: both sites as before, rolled back"
+is "$(state a):$(state b):$(state_of ENH-8)" "$A0:$B0:rolled-back" "ENH-8: both sites as before, rolled back"
 
 # a rollback killed at its first step, before any journal: its run is
 # closed as refused, and the trail says so (not only the runs table)
@@ -260,7 +257,7 @@ is "$rc:$(ls "$T/home/journal/demo/model" | wc -l)" "137:0" "ENH-9: a rollback k
 ns recover --env model
 is "$rc" 0 "ENH-9: recover: exit 0"
 like "$out" "recovered ENH-9-r1-[0-9]+: the backout was interrupted before it changed anything" "… says the backout changed nothing"
-is "$(state a):$(state b):$(enh_state ENH-9)" "$A9:$B9:migrated" "ENH-9: both sites and the registry as the migration left them"
+is "$(state a):$(state b):$(state_of ENH-9)" "$A9:$B9:migrated" "ENH-9: both sites and the registry as the migration left them"
 is "$(q "SELECT outcome FROM runs WHERE enhancement = 9 AND kind = 'backout'")" refused "ENH-9: the rollback's run is refused"
 like "$("$NS" log ENH-9)" "back-out-refused +the backout was interrupted before it changed anything" \
 	"ENH-9: the trail has the refused backout"
@@ -275,13 +272,13 @@ at_step "$T/fail10" ENH-10 fail '$2 == "COMMIT" && ++k == 3 { print $1; exit }' 
 is "$rc" 4 "ENH-10: site b's rollback cannot write: exit 4, blocked"
 is "$(state a):$(cat "$T/sites/b/root/lib/x.txt")" "$A0:v2" \
 	"ENH-10: site a backed out again, site b as the migration left it"
-is "$(enh_state ENH-10)" rollback-failed "ENH-10: rollback-failed"
+is "$(state_of ENH-10)" rollback-failed "ENH-10: rollback-failed"
 ns unblock --env model --reason "the disk has room again"
 is "$rc" 0 "ENH-10: unblock: exit 0"
 like "$out" "recovered ENH-10-r1-[0-9]+ \(rolled-back\): .*rolled back: site demo/model/b is as it was before" \
 	"… it finishes site b's rollback"
 is "$(state a):$(state b)" "$A0:$B0" "ENH-10: both sites as before"
-is "$(enh_state ENH-10):$(q "SELECT outcome FROM runs WHERE enhancement = 10 AND kind = 'migrate'")" \
+is "$(state_of ENH-10):$(q "SELECT outcome FROM runs WHERE enhancement = 10 AND kind = 'migrate'")" \
 	returned:rolled-back "ENH-10: returned, its run rolled back"
 is "$(ls "$T/home/journal/demo/model" | wc -l)" 0 "ENH-10: no journal is left active"
 

@@ -14,10 +14,6 @@ R=$T/site/root
 ns_home
 mkdir -p "$R/lib" "$T/keys"
 echo "v1" >"$R/lib/app.conf"
-state_of() {
-	"$NS" status "$1" --json 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
-}
 keypair() { # NAME [ALGORITHM-OPTIONS…]: keys/NAME.pem (0600) and keys/NAME.pub
 	local name=$1
 	shift

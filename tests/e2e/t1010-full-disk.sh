@@ -32,11 +32,6 @@ mount -t tmpfs -o size=3m,mode=0755 tmpfs "$FS" || {
 	exit 1
 }
 site_state() { db_dump "$DBF" | tree_hash_with "$R"; }
-state_of() { "$NS" status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1; }
-notice_of() { # ENH-n EVENT → the notice files
-	grep -l "^X-Nightshift-Enhancement: $1\$" "$T"/home/outbox/*.msg 2>/dev/null |
-		xargs -r grep -l "^X-Nightshift-Event: $2\$"
-}
 staging() { find "$FS" -name '.nightshift*' | wc -l; }
 # fill DIR's filesystem up to FREE bytes left (the filler is outside any
 # site root)

@@ -26,7 +26,6 @@ sed -i 's/require-rfs = false/require-rfs = true/' nightshift.conf
 DBF=$T/site/app.db
 export NIGHTSHIFT_NOW=2026-05-01T01:00:00
 prod_state() { db_dump "$T/prod/app.db" | tree_hash_with "$T/prod/root"; }
-state_of() { "$NS" status "$1" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1; }
 notices() { grep -l "^X-Nightshift-Event: $1\$" "$T"/home/outbox/*.msg 2>/dev/null; }
 
 pkg() { # DIR TITLE RFS [ROW] — changes lib/tax.conf and adds row ROW (3)

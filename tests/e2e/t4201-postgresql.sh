@@ -23,10 +23,6 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 
 pg_scene
 
-state_of() {
-	"$NS" status "$1" --json 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
-}
 n=0
 pkg() { # DIR TITLE: replaces lib/tax.conf (tax = $TAX, 20), adds a column and a row
 	make_pkg "$1" "$2"

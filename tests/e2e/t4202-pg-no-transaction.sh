@@ -16,10 +16,6 @@
 export PGOPTIONS="-c client_min_messages=warning"
 pg_scene
 
-state_of() {
-	"$NS" status "$1" --json 2>/dev/null |
-		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])'
-}
 notices() { # ENH-n EVENT → how many such notices are in the outbox
 	grep -l "^X-Nightshift-Enhancement: $1\$" "$T"/home/outbox/*.msg 2>/dev/null |
 		xargs -r grep -l "^X-Nightshift-Event: $2\$" | grep -c .
