@@ -99,8 +99,17 @@ int cli_fail(int code)
 	return ns_exit_code(code);
 }
 
+/* the last line cli_warn printed: an outcome whose error it already
+ * showed ends with what kind of outcome it was, not the error again */
+static char *warned;
+
 int cli_outcome(int code)
 {
+	const char *err = ns_error_last();
+	int shown = warned && *err && strstr(warned, err);
+
+	free(warned);
+	warned = NULL;
 	switch (code) {
 	case 0:
 		return 0;
@@ -113,8 +122,19 @@ int cli_outcome(int code)
 		fprintf(stderr, "nightshift: a trigger or target was refused "
 				"as invalid\n");
 		break;
+	case NS_ELOCKED:
+		if (!shown)
+			return cli_fail(code);
+		fprintf(stderr,
+			"nightshift: not everything ran: an environment "
+			"is locked or blocked (see above)\n");
+		break;
 	default:
-		return cli_fail(code);
+		if (!shown)
+			return cli_fail(code);
+		fprintf(stderr, "nightshift: not everything went through: an "
+				"error stopped part of it (see above)\n");
+		break;
 	}
 	return ns_exit_code(code);
 }
@@ -146,6 +166,8 @@ void cli_warn(void *data, const char *line)
 	(void)data;
 	fflush(stdout); /* keep the two streams in the order they happened */
 	fprintf(stderr, "nightshift: %s\n", line);
+	free(warned);
+	warned = xstrdup(line);
 }
 
 static struct cli_opt *find(struct cli_opt *opts, const char *arg,

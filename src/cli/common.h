@@ -33,7 +33,8 @@ void cli_close(struct cli *c);
 /* print "nightshift: MESSAGE" for code and return its exit status */
 int cli_fail(int code);
 /* the exit status of a runner's worst outcome, with a line on stderr
- * that says what kind of outcome it was (the details were reported) */
+ * that says what kind of outcome it was (the details were reported; an
+ * error a reported line already named is not repeated) */
 int cli_outcome(int code);
 /* flush stdout; a full disk must not pass silently */
 int cli_done(int status);

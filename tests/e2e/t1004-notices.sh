@@ -110,4 +110,28 @@ like "$TO" "dev2" "the migrated notice is addressed to the developer"
 like "$TO" "quinn" "and to QA"
 like "$TO" "users@example\.com" "and to the users"
 
+# ---- a notice that cannot be written ----------------------------------
+# the migration stands; the command says once what could not be written,
+# and ends with what kind of outcome it was
+N=$T/noted
+make_pkg "$N" "Noted"
+mkdir -p "$N/files/docs"
+echo "noted" >"$N/files/docs/noted.txt"
+ns --as dev2 submit "$N"
+"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
+ns schedule ENH-3 --env model
+mv "$T/home/outbox" "$T/home/outbox.kept"
+echo "not a directory" >"$T/home/outbox"
+ns window run --now
+is "$rc" 5 "a notice that cannot be written: exit 5"
+is "$(state_of ENH-3)" migrated "… ENH-3 is migrated all the same"
+like "$err" "notice not written: cannot write '$T/home/outbox/[^']*-migrated\.msg': Not a directory" \
+	"… stderr names the notice file and why"
+is "$(printf '%s\n' "$err" | grep -c "Not a directory")" 1 "… and says it once"
+is "$(printf '%s\n' "$err" | tail -n 1)" \
+	"nightshift: not everything went through: an error stopped part of it (see above)" \
+	"… its last line says what kind of outcome it was"
+rm "$T/home/outbox"
+mv "$T/home/outbox.kept" "$T/home/outbox"
+
 done_testing
