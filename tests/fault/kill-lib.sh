@@ -1,4 +1,4 @@
-# shared by the kill-point tests (t5101, t5102, t5120, t5121), sourced
+# shared by the kill-point tests (t5101, t5102, t5120, t5121, t5122), sourced
 # before tests/e2e/lib.sh. The test defines reset (the scene as before the
 # run), site_state, registry_state and leftovers (stray_files helps), and
 # sets BEFORE and AFTER (and STEPS for kill_matrix).

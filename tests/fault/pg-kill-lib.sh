@@ -1,4 +1,4 @@
-# shared by the PostgreSQL kill-point tests (t5120, t5121), sourced with
+# shared by the PostgreSQL kill-point tests (t5120, t5121, t5122), sourced with
 # tests/e2e/lib.sh: the scene kept in $TPL is put back for each kill
 # point, the database made again as pg_scene made it (one psql is much
 # quicker than a new database from a template)
