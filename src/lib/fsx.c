@@ -297,13 +297,25 @@ static void owner_error(const char *dir, const char *name,
 		     (unsigned long)geteuid(), strerror(err));
 }
 
-/* mode < 0: 0755 less the umask, as mkdir(1) */
+void ns_fsx_new_owner(struct ns_owner *own, int dirfd)
+{
+	struct stat st;
+
+	*own = (struct ns_owner){ 0, 0, 0 };
+	if (geteuid() == 0 && fstat(dirfd, &st) == 0)
+		*own = (struct ns_owner){ 1, st.st_uid, st.st_gid };
+}
+
+/* mode < 0: 0755 less the umask, as mkdir(1); own NULL: a directory this
+ * call creates takes its parent's owner (ns_fsx_new_owner), one already
+ * there keeps its own */
 static int mkdir_in(const struct ns_root *r, const char *rel, int mode,
 		    const struct ns_owner *own)
 {
 	const char *base;
 	struct stat st;
-	int dfd, fd, ret = ns_fsx_parent(&dfd, r, rel, &base);
+	struct ns_owner parent = { 0, 0, 0 };
+	int dfd, fd, made = 0, ret = ns_fsx_parent(&dfd, r, rel, &base);
 
 	if (ret == 1)
 		ns_error_set("cannot create directory '%s/%s': its parent "
@@ -311,14 +323,21 @@ static int mkdir_in(const struct ns_root *r, const char *rel, int mode,
 			     r->path, rel);
 	if (ret)
 		return ret < 0 ? ret : NS_ERROR;
-	if (ns_step("mkdir") < 0 ||
-	    (mkdirat(dfd, base, mode < 0 ? 0755 : (mode_t)mode & 07777) < 0 &&
-	     errno != EEXIST)) {
+	if (ns_step("mkdir") == 0 &&
+	    mkdirat(dfd, base, mode < 0 ? 0755 : (mode_t)mode & 07777) == 0)
+		made = 1;
+	else if (errno != EEXIST) {
 		ns_error_set("cannot create directory '%s/%s': %s", r->path,
 			     rel, strerror(errno));
-		ret = NS_ERROR;
-	} else if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		   !S_ISDIR(st.st_mode)) {
+		close(dfd);
+		return NS_ERROR;
+	}
+	if (!own && made)
+		ns_fsx_new_owner(&parent, dfd);
+	if (!own)
+		own = &parent;
+	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    !S_ISDIR(st.st_mode)) {
 		ns_error_set("cannot create directory '%s/%s': something "
 			     "else is in the way",
 			     r->path, rel);

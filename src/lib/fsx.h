@@ -76,7 +76,12 @@ struct ns_fsx_seen {
 /* ns_fsx_hash, noting what was hashed in seen */
 int ns_fsx_hash_seen(char out[NS_HEX_LEN + 1], struct ns_fsx_seen *seen,
 		     const struct ns_root *r, const char *rel);
-/* mkdir REL beneath the root (its parent must exist), fsync the parent */
+/* the owner of a new file or directory made in the directory dirfd: the
+ * directory's owner and group when nightshift may give them (it runs as
+ * root), else none (own->set 0: it is the user's nightshift runs as) */
+void ns_fsx_new_owner(struct ns_owner *own, int dirfd);
+/* mkdir REL beneath the root (its parent must exist), fsync the parent;
+ * a directory it creates takes the parent's owner (ns_fsx_new_owner) */
 int ns_fsx_mkdir(const struct ns_root *r, const char *rel);
 /* the same with exactly mode (07777 bits, whatever the umask): a
  * directory put back as it was; one already there gets the mode */

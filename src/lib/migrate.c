@@ -477,14 +477,18 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr,
 	char *name = ns_plan_stage_name(&r->plan, i, 's');
 	char *what = xprintf("%s/%s", r->root.path, f->path);
 	const char *base;
+	struct ns_owner own;
 	int dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
 
 	if (ret == 0) {
-		/* a file put in place of another is the old one's owner's */
-		ret = ns_fsx_write_hashq(dfd, name, f->mode,
-					 f->before_present ? &f->before_owner
-							   : NULL,
-					 tar_src, tr, q, i, what);
+		/* a file put in place of another is the old one's owner's, a
+		 * new one its directory's */
+		if (f->before_present)
+			own = f->before_owner;
+		else
+			ns_fsx_new_owner(&own, dfd);
+		ret = ns_fsx_write_hashq(dfd, name, f->mode, &own, tar_src, tr,
+					 q, i, what);
 		close(dfd);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);

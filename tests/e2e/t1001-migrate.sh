@@ -268,6 +268,8 @@ mkdir -p "$D/files/data"
 echo "cache v2" >"$D/files/data/cache.txt"
 echo "shared v2" >"$D/files/data/shared.txt"
 echo "added" >"$D/files/data/added.txt"
+mkdir -p "$D/files/data/fresh"
+echo "fresh" >"$D/files/data/fresh/new.txt"
 cat >>"$D/enhancement.ini" <<INI
 [files]
 delete = data/old/x.txt
@@ -283,7 +285,10 @@ is "$(stat -c %u:%g "$R/data/cache.txt" "$R/data/shared.txt" | tr '\n' ' ')" "$u
 	"the files put in place of others have their owner and group"
 is "$(cat "$R/data/cache.txt" "$R/data/shared-alias.txt" | tr '\n' ' ')" "cache v2 shared v1 " \
 	"… with the new content (the second name keeps the old)"
-is "$(stat -c %u "$R/data/added.txt")" "$(id -u)" "a new file is nightshift's user's"
+# (a nightshift that is not root cannot give them away: they are its own)
+is "$(stat -c %u:%g "$R/data/added.txt" "$R/data/fresh" "$R/data/fresh/new.txt" | tr '\n' ' ')" \
+	"$uid:$gid $uid:$gid $uid:$gid " \
+	"a new file or directory has the owner and group of the directory it is made in"
 ns rollback ENH-4 --env model --reason "cache misread"
 is "$rc" 0 "files of another owner: rollback exit 0"
 is "$(site_state)" "$S5" "… the site as before, owners, modes and the deleted directory included"
