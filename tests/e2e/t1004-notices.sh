@@ -19,6 +19,15 @@ notices() { # EVENT → the notice files of that event
 header() { # FILE NAME
 	sed -n "s/^$2: //p" "$1" 2>/dev/null | head -n 1
 }
+docs_enh() { # ID TITLE FILE TEXT: docs/FILE holding TEXT, handed in by
+	# dev2, approved and scheduled
+	make_pkg "$T/$1" "$2"
+	mkdir -p "$T/$1/files/docs"
+	echo "$4" >"$T/$1/files/docs/$3"
+	ns --as dev2 submit "$T/$1"
+	"$NS" --as quinn qa approve "$1" >/dev/null 2>&1
+	ns schedule "$1" --env model
+}
 
 # ---- no trigger due ---------------------------------------------------
 ns window run --now
@@ -68,13 +77,7 @@ is "$(header "$M" X-Nightshift-Enhancement)" ENH-1 "the notice names ENH-1"
 like "$(cat "$M" 2>/dev/null)" "unblock" "the notice tells how to unblock after the repair"
 
 # nothing more migrates there
-G=$T/good
-make_pkg "$G" "Good one"
-mkdir -p "$G/files/docs"
-echo "hello" >"$G/files/docs/new.txt"
-ns --as dev2 submit "$G"
-"$NS" --as quinn qa approve ENH-2 >/dev/null 2>&1
-ns schedule ENH-2 --env model
+docs_enh ENH-2 "Good one" new.txt hello
 SITE_BLOCKED=$(site_state)
 ns window run --now
 is "$rc" 4 "a window run on the blocked environment: exit 4"
@@ -113,13 +116,7 @@ like "$TO" "users@example\.com" "and to the users"
 # ---- a notice that cannot be written ----------------------------------
 # the migration stands; the command says once what could not be written,
 # and ends with what kind of outcome it was
-N=$T/noted
-make_pkg "$N" "Noted"
-mkdir -p "$N/files/docs"
-echo "noted" >"$N/files/docs/noted.txt"
-ns --as dev2 submit "$N"
-"$NS" --as quinn qa approve ENH-3 >/dev/null 2>&1
-ns schedule ENH-3 --env model
+docs_enh ENH-3 "Noted" noted.txt noted
 mv "$T/home/outbox" "$T/home/outbox.kept"
 echo "not a directory" >"$T/home/outbox"
 ns window run --now

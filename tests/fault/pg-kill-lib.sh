@@ -3,6 +3,17 @@
 # point, the database made again as pg_scene made it (one psql is much
 # quicker than a new database from a template)
 
+# the scratch server started (or the test bails out), psql quiet, the
+# scene kept in $TPL, the clock fixed
+pg_kill_start() {
+	pg_start || pg_bail
+	# psql's notices (DROP TABLE IF EXISTS … skipping) are not the
+	# test's output
+	export PGOPTIONS="-c client_min_messages=warning"
+	TPL=$T/tpl
+	export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+}
+
 # the scene's site: lib/tax.conf and old/legacy.txt below the root, a home
 # (ns_home) whose site database is PGURL, customers (ann, bob) in it
 pg_kill_site() {
@@ -38,6 +49,22 @@ pg_kill_files() {
 	echo "tax = 21" >"$T/pkg/files/lib/tax.conf"
 	echo "fresh" >"$T/pkg/files/new/a.txt"
 	printf '[files]\ndelete = old/legacy.txt\n' >>"$T/pkg/enhancement.ini"
+}
+
+# the package's SQL in one transaction: a column and a row changed, a
+# table made and filled; the revert drops both, the verify reads the table
+pg_kill_coupons_sql() {
+	cat >"$T/pkg/sql/deploy.sql" <<'SQL'
+ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
+UPDATE customers SET discount = 5 WHERE id = 1;
+CREATE TABLE coupons(code text PRIMARY KEY, pct int);
+INSERT INTO coupons VALUES ('XMAS', 10);
+SQL
+	cat >"$T/pkg/sql/revert.sql" <<'SQL'
+DROP TABLE coupons;
+ALTER TABLE customers DROP COLUMN discount;
+SQL
+	echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
 }
 
 # $T/pkg submitted, approved and scheduled as ENH-1; the scene kept in $TPL

@@ -14,11 +14,7 @@
 . "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 
-pg_start || pg_bail
-# psql's notices (DROP TABLE IF EXISTS … skipping) are not the test's output
-export PGOPTIONS="-c client_min_messages=warning"
-TPL=$T/tpl
-export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+pg_kill_start
 
 scene() { # ok|fail|rollback
 	pg_kill_site
@@ -26,17 +22,7 @@ scene() { # ok|fail|rollback
 		sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = test -f no-such-file|" nightshift.conf
 	make_pkg "$T/pkg" "kill points"
 	pg_kill_files
-	cat >"$T/pkg/sql/deploy.sql" <<'SQL'
-ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
-UPDATE customers SET discount = 5 WHERE id = 1;
-CREATE TABLE coupons(code text PRIMARY KEY, pct int);
-INSERT INTO coupons VALUES ('XMAS', 10);
-SQL
-	cat >"$T/pkg/sql/revert.sql" <<'SQL'
-DROP TABLE coupons;
-ALTER TABLE customers DROP COLUMN discount;
-SQL
-	echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
+	pg_kill_coupons_sql
 	pg_kill_ready
 	if [ "$1" = rollback ]; then # ENH-1 migrated, to be backed out
 		"$NS" window run --now >/dev/null || exit 1

@@ -16,11 +16,7 @@
 . "$(dirname "$0")/kill-lib.sh"
 . "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
-pg_start || pg_bail
-# psql's notices (DROP TABLE IF EXISTS … skipping) are not the test's output
-export PGOPTIONS="-c client_min_messages=warning"
-TPL=$T/tpl
-export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+pg_kill_start
 
 scene() { # ok|fail
 	pg_kill_site

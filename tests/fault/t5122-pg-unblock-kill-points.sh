@@ -13,10 +13,7 @@
 . "$(dirname "$0")/pg-kill-lib.sh"
 . "$(dirname "$0")/../e2e/lib.sh"
 
-pg_start || pg_bail
-export PGOPTIONS="-c client_min_messages=warning"
-TPL=$T/tpl
-export NIGHTSHIFT_NOW=2026-12-01T23:00:00
+pg_kill_start
 
 # the verify command: a view on the new table, made by "someone", and a
 # failure
@@ -31,16 +28,7 @@ pg_kill_site
 sed -i "s|^\[environment \"demo/model\"\]|&\n    verify = $T/view.sh|" nightshift.conf
 make_pkg "$T/pkg" "coupons"
 pg_kill_files
-cat >"$T/pkg/sql/deploy.sql" <<'SQL'
-ALTER TABLE customers ADD COLUMN discount int NOT NULL DEFAULT 0;
-CREATE TABLE coupons(code text PRIMARY KEY, pct int);
-INSERT INTO coupons VALUES ('XMAS', 10);
-SQL
-cat >"$T/pkg/sql/revert.sql" <<'SQL'
-DROP TABLE coupons;
-ALTER TABLE customers DROP COLUMN discount;
-SQL
-echo "SELECT count(*) FROM coupons;" >"$T/pkg/sql/verify.sql"
+pg_kill_coupons_sql
 pg_kill_ready
 BEFORE=$(site_state)
 
