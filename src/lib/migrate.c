@@ -1319,6 +1319,9 @@ done:
 	return ret;
 }
 
+/* each touched path as the run left it, or as it was before the run (a
+ * person put it back by hand: backing out finishes what they began);
+ * anything else is a change made since, which backing out would lose */
 static int still_as_migrated(struct run *r)
 {
 	char now[NS_HEX_LEN + 1];
@@ -1328,12 +1331,23 @@ static int still_as_migrated(struct run *r)
 		struct stat st;
 		int ret = f->dir ? ns_fsx_stat(&st, &r->root, f->path)
 				 : ns_fsx_hash(now, &r->root, f->path);
-		int same = f->op == NS_OP_PUT
-				   ? ret == 0 && !strcmp(now, f->sha256)
-				   : ret == 1;
+		int after, before;
+
 		if (ret < 0)
 			return ret;
-		if (!same) {
+		if (f->dir) {
+			after = ret == 1;
+			before = ret == 0 && S_ISDIR(st.st_mode);
+		} else {
+			after = f->op == NS_OP_PUT
+					? ret == 0 && !strcmp(now, f->sha256)
+					: ret == 1;
+			before = f->before_present
+					 ? ret == 0 && !strcmp(now,
+							       f->before_sha256)
+					 : ret == 1;
+		}
+		if (!after && !before) {
 			ns_error_set("%s/%s: changed since %s was migrated; "
 				     "backing out would lose that change",
 				     r->root.path, f->path,

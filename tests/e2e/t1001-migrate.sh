@@ -234,7 +234,7 @@ S4=$(site_state)
 notices_before=$(grep -l '^X-Nightshift-Event: backed-out' "$T"/home/outbox/*.msg "$T"/home/outbox/sent/*.msg 2>/dev/null | grep -c .)
 ns rollback ENH-3 --env model --reason "still used"
 is "$rc" 1 "someone made legacy/ again since: rollback refused (exit 1)"
-like "$err" "not backed out, nothing changed: site demo/model: .*/legacy: changed since ENH-3 was migrated; backing out would lose that change" \
+like "$err" "not backed out, nothing changed: site demo/model: .*/legacy/README: changed since ENH-3 was migrated; backing out would lose that change" \
 	"… naming the path and what it would lose"
 is "$(site_state)" "$S4" "… nothing changed"
 is "$("$NS" status ENH-3 --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])')" migrated \
@@ -292,6 +292,30 @@ is "$(stat -c %u:%g "$R/data/added.txt" "$R/data/fresh" "$R/data/fresh/new.txt" 
 ns rollback ENH-4 --env model --reason "cache misread"
 is "$rc" 0 "files of another owner: rollback exit 0"
 is "$(site_state)" "$S5" "… the site as before, owners, modes and the deleted directory included"
+
+# ---- ENH-5: a backout a person began by hand --------------------------
+# The person put one file back as it was and removed the added one, and
+# left the database: the rollback finishes the job (each path as the run
+# left it or as it was before is no change of anyone's to lose)
+echo "hand v1" >"$R/lib/hand.conf"
+S7=$(site_state)
+D=$T/enh5
+make_pkg "$D" "Hand-made backout"
+mkdir -p "$D/files/lib" "$D/sql"
+echo "hand v2" >"$D/files/lib/hand.conf"
+echo "added" >"$D/files/lib/added.conf"
+echo "CREATE TABLE hand(x int);" >"$D/sql/deploy.sql"
+echo "DROP TABLE hand;" >"$D/sql/revert.sql"
+ns submit "$D"
+ns_ready ENH-5 >/dev/null 2>&1
+ns window run --now
+is "$rc:$(cat "$R/lib/hand.conf")" "0:hand v2" "ENH-5 migrated"
+echo "hand v1" >"$R/lib/hand.conf"
+rm "$R/lib/added.conf"
+ns rollback ENH-5 --env model --reason "begun by hand"
+is "$rc" 0 "a site a person began to put back by hand: rollback exit 0"
+is "$(site_state)" "$S7" "… the site byte-identical to before ENH-5, its table gone too"
+
 if [ "$(id -u)" = 0 ]; then
 	# nightshift as a user that may not give a file its owner (root's
 	# file, writable by all so that the archive may link it): the staging
