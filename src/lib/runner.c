@@ -17,6 +17,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void ns_runner_tell(struct ns_runner *r, int bad, const char *fmt, ...)
@@ -1867,9 +1868,64 @@ static int prune_locked(struct ns_runner *r, const struct ns_env *e)
 	return ret;
 }
 
+/* the archives and trigger files on disk of environments the registry
+ * knows and the configuration no longer names: left alone (whether a
+ * rollback may still want one cannot be asked of an environment that is
+ * not there), and the person told they are there */
+static void tell_unconfigured(struct ns_runner *r, const char *env,
+			      const long long n[2])
+{
+	if (!env || (!n[0] && !n[1]))
+		return;
+	say(r,
+	    "%s: not in the configuration: its %lld archive%s and %lld "
+	    "trigger file%s are left alone (put the environment back to "
+	    "prune them by [policy] archive-keep, or remove them by hand)",
+	    env, n[0], n[0] == 1 ? "" : "s", n[1], n[1] == 1 ? "" : "s");
+}
+
+static int unconfigured(struct ns_runner *r)
+{
+	json_t *rows = NULL, *row;
+	const char *env = NULL;
+	long long n[2] = { 0, 0 };
+	struct stat st;
+	size_t i;
+	int ret = ns_registry_query(
+		r->reg, &rows,
+		"SELECT DISTINCT r.environment, 0 AS kind, rs.rundir AS path "
+		"FROM run_sites rs JOIN runs r ON r.id = rs.run WHERE "
+		"rs.rundir IS NOT NULL UNION SELECT DISTINCT environment, 1, "
+		"path FROM triggers ORDER BY 1, 2",
+		"");
+
+	json_array_foreach(rows, i, row)
+	{
+		const char *e = ns_row_str(row, "environment");
+
+		if (ret < 0 || ns_config_env(r->cfg, e))
+			continue;
+		if (!env || strcmp(env, e)) {
+			tell_unconfigured(r, env, n);
+			env = e;
+			n[0] = n[1] = 0;
+		}
+		if (lstat(ns_row_str(row, "path"), &st) == 0)
+			n[json_integer_value(json_object_get(row, "kind")) !=
+			  0]++;
+	}
+	tell_unconfigured(r, env, n);
+	json_decref(rows);
+	return ret;
+}
+
 int ns_runner_prune(struct ns_runner *r, const char *env)
 {
-	return each_env(r, env, prune_locked);
+	int ret = each_env(r, env, prune_locked), rc;
+
+	if (!env && ret >= 0 && (rc = unconfigured(r)) < 0)
+		ret = rc;
+	return ret;
 }
 
 /* ---- manual rollback and unblock ----------------------------------------- */

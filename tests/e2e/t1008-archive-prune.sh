@@ -220,4 +220,14 @@ is "$(site_state)" "$S5" "the site never changed by pruning"
 ns audit verify
 is "$rc" 0 "the audit log's chain holds"
 
+# ---- an environment taken out of the configuration ---------------------------
+# its archives and trigger files stay, and prune says they are there
+sed -i 's|^\[environment "demo/model"\]|[environment "demo/production"]|' nightshift.conf
+ns archive prune
+is "$rc" 0 "demo/model no longer configured: prune exit 0"
+like "$out" "demo/model: not in the configuration: its 1 archive and 1 trigger file are left alone \(put the environment back to prune them by \[policy\] archive-keep, or remove them by hand\)" \
+	"… it names the environment and counts what is left on disk"
+is "$(ls "$A"; ls "$SP")" "$(basename "$(archive_of 5)")
+ENH-5-r1.trigger" "… and removes nothing of it"
+
 done_testing
