@@ -32,11 +32,14 @@ struct run {
 	/* transaction = none: the journal says AUTOCOMMIT, the database may
 	 * be changed although the commit point has not passed */
 	int unshielded;
+	/* a backout: the paths found as before the run, not as it left them
+	 * (a person put them back by hand) */
+	size_t by_hand;
 };
 
 #define RUN_INIT                                                               \
 	{                                                                      \
-		NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0, 0    \
+		NS_PLAN_INIT, NS_ROOT_INIT, NULL, NULL, NULL, NULL, 0, 0, 0, 0 \
 	}
 
 static void run_release(struct run *r)
@@ -835,7 +838,7 @@ static int conclude(struct ns_outcome *out, struct run *r, int blocked,
 static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 {
 	int ret, row = 0, failed = 0;
-	char *msg, *note = NULL;
+	char *msg, *note = NULL, *hand = NULL;
 
 	ret = ns_journal_mark(r->journal, NS_J_ROLLING_BACK, cause);
 	if (!ret)
@@ -859,14 +862,21 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 		note = xprintf(" (%d statement%s of sql/revert.sql failed "
 			       "and the rollback went on: see %s/revert.log)",
 			       failed, failed == 1 ? "" : "s", r->rundir);
+	if (r->by_hand)
+		hand = xprintf(" (%zu path%s of it a person had put back "
+			       "already)",
+			       r->by_hand, r->by_hand == 1 ? "" : "s");
 	if (ret < 0)
 		msg = xprintf("%s; ROLLBACK FAILED: %s — site %s is blocked "
 			      "until a person repairs it (archive: %s)",
 			      cause, ns_error_last(), r->plan.site, r->rundir);
 	else
-		msg = xprintf("%s; rolled back: site %s is as it was before%s",
-			      cause, r->plan.site, note ? note : "");
+		msg = xprintf(
+			"%s; rolled back: site %s is as it was before%s%s",
+			cause, r->plan.site, note ? note : "",
+			hand ? hand : "");
 	free(note);
+	free(hand);
 	return conclude(out, r, ret < 0, msg);
 }
 
@@ -1347,6 +1357,7 @@ static int still_as_migrated(struct run *r)
 							       f->before_sha256)
 					 : ret == 1;
 		}
+		r->by_hand += before && !after;
 		if (!after && !before) {
 			ns_error_set("%s/%s: changed since %s was migrated; "
 				     "backing out would lose that change",

@@ -314,6 +314,8 @@ echo "hand v1" >"$R/lib/hand.conf"
 rm "$R/lib/added.conf"
 ns rollback ENH-5 --env model --reason "begun by hand"
 is "$rc" 0 "a site a person began to put back by hand: rollback exit 0"
+like "$out" "rolled back: site demo/model is as it was before \(2 paths of it a person had put back already\)" \
+	"… it says how many paths it found put back"
 is "$(site_state)" "$S7" "… the site byte-identical to before ENH-5, its table gone too"
 
 if [ "$(id -u)" = 0 ]; then
