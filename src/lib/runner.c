@@ -832,6 +832,25 @@ static int sites_not_reached(struct ns_runner *r, json_t *mig,
  * if it had backed out no site, it changed nothing and is refused;
  * otherwise the sites it had not reached are backed out now. Only then is
  * it recorded, on its own run, and its journals retired. */
+/* What an open backout run was asked, kept as its message until it has an
+ * outcome, so that recovery finishes it as asked: "VERB: REASON", VERB
+ * "back-out" (a rollback) or "reject" (the acceptance test refused). */
+static char *backout_asked(const char *verb, const char *reason)
+{
+	return xprintf("%s: %s", verb ? verb : "back-out", reason);
+}
+
+/* the verb (NULL for back-out) and the reason of a message backout_asked
+ * wrote; a run recorded without one was "interrupted" */
+static void backout_asking(const char *asked, const char **verb,
+			   const char **reason)
+{
+	const char *colon = asked ? strstr(asked, ": ") : NULL;
+
+	*verb = colon && !strncmp(asked, "reject: ", 8) ? "reject" : NULL;
+	*reason = colon ? colon + 2 : "interrupted";
+}
+
 static int recover_backout(struct ns_runner *r, const struct ns_env *e,
 			   char **list, size_t n, json_t *mig)
 {
@@ -839,7 +858,7 @@ static int recover_backout(struct ns_runner *r, const struct ns_env *e,
 	struct retirees l = { 0 };
 	struct verdict v = { 0 };
 	json_t *run = NULL, *rest = NULL, *title = NULL;
-	const char *asked, *reason;
+	const char *reason;
 	size_t i, done = 0;
 	int ret, rc;
 
@@ -879,10 +898,8 @@ static int recover_backout(struct ns_runner *r, const struct ns_env *e,
 	}
 	v.run = json_integer_value(json_object_get(run, "id"));
 	v.rev = (int)json_integer_value(json_object_get(run, "revision"));
-	asked = json_string_value(json_object_get(run, "message"));
-	reason = asked ? strchr(asked, ':') : NULL;
-	reason = reason ? reason + 2 : "interrupted";
-	v.verb = asked && !strncmp(asked, "reject:", 7) ? "reject" : NULL;
+	backout_asking(json_string_value(json_object_get(run, "message")),
+		       &v.verb, &reason);
 	for (i = 0; i < n; i++)
 		if (o[i].site && *o[i].site && o[i].rundir)
 			record_site(r, v.run, &o[i]);
@@ -1226,7 +1243,7 @@ static void not_run(struct ns_runner *r, const struct ns_env *e,
 }
 
 /* asked: what the run was asked, its message until it has an outcome (of
- * a backout, "VERB: REASON": recovery finishes it as asked) */
+ * a backout, backout_asked's) */
 static int start_run(struct ns_runner *r, const struct ns_env *e,
 		     const struct due *d, const char *kind, const char *asked,
 		     long long *run, char **token)
@@ -1979,7 +1996,7 @@ int ns_runner_rollback(struct ns_runner *r, long long enh, const char *env,
 		goto done;
 	d.enh = enh;
 	d.rev = (int)json_integer_value(json_object_get(last, "revision"));
-	asked = xprintf("%s: %s", verb ? verb : "back-out", reason);
+	asked = backout_asked(verb, reason);
 	if ((ret = start_run(r, e, &d, "backout", asked, &run, &token)) < 0)
 		goto done;
 	ret = backout_all(r, e, enh, verb, sites, run, reason, 0, &fin, &done);
