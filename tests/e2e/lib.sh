@@ -82,8 +82,11 @@ ns() {
 	return 0
 }
 
-state_of() { # ENH-n
-	"$NS" status "$1" --json 2>/dev/null |
+state_of() { # ENH-n, or n: its state, as `status --json` says in the
+	# home here (or in $T/home when here is none)
+	local h=.
+	[ -e nightshift.conf ] || h=$T/home
+	"$NS" -C "$h" status "ENH-${1#ENH-}" --json 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1
 }
 notice_of() { # ENH-n EVENT

@@ -91,7 +91,6 @@ pkg() { # [INI-LINES] — a package changing a file of its own; prints its id
 	"$NS" --as quinn qa approve "ENH-$n" >/dev/null
 }
 due() { sqlite3 nightshift.db "SELECT due_at FROM triggers WHERE enhancement = $1"; }
-state_of() { sqlite3 nightshift.db "SELECT state FROM enhancements WHERE id = $1"; }
 
 pkg "[schedule]" "not-before = 2026-12-02T10:00" >/dev/null    # ENH-1
 ns --as bob schedule ENH-1 --env model

@@ -46,12 +46,6 @@ canary_state() {
 	stat -c '%F %a %s %i' "$T/canary" 2>&1
 	sha256sum <"$T/canary" 2>&1
 }
-state_of() { # ENH id number, as `status --json` tells it
-	"$NS" -C "$T/home" status --json 2>&1 | python3 -c '
-import json, sys
-rows = json.load(sys.stdin)["enhancements"]
-print(" ".join(e["state"] for e in rows if e["id"] == int(sys.argv[1])))' "$1" 2>&1
-}
 
 # lib.sh's site_state, but one that lists a FIFO instead of reading it
 target_state() {
