@@ -1406,6 +1406,7 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 	r.journal = jpath;
 	jpath = NULL;
 	ret = roll_back(out, &r, reason);
+	out->by_hand = r.by_hand;
 	if (out->kind == NS_OUT_ROLLED_BACK)
 		out->code = ret = 0; /* a backout that backed out succeeded */
 	goto done;

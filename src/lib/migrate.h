@@ -59,6 +59,9 @@ struct ns_outcome {
 	 * point it is on: nothing was undone or carried forward, and the
 	 * journal stays for the recovery that can tell (as after a crash) */
 	int undecided;
+	/* a backout: the paths it found as before the run, put back by a
+	 * person already */
+	size_t by_hand;
 };
 
 #define NS_OUTCOME_INIT                                                        \

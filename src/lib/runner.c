@@ -417,7 +417,7 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 {
 	char *jdir = ns_env_dir(r->cfg->journal, e);
 	json_t *s;
-	size_t i;
+	size_t i, by_hand = 0;
 
 	/* every site first: a backout refused for one (changed since, its
 	 * database unreachable) changes none */
@@ -458,6 +458,7 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 		record_site(r, run, &o);
 		say(r, "%s: site %s: %s", e->name, o.site, o.message);
 		fin->ms += o.ms;
+		by_hand += o.by_hand;
 		retire(l, &o, "journal-backout");
 		if (o.kind != NS_OUT_ROLLED_BACK) {
 			fin->kind = o.kind;
@@ -473,6 +474,14 @@ static int backout_all(struct ns_runner *r, const struct ns_env *e,
 			break;
 		}
 		ns_outcome_release(&o);
+	}
+	/* what a person had done already is part of the record */
+	if (fin->kind == NS_OUT_ROLLED_BACK && by_hand) {
+		free(fin->message);
+		fin->message =
+			xprintf("backed out: %s (%zu path%s a person "
+				"had put back already)",
+				reason, by_hand, by_hand == 1 ? "" : "s");
 	}
 	free(jdir);
 	return fin->kind == NS_OUT_ROLLED_BACK ? 0

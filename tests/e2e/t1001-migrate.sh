@@ -316,6 +316,11 @@ ns rollback ENH-5 --env model --reason "begun by hand"
 is "$rc" 0 "a site a person began to put back by hand: rollback exit 0"
 like "$out" "rolled back: site demo/model is as it was before \(2 paths of it a person had put back already\)" \
 	"… it says how many paths it found put back"
+like "$("$NS" status ENH-5)" "backout r1 demo/model .* — backed out: begun by hand \(2 paths a person had put back already\)" \
+	"… and so does the run's record"
+like "$(grep -l '^X-Nightshift-Event: backed-out' "$T"/home/outbox/*.msg "$T"/home/outbox/sent/*.msg 2>/dev/null |
+	xargs -r grep -l '^X-Nightshift-Enhancement: ENH-5$' | xargs -r grep '^Detail:')" \
+	"backed out: begun by hand \(2 paths a person had put back already\)" "… and the backed-out notice"
 is "$(site_state)" "$S7" "… the site byte-identical to before ENH-5, its table gone too"
 
 if [ "$(id -u)" = 0 ]; then
