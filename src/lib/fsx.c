@@ -332,10 +332,11 @@ static int mkdir_in(const struct ns_root *r, const char *rel, int mode,
 		close(dfd);
 		return NS_ERROR;
 	}
-	if (!own && made)
-		ns_fsx_new_owner(&parent, dfd);
-	if (!own)
+	if (!own) {
+		if (made)
+			ns_fsx_new_owner(&parent, dfd);
 		own = &parent;
+	}
 	if (fstatat(dfd, base, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
 	    !S_ISDIR(st.st_mode)) {
 		ns_error_set("cannot create directory '%s/%s': something "

@@ -835,12 +835,6 @@ static int sites_not_reached(struct ns_runner *r, json_t *mig,
 	return ret;
 }
 
-/* The backout journals list[0..n) of the migration run mig (recorded as
- * migrated) whose backout — `rollback` or `reject`, a run of its own — was
- * interrupted. It ends as the backout itself would have, all or nothing:
- * if it had backed out no site, it changed nothing and is refused;
- * otherwise the sites it had not reached are backed out now. Only then is
- * it recorded, on its own run, and its journals retired. */
 /* What an open backout run was asked, kept as its message until it has an
  * outcome, so that recovery finishes it as asked: "VERB: REASON", VERB
  * "back-out" (a rollback) or "reject" (the acceptance test refused). */
@@ -860,6 +854,12 @@ static void backout_asking(const char *asked, const char **verb,
 	*reason = colon ? colon + 2 : "interrupted";
 }
 
+/* The backout journals list[0..n) of the migration run mig (recorded as
+ * migrated) whose backout — `rollback` or `reject`, a run of its own — was
+ * interrupted. It ends as the backout itself would have, all or nothing:
+ * if it had backed out no site, it changed nothing and is refused;
+ * otherwise the sites it had not reached are backed out now. Only then is
+ * it recorded, on its own run, and its journals retired. */
 static int recover_backout(struct ns_runner *r, const struct ns_env *e,
 			   char **list, size_t n, json_t *mig)
 {
@@ -1929,7 +1929,7 @@ static int unconfigured(struct ns_runner *r)
 	{
 		const char *e = ns_row_str(row, "environment");
 
-		if (ret < 0 || ns_config_env(r->cfg, e))
+		if (ns_config_env(r->cfg, e))
 			continue;
 		if (!env || strcmp(env, e)) {
 			tell_unconfigured(r, env, n);
