@@ -4,6 +4,7 @@
 #include "hashq.h"
 #include "journal.h"
 #include "par.h"
+#include "reaper.h"
 #include "step.h"
 #include "target.h"
 #include "timefmt.h"
@@ -720,12 +721,13 @@ static int reap(pid_t pid, int *status)
 }
 
 /* a verify command that ran too long, and what it started: asked to end,
- * then, 5 seconds later, killed; what is left of its group goes with it
- * before it is reaped */
+ * then, NS_REAPER_GRACE_MS later, killed, by the reaper between it and
+ * this process (reaper.h); should the reaper not end itself, its group
+ * is killed before it is reaped */
 static int stop_command(pid_t pid, int *status)
 {
 	kill(-pid, SIGTERM);
-	wait_for(pid, 5000);
+	wait_for(pid, NS_REAPER_GRACE_MS + 2000);
 	kill(-pid, SIGKILL);
 	return reap(pid, status);
 }
@@ -762,8 +764,7 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		set_env(&r->plan);
-		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
-		_exit(127);
+		ns_reaper_run(cmd);
 	}
 	setpgid(pid, pid); /* whichever of the two runs first */
 	if ((late = wait_for(pid, ms)) < 0 ||

@@ -139,7 +139,28 @@ printf "[verify]\ncommand = trap '' TERM; sleep %s\n" "$S3" >>"$T/p-deaf/enhance
 expect_rollback "$T/p-deaf" "a verify command that ignores SIGTERM" \
 	"verify command 'trap '' TERM; sleep $S3' did not finish within verify-timeout = 1s"
 is "$(pgrep -f "sleep $S3" | wc -l)" 0 "… it was killed"
+# What a command detached from its group (setsid) is stopped with it: the
+# process between nightshift and the command is a child subreaper, whose
+# child every such process becomes; one that ignores SIGTERM is killed.
+S4=304.$$ S5=305.$$ S6=306.$$
+good_pkg "$T/p-detach" "verify command detaches processes"
+printf "[verify]\ncommand = setsid -f sleep %s; setsid -f sh -c \"trap '' TERM; exec sleep %s\"; sleep %s\n" \
+	"$S4" "$S5" "$S6" >>"$T/p-detach/enhancement.ini"
+expect_rollback "$T/p-detach" "a verify command that detaches processes" \
+	"verify command 'setsid -f sleep $S4; .*' did not finish within verify-timeout = 1s"
+is "$(pgrep -f "sleep ($S4|$S5|$S6)" | wc -l)" 0 "… the processes it detached from its group were stopped too, the deaf one killed"
 cp "$T/conf.orig" nightshift.conf
+
+# A verify command that finishes in time leaves what it detached running
+# (a service it started, say), and its own status is what counts: killed
+# by a signal, the run is rolled back and the message names the signal.
+S7=307.$$
+good_pkg "$T/p-signal" "verify command killed by a signal"
+printf '[verify]\ncommand = setsid -f sleep %s; kill -KILL $$\n' "$S7" >>"$T/p-signal/enhancement.ini"
+expect_rollback "$T/p-signal" "a verify command killed by a signal" \
+	"verify command 'setsid -f sleep $S7; kill -KILL [\$][\$]' failed \\(signal 9\\)"
+is "$(pgrep -f "sleep $S7" | wc -l)" 1 "… what it detached before it ended is still running"
+pkill -f "sleep $S7"
 
 # ---- a read-only directory where a file must be replaced -----------------
 # As root a mode of 0555 stops nothing: the directory is made immutable
