@@ -284,11 +284,9 @@ static int open_dir(int *out, const char *rundir, const char *sub, int create)
 	return ret ? NS_ERROR : 0;
 }
 
-/* keep file i in the archive; *later set when its hash is still to be
- * read from the archive */
+/* keep file i in the archive */
 static int take_one(struct ns_plan_file *f, size_t i,
-		    const struct ns_root *root, int adir, const char *rundir,
-		    unsigned char *later)
+		    const struct ns_root *root, int adir, const char *rundir)
 {
 	const char *base;
 	char name[32], *what, *kept;
@@ -318,10 +316,8 @@ static int take_one(struct ns_plan_file *f, size_t i,
 				&f->seen, what, kept);
 	free(kept);
 	close(dfd);
-	if (ret == 1) {
-		*later = 1;
-		ret = 0;
-	}
+	if (ret == 1)
+		ret = 0; /* kept by a second name: hashed if ever needed */
 	if (!ret) {
 		f->before_present = 1;
 		f->before_mode = st.st_mode & 07777;
@@ -331,63 +327,123 @@ static int take_one(struct ns_plan_file *f, size_t i,
 	return ret;
 }
 
-/* the hashes of the files kept by a link, read back from the archive on
- * the second core as the links are made (par.h), then on both: the links
- * are made in order on this thread */
-struct reader {
-	struct ns_plan *p;
-	int adir, *rc;
-};
-
-static void hash_kept(void *ctx, size_t i)
-{
-	struct reader *h = ctx;
-	char name[32];
-	int fd;
-
-	snprintf(name, sizeof(name), "%zu", i);
-	fd = openat(h->adir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	h->rc[i] = fd < 0 || ns_sha256_fd(h->p->files[i].before_sha256, fd) < 0
-			   ? errno
-			   : 0;
-	if (fd >= 0)
-		close(fd);
-}
-
 int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 		    const char *rundir)
 {
-	int *rc = xcalloc(p->nr ? p->nr : 1, sizeof(*rc)), adir, ret = 0;
-	struct reader h = { p, -1, rc };
-	struct ns_par_feed *feed;
-	unsigned char later;
+	int adir, ret;
 
-	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0) {
-		free(rc);
+	if ((ret = open_dir(&adir, rundir, "files", 1)) < 0)
 		return ret;
-	}
-	h.adir = adir;
-	feed = ns_par_feed_start(p->nr, hash_kept, &h);
-	for (size_t i = 0; i < p->nr && !ret; i++) {
-		later = 0;
-		ret = take_one(&p->files[i], i, root, adir, rundir, &later);
-		if (later)
-			ns_par_feed_give(feed, i);
-	}
-	ns_par_feed_finish(feed);
 	for (size_t i = 0; i < p->nr && !ret; i++)
-		if (rc[i]) {
-			ns_error_set("cannot read the archived '%s/%s': %s",
-				     root->path, p->files[i].path,
-				     strerror(rc[i]));
-			ret = NS_ERROR;
-		}
+		ret = take_one(&p->files[i], i, root, adir, rundir);
 	/* one flush for the whole archive, before the journal trusts it */
 	if (!ret)
 		ret = ns_fsx_syncfs(adir, rundir);
 	close(adir);
-	free(rc);
 	return ret;
+}
+
+/* the files ns_archive_take kept by a second name and did not hash, read
+ * back on both cores (par.h) */
+struct kept {
+	int adir, *rc;
+	char (*sums)[NS_HEX_LEN + 1];
+};
+
+static int hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
+{
+	char name[32];
+	int fd, rc = 0;
+
+	snprintf(name, sizeof(name), "%zu", i);
+	fd = openat(adir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 || ns_sha256_fd(out, fd) < 0)
+		rc = errno ? errno : EIO;
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static void hash_kept(void *ctx, size_t i)
+{
+	struct kept *k = ctx;
+
+	k->rc[i] = hash_one(k->sums[i], k->adir, i);
+}
+
+static int unhashed(const struct ns_plan_file *f)
+{
+	return f->before_present && !f->dir && !f->before_sha256[0];
+}
+
+static void kept_error(const struct ns_plan *p, size_t i, const char *rundir,
+		       int rc)
+{
+	if (rc == ENOENT)
+		ns_error_set("'%s' is missing from the archive (%s/files/%zu)",
+			     p->files[i].path, rundir, i);
+	else
+		ns_error_set("cannot read the archived '%s/files/%zu' (%s): %s",
+			     rundir, i, p->files[i].path, strerror(rc));
+}
+
+int ns_archive_hash_kept(struct ns_plan *p, const char *rundir)
+{
+	size_t nr = p->nr ? p->nr : 1, n = 0;
+	struct kept k = { -1, NULL, NULL };
+	struct ns_par_feed *feed;
+	int ret;
+
+	for (size_t i = 0; i < p->nr; i++)
+		n += (size_t)unhashed(&p->files[i]);
+	if (!n)
+		return 0;
+	if ((ret = ns_fsx_sweep_tmp(rundir)) < 0 ||
+	    (ret = open_dir(&k.adir, rundir, "files", 0)) < 0)
+		return ret;
+	k.rc = xcalloc(nr, sizeof(*k.rc));
+	k.sums = xcalloc(nr, sizeof(*k.sums));
+	feed = ns_par_feed_start(p->nr, hash_kept, &k);
+	for (size_t i = 0; i < p->nr; i++)
+		if (unhashed(&p->files[i]))
+			ns_par_feed_give(feed, i);
+	ns_par_feed_finish(feed);
+	for (size_t i = 0; i < p->nr && !ret; i++) {
+		if (!unhashed(&p->files[i]))
+			continue;
+		if (k.rc[i]) {
+			kept_error(p, i, rundir, k.rc[i]);
+			ret = NS_ERROR;
+		} else {
+			memcpy(p->files[i].before_sha256, k.sums[i],
+			       NS_HEX_LEN + 1);
+		}
+	}
+	if (!ret)
+		ret = ns_plan_save(p, rundir);
+	close(k.adir);
+	free(k.rc);
+	free(k.sums);
+	return ret;
+}
+
+int ns_archive_is_before(const struct ns_plan *p, size_t i, const char *rundir,
+			 const char *now)
+{
+	char got[NS_HEX_LEN + 1];
+	int adir, rc;
+
+	if (!unhashed(&p->files[i]))
+		return !strcmp(now, p->files[i].before_sha256);
+	if (open_dir(&adir, rundir, "files", 0) < 0)
+		return NS_ERROR;
+	rc = hash_one(got, adir, i);
+	close(adir);
+	if (rc) {
+		kept_error(p, i, rundir, rc);
+		return NS_ERROR;
+	}
+	return !strcmp(now, got);
 }
 
 /*
@@ -401,7 +457,8 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
  * filesystem it holds copies, and those are copied back.
  *
  * Run again after a crash, a restore finds the files it moved back gone
- * from files/: each must then be in place, which its hash shows.
+ * from files/: each must then be in place, which its hash shows (taken
+ * before the first move, ns_archive_hash_kept).
  */
 static int restore_open(int *dfd, const char **base, const struct ns_plan *p,
 			size_t i, const struct ns_root *root)

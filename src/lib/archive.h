@@ -42,6 +42,9 @@ struct ns_plan_file {
 	unsigned mode;
 	uint64_t size;
 	int before_present;
+	/* its content's hash; empty, until a restore needs it, where the
+	 * archive keeps the very file by a second name and nobody read it
+	 * (ns_archive_hash_kept) */
 	char before_sha256[NS_HEX_LEN + 1];
 	unsigned before_mode;
 	/* whose it was (owner.set: known; a plan.json written before it was
@@ -88,10 +91,23 @@ int ns_plan_load(struct ns_plan *out, const char *rundir);
 /* the hidden sibling that stages file i (kind 's') or its restore ('r') */
 char *ns_plan_stage_name(const struct ns_plan *p, size_t i, char kind);
 
-/* copy every present path into rundir/files/N, recording its hash and
- * mode in the plan */
+/* keep every present path in rundir/files/N (a second name where it
+ * can, else a copy) and make that durable, recording in the plan each
+ * one's mode and owner, and its hash where it is known without reading
+ * the file again: a copy's, or the drift check's of the same unchanged
+ * file. A migration that succeeds never needs the others. */
 int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 		    const char *rundir);
+/* the hashes ns_archive_take left out, read from rundir/files/N and
+ * saved in plan.json (a plan.json.tmp-* an interrupted save left goes
+ * first): before a restore moves any file back, so that one run again
+ * after a crash knows each file it moved by its hash. 0 or NS_ERROR */
+int ns_archive_hash_kept(struct ns_plan *p, const char *rundir);
+/* whether file i of the plan, found with the content hash now, is as it
+ * was before the run: its hash in the plan, or the archived file's. 1
+ * yes, 0 no, NS_ERROR (the message set) when the archive is unreadable */
+int ns_archive_is_before(const struct ns_plan *p, size_t i, const char *rundir,
+			 const char *now);
 /* put every path back as the plan says it was before (moving the archived
  * files back), remove what the run added and the directories it created;
  * what it takes out of the site is kept in rundir/rolled-back; idempotent */

@@ -842,6 +842,10 @@ static int roll_back(struct ns_outcome *out, struct run *r, const char *cause)
 	char *msg, *note = NULL, *hand = NULL;
 
 	ret = ns_journal_mark(r->journal, NS_J_ROLLING_BACK, cause);
+	/* every archived file's hash in the plan before the first moves
+	 * back: run again after a crash, the restore checks by it */
+	if (!ret)
+		ret = ns_archive_hash_kept(&r->plan, r->rundir);
 	if (!ret)
 		ret = open_db(r);
 	/* whatever part of the deploy ran: no row to tell, so always */
@@ -1353,10 +1357,13 @@ static int still_as_migrated(struct run *r)
 			after = f->op == NS_OP_PUT
 					? ret == 0 && !strcmp(now, f->sha256)
 					: ret == 1;
-			before = f->before_present
-					 ? ret == 0 && !strcmp(now,
-							       f->before_sha256)
-					 : ret == 1;
+			before = f->before_present ? 0 : ret == 1;
+			/* asked only where it counts: it may read the
+			 * archived file */
+			if (!after && f->before_present && ret == 0 &&
+			    (before = ns_archive_is_before(&r->plan, i,
+							   r->rundir, now)) < 0)
+				return before;
 		}
 		r->by_hand += before && !after;
 		if (!after && !before) {
