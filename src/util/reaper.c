@@ -107,11 +107,26 @@ static _Noreturn void stop_all(void)
 	_exit(128 + SIGTERM);
 }
 
+/* nothing of the caller's but standard input, output and error: a file
+ * it holds open (its lock on the environment, above all) is not held on
+ * by the reaper or the command when the caller is gone */
+static void close_others(void)
+{
+	long max = sysconf(_SC_OPEN_MAX);
+
+	if (close_range(3, ~0U, 0) == 0)
+		return;
+	for (long fd = 3; fd < (max > 0 && max < 65536 ? max : 65536); fd++)
+		close((int)fd);
+}
+
 _Noreturn void ns_reaper_run(const char *cmd)
 {
+	pid_t parent = getppid(), child, p;
 	sigset_t wait_for, none;
-	pid_t child, p;
 	int status;
+
+	close_others();
 
 	/* both waited for with sigwaitinfo, so neither is missed */
 	signal(SIGCHLD, SIG_DFL);
@@ -124,6 +139,12 @@ _Noreturn void ns_reaper_run(const char *cmd)
 	/* where it cannot (an old kernel), the command's group is all that
 	 * is stopped, as without a reaper */
 	prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+	/* the caller gone (killed, say), the command is stopped as at a
+	 * timeout: its recovery is not to find it still at work on the
+	 * site */
+	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
+	if (getppid() != parent)
+		raise(SIGTERM); /* it went before it could be asked */
 	if ((child = fork()) < 0)
 		_exit(126);
 	if (child == 0) {

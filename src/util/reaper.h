@@ -13,6 +13,11 @@
  * - The command ends: the reaper ends with the command's status (the same
  *   exit code, or the same signal); what the command left running is left
  *   running, as it would be without the reaper.
+ * The reaper keeps no file of the caller's open but 0, 1 and 2, and the
+ * command inherits no other; it gets SIGTERM when the caller ends
+ * (PR_SET_PDEATHSIG), so a caller killed mid-command takes the command
+ * with it.
+ *
  * - The reaper receives SIGTERM (the caller's timeout): every process it
  *   has as a child, and the process group of each, gets SIGTERM; those
  *   still there NS_REAPER_GRACE_MS later get SIGKILL, and so does every

@@ -158,9 +158,10 @@ like "$out" "r2 git tag in demo/model NOT made" "and status shows it"
 like "$out" "ENH-2 r2  migrated" "the enhancement is migrated"
 
 # a migration killed after its commit point and carried through by
-# recover gets its tag too (the verify command kills nightshift once)
+# recover gets its tag too (the verify command kills nightshift once:
+# the parent of its parent, the reaper nightshift runs it under)
 echo "tax = 22" >"$G/app/lib/tax.conf"
-printf '[enhancement]\ntitle = Tax 22\nsystem = demo\n[verify]\ncommand = [ -e %s/killed ] || { touch %s/killed; kill -KILL $PPID; }\n' \
+printf '[enhancement]\ntitle = Tax 22\nsystem = demo\n[verify]\ncommand = [ -e %s/killed ] || { touch %s/killed; kill -KILL $(cut -d" " -f4 /proc/$PPID/stat); }\n' \
 	"$T" "$T" >"$G/.nightshift/enhancement.ini"
 git add -A && git commit -qm v5 && git tag v5
 ns submit --git "$G" --from v4 --to v5 --path app

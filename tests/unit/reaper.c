@@ -1,5 +1,6 @@
 /* reaper: a command's status passed on as it was; stopped, the command
- * and everything it detached go, one deaf to SIGTERM killed */
+ * and everything it detached go, one deaf to SIGTERM killed; no file of
+ * the caller's held; the caller gone, the command goes too */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,10 +9,12 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,11 +118,64 @@ static void test_stop_takes_the_detached(void **state)
 	assert_int_equal(tu_scratch_free(dir), 0);
 }
 
+/* a file the caller has open, inheritable, is not the command's */
+static void test_no_file_of_the_caller(void **state)
+{
+	int fd = open("/dev/null", O_RDONLY), st;
+	char *cmd;
+
+	(void)state;
+	assert_true(fd > 2);
+	assert_true(asprintf(&cmd, "test ! -e /proc/$$/fd/%d", fd) > 0);
+	st = status_of(cmd);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	free(cmd);
+	close(fd);
+}
+
+/* the caller killed: the reaper stops the command (and ends itself) */
+static void test_caller_gone(void **state)
+{
+	char *dir = tu_scratch_new("reaper"), *at = NULL, *cmd;
+	pid_t caller, reaper, sleeper;
+	int status;
+
+	(void)state;
+	/* this process adopts what the caller leaves: the reaper */
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), 0);
+	assert_true(asprintf(&at, "%s/pid", dir) > 0);
+	assert_true(asprintf(&cmd, "echo $$ >%s; exec sleep 20", at) > 0);
+	caller = fork();
+	assert_true(caller >= 0);
+	if (caller == 0) {
+		start(cmd);
+		pause();
+		_exit(0);
+	}
+	sleeper = pid_from(at);
+	kill(caller, SIGKILL);
+	assert_int_equal(waitpid(caller, &status, 0), caller);
+	/* the reaper, now this process's child, ends by SIGTERM */
+	reaper = waitpid(-1, &status, 0);
+	assert_true(reaper > 0);
+	assert_true(WIFSIGNALED(status));
+	assert_int_equal(WTERMSIG(status), SIGTERM);
+	assert_int_equal(kill(sleeper, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	assert_int_equal(prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0), 0);
+	free(cmd);
+	free(at);
+	assert_int_equal(tu_scratch_free(dir), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_status_passed_on),
 		cmocka_unit_test(test_stop_takes_the_detached),
+		cmocka_unit_test(test_no_file_of_the_caller),
+		cmocka_unit_test(test_caller_gone),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
