@@ -1337,44 +1337,64 @@ done:
 /* each touched path as the run left it, or as it was before the run (a
  * person put it back by hand: backing out finishes what they began);
  * anything else is a change made since, which backing out would lose */
-static int still_as_migrated(struct run *r)
+/* path i as the run left it or as it was before; hashed: its hash now
+ * (hashed 0, absent 1, or a failure on the worker, asked again here) */
+static int still_one(struct run *r, size_t i, char now[NS_HEX_LEN + 1],
+		     int hashed)
 {
-	char now[NS_HEX_LEN + 1];
+	const struct ns_plan_file *f = &r->plan.files[i];
+	struct stat st;
+	int ret, after, before;
 
-	for (size_t i = 0; i < r->plan.nr; i++) {
-		const struct ns_plan_file *f = &r->plan.files[i];
-		struct stat st;
-		int ret = f->dir ? ns_fsx_stat(&st, &r->root, f->path)
-				 : ns_fsx_hash(now, &r->root, f->path);
-		int after, before;
-
-		if (ret < 0)
-			return ret;
-		if (f->dir) {
-			after = ret == 1;
-			before = ret == 0 && S_ISDIR(st.st_mode);
-		} else {
-			after = f->op == NS_OP_PUT
-					? ret == 0 && !strcmp(now, f->sha256)
-					: ret == 1;
-			before = f->before_present ? 0 : ret == 1;
-			/* asked only where it counts: it may read the
-			 * archived file */
-			if (!after && f->before_present && ret == 0 &&
-			    (before = ns_archive_is_before(&r->plan, i,
-							   r->rundir, now)) < 0)
-				return before;
-		}
-		r->by_hand += before && !after;
-		if (!after && !before) {
-			ns_error_set("%s/%s: changed since %s was migrated; "
-				     "backing out would lose that change",
-				     r->root.path, f->path,
-				     r->plan.enhancement);
-			return NS_EDRIFT;
-		}
+	if (f->dir)
+		ret = ns_fsx_stat(&st, &r->root, f->path);
+	else
+		ret = hashed >= 0 ? hashed
+				  : ns_fsx_hash(now, &r->root, f->path);
+	if (ret < 0)
+		return ret;
+	if (f->dir) {
+		after = ret == 1;
+		before = ret == 0 && S_ISDIR(st.st_mode);
+	} else {
+		after = f->op == NS_OP_PUT ? ret == 0 && !strcmp(now, f->sha256)
+					   : ret == 1;
+		before = f->before_present ? 0 : ret == 1;
+		/* asked only where it counts: it may read the archived file */
+		if (!after && f->before_present && ret == 0 &&
+		    (before = ns_archive_is_before(&r->plan, i, r->rundir,
+						   now)) < 0)
+			return before;
+	}
+	r->by_hand += before && !after;
+	if (!after && !before) {
+		ns_error_set("%s/%s: changed since %s was migrated; backing "
+			     "out would lose that change",
+			     r->root.path, f->path, r->plan.enhancement);
+		return NS_EDRIFT;
 	}
 	return 0;
+}
+
+static int still_as_migrated(struct run *r)
+{
+	size_t nr = r->plan.nr ? r->plan.nr : 1;
+	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
+	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0;
+	struct hasher h = { r, now, rc };
+	/* the files hashed on both cores, as the drift check's are */
+	struct ns_par_feed *feed =
+		ns_par_feed_start(r->plan.nr, hash_based, &h);
+
+	for (size_t i = 0; i < r->plan.nr; i++)
+		if (!r->plan.files[i].dir)
+			ns_par_feed_give(feed, i);
+	ns_par_feed_finish(feed);
+	for (size_t i = 0; i < r->plan.nr && !ret; i++)
+		ret = still_one(r, i, now[i], rc[i]);
+	free(now);
+	free(rc);
+	return ret;
 }
 
 /* what a backout needs before it changes anything: the run opened, and
