@@ -736,7 +736,7 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 {
 	long long ms = r->plan.verify_timeout_ms ? r->plan.verify_timeout_ms
 						 : NS_VERIFY_TIMEOUT_DEFAULT_MS;
-	pid_t pid;
+	pid_t self = getpid(), pid;
 	int status, late;
 
 	pid = fork();
@@ -764,7 +764,7 @@ static int run_command(const struct run *r, const char *cmd, const char *log)
 		dup2(fd, 1);
 		dup2(fd, 2);
 		set_env(&r->plan);
-		ns_reaper_run(cmd);
+		ns_reaper_run(cmd, self);
 	}
 	setpgid(pid, pid); /* whichever of the two runs first */
 	if ((late = wait_for(pid, ms)) < 0 ||
@@ -1334,9 +1334,6 @@ done:
 	return ret;
 }
 
-/* each touched path as the run left it, or as it was before the run (a
- * person put it back by hand: backing out finishes what they began);
- * anything else is a change made since, which backing out would lose */
 /* path i as the run left it or as it was before; hashed: its hash now
  * (hashed 0, absent 1, or a failure on the worker, asked again here) */
 static int still_one(struct run *r, size_t i, char now[NS_HEX_LEN + 1],
@@ -1376,6 +1373,9 @@ static int still_one(struct run *r, size_t i, char now[NS_HEX_LEN + 1],
 	return 0;
 }
 
+/* each touched path as the run left it, or as it was before the run (a
+ * person put it back by hand: backing out finishes what they began);
+ * anything else is a change made since, which backing out would lose */
 static int still_as_migrated(struct run *r)
 {
 	size_t nr = r->plan.nr ? r->plan.nr : 1;

@@ -120,14 +120,13 @@ static void close_others(void)
 		close((int)fd);
 }
 
-_Noreturn void ns_reaper_run(const char *cmd)
+_Noreturn void ns_reaper_run(const char *cmd, pid_t caller)
 {
-	pid_t parent = getppid(), child, p;
 	sigset_t wait_for, none;
+	pid_t child, p;
 	int status;
 
 	close_others();
-
 	/* both waited for with sigwaitinfo, so neither is missed */
 	signal(SIGCHLD, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
@@ -143,7 +142,7 @@ _Noreturn void ns_reaper_run(const char *cmd)
 	 * timeout: its recovery is not to find it still at work on the
 	 * site */
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != parent)
+	if (getppid() != caller)
 		raise(SIGTERM); /* it went before it could be asked */
 	if ((child = fork()) < 0)
 		_exit(126);

@@ -8,16 +8,14 @@
  * long. So the forked child that is to run the command stays in between:
  * it becomes a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER), which
  * makes every process the command leaves behind its child however it
- * detached, starts the command and waits for it.
+ * detached, starts the command and waits for it. It keeps no file of the
+ * caller's open but 0, 1 and 2, so the command inherits no other, and it
+ * gets SIGTERM when the caller ends (PR_SET_PDEATHSIG): a caller killed
+ * mid-command takes the command with it.
  *
  * - The command ends: the reaper ends with the command's status (the same
  *   exit code, or the same signal); what the command left running is left
  *   running, as it would be without the reaper.
- * The reaper keeps no file of the caller's open but 0, 1 and 2, and the
- * command inherits no other; it gets SIGTERM when the caller ends
- * (PR_SET_PDEATHSIG), so a caller killed mid-command takes the command
- * with it.
- *
  * - The reaper receives SIGTERM (the caller's timeout): every process it
  *   has as a child, and the process group of each, gets SIGTERM; those
  *   still there NS_REAPER_GRACE_MS later get SIGKILL, and so does every
@@ -27,11 +25,14 @@
 #ifndef NS_REAPER_H
 #define NS_REAPER_H
 
+#include <sys/types.h>
+
 /* how long the processes of a stopped command have to end on SIGTERM */
 #define NS_REAPER_GRACE_MS 5000
 
-/* in a forked child, alone in it (no other thread): runs /bin/sh -c cmd
- * as described above and never returns */
-_Noreturn void ns_reaper_run(const char *cmd);
+/* in a child forked by caller (its pid, taken before the fork), alone in
+ * it (no other thread): runs /bin/sh -c cmd as described above and never
+ * returns */
+_Noreturn void ns_reaper_run(const char *cmd, pid_t caller);
 
 #endif

@@ -24,11 +24,11 @@
 
 static pid_t start(const char *cmd)
 {
-	pid_t pid = fork();
+	pid_t self = getpid(), pid = fork();
 
 	assert_true(pid >= 0);
 	if (pid == 0)
-		ns_reaper_run(cmd);
+		ns_reaper_run(cmd, self);
 	return pid;
 }
 
