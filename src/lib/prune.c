@@ -6,6 +6,7 @@
 #include "timefmt.h"
 #include "xalloc.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <ftw.h>
 #include <stdlib.h>
@@ -252,6 +253,55 @@ static int prune_kind(struct ns_runner *r, const struct ns_env *e,
 	return 0;
 }
 
+/* the trigger files in the environment's spool that no trigger of the
+ * registry names: a `schedule` stopped between writing one and recording
+ * it leaves one. None of them runs and none is pruned: the person is told
+ * they are there. */
+static int tell_strays(struct ns_runner *r, const struct ns_env *e)
+{
+	char *dir = ns_env_dir(r->cfg->spool, e);
+	json_t *known = json_object(), *rows = NULL, *row;
+	DIR *d = NULL;
+	struct dirent *de;
+	size_t i;
+	int ret = ns_registry_query(
+		r->reg, &rows,
+		"SELECT DISTINCT path FROM triggers WHERE environment = ?", "s",
+		e->name);
+
+	if (!ret)
+		d = opendir(dir);
+	json_array_foreach(rows, i, row)
+	{
+		json_object_set_new(known, ns_row_str(row, "path"),
+				    json_true());
+	}
+	while (d && (de = readdir(d))) {
+		size_t n = strlen(de->d_name);
+		char *path;
+
+		if (n <= 8 || strcmp(de->d_name + n - 8, ".trigger"))
+			continue;
+		path = xprintf("%s/%s", dir, de->d_name);
+		if (!json_object_get(known, path))
+			ns_runner_tell(r, 0,
+				       "%s: %s: no trigger in the registry "
+				       "names it, so it never runs: left "
+				       "alone (a schedule stopped before it "
+				       "recorded it leaves one; scheduling "
+				       "that enhancement again writes it "
+				       "anew, or remove it by hand)",
+				       e->name, path);
+		free(path);
+	}
+	if (d)
+		closedir(d);
+	json_decref(known);
+	json_decref(rows);
+	free(dir);
+	return ret;
+}
+
 int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 {
 	char cut[NS_TIME_LEN];
@@ -264,7 +314,7 @@ int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 			r, 0,
 			"%s: [policy] archive-keep = forever: nothing pruned",
 			e->name);
-		return 0;
+		return tell_strays(r, e);
 	}
 	ns_time_iso(cut, ns_now() - (time_t)r->cfg->archive_keep_s);
 	needed = json_object();
@@ -307,6 +357,8 @@ int ns_prune_env(struct ns_runner *r, const struct ns_env *e)
 			"s", e->name);
 	if (!ret)
 		ret = prune_kind(r, e, &triggers, rows, cut, &worst);
+	if (!ret)
+		ret = tell_strays(r, e);
 	json_decref(needed);
 	json_decref(rows);
 	return ret < 0 ? ret : worst;

@@ -220,6 +220,18 @@ is "$(site_state)" "$S5" "the site never changed by pruning"
 ns audit verify
 is "$rc" 0 "the audit log's chain holds"
 
+# ---- a trigger file no trigger names ------------------------------------------
+# (a schedule stopped between writing it and recording it): never run,
+# never pruned, and prune says it is there
+cp "$SP/ENH-5-r1.trigger" "$SP/ENH-99-r1.trigger"
+ns archive prune
+is "$rc" 0 "a stray trigger file: prune exit 0"
+like "$out" "demo/model: $SP/ENH-99-r1.trigger: no trigger in the registry names it, so it never runs: left alone" \
+	"… it names the file"
+is "$(printf '%s\n' "$out" | grep -c 'no trigger in the registry names it')" 1 "… and no other"
+is "$(sha "$SP/ENH-99-r1.trigger")" "$(sha "$SP/ENH-5-r1.trigger")" "… and leaves it as it was"
+rm "$SP/ENH-99-r1.trigger"
+
 # ---- an environment taken out of the configuration ---------------------------
 # its archives and trigger files stay, and prune says they are there
 sed -i 's|^\[environment "demo/model"\]|[environment "demo/production"]|' nightshift.conf
