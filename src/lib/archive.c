@@ -350,18 +350,25 @@ struct kept {
 	char (*sums)[NS_HEX_LEN + 1];
 };
 
-static int hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
+/* the hash of dirfd/name: 0, or the errno that stopped it */
+static int hash_at(char out[NS_HEX_LEN + 1], int dirfd, const char *name)
 {
-	char name[32];
-	int fd, rc = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc = 0;
 
-	snprintf(name, sizeof(name), "%zu", i);
-	fd = openat(adir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0 || ns_sha256_fd(out, fd) < 0)
 		rc = errno ? errno : EIO;
 	if (fd >= 0)
 		close(fd);
 	return rc;
+}
+
+/* the hash of the archived file i */
+static int hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
+{
+	char name[32];
+
+	snprintf(name, sizeof(name), "%zu", i);
+	return hash_at(out, adir, name);
 }
 
 static void hash_kept(void *ctx, size_t i)
@@ -481,13 +488,8 @@ static int moved_before(const struct ns_plan_file *f, int dfd, const char *base,
 			const char *what)
 {
 	char got[NS_HEX_LEN + 1];
-	int fd = openat(dfd, base, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	int ok = fd >= 0 && ns_sha256_fd(got, fd) == 0 &&
-		 !strcmp(got, f->before_sha256);
 
-	if (fd >= 0)
-		close(fd);
-	if (ok)
+	if (hash_at(got, dfd, base) == 0 && !strcmp(got, f->before_sha256))
 		return 0;
 	ns_error_set("'%s' is missing from the archive, and '%s' is not as "
 		     "it was before the run",

@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -18,12 +19,9 @@ static pid_t parent_of(const char *pid)
 	ssize_t n;
 	int fd;
 
-	if (strlen(pid) > 20)
-		return -1;
-	strcpy(path, "/proc/");
-	strcat(path, pid);
-	strcat(path, "/stat");
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if ((size_t)snprintf(path, sizeof(path), "/proc/%s/stat", pid) >=
+		    sizeof(path) ||
+	    (fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
@@ -66,21 +64,26 @@ static int reap_ended(void)
 	return p == 0;
 }
 
+/* end killed by sig, as the caller is to see it (no core left) */
+static _Noreturn void die_by(int sig)
+{
+	struct rlimit none = { 0, 0 };
+	sigset_t set;
+
+	setrlimit(RLIMIT_CORE, &none);
+	signal(sig, SIG_DFL);
+	sigemptyset(&set);
+	sigaddset(&set, sig);
+	sigprocmask(SIG_UNBLOCK, &set, NULL);
+	raise(sig);
+	_exit(128 + sig);
+}
+
 /* end as the command ended */
 static _Noreturn void end_as(int status)
 {
-	if (WIFSIGNALED(status)) {
-		struct rlimit none = { 0, 0 };
-		sigset_t sig;
-
-		setrlimit(RLIMIT_CORE, &none);
-		signal(WTERMSIG(status), SIG_DFL);
-		sigemptyset(&sig);
-		sigaddset(&sig, WTERMSIG(status));
-		sigprocmask(SIG_UNBLOCK, &sig, NULL);
-		raise(WTERMSIG(status));
-		_exit(128 + WTERMSIG(status));
-	}
+	if (WIFSIGNALED(status))
+		die_by(WTERMSIG(status));
 	_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 126);
 }
 
@@ -90,7 +93,6 @@ static _Noreturn void end_as(int status)
 static _Noreturn void stop_all(void)
 {
 	const struct timespec tick = { 0, 50L * 1000 * 1000 };
-	sigset_t term;
 	long waited = 0;
 
 	while (reap_ended() && waited < NS_REAPER_GRACE_MS + 1000) {
@@ -99,12 +101,7 @@ static _Noreturn void stop_all(void)
 		nanosleep(&tick, NULL);
 		waited += 50;
 	}
-	signal(SIGTERM, SIG_DFL);
-	sigemptyset(&term);
-	sigaddset(&term, SIGTERM);
-	sigprocmask(SIG_UNBLOCK, &term, NULL);
-	raise(SIGTERM);
-	_exit(128 + SIGTERM);
+	die_by(SIGTERM);
 }
 
 /* nothing of the caller's but standard input, output and error: a file
