@@ -230,6 +230,14 @@ like "$out" "demo/model: $SP/ENH-99-r1.trigger: no trigger in the registry names
 	"… it names the file"
 is "$(printf '%s\n' "$out" | grep -c 'no trigger in the registry names it')" 1 "… and no other"
 is "$(sha "$SP/ENH-99-r1.trigger")" "$(sha "$SP/ENH-5-r1.trigger")" "… and leaves it as it was"
+cp nightshift.conf conf.good
+sed -i 's/^\[policy\]$/&\n    archive-keep = forever/' nightshift.conf
+ns archive prune
+is "$rc$(printf '%s\n' "$out" | head -n 1)" "0demo/model: [policy] archive-keep = forever: nothing pruned" \
+	"archive-keep = forever: nothing pruned"
+like "$out" "demo/model: $SP/ENH-99-r1.trigger: no trigger in the registry names it" \
+	"… the stray file named all the same"
+cp conf.good nightshift.conf
 rm "$SP/ENH-99-r1.trigger"
 
 # ---- an environment taken out of the configuration ---------------------------
