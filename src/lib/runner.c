@@ -1301,10 +1301,13 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 			   struct retirees *l)
 {
 	char *jdir = ns_env_dir(r->cfg->journal, e);
+	/* why may be worst's message, which a blocked backout replaces:
+	 * every site is backed out for the cause the run failed for */
+	char *cause = xstrdup(why);
 
 	for (size_t i = n; i-- > 0;) {
 		struct ns_outcome b = NS_OUTCOME_INIT;
-		ns_migrate_backout(&b, done[i].rundir, jdir, why, 0, e);
+		ns_migrate_backout(&b, done[i].rundir, jdir, cause, 0, e);
 		b.site = b.site ? b.site : xstrdup(done[i].site);
 		record_site(r, run, &b);
 		warn(r, "%s: site %s backed out again: %s", e->name, b.site,
@@ -1317,6 +1320,7 @@ static void back_out_sites(struct ns_runner *r, const struct ns_env *e,
 		retire(l, &b, "journal-backout");
 		ns_outcome_release(&b);
 	}
+	free(cause);
 	free(jdir);
 }
 

@@ -242,11 +242,13 @@ PY
 # $T/sites/S/root with lib/x.txt ("v1") and a SQLite database
 # $T/sites/S/app.db holding t(1); VERIFY, if given, is the environment's
 # verify command. Leaves the directory at $T/home.
-two_sites() {
+# sites_home "S1 S2 …" [VERIFY]: the same with the sites named
+two_sites() { sites_home "a b" "$@"; }
+sites_home() {
 	local s
 	mkdir -p "$T/home"
 	"$NS" init "$T/home" >/dev/null || exit 1
-	for s in a b; do
+	for s in $1; do
 		mkdir -p "$T/sites/$s/root/lib"
 		echo "v1" >"$T/sites/$s/root/lib/x.txt"
 		sqlite3 "$T/sites/$s/app.db" "CREATE TABLE t(a); INSERT INTO t VALUES (1);"
@@ -254,8 +256,8 @@ two_sites() {
 	{
 		printf '[system "demo"]\n    users = users@example.com\n'
 		printf '[environment "demo/model"]\n'
-		[ -z "${1:-}" ] || printf '    verify = %s\n' "$1"
-		for s in a b; do
+		[ -z "${2:-}" ] || printf '    verify = %s\n' "$2"
+		for s in $1; do
 			printf '[site "demo/model/%s"]\n    root = %s\n    database = sqlite:%s\n' \
 				"$s" "$T/sites/$s/root" "$T/sites/$s/app.db"
 		done
