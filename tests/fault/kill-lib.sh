@@ -120,17 +120,18 @@ measure() {
 # The kill points of a run (RUN) of $STEPS steps, of kind KIND: every
 # EVERY-th step killed in turn and then recovered, and after every
 # AFTER-th, recovery itself killed at every RSTEP-th of its own steps.
-# Each must end as check_point requires; WHAT says so in the TAP lines.
-kill_matrix() { # kind every after rstep what
-	local kind=$1 every=$2 after=$3 rstep=$4 what=$5
+# Each must end as check_point requires; WHAT says so in the TAP lines,
+# which LABEL (the kind if not given) begins.
+kill_matrix() { # kind every after rstep what [label]
+	local kind=$1 every=$2 after=$3 rstep=$4 what=$5 label=${6:-$1}
 	local bad=0 total=0 n m r why
 	for n in $(seq 1 "$every" "$STEPS"); do
 		total=$((total + 1))
 		why=$(check_point "$kind" "$n")
-		[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n: $why"; }
+		[ -z "$why" ] || { bad=$((bad + 1)); diag "$label: kill at step $n: $why"; }
 	done
-	diag "$kind: matrix of $total kill points, $bad inconsistent states"
-	is "$bad" 0 "$kind: each of $total kill points recovers $what"
+	diag "$label: matrix of $total kill points, $bad inconsistent states"
+	is "$bad" 0 "$label: each of $total kill points recovers $what"
 	bad=0 total=0
 	for n in $(seq 1 "$after" "$STEPS"); do
 		reset
@@ -141,9 +142,9 @@ kill_matrix() { # kind every after rstep what
 		for m in $(seq 1 "$rstep" "$r"); do
 			total=$((total + 1))
 			why=$(check_point "$kind" "$n" "$m")
-			[ -z "$why" ] || { bad=$((bad + 1)); diag "$kind: kill at step $n, recovery killed at $m: $why"; }
+			[ -z "$why" ] || { bad=$((bad + 1)); diag "$label: kill at step $n, recovery killed at $m: $why"; }
 		done
 	done
-	diag "$kind: matrix of $total interrupted recoveries, $bad inconsistent states"
-	is "$bad" 0 "$kind: recovery killed at $total points still ends $what"
+	diag "$label: matrix of $total interrupted recoveries, $bad inconsistent states"
+	is "$bad" 0 "$label: recovery killed at $total points still ends $what"
 }
