@@ -405,6 +405,8 @@ int ns_sqitch_plan_parse(struct ns_sqitch_plan *out, const char *name,
 		c.line = c.line ? c.line : 1;
 		ret = bad(&c, "%s", "expected the %project pragma");
 	}
+	if (ret)
+		ns_sqitch_plan_release(out);
 	return ret;
 }
 

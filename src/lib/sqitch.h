@@ -72,6 +72,7 @@ struct ns_sqitch_plan {
 		0                                                              \
 	}
 
+/* *out (NS_SQITCH_PLAN_INIT) is the plan, or left empty when refused */
 int ns_sqitch_plan_parse(struct ns_sqitch_plan *out, const char *name,
 			 const char *buf, size_t len);
 void ns_sqitch_plan_release(struct ns_sqitch_plan *p);

@@ -20,7 +20,8 @@ static int parse(struct ns_sqitch_plan *p, const char *text)
 	return ns_sqitch_plan_parse(p, "sqitch.plan", text, strlen(text));
 }
 
-/* parse text, expect a refusal whose message is exactly want */
+/* parse text, expect a refusal whose message is exactly want, and the
+ * plan left empty (nothing for the caller to release) */
 static void refused(const char *text, const char *want)
 {
 	struct ns_sqitch_plan p = NS_SQITCH_PLAN_INIT;
@@ -29,7 +30,10 @@ static void refused(const char *text, const char *want)
 	if (r != NS_EINVALID || strcmp(ns_error_last(), want))
 		fail_msg("expected NS_EINVALID with\n  '%s', got %d:\n  '%s'",
 			 want, r, ns_error_last());
-	ns_sqitch_plan_release(&p);
+	assert_null(p.project);
+	assert_null(p.syntax_version);
+	assert_null(p.changes);
+	assert_null(p.tags);
 }
 
 static const char full[] =
