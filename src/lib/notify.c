@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -462,6 +463,34 @@ void ns_dstate_format(struct strbuf *out, const struct ns_dstate *s)
 	}
 }
 
+static int dstate_has(const struct ns_dstate *s, const char *name)
+{
+	for (size_t i = 0; i < s->nr; i++)
+		if (!strcmp(s->t[i].name, name))
+			return 1;
+	return 0;
+}
+
+/* a line's fields: NAME STATE ATTEMPTS NEXT, one space between, and the
+ * rest (the error) after one more; 0 when there are not four */
+static int dstate_fields(char *line, char *f[4], char **rest)
+{
+	char *q = line;
+
+	*rest = NULL;
+	for (int k = 0; k < 4; k++) {
+		f[k] = q;
+		q = strchr(q, ' ');
+		if (!q)
+			return k == 3 && *f[3];
+		*q++ = '\0';
+		if (!*f[k])
+			return 0;
+	}
+	*rest = *q ? q : NULL;
+	return 1;
+}
+
 int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 {
 	struct ns_dstate s = { 0 };
@@ -469,36 +498,39 @@ int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 	int lineno = 0;
 
 	while (*p) {
+		const char *start = p;
 		size_t n = strcspn(p, "\n");
-		char *line = xstrndup(p, n), name[16], st[16], next[32];
-		int attempts, off = 0;
+		char *line = xstrndup(p, n), *f[4], *rest, *e;
 		struct ns_tstate *t;
+		time_t next = 0;
+		long attempts = -1;
 
 		lineno++;
 		p += n + (p[n] == '\n');
-		if (sscanf(line, "%15s %15s %d %31s%n", name, st, &attempts,
-			   next, &off) != 4 ||
-		    (strcmp(st, "accepted") && strcmp(st, "pending")) ||
-		    attempts < 0 || (strcmp(next, "-") && !strchr(next, 'T')) ||
-		    (s.nr == NS_TRANSPORTS_MAX)) {
-			ns_error_set("%s:%d: malformed delivery state '%s'",
-				     what, lineno, line);
+		if (dstate_fields(line, f, &rest)) {
+			errno = 0;
+			attempts = strtol(f[2], &e, 10);
+			if (*e || errno || !isdigit((unsigned char)*f[2]) ||
+			    attempts > INT_MAX)
+				attempts = -1;
+		}
+		/* a transport of ours, once; a state; a count; a time */
+		if (attempts < 0 || strlen(f[0]) >= sizeof(t->name) ||
+		    dstate_has(&s, f[0]) || s.nr == NS_TRANSPORTS_MAX ||
+		    (strcmp(f[1], "accepted") && strcmp(f[1], "pending")) ||
+		    (strcmp(f[3], "-") && ns_time_parse(&next, f[3]) < 0)) {
+			ns_error_set("%s:%d: malformed delivery state '%.*s'",
+				     what, lineno, (int)n, start);
 			free(line);
 			ns_dstate_release(&s);
 			return NS_EINVALID;
 		}
-		t = ns_dstate_get(&s, name);
-		t->accepted = !strcmp(st, "accepted");
-		t->attempts = attempts;
-		if (strcmp(next, "-") && ns_time_parse(&t->next, next) < 0) {
-			ns_error_set("%s:%d: malformed time '%s'", what, lineno,
-				     next);
-			free(line);
-			ns_dstate_release(&s);
-			return NS_EINVALID;
-		}
-		if (line[off] == ' ' && line[off + 1])
-			t->error = xstrdup(line + off + 1);
+		t = ns_dstate_get(&s, f[0]);
+		t->accepted = !strcmp(f[1], "accepted");
+		t->attempts = (int)attempts;
+		t->next = next;
+		if (rest)
+			t->error = xstrdup(rest);
 		free(line);
 	}
 	*out = s;

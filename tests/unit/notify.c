@@ -245,6 +245,25 @@ static void test_state(void **state)
 					 "x.state"),
 			 NS_EINVALID);
 	tu_assert_error_has("x.state:2:");
+	/* each field whole, one space between, each transport once: a
+	 * state file nightshift did not write is refused, never half read */
+	static const char *const bad[] = {
+		"smtp pending 2- x\n",
+		"smtp  pending 2 -\n",
+		"smtp pending 2\n",
+		"smtp pending -2 -\n",
+		"smtp pending 99999999999 -\n",
+		"smtp pending 2 2026-13-01T00:00:00Z\n",
+		"smtp pending 1 - a\nsmtp pending 2 - b\n",
+		"a-transport-name-too-long pending 1 -\n",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		if (ns_dstate_parse(&back, bad[i], "x.state") != NS_EINVALID)
+			fail_msg("accepted: '%s'", bad[i]);
+		tu_assert_error_has("x.state:");
+	}
+	tu_assert_error_has("x.state:1: malformed delivery state "
+			    "'a-transport-name-too-long pending 1 -'");
 }
 
 static void test_hmac(void **state)
