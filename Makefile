@@ -4,6 +4,9 @@
 BUILD     ?= build
 TESTBUILD ?= build-test
 SANBUILD  ?= build-san
+FUZZBUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS = manifest package trigger text config state
 PROVE_JOBS ?= 2
 # the longest test files first, so that the two prove jobs end together
 # (the kill-point matrix alone takes as long as a third of the rest)
@@ -25,7 +28,7 @@ SAN_ENV = NIGHTSHIFT=$(CURDIR)/$(SANBUILD)/nightshift NS_SANITIZED=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps build demo check check-unit check-e2e check-full bench clean FORCE
+.PHONY: all deps build demo check check-unit check-e2e check-full bench fuzz clean FORCE
 
 all: build
 
@@ -73,6 +76,27 @@ FORCE:
 check-full: check
 	NIGHTSHIFT=$(CURDIR)/$(TESTBUILD)/nightshift NS_FULL=1 prove tests/fault/t*.sh
 
+# the libFuzzer targets of tests/fuzz (clang, ASan+UBSan), FUZZ_SECONDS
+# each; the corpora grow in $(FUZZBUILD)/corpus, a crash stops the run
+# and leaves its input as $(FUZZBUILD)/TARGET-crash-*
+$(FUZZBUILD)/build.ninja:
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=disabled \
+		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+
+fuzz: build
+	@scripts/install-deps --fuzz
+	$(MAKE) $(FUZZBUILD)/build.ninja
+	ninja -C $(FUZZBUILD) $(addprefix fuzz-,$(FUZZ_TARGETS))
+	test -d $(FUZZBUILD)/corpus || \
+		tests/fuzz/seeds.sh $(BUILD)/nightshift $(FUZZBUILD)/corpus
+	for t in $(FUZZ_TARGETS); do \
+		ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1 \
+		$(FUZZBUILD)/fuzz-$$t -max_total_time=$(FUZZ_SECONDS) \
+			-timeout=10 -max_len=65536 -print_final_stats=1 \
+			-artifact_prefix=$(FUZZBUILD)/$$t- \
+			$(FUZZBUILD)/corpus/$$t || exit 1; \
+	done
+
 bench: build
 	@scripts/install-deps --bench
 	bench/migrate $(BUILD)/nightshift
@@ -81,4 +105,4 @@ bench: build
 	bench/sql $(BUILD)/nightshift
 
 clean:
-	rm -rf $(BUILD) $(TESTBUILD) $(SANBUILD)
+	rm -rf $(BUILD) $(TESTBUILD) $(SANBUILD) $(FUZZBUILD)
