@@ -27,7 +27,7 @@
 #                      TAP line
 #   make_pkg DIR TITLE a package skeleton with enhancement.ini
 #   retar_file FILE PY a tar (a trigger) rewritten, its members edited by PY
-#   ok/not_ok/is/like/unlike/done_testing  TAP
+#   ok/not_ok/is/isnt/like/unlike/done_testing  TAP
 #
 # The people of ns_people: alice (developer, change management, operator,
 # technical support) acts once a home is made, unless a test says
@@ -57,6 +57,9 @@ is() { # ACTUAL EXPECTED NAME
 		not_ok "$3" "got:      '$1'
 expected: '$2'"
 	fi
+}
+isnt() { # ACTUAL UNEXPECTED NAME
+	if [ "$1" != "$2" ]; then ok "$3"; else not_ok "$3" "got '$1' all the same"; fi
 }
 like() { # STRING PATTERN(grep -E) NAME
 	if printf '%s' "$1" | grep -Eq -- "$2"; then ok "$3"; else

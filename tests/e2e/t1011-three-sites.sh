@@ -44,7 +44,6 @@ like "$err" "site demo/model/a backed out again: verify command 'sh [^']*' faile
 	"site a is backed out for the cause the run failed for"
 is "$(state a)" "$A0" "site a is byte-identical to before (files and database)"
 is "$(state c)" "$C0" "site c is byte-identical to before (files and database)"
-isnt() { if [ "$1" != "$2" ]; then ok "$3"; else not_ok "$3"; fi; }
 isnt "$(state b)" "$B0" "site b is not back to before: its revert was refused"
 ns window run --now
 is "$rc" 4 "a window run into the blocked environment: exit 4"

@@ -89,7 +89,7 @@ matrix() { # kind
 		is "$(stat -c %a "$T/site/root/old")$(ls "$T/site/root/old")" \
 			"750legacy.txt" "$kind: … with its mode and its file"
 	fi
-	like "$STEPS" '^[0-9]+$' "$kind: the run counted its steps ($STEPS)"
+	like "$STEPS" '^[1-9][0-9]*$' "$kind: the run counted its steps ($STEPS)"
 	# recovery killed too: after every 9th kill point (every one with
 	# NS_FULL=1), at each of its steps
 	kill_matrix "$kind" 1 "${after:-9}" 1 "to before or after"
