@@ -1,6 +1,7 @@
 #include "commands.h"
 #include "common.h"
 #include "lifecycle.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,7 +26,7 @@ static void print_scope(json_t *scope)
 static int add(int argc, char **argv)
 {
 	struct cli c = CLI_INIT;
-	const char **scope = calloc((size_t)argc, sizeof(*scope));
+	const char **scope = xcalloc((size_t)argc, sizeof(*scope));
 	const char *id = NULL, *title = NULL;
 	size_t nr = 0;
 	int ret = 0;

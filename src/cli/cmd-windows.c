@@ -2,6 +2,7 @@
 #include "common.h"
 #include "timefmt.h"
 #include "window.h"
+#include "xalloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -140,7 +141,7 @@ int cmd_windows(int argc, char **argv)
 		return cli_fail(ret);
 	if ((ret = cli_open(&c)) < 0)
 		goto done;
-	o = calloc((size_t)count, sizeof(*o));
+	o = xcalloc((size_t)count, sizeof(*o));
 	all = json_array();
 	for (size_t i = 0; i < c.cfg.envs_nr && !ret; i++) {
 		const struct ns_env *e = &c.cfg.envs[i];
