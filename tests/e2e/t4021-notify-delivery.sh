@@ -181,6 +181,16 @@ is "$(ls outbox/sent | grep -c 'submitted\.msg$') $(waiting)" "4 1" "the others 
 ns notify list
 like "$out" "broken  unreadable" "notify list shows it"
 rm outbox/29991231T000000-1-000-broken.msg
+# a sound message whose delivery state is damaged is not guessed at
+D=outbox/29991231T000000-2-000-damaged
+cp "$(ls outbox/sent/*.msg | head -n 1)" "$D.msg"
+printf 'smtp pending 1- 2999-12-31T00:00:00Z refused\n' >"$D.state"
+NIGHTSHIFT_NOW=$(at 7200) ns notify deliver
+is "$rc" 1 "a damaged delivery state: notify deliver exits 1"
+like "$err" "damaged: unreadable: .*damaged\.state:1: malformed delivery state 'smtp pending 1- " \
+	"it names the state file, the line and its text"
+is "$(ls outbox/sent | grep -c damaged)" 0 "and sends nothing on a guess"
+rm "$D.msg" "$D.state"
 
 # ---- STARTTLS asked for and not offered: nothing goes in the clear ----
 echo "    smtp-starttls = true" >>nightshift.conf
