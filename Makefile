@@ -80,7 +80,7 @@ check-full: check
 # each; the corpora grow in $(FUZZBUILD)/corpus, a crash stops the run
 # and leaves its input as $(FUZZBUILD)/TARGET-crash-*
 $(FUZZBUILD)/build.ninja:
-	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=disabled \
+	CC=clang meson setup $(FUZZBUILD) -Dfuzz=true -Dtests=disabled --werror \
 		-Db_sanitize=address,undefined -Db_lundef=false >/dev/null
 
 fuzz: build

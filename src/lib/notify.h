@@ -67,7 +67,7 @@ struct ns_message {
 
 #define NS_MESSAGE_INIT                                                        \
 	{                                                                      \
-		NULL                                                           \
+		0                                                              \
 	}
 
 /* parse an outbox file's text; what names it in messages (NS_EINVALID) */
