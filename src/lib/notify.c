@@ -418,13 +418,21 @@ long ns_notify_backoff(int attempts)
 	return s < 6 * 3600 ? s : 6 * 3600;
 }
 
-struct ns_tstate *ns_dstate_get(struct ns_dstate *s, const char *name)
+/* the transport's state in s, or NULL */
+static struct ns_tstate *dstate_find(struct ns_dstate *s, const char *name)
 {
-	struct ns_tstate *t;
-
 	for (size_t i = 0; i < s->nr; i++)
 		if (!strcmp(s->t[i].name, name))
 			return &s->t[i];
+	return NULL;
+}
+
+struct ns_tstate *ns_dstate_get(struct ns_dstate *s, const char *name)
+{
+	struct ns_tstate *t = dstate_find(s, name);
+
+	if (t)
+		return t;
 	if (s->nr == NS_TRANSPORTS_MAX)
 		abort(); /* our own transports only */
 	t = &s->t[s->nr++];
@@ -461,14 +469,6 @@ void ns_dstate_format(struct strbuf *out, const struct ns_dstate *s)
 		}
 		strbuf_addch(out, '\n');
 	}
-}
-
-static int dstate_has(const struct ns_dstate *s, const char *name)
-{
-	for (size_t i = 0; i < s->nr; i++)
-		if (!strcmp(s->t[i].name, name))
-			return 1;
-	return 0;
 }
 
 /* a line's fields: NAME STATE ATTEMPTS NEXT, one space between, and the
@@ -516,7 +516,7 @@ int ns_dstate_parse(struct ns_dstate *out, const char *text, const char *what)
 		}
 		/* a transport of ours, once; a state; a count; a time */
 		if (attempts < 0 || strlen(f[0]) >= sizeof(t->name) ||
-		    dstate_has(&s, f[0]) || s.nr == NS_TRANSPORTS_MAX ||
+		    dstate_find(&s, f[0]) || s.nr == NS_TRANSPORTS_MAX ||
 		    (strcmp(f[1], "accepted") && strcmp(f[1], "pending")) ||
 		    (strcmp(f[3], "-") && ns_time_parse(&next, f[3]) < 0)) {
 			ns_error_set("%s:%d: malformed delivery state '%.*s'",
