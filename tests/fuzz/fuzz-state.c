@@ -39,11 +39,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	if (!dir) {
-		const char *t = getenv("TMPDIR");
-		dir = malloc(strlen(t ? t : "/tmp") + 32);
+		dir = malloc(strlen(fuzz_tmp()) + 32);
 		if (!dir)
 			abort();
-		sprintf(dir, "%s/ns-fuzz-XXXXXX", t ? t : "/tmp");
+		sprintf(dir, "%s/ns-fuzz-XXXXXX", fuzz_tmp());
 		if (!mkdtemp(dir))
 			abort();
 		atexit(remove_dir);

@@ -15,18 +15,24 @@ static void remove_file(void)
 	free(path);
 }
 
+const char *fuzz_tmp(void)
+{
+	const char *dir = getenv("TMPDIR");
+
+	return dir && *dir ? dir : "/tmp";
+}
+
 const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix)
 {
 	int fd;
 
 	if (!path) {
-		const char *dir = getenv("TMPDIR");
-		size_t n = strlen(dir ? dir : "/tmp") + strlen(suffix) + 32;
+		size_t n = strlen(fuzz_tmp()) + strlen(suffix) + 32;
 
 		path = malloc(n);
 		if (!path)
 			abort();
-		snprintf(path, n, "%s/ns-fuzz-%ld%s", dir ? dir : "/tmp",
+		snprintf(path, n, "%s/ns-fuzz-%ld%s", fuzz_tmp(),
 			 (long)getpid(), suffix);
 		atexit(remove_file);
 	}

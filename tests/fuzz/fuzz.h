@@ -13,6 +13,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* where the targets write: $TMPDIR, or /tmp */
+const char *fuzz_tmp(void);
 /* data as a file: the same path every call, rewritten; NULL on failure */
 const char *fuzz_file(const uint8_t *data, size_t size, const char *suffix);
 /* data as a NUL-terminated string (the caller frees it) */
