@@ -4,6 +4,7 @@
 #include "text.h"
 #include "xalloc.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -179,6 +180,18 @@ static int parse_members(struct ns_trigger *t)
 		if (!p || !h || !ns_sha256_valid(h) || !json_is_integer(sz) ||
 		    !json_is_integer(md) || json_integer_value(sz) < 0)
 			return bad(t->path, "malformed entry in 'members'");
+		/* submit gives every member one of two modes; any other
+		 * (set-user-ID, world-writable) was not made by nightshift
+		 * and would be set on the file in the site */
+		if (json_integer_value(md) != 0644 &&
+		    json_integer_value(md) != 0755) {
+			ns_error_set(
+				"%s: TRIGGER.json: payload/%s: mode %04llo "
+				"(a member's mode is 0644 or 0755)",
+				t->path, p,
+				(unsigned long long)json_integer_value(md));
+			return NS_EINVALID;
+		}
 		t->members[i].path = xstrdup(p);
 		memcpy(t->members[i].sha256, h, NS_HEX_LEN + 1);
 		t->members[i].size = (uint64_t)json_integer_value(sz);
@@ -190,6 +203,7 @@ static int parse_members(struct ns_trigger *t)
 static int parse_json(struct ns_trigger *t, const char *text, size_t len)
 {
 	json_error_t err;
+	json_int_t rev;
 	const char *h;
 
 	ns_sha256_buf(t->json_sha256, text, len);
@@ -204,8 +218,8 @@ static int parse_json(struct ns_trigger *t, const char *text, size_t len)
 	t->environment =
 		json_string_value(json_object_get(t->json, "environment"));
 	t->target = json_string_value(json_object_get(t->json, "target"));
-	t->revision =
-		(int)json_integer_value(json_object_get(t->json, "revision"));
+	rev = json_integer_value(json_object_get(t->json, "revision"));
+	t->revision = rev < 1 || rev > INT_MAX ? 0 : (int)rev;
 	h = json_string_value(json_object_get(t->json, "payload_sha256"));
 	if (!t->id || !t->system || !t->environment || !t->target ||
 	    t->revision < 1)
@@ -450,6 +464,14 @@ int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
 	*out = t;
 	memset(&t, 0, sizeof(t));
 done:
+	/* a refusal quotes member names and JSON strings a tampered trigger
+	 * chose: they reach a terminal, the log and mail, so their odd
+	 * bytes are shown, not sent */
+	if (ret < 0) {
+		char *shown = ns_printable(ns_error_last());
+		ns_error_set("%s", shown);
+		free(shown);
+	}
 	free(ininame);
 	free(text);
 	ns_tar_close(r);

@@ -643,6 +643,49 @@ static void test_tamper_json_member_hash(void **state)
 	load_refused(fx, &ms, "payload/files/lib/a.txt");
 }
 
+/* change one payload member (its bytes when data is not NULL, its mode)
+ * and seal the trigger again as its maker would: the member's hash, size
+ * and mode in TRIGGER.json, and the payload digest, all agree with it */
+static void reseal(const struct fx *fx, struct mems *ms, const char *path,
+		   const char *data, unsigned mode)
+{
+	struct ns_member *mb = xcalloc(fx->pkg.nr, sizeof(*mb));
+	char *name = xprintf("payload/%s", path);
+	size_t k = mems_find(ms, name);
+	char digest[NS_HEX_LEN + 1];
+	json_t *j, *m;
+
+	if (data) {
+		free(ms->m[k].data);
+		ms->m[k].data = xstrdup(data);
+		ms->m[k].len = strlen(data);
+	}
+	ms->m[k].mode = mode;
+	j = json_loadb(ms->m[0].data, ms->m[0].len, 0, NULL);
+	assert_non_null(j);
+	for (size_t i = 0; i < fx->pkg.nr; i++) {
+		mb[i] = fx->pkg.members[i];
+		if (strcmp(mb[i].path, path))
+			continue;
+		m = json_array_get(json_object_get(j, "members"), i);
+		ns_sha256_buf(mb[i].sha256, ms->m[k].data, ms->m[k].len);
+		mb[i].size = ms->m[k].len;
+		mb[i].mode = mode;
+		json_object_set_new(m, "sha256", json_string(mb[i].sha256));
+		json_object_set_new(m, "size",
+				    json_integer((json_int_t)mb[i].size));
+		json_object_set_new(m, "mode", json_integer(mode));
+	}
+	ns_package_digest(digest, mb, fx->pkg.nr);
+	json_object_set_new(j, "payload_sha256", json_string(digest));
+	free(ms->m[0].data);
+	ms->m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
+	ms->m[0].len = strlen(ms->m[0].data);
+	json_decref(j);
+	free(name);
+	free(mb);
+}
+
 /* a trigger made before submit checked the SQL scripts, its hashes all
  * consistent, whose revert.sql is Latin-1: refused at load (a rollback
  * keeps the revert SQL in plan.json, which holds only UTF-8) */
@@ -650,37 +693,63 @@ static void test_sql_not_text(void **state)
 {
 	static const char latin1[] = "-- caf\xe9\nDROP TABLE invoices;\n";
 	struct fx *fx = *state;
-	struct ns_member *mb = xcalloc(fx->pkg.nr, sizeof(*mb));
 	struct mems ms;
-	size_t k;
-	json_t *j, *m;
-	char digest[NS_HEX_LEN + 1];
 
 	mems_read(&ms, fx->trigger);
-	k = mems_find(&ms, "payload/sql/revert.sql");
-	free(ms.m[k].data);
-	ms.m[k].data = xstrdup(latin1);
-	ms.m[k].len = strlen(latin1);
-	j = json_loadb(ms.m[0].data, ms.m[0].len, 0, NULL);
-	for (size_t i = 0; i < fx->pkg.nr; i++) {
-		mb[i] = fx->pkg.members[i];
-		if (strcmp(mb[i].path, "sql/revert.sql"))
-			continue;
-		m = json_array_get(json_object_get(j, "members"), i);
-		ns_sha256_buf(mb[i].sha256, latin1, strlen(latin1));
-		mb[i].size = strlen(latin1);
-		json_object_set_new(m, "sha256", json_string(mb[i].sha256));
-		json_object_set_new(m, "size",
-				    json_integer((json_int_t)mb[i].size));
-	}
-	ns_package_digest(digest, mb, fx->pkg.nr);
-	json_object_set_new(j, "payload_sha256", json_string(digest));
-	free(ms.m[0].data);
-	ms.m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	ms.m[0].len = strlen(ms.m[0].data);
-	json_decref(j);
-	free(mb);
+	reseal(fx, &ms, "sql/revert.sql", latin1, 0644);
 	load_refused(fx, &ms, "payload/sql/revert.sql:1: not valid UTF-8");
+}
+
+/* submit gives a member 0644 or 0755; a trigger sealed with any other
+ * mode, every hash agreeing, would set it on the file in the site */
+static void test_member_mode_not_submits(void **state)
+{
+	static const unsigned odd[] = { 04755, 02755, 0777, 0600 };
+	struct fx *fx = *state;
+	struct mems ms;
+	char want[128];
+
+	for (size_t i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
+		mems_read(&ms, fx->trigger);
+		reseal(fx, &ms, "files/bin/run.sh", NULL, odd[i]);
+		snprintf(want, sizeof(want),
+			 "TRIGGER.json: payload/files/bin/run.sh: mode %04o "
+			 "(a member's mode is 0644 or 0755)",
+			 odd[i]);
+		load_refused(fx, &ms, want);
+	}
+	/* what submit gives loads */
+	mems_read(&ms, fx->trigger);
+	reseal(fx, &ms, "files/bin/run.sh", NULL, 0644);
+	{
+		struct ns_trigger t = NS_TRIGGER_INIT;
+		char *p = at(fx, "spool/resealed.trigger");
+		mems_write(&ms, p);
+		mems_release(&ms);
+		assert_int_equal(ns_trigger_load(&t, p, &limits), 0);
+		assert_int_equal(t.members[1].mode, 0644);
+		ns_trigger_release(&t);
+		free(p);
+	}
+}
+
+/* a refusal quoting a name the trigger chose shows its control bytes
+ * as \xNN: an escape sequence never reaches the operator's terminal */
+static void test_refusal_shows_odd_bytes(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, 2, "payload/files/\x1b[2Jwipe", "x", 0644);
+	load_refused(fx, &ms, "payload/files/\\x1b[2Jwipe: member not listed");
+	assert_null(strchr(ns_error_last(), 0x1b));
+
+	/* and in TRIGGER.json's own strings */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "transaction", json_string("\x1b]0;owned\x07"));
+	load_refused(fx, &ms, "transaction '\\x1b]0;owned\\x07' disagrees");
+	assert_null(strchr(ns_error_last(), 0x1b));
 }
 
 static void test_tamper_json_other(void **state)
@@ -696,9 +765,13 @@ static void test_tamper_json_other(void **state)
 	ms.m[0].len = strlen(ms.m[0].data);
 	load_refused(fx, &ms, "TRIGGER.json");
 
-	/* the revision gone */
+	/* the revision gone, or past what a revision can be (it was read
+	 * into an int: 2^32 + 1 came out as 1) */
 	mems_read(&ms, fx->trigger);
 	rewrite_json(&ms, "revision", json_null());
+	load_refused(fx, &ms, "revision");
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "revision", json_integer(4294967297LL));
 	load_refused(fx, &ms, "revision");
 
 	/* a transaction mode the payload's enhancement.ini does not say */
@@ -967,6 +1040,8 @@ int main(void)
 		T(test_tamper_json_payload_sha256),
 		T(test_tamper_json_member_hash),
 		T(test_sql_not_text),
+		T(test_member_mode_not_submits),
+		T(test_refusal_shows_odd_bytes),
 		T(test_tamper_json_other),
 		T(test_not_a_trigger),
 		T(test_signed_round_trip),
