@@ -324,6 +324,12 @@ static int check_lists(struct parse_state *st)
 	return r;
 }
 
+static int cmp_base(const void *a, const void *b)
+{
+	return strcmp(((const struct ns_base *)a)->path,
+		      ((const struct ns_base *)b)->path);
+}
+
 int ns_manifest_parse(struct ns_manifest *out, const char *name,
 		      const char *buf, size_t len, size_t max_path)
 {
@@ -341,7 +347,11 @@ int ns_manifest_parse(struct ns_manifest *out, const char *name,
 	if (!out->title) {
 		ns_error_set("%s: missing 'title' in [enhancement]", name);
 		error = NS_EINVALID;
+		goto done;
 	}
+	/* looked up once per file of a run: n log n, not n² */
+	if (out->bases_nr)
+		qsort(out->bases, out->bases_nr, sizeof(*out->bases), cmp_base);
 done:
 	free(st.delete_lines);
 	free(st.base_lines);
@@ -381,10 +391,13 @@ void ns_manifest_release(struct ns_manifest *m)
 
 const char *ns_manifest_base(const struct ns_manifest *m, const char *path)
 {
-	for (size_t i = 0; i < m->bases_nr; i++)
-		if (!strcmp(m->bases[i].path, path))
-			return m->bases[i].sha256;
-	return NULL;
+	struct ns_base key = { (char *)path, "" };
+	const struct ns_base *b = m->bases_nr
+					  ? bsearch(&key, m->bases, m->bases_nr,
+						    sizeof(*m->bases), cmp_base)
+					  : NULL;
+
+	return b ? b->sha256 : NULL;
 }
 
 static const char *component_problem(const char *c, size_t n)

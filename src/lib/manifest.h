@@ -51,7 +51,7 @@ struct ns_manifest {
 	char *instr_operator, *instr_special;
 	char **deletes;
 	size_t deletes_nr;
-	struct ns_base *bases;
+	struct ns_base *bases; /* in path order */
 	size_t bases_nr;
 	char *verify_command;
 	enum ns_txmode transaction;

@@ -306,6 +306,10 @@ struct enh {
 
 /* set by the one test whose enhancement declares transaction = none */
 static int build_tx_none;
+/* set by the one test of new directories: more files to add (each holds
+ * its own path), NULL-terminated, and more [files] lines */
+static const char *const *build_extra;
+static const char *build_files;
 
 /* package dir → store tar → trigger file; 0 or an error code. Used in
  * forked children too, so no cmocka asserts. */
@@ -322,9 +326,10 @@ static int build(const struct fx *fx, const char *name, const struct enh *e,
 	int r = 0;
 
 	p = xprintf("[enhancement]\ntitle = Rounding\n%s"
-		    "[files]\ndelete = old.txt\nbase = app/main.txt %s\n"
+		    "[files]\n%sdelete = old.txt\nbase = app/main.txt %s\n"
 		    "%s%s%s",
 		    build_tx_none ? "transaction = none\n" : "",
+		    build_files ? build_files : "",
 		    e->base ? e->base : MAIN_OLD_SHA,
 		    e->verify_cmd ? "[verify]\ncommand = " : "",
 		    e->verify_cmd ? e->verify_cmd : "",
@@ -339,6 +344,11 @@ static int build(const struct fx *fx, const char *name, const struct enh *e,
 	PUT("enhancement.ini", p, 0644);
 	PUT("files/app/main.txt", "new main\n", 0644);
 	PUT("files/app/new/added.sh", "#!/bin/sh\necho added\n", 0755);
+	for (size_t i = 0; build_extra && build_extra[i]; i++) {
+		char *rel = xprintf("files/%s", build_extra[i]);
+		PUT(rel, build_extra[i], 0644);
+		free(rel);
+	}
 	if (e->deploy) {
 		PUT("sql/deploy.sql", e->deploy, 0644);
 		PUT("sql/revert.sql", revert, 0644);
@@ -1067,6 +1077,84 @@ static void test_delete_directory(void **state)
 	ns_trigger_release(&t);
 }
 
+/*
+ * Added files in new directories, nested and side by side, in an order
+ * where a name sorts between a directory and what it holds ("new.txt"
+ * before "new/"): each directory the run needs is made once, parents
+ * first, and a backout takes every one away again. Bases declared out of
+ * path order are each found.
+ */
+static void test_new_directories(void **state)
+{
+	static const char *const extra[] = {
+		"app/new.txt",	   "app/new/deep/x.txt",
+		"app/newer/y.txt", "n/a.b",
+		"n/a/x",	   "n/a/y",
+		"n/b/c/d/e",	   "n/b/z",
+		"keep.txt.d/k",	   "app/new/deep/z.txt",
+		"keep.txt",	   NULL,
+	};
+	static const char *const want[] = {
+		"app/new", "app/new/deep", "app/newer", "keep.txt.d", "n",
+		"n/a",	   "n/b",	   "n/b/c",	"n/b/c/d",
+	};
+	struct fx *fx = *state;
+	struct ns_trigger t = NS_TRIGGER_INIT;
+	struct ns_outcome o = NS_OUTCOME_INIT, b = NS_OUTCOME_INIT;
+	struct ns_plan q = NS_PLAN_INIT;
+	static const struct enh e = { good_deploy, NULL, NULL };
+	char *bases, *p;
+
+	/* keep.txt's base declared before app/main.txt's */
+	{
+		char h[NS_HEX_LEN + 1];
+		ns_sha256_buf(h, "keep\n", 5);
+		bases = xprintf("base = keep.txt %s\n", h);
+	}
+	build_extra = extra;
+	build_files = bases;
+	{
+		char *path = NULL;
+		int r = build(fx, "dirs", &e, &path);
+
+		build_extra = NULL;
+		build_files = NULL;
+		if (r)
+			fail_msg("building dirs: %s", ns_error_last());
+		assert_int_equal(ns_trigger_load(&t, path, &limits), 0);
+		free(path);
+	}
+	assert_string_equal(t.manifest.bases[0].path, "app/main.txt");
+	assert_non_null(ns_manifest_base(&t.manifest, "keep.txt"));
+	assert_string_equal(ns_manifest_base(&t.manifest, "app/main.txt"),
+			    MAIN_OLD_SHA);
+	assert_null(ns_manifest_base(&t.manifest, "app/new.txt"));
+	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
+	assert_int_equal(o.kind, NS_OUT_MIGRATED);
+	assert_int_equal(ns_plan_load(&q, o.rundir), 0);
+	assert_int_equal(q.mkdirs_nr, sizeof(want) / sizeof(*want));
+	for (size_t i = 0; i < q.mkdirs_nr; i++)
+		assert_string_equal(q.mkdirs[i], want[i]);
+	for (size_t i = 0; extra[i]; i++) {
+		char *rel = xprintf("root/%s", extra[i]);
+		p = at(fx, rel);
+		tu_assert_file(p, extra[i]);
+		free(p);
+		free(rel);
+	}
+	assert_int_equal(ns_journal_retire(o.journal, o.rundir, "journal"), 0);
+	assert_int_equal(ns_migrate_backout(&b, o.rundir, fx->ctx.journal_dir,
+					    "defect", 1, NULL),
+			 0);
+	assert_int_equal(b.kind, NS_OUT_ROLLED_BACK);
+	assert_target_is_before(fx);
+	ns_plan_release(&q);
+	ns_outcome_release(&b);
+	ns_outcome_release(&o);
+	ns_trigger_release(&t);
+	free(bases);
+}
+
 /* a trigger that deletes a directory and puts a file below it (submit
  * refuses such a package, so the trigger is changed after its load, as
  * one made before that check could be): refused before anything is
@@ -1635,6 +1723,7 @@ int main(void)
 		T(test_verify_command_fails),
 		T(test_drift),
 		T(test_delete_directory),
+		T(test_new_directories),
 		T(test_put_below_deleted_refused),
 		T(test_symlink_in_target_refused),
 		T(test_deferred_payload_check),
