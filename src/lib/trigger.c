@@ -464,14 +464,6 @@ int ns_trigger_load_flags(struct ns_trigger *out, const char *path,
 	*out = t;
 	memset(&t, 0, sizeof(t));
 done:
-	/* a refusal quotes member names and JSON strings a tampered trigger
-	 * chose: they reach a terminal, the log and mail, so their odd
-	 * bytes are shown, not sent */
-	if (ret < 0) {
-		char *shown = ns_printable(ns_error_last());
-		ns_error_set("%s", shown);
-		free(shown);
-	}
 	free(ininame);
 	free(text);
 	ns_tar_close(r);

@@ -1,5 +1,6 @@
 #include "error.h"
 #include "strbuf.h"
+#include "text.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,6 +11,22 @@
  * message (a worker calls ns_error_clear() before it ends) */
 static _Thread_local struct strbuf last = STRBUF_INIT;
 
+/* a message quotes what others wrote (a database's error, a value in a
+ * row, a name in an archive, libarchive's text): it reaches a terminal,
+ * the log, mail and JSON, so a control character (an escape sequence, a
+ * carriage return) or a byte that is not UTF-8 is shown as \xNN */
+static void keep_printable(void)
+{
+	char *shown;
+
+	if (!ns_text_problem(last.buf, last.len, NS_TEXT_MESSAGE, NULL))
+		return;
+	shown = ns_printable_as(last.buf, NS_TEXT_MESSAGE);
+	strbuf_reset(&last);
+	strbuf_addstr(&last, shown);
+	free(shown);
+}
+
 void ns_error_set(const char *fmt, ...)
 {
 	va_list ap;
@@ -18,6 +35,7 @@ void ns_error_set(const char *fmt, ...)
 	va_start(ap, fmt);
 	strbuf_vaddf(&last, fmt, ap);
 	va_end(ap);
+	keep_printable();
 }
 
 void ns_error_prefix(const char *fmt, ...)
@@ -32,6 +50,7 @@ void ns_error_prefix(const char *fmt, ...)
 	strbuf_add(&sb, last.buf, last.len);
 	strbuf_release(&last);
 	last = sb;
+	keep_printable();
 }
 
 void ns_error_replace(const char *from, const char *to)
@@ -50,6 +69,7 @@ void ns_error_replace(const char *from, const char *to)
 	strbuf_addstr(&sb, m);
 	strbuf_release(&last);
 	last = sb;
+	keep_printable();
 }
 
 const char *ns_error_last(void)

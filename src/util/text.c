@@ -45,7 +45,16 @@ static int control(unsigned char c, enum ns_text_kind kind)
 		return 1;
 	if (c >= 0x20)
 		return 0;
-	return kind == NS_TEXT_NAME || !strchr("\t\r\n", c);
+	if (kind == NS_TEXT_NAME)
+		return 1;
+	return !c || !strchr(kind == NS_TEXT_FILE ? "\t\r\n" : "\t\n", c);
+}
+
+/* U+0080..U+009F (n bytes at u) are control characters too: a terminal
+ * may take U+009B for an escape. A text file may hold them. */
+static int c1(const unsigned char *u, size_t n, enum ns_text_kind kind)
+{
+	return kind != NS_TEXT_FILE && n == 2 && u[0] == 0xc2 && u[1] < 0xa0;
 }
 
 const char *ns_text_problem(const char *s, size_t len, enum ns_text_kind kind,
@@ -63,6 +72,8 @@ const char *ns_text_problem(const char *s, size_t len, enum ns_text_kind kind,
 			why = "control character";
 		else if (!(n = utf8_len(u + i, len - i)))
 			why = "not valid UTF-8";
+		else if (c1(u + i, n, kind))
+			why = "control character";
 	}
 	if (at)
 		*at = why ? i - n : len;
@@ -85,13 +96,20 @@ int ns_text_check(const char *name, const char *buf, size_t len)
 
 char *ns_printable(const char *s)
 {
+	return ns_printable_as(s, NS_TEXT_NAME);
+}
+
+char *ns_printable_as(const char *s, enum ns_text_kind kind)
+{
 	const unsigned char *u = (const unsigned char *)s;
 	struct strbuf sb = STRBUF_INIT;
 	size_t len = strlen(s), n;
 
 	for (size_t i = 0; i < len; i += n) {
-		n = control(u[i], NS_TEXT_NAME) ? 0 : utf8_len(u + i, len - i);
-		if (n) {
+		n = control(u[i], kind) ? 0 : utf8_len(u + i, len - i);
+		if (n && c1(u + i, n, kind)) {
+			strbuf_addf(&sb, "\\x%02x\\x%02x", u[i], u[i + 1]);
+		} else if (n) {
 			strbuf_add(&sb, u + i, n);
 		} else {
 			strbuf_addf(&sb, "\\x%02x", u[i]);

@@ -13,9 +13,13 @@
 
 #include <stddef.h>
 
+/* a control character: C0 (below U+0020), DEL, and C1 (U+0080..U+009F,
+ * except in a text file) */
 enum ns_text_kind {
-	NS_TEXT_NAME, /* a name: no control character at all */
-	NS_TEXT_FILE, /* a text file: tab, CR and LF allowed */
+	NS_TEXT_NAME,	 /* a name: no control character at all */
+	NS_TEXT_FILE,	 /* a text file: tab, CR and LF allowed */
+	NS_TEXT_MESSAGE, /* a message: tab and LF (a CR could overwrite
+			  * what a terminal showed before it) */
 };
 
 /* what is wrong with len bytes at s ("NUL byte", "control character",
@@ -28,5 +32,8 @@ int ns_text_check(const char *name, const char *buf, size_t len);
 /* s for a message: control characters and bytes that are not UTF-8
  * written \xNN; the caller frees it */
 char *ns_printable(const char *s);
+/* the same, keeping what text of that kind may hold (NS_TEXT_MESSAGE:
+ * tab and line feed) */
+char *ns_printable_as(const char *s, enum ns_text_kind kind);
 
 #endif

@@ -89,6 +89,24 @@ SQL
 expect_rollback "$T/p2b" "COPY FROM STDIN in a script" \
 	'sql/deploy\.sql:2: COPY FROM STDIN and TO STDOUT cannot run in a script'
 
+# a value in a row, quoted by the server's error, with a terminal escape
+# and a carriage return in it: the message shows them, it does not send
+# them to the operator's terminal, the log or the mail
+pg_q "CREATE TABLE labels(v text); INSERT INTO labels VALUES (E'\\x1b]0;owned\\x07\\r')"
+pkg "$T/p2c" "a row the deploy cannot cast"
+echo "ALTER TABLE labels ALTER COLUMN v TYPE integer USING v::integer;" >"$T/p2c/sql/deploy.sql"
+echo "ALTER TABLE labels ALTER COLUMN v TYPE text;" >"$T/p2c/sql/revert.sql"
+expect_rollback "$T/p2c" "a deploy failing on a row's value" \
+	'invalid input syntax for type integer: "\\x1b\]0;owned\\x07\\x0d"'
+is "$(printf '%s' "$err" | tr -cd '\033\r' | wc -c)" 0 "no escape or carriage return reaches the terminal"
+is "$(cat "$T/home/outbox"/*.msg | tr -cd '\033\r' | wc -c) $(sqlite3 "$T/home/nightshift.db" \
+	"SELECT count(*) FROM events WHERE instr(detail, char(27)) OR instr(detail, char(13))") $(sqlite3 \
+	"$T/home/nightshift.db" "SELECT count(*) FROM run_sites WHERE instr(message, char(27))")" "0 0 0" \
+	"nor the notices, the audit trail or the run's record"
+like "$(sqlite3 "$T/home/nightshift.db" "SELECT message FROM run_sites ORDER BY rowid DESC LIMIT 1")" \
+	'integer: "\\x1b\]0;owned\\x07\\x0d"' "the run's record shows them"
+pg_q "DROP TABLE labels"
+
 pkg "$T/p3" "verify command fails"
 printf '[verify]\ncommand = grep -q "tax = 21" lib/tax.conf\n' >>"$T/p3/enhancement.ini"
 expect_rollback "$T/p3" "a failing verify command (after the commit point)" \

@@ -252,6 +252,11 @@ f|files/a$(printf '\033')[2Jb.txt|x
 EOF
 refused "tar: a terminal escape in a name" "$P/tesc.tar" 'a\\x1b\[2Jb\.txt: control character'
 
+# U+009B, valid UTF-8, is an escape to some terminals too (C1 control)
+goodpkg "$P/dc1"
+echo "x" >"$P/dc1/files/a$(printf '\302\233')2Jb.txt"
+refused "dir: a C1 control character in a name" "$P/dc1" 'a\\xc2\\x9b2Jb\.txt: control character'
+
 mktar "$P/tdup.tar" <<EOF
 f|enhancement.ini|$INI
 f|files/lib/tax.conf|tax = 21\n
