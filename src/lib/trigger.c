@@ -200,6 +200,11 @@ static int parse_members(struct ns_trigger *t)
 	return 0;
 }
 
+static int name_ok(const char *s)
+{
+	return !ns_text_problem(s, strlen(s), NS_TEXT_NAME, NULL);
+}
+
 static int parse_json(struct ns_trigger *t, const char *text, size_t len)
 {
 	json_error_t err;
@@ -225,6 +230,11 @@ static int parse_json(struct ns_trigger *t, const char *text, size_t len)
 	    t->revision < 1)
 		return bad(t->path, "missing id, revision, system, "
 				    "environment or target");
+	/* shown on their own (trigger verify, the runner's lines) */
+	if (!name_ok(t->id) || !name_ok(t->system) ||
+	    !name_ok(t->environment) || !name_ok(t->target))
+		return bad(t->path, "id, system, environment or target holds "
+				    "a control character");
 	if (!h || !ns_sha256_valid(h))
 		return bad(t->path, "missing or malformed 'payload_sha256'");
 	memcpy(t->payload_sha256, h, NS_HEX_LEN + 1);
@@ -491,7 +501,18 @@ void ns_trigger_release(struct ns_trigger *t)
 
 char *ns_trigger_json_text(const struct ns_trigger *t)
 {
-	return json_dumps(t->json, JSON_INDENT(2) | JSON_SORT_KEYS);
+	char *text = json_dumps(t->json, JSON_INDENT(2) | JSON_SORT_KEYS);
+
+	/* jansson writes C0 controls as \u00NN but C1 ones (U+0080..U+009F,
+	 * an escape to some terminals) as they are: a trigger that holds
+	 * one is shown with every character beyond ASCII escaped */
+	if (text &&
+	    ns_text_problem(text, strlen(text), NS_TEXT_MESSAGE, NULL)) {
+		free(text);
+		text = json_dumps(t->json, JSON_INDENT(2) | JSON_SORT_KEYS |
+						   JSON_ENSURE_ASCII);
+	}
+	return text;
 }
 
 int ns_trigger_check_signature(const struct ns_trigger *t,

@@ -734,7 +734,9 @@ static void test_member_mode_not_submits(void **state)
 }
 
 /* a refusal quoting a name the trigger chose shows its control bytes
- * as \xNN: an escape sequence never reaches the operator's terminal */
+ * as \xNN, an id, system, environment or target with one is refused,
+ * and `trigger show` escapes one elsewhere: an escape sequence never
+ * reaches the operator's terminal */
 static void test_refusal_shows_odd_bytes(void **state)
 {
 	struct fx *fx = *state;
@@ -744,6 +746,33 @@ static void test_refusal_shows_odd_bytes(void **state)
 	mems_insert(&ms, 2, "payload/files/\x1b[2Jwipe", "x", 0644);
 	load_refused(fx, &ms, "payload/files/\\x1b[2Jwipe: member not listed");
 	assert_null(strchr(ns_error_last(), 0x1b));
+
+	/* an id with a C1 escape (U+009B), every hash agreeing: refused */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "id",
+		     json_string("ENH-7\xc2\x9b"
+				 "2J"));
+	load_refused(fx, &ms,
+		     "id, system, environment or target holds a control "
+		     "character");
+	/* elsewhere (the creator) it loads, and `trigger show` escapes it */
+	mems_read(&ms, fx->trigger);
+	rewrite_json(&ms, "creator",
+		     json_string("carol\xc2\x9b"
+				 "2J"));
+	{
+		struct ns_trigger t = NS_TRIGGER_INIT;
+		char *p = at(fx, "spool/c1.trigger"), *text;
+		mems_write(&ms, p);
+		mems_release(&ms);
+		assert_int_equal(ns_trigger_load(&t, p, &limits), 0);
+		text = ns_trigger_json_text(&t);
+		assert_non_null(strstr(text, "\"carol\\u009B2J\""));
+		assert_null(strstr(text, "\xc2\x9b"));
+		free(text);
+		ns_trigger_release(&t);
+		free(p);
+	}
 
 	/* and in TRIGGER.json's own strings */
 	mems_read(&ms, fx->trigger);
