@@ -185,7 +185,8 @@ static struct cli_opt *find(struct cli_opt *opts, const char *arg,
 
 int cli_text_arg(const char *opt, const char *v)
 {
-	const char *why = ns_text_problem(v, strlen(v), NS_TEXT_FILE, NULL);
+	/* shown as it is (log, status, mail): tab and line feed only */
+	const char *why = ns_text_problem(v, strlen(v), NS_TEXT_MESSAGE, NULL);
 	char *shown;
 
 	if (!why)

@@ -210,6 +210,14 @@ static int on_key(void *data, const char *section, const char *name,
 		return add_delete(st, value, line);
 	if (k->kind == BASE)
 		return add_base(st, value, line);
+	/* the file is text, but a value is shown on its own (status, log,
+	 * mail): a carriage return or a C1 control in it would reach a
+	 * terminal; a tab may stay */
+	if (ns_text_problem(value, strlen(value), NS_TEXT_MESSAGE, NULL)) {
+		ns_error_set("%s:%d: [%s] %s: control character in the value",
+			     st->name, line, section, name);
+		return NS_EINVALID;
+	}
 	if (st->seen[k - keys]++) {
 		ns_error_set("%s:%d: duplicate key '%s' in [%s]", st->name,
 			     line, name, section);

@@ -191,6 +191,9 @@ like "$err" "acting as 'caf\\\\xe9': not valid UTF-8" "… naming the name"
 ns --as bob rfs add RFS-9 --title "$(printf 'a\033[2Jb')"
 is "$rc" 2 "an rfs title with a terminal escape: exit 2"
 like "$err" "--title 'a\\\\x1b\\[2Jb': control character" "… naming the option"
+ns --as quinn qa reject ENH-2 --reason "$(printf 'fine\rrejected')"
+is "$rc" 2 "a --reason with a carriage return (it would overwrite a line on a terminal): exit 2"
+like "$err" "--reason 'fine\\\\x0drejected': control character" "… shown as \\x0d"
 ns log
 is "$out" "$LOG_BEFORE" "the refused commands left no event in the log"
 ns status ENH-2 --json

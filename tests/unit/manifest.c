@@ -339,6 +339,19 @@ static void test_text(void **state)
 		  "x.ini:2: control character" },
 		{ "[enhancement]\n\ntitle = t\x7f\n",
 		  "x.ini:3: control character" },
+		/* the file may hold a CR and a C1 control, a value shown on
+		 * its own not */
+		{ "[enhancement]\ntitle = done\rrolled back\n",
+		  "x.ini:2: [enhancement] title: control character in the "
+		  "value" },
+		{ "[enhancement]\ntitle = t\n[instructions]\n"
+		  "operator = a\xc2\x9b"
+		  "2Jb\n",
+		  "x.ini:4: [instructions] operator: control character in the "
+		  "value" },
+		{ "[enhancement]\ntitle = t\nrequires = ENH-1\xc2\x85\n",
+		  "x.ini:3: [enhancement] requires: control character in the "
+		  "value" },
 	};
 	struct ns_manifest m;
 
