@@ -593,17 +593,30 @@ static void test_tamper_mode(void **state)
 	load_refused(fx, &ms, "payload/files/lib/a.txt");
 }
 
-/* edit TRIGGER.json and write it back with the given member changed */
-static void rewrite_json(struct mems *ms, const char *key, json_t *value)
+/* TRIGGER.json (the first member) to edit, and back with j (taken) */
+static json_t *json_of(const struct mems *ms)
 {
 	json_t *j = json_loadb(ms->m[0].data, ms->m[0].len, 0, NULL);
 
 	assert_non_null(j);
-	json_object_set_new(j, key, value);
+	return j;
+}
+
+static void json_back(struct mems *ms, json_t *j)
+{
 	free(ms->m[0].data);
 	ms->m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
 	ms->m[0].len = strlen(ms->m[0].data);
 	json_decref(j);
+}
+
+/* edit TRIGGER.json and write it back with the given member changed */
+static void rewrite_json(struct mems *ms, const char *key, json_t *value)
+{
+	json_t *j = json_of(ms);
+
+	json_object_set_new(j, key, value);
+	json_back(ms, j);
 }
 
 static void test_tamper_json_payload_sha256(void **state)
@@ -632,14 +645,11 @@ static void test_tamper_json_member_hash(void **state)
 	char other[NS_HEX_LEN + 1];
 
 	mems_read(&ms, fx->trigger);
-	j = json_loadb(ms.m[0].data, ms.m[0].len, 0, NULL);
+	j = json_of(&ms);
 	m = json_array_get(json_object_get(j, "members"), 2);
 	ns_sha256_buf(other, "x", 1);
 	json_object_set_new(m, "sha256", json_string(other));
-	free(ms.m[0].data);
-	ms.m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	ms.m[0].len = strlen(ms.m[0].data);
-	json_decref(j);
+	json_back(&ms, j);
 	load_refused(fx, &ms, "payload/files/lib/a.txt");
 }
 
@@ -661,8 +671,7 @@ static void reseal(const struct fx *fx, struct mems *ms, const char *path,
 		ms->m[k].len = strlen(data);
 	}
 	ms->m[k].mode = mode;
-	j = json_loadb(ms->m[0].data, ms->m[0].len, 0, NULL);
-	assert_non_null(j);
+	j = json_of(ms);
 	for (size_t i = 0; i < fx->pkg.nr; i++) {
 		mb[i] = fx->pkg.members[i];
 		if (strcmp(mb[i].path, path))
@@ -678,10 +687,7 @@ static void reseal(const struct fx *fx, struct mems *ms, const char *path,
 	}
 	ns_package_digest(digest, mb, fx->pkg.nr);
 	json_object_set_new(j, "payload_sha256", json_string(digest));
-	free(ms->m[0].data);
-	ms->m[0].data = json_dumps(j, JSON_INDENT(2) | JSON_SORT_KEYS);
-	ms->m[0].len = strlen(ms->m[0].data);
-	json_decref(j);
+	json_back(ms, j);
 	free(name);
 	free(mb);
 }
