@@ -28,7 +28,7 @@ SAN_ENV = NIGHTSHIFT=$(CURDIR)/$(SANBUILD)/nightshift NS_SANITIZED=1 \
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 
-.PHONY: all deps build demo check check-unit check-e2e check-full bench fuzz clean FORCE
+.PHONY: all deps build demo check check-full bench fuzz clean FORCE
 
 all: build
 
