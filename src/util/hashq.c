@@ -6,7 +6,13 @@
 #include <string.h>
 
 #define CHUNK (1 << 16)
-#define NBUF  4
+#define NBUF  16
+/* the worker is woken when this many chunks wait (or the caller needs a
+ * buffer, or finishes): hashing a chunk takes a fraction of the time the
+ * caller takes to read and write one, so a worker woken for each chunk
+ * would sleep and wake again for every one of them, and each wake-up is
+ * two system calls and a switch of task */
+#define BATCH 8
 
 struct chunk {
 	struct chunk *next;
@@ -19,7 +25,8 @@ struct ns_hashq {
 	pthread_mutex_t lock;
 	pthread_cond_t work, freed;
 	pthread_t worker;
-	int threaded, closing;
+	int threaded, closing, idle;
+	size_t queued;
 	struct chunk *free, *head, **tail;
 	struct ns_sha256 *h; /* the stream being hashed */
 	char (*digest)[NS_HEX_LEN + 1];
@@ -49,12 +56,16 @@ static void *work(void *arg)
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (!q->head && !q->closing)
+		while (!q->head && !q->closing) {
+			q->idle = 1;
 			pthread_cond_wait(&q->work, &q->lock);
+			q->idle = 0;
+		}
 		if (!(c = q->head))
 			break;
 		if (!(q->head = c->next))
 			q->tail = &q->head;
+		q->queued--;
 		pthread_mutex_unlock(&q->lock);
 		hash_chunk(q, c);
 		pthread_mutex_lock(&q->lock);
@@ -90,6 +101,8 @@ void *ns_hashq_buffer(struct ns_hashq *q, size_t *cap)
 	struct chunk *c;
 
 	pthread_mutex_lock(&q->lock);
+	if (!q->free && q->idle)
+		pthread_cond_signal(&q->work);
 	while (!q->free)
 		pthread_cond_wait(&q->freed, &q->lock);
 	c = q->free;
@@ -120,7 +133,8 @@ void ns_hashq_submit(struct ns_hashq *q, size_t i, void *buf, size_t len,
 	pthread_mutex_lock(&q->lock);
 	*q->tail = c;
 	q->tail = &c->next;
-	pthread_cond_signal(&q->work);
+	if (++q->queued >= BATCH && q->idle)
+		pthread_cond_signal(&q->work);
 	pthread_mutex_unlock(&q->lock);
 }
 

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -60,6 +61,34 @@ static void test_streams_match_whole(void **state)
 	ns_hashq_free(q);
 }
 
+/* many one-chunk files, as a migration stages them: more chunks than the
+ * queue has buffers, handed over a few at a time; every digest right */
+static void test_many_small_streams(void **state)
+{
+	enum { N = 300 };
+	struct ns_hashq *q = ns_hashq_new(N);
+	char want[NS_HEX_LEN + 1], text[32];
+	size_t cap;
+
+	(void)state;
+	for (size_t s = 0; s < N; s++) {
+		char *buf = ns_hashq_buffer(q, &cap);
+		int n = snprintf(buf, cap, "file %zu", s);
+
+		ns_hashq_submit(q, s, buf, (size_t)n, 0);
+		ns_hashq_submit(q, s, ns_hashq_buffer(q, &cap), 0, 1);
+	}
+	ns_hashq_finish(q);
+	for (size_t s = 0; s < N; s++) {
+		int n = snprintf(text, sizeof(text), "file %zu", s);
+
+		ns_sha256_buf(want, text, (size_t)n);
+		assert_non_null(ns_hashq_digest(q, s));
+		assert_string_equal(ns_hashq_digest(q, s), want);
+	}
+	ns_hashq_free(q);
+}
+
 /* freed with a stream half done (an error on the way): no leak, no hang */
 static void test_free_midstream(void **state)
 {
@@ -77,6 +106,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_streams_match_whole),
+		cmocka_unit_test(test_many_small_streams),
 		cmocka_unit_test(test_free_midstream),
 	};
 
