@@ -1,5 +1,5 @@
 /* bench/iopattern.c — nightshift's file I/O for one migration, and nothing
- * else (no hashing, no trigger, no registry, no journal), in three modes:
+ * else (no hashing, no trigger, no registry, no journal), in four modes:
  *
  *   0  durable the way nightshift did it until it batched its durability
  *      (commit 8a3e60c and before): fsync every archived file
@@ -13,8 +13,12 @@
  *   2  as 1, but the archive is a hard link to each old file instead of a
  *      copy (valid when the archive is on the target's filesystem: nightshift
  *      replaces a file by renaming a new one over it, so the old inode is
- *      never written again and the link keeps it); this is what nightshift
- *      does now (ns_fsx_keep, ns_fsx_syncfs)
+ *      never written again and the link keeps it); nightshift until the
+ *      flusher (ns_fsx_keep, ns_fsx_syncfs)
+ *   3  as 2, but while the staging and the renames run, a second thread
+ *      calls syncfs(2) every 2 ms, so that the disk writes while the
+ *      files are written; each phase still ends in its own syncfs. This is
+ *      what nightshift does now (ns_fsx_flusher_start)
  *
  * It tells how much of a migration's time is the fsync pattern, and what a
  * migration with nightshift's guarantees costs at least on this machine.
@@ -28,6 +32,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,6 +138,56 @@ static void flush(int fd, const char *what)
 		die(what);
 }
 
+/* mode 3: the second thread, syncing through a description of its own */
+static pthread_t flusher;
+static pthread_mutex_t flock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t fwake = PTHREAD_COND_INITIALIZER;
+static int fstop, ffd = -1;
+
+static void *flush_loop(void *arg)
+{
+	struct timespec at;
+
+	(void)arg;
+	pthread_mutex_lock(&flock);
+	while (!fstop) {
+		pthread_mutex_unlock(&flock);
+		syncfs(ffd);
+		clock_gettime(CLOCK_REALTIME, &at);
+		if ((at.tv_nsec += 2000000) >= 1000000000) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&flock);
+		while (!fstop && !pthread_cond_timedwait(&fwake, &flock, &at))
+			;
+	}
+	pthread_mutex_unlock(&flock);
+	return NULL;
+}
+
+static void flusher_start(int dir)
+{
+	if (mode != 3)
+		return;
+	fstop = 0;
+	if ((ffd = openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 ||
+	    pthread_create(&flusher, NULL, flush_loop, NULL))
+		die("flusher");
+}
+
+static void flusher_stop(void)
+{
+	if (mode != 3)
+		return;
+	pthread_mutex_lock(&flock);
+	fstop = 1;
+	pthread_cond_signal(&fwake);
+	pthread_mutex_unlock(&flock);
+	pthread_join(flusher, NULL);
+	close(ffd);
+}
+
 int main(int argc, char **argv)
 {
 	size_t nt, np, nd, nn;
@@ -166,7 +221,7 @@ int main(int argc, char **argv)
 		int d = parent(root, touched[i], &base);
 
 		snprintf(name, sizeof(name), "%zu", i);
-		if (mode == 2) {
+		if (mode >= 2) {
 			if (linkat(d, base, adir, name, 0) < 0)
 				die(touched[i]);
 		} else {
@@ -180,6 +235,7 @@ int main(int argc, char **argv)
 
 	/* staging: new files as hidden siblings */
 	t1 = now();
+	flusher_start(root);
 	for (size_t i = 0; i < nn; i++)
 		if (mkdirat(root, newdirs[i], 0755) < 0 ||
 		    (mode == 0 && fsync(root) < 0))
@@ -195,10 +251,12 @@ int main(int argc, char **argv)
 			die(put[i]);
 		close(d);
 	}
+	flusher_stop();
 	flush(root, argv[2]);
 
 	/* apply: rename into place, unlink the deleted */
 	t2 = now();
+	flusher_start(root);
 	for (size_t i = 0; i < np; i++) {
 		const char *base;
 		char name[64];
@@ -221,6 +279,7 @@ int main(int argc, char **argv)
 			die(del[i]);
 		close(d);
 	}
+	flusher_stop();
 	flush(root, argv[2]);
 	t3 = now();
 	printf("archive %.4f stage %.4f apply %.4f\n", t1 - t0, t2 - t1,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -777,6 +778,89 @@ int ns_fsx_syncfs(int fd, const char *what)
 		return NS_ERROR;
 	}
 	return 0;
+}
+
+struct ns_fsx_flusher {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	int fd, stop;
+};
+
+/* the time between two flushes: long enough that a flush finds a good
+ * part of a phase to write, short enough that the closing one finds
+ * little left (bench/README.md) */
+#define FLUSH_EVERY_NS 2000000L
+
+static void *flush_loop(void *arg)
+{
+	struct ns_fsx_flusher *f = arg;
+	struct timespec at;
+
+	pthread_mutex_lock(&f->lock);
+	while (!f->stop) {
+		pthread_mutex_unlock(&f->lock);
+		(void)syncfs(f->fd); /* the caller's flush reports */
+		clock_gettime(CLOCK_MONOTONIC, &at);
+		at.tv_nsec += FLUSH_EVERY_NS;
+		if (at.tv_nsec >= 1000000000L) {
+			at.tv_sec++;
+			at.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&f->lock);
+		while (!f->stop &&
+		       pthread_cond_timedwait(&f->wake, &f->lock, &at) == 0)
+			;
+	}
+	pthread_mutex_unlock(&f->lock);
+	return NULL;
+}
+
+struct ns_fsx_flusher *ns_fsx_flusher_start(int dirfd)
+{
+	struct ns_fsx_flusher *f = xcalloc(1, sizeof(*f));
+	pthread_condattr_t ca;
+	sigset_t all, old;
+	int err;
+
+	f->fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (f->fd < 0) {
+		free(f);
+		return NULL;
+	}
+	pthread_mutex_init(&f->lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&f->wake, &ca);
+	pthread_condattr_destroy(&ca);
+	/* the thread takes no signal: they stay the calling thread's */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	err = pthread_create(&f->thread, NULL, flush_loop, f);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (err) {
+		f->stop = 1;
+		ns_fsx_flusher_stop(f);
+		return NULL;
+	}
+	return f;
+}
+
+void ns_fsx_flusher_stop(struct ns_fsx_flusher *f)
+{
+	if (!f)
+		return;
+	if (!f->stop) {
+		pthread_mutex_lock(&f->lock);
+		f->stop = 1;
+		pthread_cond_signal(&f->wake);
+		pthread_mutex_unlock(&f->lock);
+		pthread_join(f->thread, NULL);
+	}
+	pthread_cond_destroy(&f->wake);
+	pthread_mutex_destroy(&f->lock);
+	close(f->fd);
+	free(f);
 }
 
 int ns_fsx_rename(int dirfd, const char *from, const char *to, const char *what)

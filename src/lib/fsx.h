@@ -150,6 +150,21 @@ int ns_fsx_keep_later(int dstdir, const char *dstname, int srcdir,
 /* make everything written on the filesystem of fd durable (syncfs(2),
  * which reports write-back errors since Linux 5.8) */
 int ns_fsx_syncfs(int fd, const char *what);
+/* A flusher starts the write-back early. While a phase writes what its
+ * closing ns_fsx_syncfs makes durable, a thread of the flusher's syncs the
+ * filesystem of DIRFD (a directory) every 2 ms, so that the disk writes
+ * while the caller goes on writing, and the closing flush finds most of
+ * the phase on the disk already. It only ever makes durable earlier what
+ * the phase wrote (no order of the migration depends on a write not being
+ * durable yet), changes nothing, reports nothing, and is no step: the
+ * closing ns_fsx_syncfs is still what makes the phase durable and reports
+ * its errors. It syncs through an open file description of its own, since
+ * syncfs(2) reports a write-back error once to each description: the
+ * caller's is left to see it. NULL (and the closing flush does it all)
+ * where no thread can be started; ns_fsx_flusher_stop(NULL) is nothing. */
+struct ns_fsx_flusher;
+struct ns_fsx_flusher *ns_fsx_flusher_start(int dirfd);
+void ns_fsx_flusher_stop(struct ns_fsx_flusher *f);
 int ns_fsx_rename(int dirfd, const char *from, const char *to,
 		  const char *what);
 /* ns_fsx_rename, but 1 (nothing done, no message) when FROM is absent;

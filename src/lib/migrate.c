@@ -531,6 +531,7 @@ static int stage(struct run *r)
 	unsigned mode;
 	int regular, ret;
 	char *staged = xcalloc(r->plan.nr + 1, 1);
+	struct ns_fsx_flusher *fl = NULL;
 
 	for (size_t i = 0; i < r->plan.mkdirs_nr; i++)
 		if ((ret = ns_fsx_mkdir(&r->root, r->plan.mkdirs[i])) < 0)
@@ -538,6 +539,7 @@ static int stage(struct run *r)
 	if ((ret = ns_tar_open(&tr, r->t->path)) < 0)
 		goto done;
 	q = ns_hashq_new(r->plan.nr);
+	fl = ns_fsx_flusher_start(r->root.fd);
 	while ((ret = ns_tar_next(tr, &name, &size, &mode, &regular)) == 1) {
 		size_t i;
 		if (strncmp(name, "payload/files/", 14))
@@ -558,6 +560,7 @@ static int stage(struct run *r)
 		staged[i] = 1;
 	}
 	ns_tar_close(tr);
+	ns_fsx_flusher_stop(fl);
 	/* each member's own check (see NS_TRIGGER_DEFER_FILES), its hash
 	 * taken beside the writing: a mismatch throws the staging away */
 	ns_hashq_finish(q);
@@ -655,6 +658,7 @@ static int apply_one(struct run *r, size_t i)
 
 static int apply(struct run *r)
 {
+	struct ns_fsx_flusher *fl = ns_fsx_flusher_start(r->root.fd);
 	int ret = 0;
 
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
@@ -665,6 +669,7 @@ static int apply(struct run *r)
 		if (r->plan.files[i].dir)
 			ret = ns_fsx_rmdir_empty(&r->root,
 						 r->plan.files[i].path);
+	ns_fsx_flusher_stop(fl);
 	/* every rename and unlink durable before the journal says so */
 	if (!ret)
 		ret = ns_fsx_syncfs(r->root.fd, r->root.path);

@@ -6,6 +6,7 @@
 
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -14,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "error.h"
@@ -921,6 +923,61 @@ static void test_lock(void **state)
 	free(path);
 }
 
+/* the descriptors this process has open */
+static int open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	int n = 0;
+
+	assert_non_null(d);
+	while (readdir(d))
+		n++;
+	closedir(d);
+	return n;
+}
+
+/* a flusher syncs through its own description of the directory while the
+ * phase writes, and leaves every file and descriptor as it found them */
+static void test_flusher(void **state)
+{
+	struct fx *fx = *state;
+	char want[NS_HEX_LEN + 1], got[NS_HEX_LEN + 1];
+	int before = open_fds(), fd;
+	struct ns_fsx_flusher *fl = ns_fsx_flusher_start(fx->r.fd);
+	struct timespec pause = { 0, 5000000 };
+
+	assert_non_null(fl);
+	assert_int_equal(open_fds(), before + 1);
+	for (int i = 0; i < 20; i++) {
+		char name[16];
+		struct src s = src_of("flushed while written\n", 4);
+
+		snprintf(name, sizeof(name), "f%d", i);
+		assert_int_equal(ns_fsx_write(fx->r.fd, name, 0644, src_read,
+					      &s, NULL, NULL, NS_FSX_NOSYNC,
+					      name),
+				 0);
+		nanosleep(&pause, NULL);
+	}
+	ns_fsx_flusher_stop(fl);
+	assert_int_equal(open_fds(), before);
+	/* the caller's root is still open, and its own flush reports */
+	assert_int_equal(ns_fsx_syncfs(fx->r.fd, fx->root), 0);
+	sha_of(want, "flushed while written\n");
+	assert_int_equal(ns_fsx_hash(got, &fx->r, "f19"), 0);
+	assert_string_equal(got, want);
+
+	/* not a directory: no flusher, nothing left open */
+	put(fx, "root/plain", "x", 0644);
+	fd = openat(fx->r.fd, "plain", O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	before = open_fds();
+	assert_null(ns_fsx_flusher_start(fd));
+	assert_int_equal(open_fds(), before);
+	close(fd);
+	ns_fsx_flusher_stop(NULL);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void)
@@ -952,6 +1009,7 @@ int main(void)
 		T(test_append),
 		T(test_mkdir_p_and_remove_tree),
 		T(test_lock),
+		T(test_flusher),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
