@@ -574,6 +574,7 @@ out:
 int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
 		       const char *rundir)
 {
+	struct ns_fsx_flusher *fl;
 	int adir, kdir, ret;
 
 	if ((ret = open_dir(&adir, rundir, "files", 0)) < 0)
@@ -582,10 +583,12 @@ int ns_archive_restore(const struct ns_plan *p, const struct ns_root *root,
 		close(adir);
 		return ret;
 	}
+	fl = ns_fsx_flusher_start(root->fd);
 	for (size_t i = 0; i < p->nr && !ret; i++)
 		ret = restore_one(p, i, root, adir, kdir);
 	for (size_t i = p->mkdirs_nr; i-- > 0 && !ret;)
 		ret = ns_fsx_rmdir(root, p->mkdirs[i]);
+	ns_fsx_flusher_stop(fl);
 	/* one flush for every name moved, before the journal says
 	 * ROLLED_BACK; until then recovery restores again */
 	if (!ret)
