@@ -1,5 +1,6 @@
 #include "package.h"
 #include "error.h"
+#include "fsx.h"
 #include "step.h"
 #include "strbuf.h"
 #include "text.h"
@@ -267,6 +268,7 @@ struct ns_tar_writer {
 	int failed;   /* an add failed: the tar must not be committed */
 	int aborting; /* libarchive's trailer on abort goes nowhere */
 	char *buf;
+	struct ns_fsx_flusher *fl; /* the tar written back as it grows */
 };
 
 static la_ssize_t write_cb(struct archive *a, void *data, const void *buf,
@@ -328,6 +330,28 @@ static int writer_setup(struct ns_tar_writer *w)
 	return 0;
 }
 
+/* the directory of path ("dir/" or "."), allocated */
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? xstrndup(path, (size_t)(slash - path + 1))
+		     : xstrdup(".");
+}
+
+/* a flusher (fsx.h) on the filesystem of path's directory, or NULL */
+static struct ns_fsx_flusher *flusher_of(const char *path)
+{
+	char *dir = dir_of(path);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct ns_fsx_flusher *fl = fd < 0 ? NULL : ns_fsx_flusher_start(fd);
+
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return fl;
+}
+
 int ns_tar_writer_open(struct ns_tar_writer **out, const char *path)
 {
 	struct ns_tar_writer *w = xcalloc(1, sizeof(*w));
@@ -346,6 +370,7 @@ int ns_tar_writer_open(struct ns_tar_writer **out, const char *path)
 		return NS_ERROR;
 	}
 	w->buf = xmalloc(BUF_SIZE);
+	w->fl = flusher_of(path);
 	w->a = archive_write_new();
 	if (!w->a)
 		abort();
@@ -512,9 +537,7 @@ int ns_tar_add_fd(struct ns_tar_writer *w, const char *name, int fd,
 
 static int fsync_dir_of(const char *path)
 {
-	const char *slash = strrchr(path, '/');
-	char *dir = slash ? xstrndup(path, (size_t)(slash - path + 1))
-			  : xstrdup(".");
+	char *dir = dir_of(path);
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	int error = 0;
 
@@ -535,6 +558,7 @@ static int fsync_dir_of(const char *path)
 static void writer_free(struct ns_tar_writer *w)
 {
 	w->aborting = 1;
+	ns_fsx_flusher_stop(w->fl);
 	archive_write_free(w->a);
 	if (w->fd >= 0)
 		close(w->fd);
@@ -556,6 +580,8 @@ static int writer_finish(struct ns_tar_writer *w)
 	if (archive_write_close(w->a) != ARCHIVE_OK || w->err)
 		return writer_error(w, NULL);
 	w->fd = -1;
+	ns_fsx_flusher_stop(w->fl);
+	w->fl = NULL;
 	if (ns_step("fsync payload tar") < 0 || fsync(fd) < 0) {
 		ns_error_set("cannot fsync '%s': %s", w->tmp, strerror(errno));
 		close(fd);
