@@ -363,7 +363,7 @@ static int hash_at(char out[NS_HEX_LEN + 1], int dirfd, const char *name)
 }
 
 /* the hash of the archived file i */
-static int hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
+int ns_archive_hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
 {
 	char name[32];
 
@@ -375,12 +375,29 @@ static void hash_kept(void *ctx, size_t i)
 {
 	struct kept *k = ctx;
 
-	k->rc[i] = hash_one(k->sums[i], k->adir, i);
+	k->rc[i] = ns_archive_hash_one(k->sums[i], k->adir, i);
 }
 
 static int unhashed(const struct ns_plan_file *f)
 {
 	return f->before_present && !f->dir && !f->before_sha256[0];
+}
+
+int ns_archive_unhashed(const struct ns_plan *p, size_t i)
+{
+	return i < p->nr && unhashed(&p->files[i]);
+}
+
+int ns_archive_open_kept(int *adir, const char *rundir)
+{
+	return open_dir(adir, rundir, "files", 0);
+}
+
+void ns_archive_note_kept(struct ns_plan *p, size_t i,
+			  const char sum[NS_HEX_LEN + 1])
+{
+	memcpy(p->files[i].before_sha256, sum, NS_HEX_LEN + 1);
+	p->kept_unsaved = 1;
 }
 
 static void kept_error(const struct ns_plan *p, size_t i, const char *rundir,
@@ -394,19 +411,15 @@ static void kept_error(const struct ns_plan *p, size_t i, const char *rundir,
 			     rundir, i, p->files[i].path, strerror(rc));
 }
 
-int ns_archive_hash_kept(struct ns_plan *p, const char *rundir)
+/* read and note the hashes still missing */
+static int read_kept(struct ns_plan *p, const char *rundir)
 {
-	size_t nr = p->nr ? p->nr : 1, n = 0;
+	size_t nr = p->nr ? p->nr : 1;
 	struct kept k = { -1, NULL, NULL };
 	struct ns_par_feed *feed;
 	int ret;
 
-	for (size_t i = 0; i < p->nr; i++)
-		n += (size_t)unhashed(&p->files[i]);
-	if (!n)
-		return 0;
-	if ((ret = ns_fsx_sweep_tmp(rundir)) < 0 ||
-	    (ret = open_dir(&k.adir, rundir, "files", 0)) < 0)
+	if ((ret = open_dir(&k.adir, rundir, "files", 0)) < 0)
 		return ret;
 	k.rc = xcalloc(nr, sizeof(*k.rc));
 	k.sums = xcalloc(nr, sizeof(*k.sums));
@@ -426,11 +439,27 @@ int ns_archive_hash_kept(struct ns_plan *p, const char *rundir)
 			       NS_HEX_LEN + 1);
 		}
 	}
-	if (!ret)
-		ret = ns_plan_save(p, rundir);
 	close(k.adir);
 	free(k.rc);
 	free(k.sums);
+	return ret;
+}
+
+int ns_archive_hash_kept(struct ns_plan *p, const char *rundir)
+{
+	size_t n = 0;
+	int ret;
+
+	for (size_t i = 0; i < p->nr; i++)
+		n += (size_t)unhashed(&p->files[i]);
+	if (!n && !p->kept_unsaved)
+		return 0;
+	if ((ret = ns_fsx_sweep_tmp(rundir)) < 0)
+		return ret;
+	if (n)
+		ret = read_kept(p, rundir);
+	if (!ret && (ret = ns_plan_save(p, rundir)) == 0)
+		p->kept_unsaved = 0;
 	return ret;
 }
 
@@ -444,7 +473,7 @@ int ns_archive_is_before(const struct ns_plan *p, size_t i, const char *rundir,
 		return !strcmp(now, p->files[i].before_sha256);
 	if (open_dir(&adir, rundir, "files", 0) < 0)
 		return NS_ERROR;
-	rc = hash_one(got, adir, i);
+	rc = ns_archive_hash_one(got, adir, i);
 	close(adir);
 	if (rc) {
 		kept_error(p, i, rundir, rc);

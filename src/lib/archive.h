@@ -77,6 +77,9 @@ struct ns_plan {
 	/* how long each verify command may run (ms; -1: no limit; 0: the
 	 * default, for a plan written before it was recorded) */
 	long long verify_timeout_ms;
+	/* archived files' hashes noted (ns_archive_note_kept) and not yet
+	 * saved in plan.json: not saved itself */
+	int kept_unsaved;
 };
 
 #define NS_PLAN_INIT                                                           \
@@ -103,6 +106,16 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
  * first): before a restore moves any file back, so that one run again
  * after a crash knows each file it moved by its hash. 0 or NS_ERROR */
 int ns_archive_hash_kept(struct ns_plan *p, const char *rundir);
+/* The same reading, done beforehand beside other reading: whether
+ * archived file i still needs its hash; rundir/files opened (0 or
+ * NS_ERROR); the hash of archived file i from it (0, or the errno that
+ * stopped it); and the hash noted in the plan in memory, which
+ * ns_archive_hash_kept then saves before the first file moves back. */
+int ns_archive_unhashed(const struct ns_plan *p, size_t i);
+int ns_archive_open_kept(int *adir, const char *rundir);
+int ns_archive_hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i);
+void ns_archive_note_kept(struct ns_plan *p, size_t i,
+			  const char sum[NS_HEX_LEN + 1]);
 /* whether file i of the plan, found with the content hash now, is as it
  * was before the run: its hash in the plan, or the archived file's. 1
  * yes, 0 no, NS_ERROR (the message set) when the archive is unreadable */

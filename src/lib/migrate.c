@@ -1397,44 +1397,93 @@ static int still_one(struct run *r, size_t i, char now[NS_HEX_LEN + 1],
 	return 0;
 }
 
+/* the backout's reading on both cores in one pass: item i < nr is path i
+ * as it is now (hash_based), nr + i the archived file i, which the
+ * restore needs hashed before it moves a file back */
+struct both {
+	struct hasher h;
+	size_t nr;
+	int adir;
+	char (*kept)[NS_HEX_LEN + 1];
+	int *krc;
+};
+
+static void hash_both(void *ctx, size_t i)
+{
+	struct both *b = ctx;
+
+	if (i < b->nr)
+		hash_based(&b->h, i);
+	else
+		b->krc[i - b->nr] = ns_archive_hash_one(b->kept[i - b->nr],
+							b->adir, i - b->nr);
+}
+
 /* each touched path as the run left it, or as it was before the run (a
  * person put it back by hand: backing out finishes what they began);
- * anything else is a change made since, which backing out would lose */
-static int still_as_migrated(struct run *r)
+ * anything else is a change made since, which backing out would lose.
+ * With kept, the archived files not hashed yet are read in the same pass
+ * (one file per core for a backout of one big file) and their hashes
+ * noted in the plan; one that cannot be read is left to the restore's
+ * own reading, which reports it. */
+static int still_as_migrated(struct run *r, int kept)
 {
 	size_t nr = r->plan.nr ? r->plan.nr : 1;
-	char(*now)[NS_HEX_LEN + 1] = xcalloc(nr, sizeof(*now));
-	int *rc = xcalloc(nr, sizeof(*rc)), ret = 0;
-	struct hasher h = { r, now, rc };
-	/* the files hashed on both cores, as the drift check's are */
-	struct ns_par_feed *feed =
-		ns_par_feed_start(r->plan.nr, hash_based, &h);
+	struct both b = { { r, xcalloc(nr, NS_HEX_LEN + 1),
+			    xcalloc(nr, sizeof(int)) },
+			  r->plan.nr,
+			  -1,
+			  NULL,
+			  NULL };
+	struct ns_par_feed *feed;
+	int ret = 0;
 
+	if (kept && ns_archive_open_kept(&b.adir, r->rundir) < 0) {
+		ns_error_clear();
+		b.adir = -1;
+	}
+	if (b.adir >= 0) {
+		b.kept = xcalloc(nr, sizeof(*b.kept));
+		b.krc = xcalloc(nr, sizeof(*b.krc));
+	}
+	/* the files hashed on both cores, as the drift check's are */
+	feed = ns_par_feed_start(2 * r->plan.nr, hash_both, &b);
 	for (size_t i = 0; i < r->plan.nr; i++)
 		if (!r->plan.files[i].dir)
 			ns_par_feed_give(feed, i);
+	for (size_t i = 0; i < r->plan.nr && b.adir >= 0; i++)
+		if (ns_archive_unhashed(&r->plan, i))
+			ns_par_feed_give(feed, r->plan.nr + i);
 	ns_par_feed_finish(feed);
+	for (size_t i = 0; i < r->plan.nr && b.adir >= 0; i++)
+		if (ns_archive_unhashed(&r->plan, i) && !b.krc[i])
+			ns_archive_note_kept(&r->plan, i, b.kept[i]);
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
-		ret = still_one(r, i, now[i], rc[i]);
-	free(now);
-	free(rc);
+		ret = still_one(r, i, b.h.now[i], b.h.rc[i]);
+	if (b.adir >= 0)
+		close(b.adir);
+	free(b.h.now);
+	free(b.h.rc);
+	free(b.kept);
+	free(b.krc);
 	return ret;
 }
 
 /* what a backout needs before it changes anything: the run opened, and
- * (check_drift) the files as the run left them */
+ * (check_drift) the files as the run left them; kept: the archived files'
+ * hashes read beside (a backout about to begin) */
 static int backout_ready(struct run *r, const char *rundir,
-			 const struct ns_env *env, int check_drift)
+			 const struct ns_env *env, int check_drift, int kept)
 {
 	int ret = open_run(r, rundir, env);
 
-	return ret < 0 || !check_drift ? ret : still_as_migrated(r);
+	return ret < 0 || !check_drift ? ret : still_as_migrated(r, kept);
 }
 
 int ns_migrate_backout_check(const char *rundir, const struct ns_env *env)
 {
 	struct run r = RUN_INIT;
-	int ret = backout_ready(&r, rundir, env, 1);
+	int ret = backout_ready(&r, rundir, env, 1, 0);
 
 	run_release(&r);
 	return ret;
@@ -1448,7 +1497,7 @@ int ns_migrate_backout(struct ns_outcome *out, const char *rundir,
 	char *jpath = NULL;
 	int ret;
 
-	if ((ret = backout_ready(&r, rundir, env, check_drift)) < 0)
+	if ((ret = backout_ready(&r, rundir, env, check_drift, 1)) < 0)
 		goto refused;
 	jpath = xprintf("%s/%s.%s" NS_JOURNAL_BACKOUT, journal_dir,
 			r.plan.token, strrchr(rundir, '/') + 1);
