@@ -344,8 +344,9 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
 }
 
 /* the files ns_archive_take kept by a second name and did not hash, read
- * back on both cores (par.h) */
-struct kept {
+ * back on both cores (par.h): rc[i] is 0 (sums[i] read), the errno that
+ * stopped it, or -1 (not read) */
+struct ns_archive_kept {
 	int adir, *rc;
 	char (*sums)[NS_HEX_LEN + 1];
 };
@@ -363,19 +364,12 @@ static int hash_at(char out[NS_HEX_LEN + 1], int dirfd, const char *name)
 }
 
 /* the hash of the archived file i */
-int ns_archive_hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
+static int hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i)
 {
 	char name[32];
 
 	snprintf(name, sizeof(name), "%zu", i);
 	return hash_at(out, adir, name);
-}
-
-static void hash_kept(void *ctx, size_t i)
-{
-	struct kept *k = ctx;
-
-	k->rc[i] = ns_archive_hash_one(k->sums[i], k->adir, i);
 }
 
 static int unhashed(const struct ns_plan_file *f)
@@ -388,16 +382,45 @@ int ns_archive_unhashed(const struct ns_plan *p, size_t i)
 	return i < p->nr && unhashed(&p->files[i]);
 }
 
-int ns_archive_open_kept(int *adir, const char *rundir)
+struct ns_archive_kept *ns_archive_kept_open(const struct ns_plan *p,
+					     const char *rundir)
 {
-	return open_dir(adir, rundir, "files", 0);
+	struct ns_archive_kept *k = xcalloc(1, sizeof(*k));
+	size_t nr = p->nr ? p->nr : 1;
+
+	if (open_dir(&k->adir, rundir, "files", 0) < 0) {
+		free(k);
+		return NULL;
+	}
+	k->rc = xcalloc(nr, sizeof(*k->rc));
+	k->sums = xcalloc(nr, sizeof(*k->sums));
+	for (size_t i = 0; i < nr; i++)
+		k->rc[i] = -1;
+	return k;
 }
 
-void ns_archive_note_kept(struct ns_plan *p, size_t i,
-			  const char sum[NS_HEX_LEN + 1])
+void ns_archive_kept_read(struct ns_archive_kept *k, size_t i)
 {
-	memcpy(p->files[i].before_sha256, sum, NS_HEX_LEN + 1);
-	p->kept_unsaved = 1;
+	k->rc[i] = hash_one(k->sums[i], k->adir, i);
+}
+
+void ns_archive_kept_close(struct ns_archive_kept *k, struct ns_plan *p)
+{
+	for (size_t i = 0; i < p->nr; i++)
+		if (unhashed(&p->files[i]) && !k->rc[i]) {
+			memcpy(p->files[i].before_sha256, k->sums[i],
+			       NS_HEX_LEN + 1);
+			p->kept_unsaved = 1;
+		}
+	close(k->adir);
+	free(k->rc);
+	free(k->sums);
+	free(k);
+}
+
+static void hash_kept(void *ctx, size_t i)
+{
+	ns_archive_kept_read(ctx, i);
 }
 
 static void kept_error(const struct ns_plan *p, size_t i, const char *rundir,
@@ -411,37 +434,27 @@ static void kept_error(const struct ns_plan *p, size_t i, const char *rundir,
 			     rundir, i, p->files[i].path, strerror(rc));
 }
 
-/* read and note the hashes still missing */
+/* read and note the hashes still missing; the first that cannot be read
+ * is the error */
 static int read_kept(struct ns_plan *p, const char *rundir)
 {
-	size_t nr = p->nr ? p->nr : 1;
-	struct kept k = { -1, NULL, NULL };
+	struct ns_archive_kept *k = ns_archive_kept_open(p, rundir);
 	struct ns_par_feed *feed;
-	int ret;
+	int ret = 0;
 
-	if ((ret = open_dir(&k.adir, rundir, "files", 0)) < 0)
-		return ret;
-	k.rc = xcalloc(nr, sizeof(*k.rc));
-	k.sums = xcalloc(nr, sizeof(*k.sums));
-	feed = ns_par_feed_start(p->nr, hash_kept, &k);
+	if (!k)
+		return NS_ERROR;
+	feed = ns_par_feed_start(p->nr, hash_kept, k);
 	for (size_t i = 0; i < p->nr; i++)
 		if (unhashed(&p->files[i]))
 			ns_par_feed_give(feed, i);
 	ns_par_feed_finish(feed);
-	for (size_t i = 0; i < p->nr && !ret; i++) {
-		if (!unhashed(&p->files[i]))
-			continue;
-		if (k.rc[i]) {
-			kept_error(p, i, rundir, k.rc[i]);
+	for (size_t i = 0; i < p->nr && !ret; i++)
+		if (unhashed(&p->files[i]) && k->rc[i]) {
+			kept_error(p, i, rundir, k->rc[i]);
 			ret = NS_ERROR;
-		} else {
-			memcpy(p->files[i].before_sha256, k.sums[i],
-			       NS_HEX_LEN + 1);
 		}
-	}
-	close(k.adir);
-	free(k.rc);
-	free(k.sums);
+	ns_archive_kept_close(k, p);
 	return ret;
 }
 
@@ -473,7 +486,7 @@ int ns_archive_is_before(const struct ns_plan *p, size_t i, const char *rundir,
 		return !strcmp(now, p->files[i].before_sha256);
 	if (open_dir(&adir, rundir, "files", 0) < 0)
 		return NS_ERROR;
-	rc = ns_archive_hash_one(got, adir, i);
+	rc = hash_one(got, adir, i);
 	close(adir);
 	if (rc) {
 		kept_error(p, i, rundir, rc);

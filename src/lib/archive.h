@@ -77,7 +77,7 @@ struct ns_plan {
 	/* how long each verify command may run (ms; -1: no limit; 0: the
 	 * default, for a plan written before it was recorded) */
 	long long verify_timeout_ms;
-	/* archived files' hashes noted (ns_archive_note_kept) and not yet
+	/* archived files' hashes noted (ns_archive_kept_close) and not yet
 	 * saved in plan.json: not saved itself */
 	int kept_unsaved;
 };
@@ -106,16 +106,20 @@ int ns_archive_take(struct ns_plan *p, const struct ns_root *root,
  * first): before a restore moves any file back, so that one run again
  * after a crash knows each file it moved by its hash. 0 or NS_ERROR */
 int ns_archive_hash_kept(struct ns_plan *p, const char *rundir);
-/* The same reading, done beforehand beside other reading: whether
- * archived file i still needs its hash; rundir/files opened (0 or
- * NS_ERROR); the hash of archived file i from it (0, or the errno that
- * stopped it); and the hash noted in the plan in memory, which
- * ns_archive_hash_kept then saves before the first file moves back. */
+/* The same reading, beside other reading (a backout's check of the
+ * site): ns_archive_kept_open() prepares it (NULL, the message set, when
+ * rundir/files cannot be opened); ns_archive_kept_read(k, i) reads
+ * archived file i, on any thread, once for each i ns_archive_unhashed()
+ * names; ns_archive_kept_close() notes each hash read in the plan in
+ * memory, which ns_archive_hash_kept then saves before the first file
+ * moves back, and frees k. A file that could not be read is left for
+ * ns_archive_hash_kept to read again and report. */
+struct ns_archive_kept;
 int ns_archive_unhashed(const struct ns_plan *p, size_t i);
-int ns_archive_open_kept(int *adir, const char *rundir);
-int ns_archive_hash_one(char out[NS_HEX_LEN + 1], int adir, size_t i);
-void ns_archive_note_kept(struct ns_plan *p, size_t i,
-			  const char sum[NS_HEX_LEN + 1]);
+struct ns_archive_kept *ns_archive_kept_open(const struct ns_plan *p,
+					     const char *rundir);
+void ns_archive_kept_read(struct ns_archive_kept *k, size_t i);
+void ns_archive_kept_close(struct ns_archive_kept *k, struct ns_plan *p);
 /* whether file i of the plan, found with the content hash now, is as it
  * was before the run: its hash in the plan, or the archived file's. 1
  * yes, 0 no, NS_ERROR (the message set) when the archive is unreadable */

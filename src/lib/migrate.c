@@ -1403,9 +1403,7 @@ static int still_one(struct run *r, size_t i, char now[NS_HEX_LEN + 1],
 struct both {
 	struct hasher h;
 	size_t nr;
-	int adir;
-	char (*kept)[NS_HEX_LEN + 1];
-	int *krc;
+	struct ns_archive_kept *kept;
 };
 
 static void hash_both(void *ctx, size_t i)
@@ -1415,8 +1413,7 @@ static void hash_both(void *ctx, size_t i)
 	if (i < b->nr)
 		hash_based(&b->h, i);
 	else
-		b->krc[i - b->nr] = ns_archive_hash_one(b->kept[i - b->nr],
-							b->adir, i - b->nr);
+		ns_archive_kept_read(b->kept, i - b->nr);
 }
 
 /* each touched path as the run left it, or as it was before the run (a
@@ -1432,40 +1429,27 @@ static int still_as_migrated(struct run *r, int kept)
 	struct both b = { { r, xcalloc(nr, NS_HEX_LEN + 1),
 			    xcalloc(nr, sizeof(int)) },
 			  r->plan.nr,
-			  -1,
-			  NULL,
 			  NULL };
 	struct ns_par_feed *feed;
 	int ret = 0;
 
-	if (kept && ns_archive_open_kept(&b.adir, r->rundir) < 0) {
+	if (kept && !(b.kept = ns_archive_kept_open(&r->plan, r->rundir)))
 		ns_error_clear();
-		b.adir = -1;
-	}
-	if (b.adir >= 0) {
-		b.kept = xcalloc(nr, sizeof(*b.kept));
-		b.krc = xcalloc(nr, sizeof(*b.krc));
-	}
 	/* the files hashed on both cores, as the drift check's are */
 	feed = ns_par_feed_start(2 * r->plan.nr, hash_both, &b);
 	for (size_t i = 0; i < r->plan.nr; i++)
 		if (!r->plan.files[i].dir)
 			ns_par_feed_give(feed, i);
-	for (size_t i = 0; i < r->plan.nr && b.adir >= 0; i++)
+	for (size_t i = 0; i < r->plan.nr && b.kept; i++)
 		if (ns_archive_unhashed(&r->plan, i))
 			ns_par_feed_give(feed, r->plan.nr + i);
 	ns_par_feed_finish(feed);
-	for (size_t i = 0; i < r->plan.nr && b.adir >= 0; i++)
-		if (ns_archive_unhashed(&r->plan, i) && !b.krc[i])
-			ns_archive_note_kept(&r->plan, i, b.kept[i]);
+	if (b.kept)
+		ns_archive_kept_close(b.kept, &r->plan);
 	for (size_t i = 0; i < r->plan.nr && !ret; i++)
 		ret = still_one(r, i, b.h.now[i], b.h.rc[i]);
-	if (b.adir >= 0)
-		close(b.adir);
 	free(b.h.now);
 	free(b.h.rc);
-	free(b.kept);
-	free(b.krc);
 	return ret;
 }
 
