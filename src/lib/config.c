@@ -702,7 +702,10 @@ static int repeatable(const char *kind, const char *key)
 }
 
 /* names and values go into TRIGGER.json, the archive's plan, logs and
- * mail: UTF-8 text (text.h); a key is checked by the key tables */
+ * mail: UTF-8 text (text.h) of one line, so a value holds no CR (inih
+ * has taken the one that ends a CRLF line) and no C1 control character,
+ * which a terminal or a mail header would act on; a key is checked by
+ * the key tables */
 static int check_text(struct load_state *st, const char *section, const char *v,
 		      int line)
 {
@@ -717,7 +720,7 @@ static int check_text(struct load_state *st, const char *section, const char *v,
 		free(shown);
 		return r;
 	}
-	if (v && (why = ns_text_problem(v, strlen(v), NS_TEXT_FILE, NULL))) {
+	if (v && (why = ns_text_problem(v, strlen(v), NS_TEXT_MESSAGE, NULL))) {
 		shown = ns_printable(v);
 		r = bad(st, line, "[%s] value '%s': %s", section, shown, why);
 		free(shown);

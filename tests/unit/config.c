@@ -753,6 +753,33 @@ static void test_other_bad_values(void **state)
 		"nightshift.conf:4: [environment \"billing/model\"] "
 		"value 'bin/check \\x1b[2J': control character");
 	free(path);
+	/* a value is one line: a bare CR inside it, or a C1 control
+	 * (U+009B, the one-byte CSI), is refused like an escape */
+	path = put_conf(state, "[system \"billing\"]\n"
+			       "[environment \"billing/model\"]\n"
+			       "root = /srv\nverify = bin/check\rrm -rf /\n");
+	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
+	tu_assert_error_has(
+		"nightshift.conf:4: [environment \"billing/model\"] "
+		"value 'bin/check\\x0drm -rf /': control character");
+	free(path);
+	path = put_conf(state, "[system \"billing\"]\n"
+			       "[environment \"billing/model\"]\n"
+			       "root = /srv\nverify = bin/check \xc2\x9b"
+			       "2J\n");
+	assert_int_equal(ns_config_load(&c, path), NS_EINVALID);
+	tu_assert_error_has("nightshift.conf:4:");
+	tu_assert_error_has("control character");
+	free(path);
+	/* a file with CRLF line ends is read as the same file with LF */
+	path = put_conf(state, "[system \"billing\"]\r\n"
+			       "[environment \"billing/model\"]\r\n"
+			       "root = /srv\r\nverify = bin/check\r\n");
+	assert_int_equal(ns_config_load(&c, path), 0);
+	assert_string_equal(ns_config_env(&c, "billing/model")->verify,
+			    "bin/check");
+	ns_config_release(&c);
+	free(path);
 
 	/* no file: a usage error naming it */
 	path = at(state, "etc/absent.conf");
