@@ -7,7 +7,8 @@
 # (files and database), and a files-only enhancement does the same round.
 # A third deletes a directory with what is in it, once the analysis no
 # longer finds a file there that it does not delete, and is backed out. A
-# fourth replaces files of another owner, who keeps them.
+# fourth replaces files of another owner, who keeps them, in a directory
+# with a default ACL, which the new files get.
 . "$(dirname "$0")/lib.sh"
 
 ns_home
@@ -261,6 +262,10 @@ echo "retired" >"$R/data/old/x.txt"
 chmod 0640 "$R/data/cache.txt"
 chmod 0710 "$R/data/old"
 chown -R "$OWN" "$R/data"
+# a default ACL on the directory: a file nightshift puts there gets what
+# the application's own new files would get, since it is made beside its
+# target (not made elsewhere and moved in)
+setfacl -d -m u:4242:r "$R/data"
 S5=$(site_state)
 D=$T/enh4
 make_pkg "$D" "New cache format"
@@ -289,6 +294,11 @@ is "$(cat "$R/data/cache.txt" "$R/data/shared-alias.txt" | tr '\n' ' ')" "cache 
 is "$(stat -c %u:%g "$R/data/added.txt" "$R/data/fresh" "$R/data/fresh/new.txt" | tr '\n' ' ')" \
 	"$uid:$gid $uid:$gid $uid:$gid " \
 	"a new file or directory has the owner and group of the directory it is made in"
+is "$(getfacl -cnp "$R/data/cache.txt" "$R/data/added.txt" "$R/data/fresh/new.txt" |
+	grep -c '^user:4242:r--$')" 3 \
+	"the new, the replacing and the newly nested file have the directory's default ACL"
+is "$(getfacl -cnp "$R/data/shared-alias.txt" | grep -c '^user:4242:')" 0 \
+	"… and the old file's second name keeps the old inode, without it"
 ns rollback ENH-4 --env model --reason "cache misread"
 is "$rc" 0 "files of another owner: rollback exit 0"
 is "$(site_state)" "$S5" "… the site as before, owners, modes and the deleted directory included"
