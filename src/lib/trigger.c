@@ -5,6 +5,7 @@
 #include "xalloc.h"
 
 #include <limits.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,7 +165,9 @@ static int bad(const char *path, const char *what)
 static int parse_members(struct ns_trigger *t)
 {
 	json_t *arr = json_object_get(t->json, "members"), *m;
+	char *what;
 	size_t i;
+	int ret;
 
 	if (!json_is_array(arr))
 		return bad(t->path, "'members' is not an array");
@@ -190,6 +193,20 @@ static int parse_members(struct ns_trigger *t)
 				"(a member's mode is 0644 or 0755)",
 				t->path, p,
 				(unsigned long long)json_integer_value(md));
+			return NS_EINVALID;
+		}
+		/* as submit lists them: paths below the payload, each once,
+		 * in order (a small member listed twice would be read into
+		 * its slot twice) */
+		what = xprintf("%s: TRIGGER.json: payload/%s", t->path, p);
+		ret = ns_path_check(what, p, SIZE_MAX);
+		free(what);
+		if (ret < 0)
+			return ret;
+		if (i && strcmp(t->members[i - 1].path, p) >= 0) {
+			ns_error_set("%s: TRIGGER.json: payload/%s: listed "
+				     "twice or out of order",
+				     t->path, p);
 			return NS_EINVALID;
 		}
 		t->members[i].path = xstrdup(p);

@@ -739,6 +739,83 @@ static void test_member_mode_not_submits(void **state)
 	}
 }
 
+/* seal the trigger as its maker would, for whatever payload members ms
+ * now holds, in their order: TRIGGER.json's member list and digest */
+static void reseal_all(struct mems *ms)
+{
+	struct ns_member mb[32];
+	char digest[NS_HEX_LEN + 1];
+	json_t *j = json_of(ms), *arr = json_array();
+	size_t n = 0;
+
+	for (size_t i = 0; i < ms->nr; i++) {
+		if (strncmp(ms->m[i].name, "payload/", 8))
+			continue;
+		mb[n].path = ms->m[i].name + 8;
+		mb[n].size = ms->m[i].len;
+		mb[n].mode = ms->m[i].mode;
+		ns_sha256_buf(mb[n].sha256, ms->m[i].data, ms->m[i].len);
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:I, s:i}", "path",
+				       mb[n].path, "sha256", mb[n].sha256,
+				       "size", (json_int_t)mb[n].size, "mode",
+				       (int)mb[n].mode));
+		n++;
+	}
+	ns_package_digest(digest, mb, n);
+	json_object_set_new(j, "members", arr);
+	json_object_set_new(j, "payload_sha256", json_string(digest));
+	json_back(ms, j);
+}
+
+/* every seal agreeing, the member list must still be one submit could
+ * make: each path once, in order, below the payload (a second
+ * enhancement.ini was read over the first, and leaked) */
+static void test_resealed_member_list(void **state)
+{
+	struct fx *fx = *state;
+	struct mems ms;
+
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, mems_find(&ms, "payload/enhancement.ini") + 1,
+		    "payload/enhancement.ini",
+		    "[enhancement]\ntitle = other\nsystem = billing\n", 0644);
+	reseal_all(&ms);
+	load_refused(fx, &ms,
+		     "TRIGGER.json: payload/enhancement.ini: listed twice or "
+		     "out of order");
+
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, 1, "payload/sql/zz.sql", "SELECT 1;\n", 0644);
+	reseal_all(&ms);
+	load_refused(fx, &ms,
+		     "TRIGGER.json: payload/enhancement.ini: listed twice or "
+		     "out of order");
+
+	mems_read(&ms, fx->trigger);
+	mems_insert(&ms, mems_find(&ms, "payload/enhancement.ini") + 1,
+		    "payload/files/../../etc/cron.d/x", "* * * * * root id\n",
+		    0644);
+	reseal_all(&ms);
+	load_refused(fx, &ms,
+		     "TRIGGER.json: payload/files/../../etc/cron.d/x: '..' "
+		     "component");
+
+	/* the same sealing of the trigger as it is loads */
+	mems_read(&ms, fx->trigger);
+	reseal_all(&ms);
+	{
+		struct ns_trigger t = NS_TRIGGER_INIT;
+		char *p = at(fx, "spool/resealed.trigger");
+		mems_write(&ms, p);
+		mems_release(&ms);
+		assert_int_equal(ns_trigger_load(&t, p, &limits), 0);
+		assert_int_equal(t.nr, fx->pkg.nr);
+		ns_trigger_release(&t);
+		free(p);
+	}
+}
+
 /* a refusal quoting a name the trigger chose shows its control bytes
  * as \xNN, an id, system, environment or target with one is refused,
  * and `trigger show` escapes one elsewhere: an escape sequence never
@@ -1076,6 +1153,7 @@ int main(void)
 		T(test_tamper_json_member_hash),
 		T(test_sql_not_text),
 		T(test_member_mode_not_submits),
+		T(test_resealed_member_list),
 		T(test_refusal_shows_odd_bytes),
 		T(test_tamper_json_other),
 		T(test_not_a_trigger),
