@@ -30,6 +30,12 @@ int cmd_log(int argc, char **argv)
 			"FROM events WHERE ?1 = 0 "
 			"OR enhancement = ?1 ORDER BY id",
 			"I", id);
+	/* an enhancement always has its "submitted" event: none at all is
+	 * an id that names nothing, as status says */
+	if (ret == 0 && id && json_array_size(rows) == 0) {
+		ns_error_set("ENH-%lld: no such enhancement", id);
+		ret = NS_EINVALID;
+	}
 	cli_close(&c);
 	if (ret < 0)
 		return cli_fail(ret);

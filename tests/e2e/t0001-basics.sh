@@ -159,6 +159,9 @@ print(" ".join("%s:%s:%s" % (e["actor"], e["event"], e["enhancement"]) for e in 
 ns log ENH-2
 is "$(printf '%s\n' "$out" | grep -c .):$(printf '%s\n' "$out" | grep -c 'ENH-2')" "1:1" \
 	"log ENH-2: only ENH-2's event"
+ns log ENH-99
+is "$rc:$out" "3:" "log of an enhancement that does not exist: exit 3, nothing printed"
+like "$err" "ENH-99: no such enhancement" "… and the message says so, as status does"
 
 # ---- impersonation ----------------------------------------------------
 unset NIGHTSHIFT_USER # the login name acts
