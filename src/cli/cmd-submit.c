@@ -61,7 +61,7 @@ int cmd_submit(int argc, char **argv)
 	if (git)
 		ret = ns_gitsrc_submit(&id, NULL, &c.cfg, c.reg, 0, git, from,
 				       to, prefix, c.user);
-	else
+	else if ((ret = cli_path_arg("submit", pos[0])) == 0)
 		ret = ns_lifecycle_submit(&id, &c.cfg, c.reg, pos[0], c.user);
 	if (ret == 0)
 		printf("ENH-%lld\nsubmitted by %s\n", id, c.user);

@@ -76,7 +76,11 @@ int cmd_trigger(int argc, char **argv)
 		return cli_usage(usage);
 	/* a nightshift home here, or none: the file speaks for itself */
 	home = cli_open(&c) == 0 ? &c : NULL;
-	ret = signature_key(&key, &what, key_opt, home);
+	ret = cli_path_arg(strcmp(pos[0], "show") ? "trigger verify"
+						  : "trigger show",
+			   pos[1]);
+	if (!ret)
+		ret = signature_key(&key, &what, key_opt, home);
 	if (!ret)
 		ret = ns_trigger_load(&t, pos[1], &lim);
 	if (!ret && key)

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char *cli_as;
@@ -198,6 +199,16 @@ int cli_text_arg(const char *opt, const char *v)
 		opt, shown, why);
 	free(shown);
 	return -1;
+}
+
+int cli_path_arg(const char *what, const char *path)
+{
+	struct stat sb;
+
+	if (stat(path, &sb) == 0 || (errno != ENOENT && errno != ENOTDIR))
+		return 0;
+	ns_error_set("%s '%s': %s", what, path, strerror(errno));
+	return NS_EUSAGE;
 }
 
 int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,

@@ -56,6 +56,10 @@ struct cli_opt {
  * not UTF-8 text or holds a control character other than tab and line
  * ends (cli_parse checks every value but directories) */
 int cli_text_arg(const char *opt, const char *v);
+/* 0, or NS_EUSAGE with "WHAT 'PATH': No such file or directory" when the
+ * path a person typed names nothing (a mistyped path is a usage error,
+ * not the I/O error it would be for nightshift's own files) */
+int cli_path_arg(const char *what, const char *path);
 /* collects positional arguments into pos (at most max); -1 on error */
 int cli_parse(int argc, char **argv, struct cli_opt *opts, const char **pos,
 	      int max, int *npos, const char *usage);
