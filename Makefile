@@ -6,7 +6,7 @@ TESTBUILD ?= build-test
 SANBUILD  ?= build-san
 FUZZBUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS = manifest package trigger text config state
+FUZZ_TARGETS = manifest package trigger sealed text config state
 PROVE_JOBS ?= 2
 # the longest test files first, so that the two prove jobs end together
 # (the kill-point matrix alone takes as long as a third of the rest)

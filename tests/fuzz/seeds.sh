@@ -1,16 +1,16 @@
 #!/bin/bash
 # tests/fuzz/seeds.sh NIGHTSHIFT DIR — a first corpus for each fuzz target
 # in DIR/<target>/: the example packages (as enhancement.ini and as tars),
-# a trigger scheduled from a small package, a nightshift.conf, a Sqitch
-# plan, SQL, an outbox message and its delivery state. The fuzzers grow
-# their corpora from these.
+# a trigger scheduled from a small package (also unpacked, for
+# fuzz-sealed), a nightshift.conf, a Sqitch plan, SQL, an outbox message
+# and its delivery state. The fuzzers grow their corpora from these.
 set -eu
 NS=$1
 OUT=$2
 SRC=$(cd "$(dirname "$0")/../.." && pwd)
 S=$(mktemp -d "${TMPDIR:-/tmp}/ns-seeds.XXXXXX")
 trap 'rm -rf "$S"' EXIT
-mkdir -p "$OUT"/{manifest,package,trigger,text,config,state}
+mkdir -p "$OUT"/{manifest,package,trigger,sealed,text,config,state}
 
 n=0
 for e in "$SRC"/examples/enhancements/*/; do
@@ -52,6 +52,18 @@ export NIGHTSHIFT_USER=alice
 "$NS" -C "$S/home" --as quinn qa approve ENH-1 >/dev/null
 "$NS" -C "$S/home" schedule ENH-1 --env billing/model >/dev/null
 cp "$S"/home/spool/billing/model/*.trigger "$OUT/trigger/seed"
+# fuzz-sealed: the same trigger unpacked, TRIGGER.json then NAME CONTENT,
+# each part ended by a NUL byte (see fuzz-sealed.c)
+trig=$OUT/trigger/seed
+{
+	tar --warning=no-unknown-keyword -xOf "$trig" TRIGGER.json
+	printf '\0'
+	tar --warning=no-unknown-keyword -tf "$trig" | sed -n 's,^payload/,,p' | while IFS= read -r m; do
+		printf '%s\0' "$m"
+		tar --warning=no-unknown-keyword -xOf "$trig" "payload/$m"
+		printf '\0'
+	done
+} >"$OUT/sealed/seed"
 cp "$S/home/nightshift.conf" "$OUT/config/seed"
 msg=$(ls "$S"/home/outbox/*.msg | head -n 1)
 # the run's plan.json and journal (fuzz-state: an odd first byte is a
