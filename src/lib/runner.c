@@ -1341,6 +1341,7 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 				      e->verify,
 				      r->cfg->limits.max_path };
 	size_t i, n = 0;
+	int same;
 
 	fin->kind = NS_OUT_MIGRATED;
 	fin->message = xstrdup("migrated");
@@ -1360,10 +1361,14 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 		}
 		record_site(r, run, &o);
 		fin->ms += o.ms;
+		/* the reason in parentheses, when there is more to say than
+		 * the outcome ("migrated" says it all) */
+		same = !strcmp(o.message, outcome_word(o.kind));
 		ns_runner_tell(r, o.kind != NS_OUT_MIGRATED,
-			       "%s: ENH-%lld r%d on site %s: %s (%s)", e->name,
+			       "%s: ENH-%lld r%d on site %s: %s%s%s%s", e->name,
 			       d->enh, d->rev, o.site, outcome_word(o.kind),
-			       o.message);
+			       same ? "" : " (", same ? "" : o.message,
+			       same ? "" : ")");
 		if (o.kind == NS_OUT_MIGRATED) {
 			done[n++] = o;
 			continue;
