@@ -959,6 +959,32 @@ static int discard(struct ns_outcome *out, struct run *r, const char *cause)
 	return finish(out, r, NS_OUT_REFUSED, NS_EINVALID, cause);
 }
 
+/* what a migration did, for the run's line, the registry and the notice:
+ * "files: 1 replaced, 3 added, 1 deleted; the SQL committed" */
+static char *what_was_done(const struct run *r)
+{
+	size_t replaced = 0, added = 0, deleted = 0;
+	int sql = r->t ? r->t->deploy_sql != NULL : r->plan.revert_sql != NULL;
+
+	for (size_t i = 0; i < r->plan.nr; i++) {
+		const struct ns_plan_file *f = &r->plan.files[i];
+		if (f->dir) /* a directory emptied by the deletes */
+			continue;
+		if (f->op == NS_OP_DELETE)
+			deleted += f->before_present != 0;
+		else if (f->before_present)
+			replaced++;
+		else
+			added++;
+	}
+	if (!replaced && !added && !deleted)
+		return xstrdup(sql ? "no files; the SQL committed"
+				   : "no files");
+	return xprintf("files: %zu replaced, %zu added, %zu deleted%s",
+		       replaced, added, deleted,
+		       sql ? "; the SQL committed" : "");
+}
+
 /* from the commit point on: the same for a run and for its recovery */
 static int forward(struct ns_outcome *out, struct run *r)
 {
@@ -969,8 +995,12 @@ static int forward(struct ns_outcome *out, struct run *r)
 		ret = verify(r);
 	if (!ret)
 		ret = ns_journal_mark(r->journal, NS_J_DONE, NULL);
-	if (!ret)
-		return finish(out, r, NS_OUT_MIGRATED, 0, "migrated");
+	if (!ret) {
+		char *what = what_was_done(r);
+		ret = finish(out, r, NS_OUT_MIGRATED, 0, what);
+		free(what);
+		return ret;
+	}
 	r->cause = ret;
 	cause = xstrdup(ns_error_last());
 	ret = roll_back(out, r, cause);

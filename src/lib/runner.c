@@ -1396,6 +1396,19 @@ static int migrate_sites(struct ns_runner *r, const struct ns_env *e,
 		back_out_sites(r, e, run, done, n, fin->message, fin, l);
 		break;
 	}
+	/* all migrated: what each site had done, for the record and the
+	 * notice */
+	if (fin->kind == NS_OUT_MIGRATED && n) {
+		struct strbuf sb = STRBUF_INIT;
+		for (i = 0; i < n; i++) {
+			if (n > 1)
+				strbuf_addf(&sb, "%ssite %s: ", i ? "; " : "",
+					    done[i].site);
+			strbuf_addstr(&sb, done[i].message);
+		}
+		free(fin->message);
+		fin->message = strbuf_detach(&sb, NULL);
+	}
 	for (i = 0; i < n; i++) {
 		retire(l, &done[i], "journal");
 		ns_outcome_release(&done[i]);

@@ -74,7 +74,8 @@ is "$(tree_state "$R")" "$TREE0" "scheduling does not touch the site"
 
 ns --as night window run --now
 is "$rc" 0 "window run: exit 0 (migrated)"
-like "$out" "ENH-1 r1 .*migrated" "window run says ENH-1 r1 migrated"
+is "$out" "demo/model: ENH-1 r1 on site demo/model: migrated (files: 1 replaced, 2 added, 1 deleted; the SQL committed)" \
+	"window run says ENH-1 r1 migrated, and what it did"
 is "$err" "" "nothing on stderr"
 
 is "$(tree_state "$R")" "$TREE1" "the tree is exactly the expected one: added (in new directories), replaced, deleted, the rest untouched"
@@ -110,6 +111,8 @@ is "$(printf '%s\n' "$MSG" | grep -c .)" 1 "one 'migrated' notice in the outbox"
 like "$(cat "$MSG" 2>/dev/null)" "X-Nightshift-Enhancement: ENH-1" "the notice names ENH-1"
 like "$(grep '^Subject:' "$MSG" 2>/dev/null)" "ENH-1.*demo/model" "its subject names ENH-1 and demo/model"
 like "$(grep '^To:' "$MSG" 2>/dev/null)" "alice" "it is addressed to the developer"
+is "$(grep '^Detail:' "$MSG" 2>/dev/null)" "Detail:      files: 1 replaced, 2 added, 1 deleted; the SQL committed" \
+	"… and says what the migration did"
 ns status ENH-1 --json
 is "$(printf '%s' "$out" | python3 -c 'import json,sys; print(json.load(sys.stdin)["enhancement"]["state"])' 2>&1)" \
 	migrated "status: migrated"

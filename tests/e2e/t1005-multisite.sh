@@ -58,6 +58,10 @@ for s in a b; do
 	is "$(sqlite3 "$T/sites/$s/app.db" "SELECT enhancement FROM nightshift_changes")" \
 		"ENH-2" "site $s has the nightshift_changes row"
 done
+ns log ENH-2
+like "$(printf '%s\n' "$out" | grep ' migrated ')" \
+	"migrated +site demo/model/a: files: 1 replaced, 0 added, 0 deleted; the SQL committed; site demo/model/b: files: 1 replaced, 0 added, 0 deleted; the SQL committed\$" \
+	"the record says what was done on each site"
 NIGHTSHIFT_STEPS_TRACE=$T/trace ns rollback ENH-2 --env model --reason "defect"
 is "$rc" 0 "rollback of both sites: exit 0"
 is "$(state a)" "$A0" "site a is back to before"
