@@ -748,7 +748,8 @@ static void test_success(void **state)
 	assert_int_equal(ns_migrate_site(&o, &t, &fx->site, &fx->ctx), 0);
 	assert_int_equal(o.kind, NS_OUT_MIGRATED);
 	assert_int_equal(o.code, 0);
-	assert_string_equal(o.message, "migrated");
+	assert_string_equal(o.message, "files: 1 replaced, 1 added, 1 deleted; "
+				       "the SQL committed");
 	assert_string_equal(o.token, TOKEN);
 	assert_string_equal(o.enhancement, "ENH-1");
 	assert_int_equal(o.revision, 1);
