@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -567,11 +568,52 @@ static int fill_q(int fd, ns_fsx_reader src, void *ctx, struct ns_hashq *q,
 }
 
 /* ns_fsx_write, or with q: ns_fsx_write_hashq */
+#define ACL_ACCESS "system.posix_acl_access"
+
+/* a copy is what a rollback puts back where a link would have kept the
+ * very file: it carries its source's POSIX ACL (set before the mode, which
+ * then sets the ACL's mask as the mode says) */
+static int copy_acl(int src, int dst, const char *what)
+{
+	ssize_t n = fgetxattr(src, ACL_ACCESS, NULL, 0);
+	char *buf;
+	int r;
+
+	if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
+		return 0; /* none, or its filesystem has none */
+	buf = n > 0 ? xmalloc((size_t)n) : NULL;
+	if (n > 0)
+		n = fgetxattr(src, ACL_ACCESS, buf, (size_t)n);
+	r = n < 0 ? -1 : fsetxattr(dst, ACL_ACCESS, buf, (size_t)n, 0);
+	free(buf);
+	if (r < 0)
+		ns_error_set("cannot give '%s' the ACL of the file it copies: "
+			     "%s (a rollback puts back what the archive kept, "
+			     "so its filesystem must hold POSIX ACLs where the "
+			     "site's does)",
+			     what, strerror(errno));
+	return r;
+}
+
+/* and its modification time */
+static int copy_times(int src, int dst, const char *what)
+{
+	struct stat st;
+
+	if (fstat(src, &st) == 0 &&
+	    futimens(dst, (struct timespec[2]){ st.st_atim, st.st_mtim }) == 0)
+		return 0;
+	ns_error_set("cannot give '%s' the times of the file it copies: %s",
+		     what, strerror(errno));
+	return -1;
+}
+
+/* meta_from: an open file whose ACL and times the new one takes, or -1 */
 static int write_new(int dirfd, const char *name, unsigned mode,
 		     const struct ns_owner *own, ns_fsx_reader src, void *ctx,
 		     const char *expect, char out[NS_HEX_LEN + 1],
 		     struct ns_hashq *q, size_t stream, unsigned flags,
-		     const char *what)
+		     int meta_from, const char *what)
 {
 	struct stat made;
 	char got[NS_HEX_LEN + 1];
@@ -602,10 +644,14 @@ static int write_new(int dirfd, const char *name, unsigned mode,
 		owner_error(NULL, what, own);
 		goto fail;
 	}
+	if (r == 0 && meta_from >= 0 && copy_acl(meta_from, fd, what) < 0)
+		goto fail;
 	if (r < 0 || fchmod(fd, mode) < 0) {
 		ns_error_set("cannot write '%s': %s", what, strerror(errno));
 		goto fail;
 	}
+	if (meta_from >= 0 && copy_times(meta_from, fd, what) < 0)
+		goto fail;
 	if (expect && strcmp(expect, got)) {
 		ns_error_set("%s: hash mismatch (expected %.12s…, got %.12s…)",
 			     what, expect, got);
@@ -637,7 +683,7 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		 unsigned flags, const char *what)
 {
 	return write_new(dirfd, name, mode, NULL, src, ctx, expect, out, NULL,
-			 0, flags, what);
+			 0, flags, -1, what);
 }
 
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
@@ -645,7 +691,7 @@ int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
 		       struct ns_hashq *q, size_t stream, const char *what)
 {
 	return write_new(dirfd, name, mode, own, src, ctx, NULL, NULL, q,
-			 stream, NS_FSX_NOSYNC, what);
+			 stream, NS_FSX_NOSYNC, -1, what);
 }
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
@@ -675,7 +721,7 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		return NS_ERROR;
 	}
 	ret = write_new(dstdir, dstname, mode, own, fd_reader, &fd, NULL, got,
-			NULL, 0, flags, what);
+			NULL, 0, flags, fd, what);
 	close(fd);
 	return ret;
 }

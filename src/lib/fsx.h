@@ -120,8 +120,10 @@ int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
 		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
 		       struct ns_hashq *q, size_t stream, const char *what);
 /* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, with the
- * owner own (may be NULL); `what` names the copy in messages, `from` (NULL:
- * what) the file copied */
+ * owner own (may be NULL), the mode, and the source's modification time
+ * and POSIX ACL (a copy stands in for the very file; a destination that
+ * cannot hold the ACL fails, naming it); `what` names the copy in
+ * messages, `from` (NULL: what) the file copied */
 int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		const char *srcname, unsigned mode, const struct ns_owner *own,
 		char got[NS_HEX_LEN + 1], unsigned flags, const char *what,

@@ -234,4 +234,24 @@ is "$(ls -A "$T/home/journal/demo/model" | grep -c .)" 0 "… no active journal 
 ns window run --now
 is "$rc" 0 "… and the environment runs again"
 
+# ---- a rollback across filesystems: what comes back is the file ------------
+# The site and the home are on two filesystems: the archive keeps a copy,
+# and a rollback after the commit point copies it back. It comes back with
+# its ACL and its modification time, as a file kept by a link would.
+echo "rates v1" >"$R/lib/acl.conf"
+setfacl -m u:4343:rw "$R/lib/acl.conf"
+touch -m -d 2020-02-02T02:02:02Z "$R/lib/acl.conf"
+make_pkg "$T/p-acl" "rates that fail their check"
+mkdir -p "$T/p-acl/files/lib"
+echo "rates v2" >"$T/p-acl/files/lib/acl.conf"
+printf '[verify]\ncommand = false\n' >>"$T/p-acl/enhancement.ini"
+hand_in "$T/p-acl"
+before=$(site_state)
+ns window run --now
+is "$rc" 1 "a verify that fails after the commit point, the archive on another filesystem: exit 1"
+is "$(site_state)" "$before" "… the site is as before"
+is "$(stat -c %Y "$R/lib/acl.conf")" "$(date -d 2020-02-02T02:02:02Z +%s)" \
+	"… the file copied back has its modification time"
+is "$(getfacl -cnp "$R/lib/acl.conf" | grep -c '^user:4343:rw-$')" 1 "… and its ACL"
+
 done_testing
