@@ -570,27 +570,32 @@ static int fill_q(int fd, ns_fsx_reader src, void *ctx, struct ns_hashq *q,
 /* ns_fsx_write, or with q: ns_fsx_write_hashq */
 #define ACL_ACCESS "system.posix_acl_access"
 
-/* a copy is what a rollback puts back where a link would have kept the
- * very file: it carries its source's POSIX ACL (set before the mode, which
- * then sets the ACL's mask as the mode says) */
-static int copy_acl(int src, int dst, const char *what)
+/* the new file dst gets the POSIX ACL of src, or none when src has none
+ * (dst may have inherited its directory's default one), before its mode
+ * is set, which then sets the ACL's mask as the mode says */
+static int same_acl(int src, int dst, const char *what)
 {
 	ssize_t n = fgetxattr(src, ACL_ACCESS, NULL, 0);
-	char *buf;
+	char *buf = NULL;
 	int r;
 
-	if (n < 0 && (errno == ENODATA || errno == ENOTSUP))
-		return 0; /* none, or its filesystem has none */
-	buf = n > 0 ? xmalloc((size_t)n) : NULL;
-	if (n > 0)
-		n = fgetxattr(src, ACL_ACCESS, buf, (size_t)n);
-	r = n < 0 ? -1 : fsetxattr(dst, ACL_ACCESS, buf, (size_t)n, 0);
-	free(buf);
+	if (n < 0 && (errno == ENODATA || errno == ENOTSUP)) {
+		/* none, or a filesystem without ACLs */
+		r = fremovexattr(dst, ACL_ACCESS);
+		if (r < 0 && (errno == ENODATA || errno == ENOTSUP))
+			r = 0;
+	} else {
+		if (n > 0)
+			n = fgetxattr(src, ACL_ACCESS, buf = xmalloc((size_t)n),
+				      (size_t)n);
+		r = n < 0 ? -1 : fsetxattr(dst, ACL_ACCESS, buf, (size_t)n, 0);
+		free(buf);
+	}
 	if (r < 0)
-		ns_error_set("cannot give '%s' the ACL of the file it copies: "
-			     "%s (a rollback puts back what the archive kept, "
-			     "so its filesystem must hold POSIX ACLs where the "
-			     "site's does)",
+		ns_error_set("cannot give '%s' the ACL of the file it stands "
+			     "for: %s (where the archive keeps a copy, its "
+			     "filesystem must hold POSIX ACLs as the site's "
+			     "does)",
 			     what, strerror(errno));
 	return r;
 }
@@ -608,12 +613,13 @@ static int copy_times(int src, int dst, const char *what)
 	return -1;
 }
 
-/* meta_from: an open file whose ACL and times the new one takes, or -1 */
+/* acl_from, times_from: an open file whose ACL, whose times the new one
+ * takes, or -1 */
 static int write_new(int dirfd, const char *name, unsigned mode,
 		     const struct ns_owner *own, ns_fsx_reader src, void *ctx,
 		     const char *expect, char out[NS_HEX_LEN + 1],
 		     struct ns_hashq *q, size_t stream, unsigned flags,
-		     int meta_from, const char *what)
+		     int acl_from, int times_from, const char *what)
 {
 	struct stat made;
 	char got[NS_HEX_LEN + 1];
@@ -644,13 +650,13 @@ static int write_new(int dirfd, const char *name, unsigned mode,
 		owner_error(NULL, what, own);
 		goto fail;
 	}
-	if (r == 0 && meta_from >= 0 && copy_acl(meta_from, fd, what) < 0)
+	if (r == 0 && acl_from >= 0 && same_acl(acl_from, fd, what) < 0)
 		goto fail;
 	if (r < 0 || fchmod(fd, mode) < 0) {
 		ns_error_set("cannot write '%s': %s", what, strerror(errno));
 		goto fail;
 	}
-	if (meta_from >= 0 && copy_times(meta_from, fd, what) < 0)
+	if (times_from >= 0 && copy_times(times_from, fd, what) < 0)
 		goto fail;
 	if (expect && strcmp(expect, got)) {
 		ns_error_set("%s: hash mismatch (expected %.12s…, got %.12s…)",
@@ -683,15 +689,16 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 		 unsigned flags, const char *what)
 {
 	return write_new(dirfd, name, mode, NULL, src, ctx, expect, out, NULL,
-			 0, flags, -1, what);
+			 0, flags, -1, -1, what);
 }
 
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
-		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
-		       struct ns_hashq *q, size_t stream, const char *what)
+		       const struct ns_owner *own, int acl_from,
+		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
+		       size_t stream, const char *what)
 {
 	return write_new(dirfd, name, mode, own, src, ctx, NULL, NULL, q,
-			 stream, NS_FSX_NOSYNC, -1, what);
+			 stream, NS_FSX_NOSYNC, acl_from, -1, what);
 }
 
 static ssize_t fd_reader(void *ctx, void *buf, size_t n)
@@ -721,7 +728,7 @@ int ns_fsx_copy(int dstdir, const char *dstname, int srcdir,
 		return NS_ERROR;
 	}
 	ret = write_new(dstdir, dstname, mode, own, fd_reader, &fd, NULL, got,
-			NULL, 0, flags, fd, what);
+			NULL, 0, flags, fd, fd, what);
 	close(fd);
 	return ret;
 }

@@ -114,11 +114,14 @@ int ns_fsx_write(int dirfd, const char *name, unsigned mode, ns_fsx_reader src,
 /* Write NAME in DIRFD from src, not synced, its hash computed as stream
  * `stream` of q (hashq.h): known after ns_hashq_finish(q), for the caller
  * to check. The owner own (may be NULL) is given before the mode is set;
- * a process that may not give it fails. */
+ * a process that may not give it fails. acl_from: an open file whose POSIX
+ * ACL (or none) the new file takes, or -1 (it keeps what its directory's
+ * default ACL gave it). */
 struct ns_hashq;
 int ns_fsx_write_hashq(int dirfd, const char *name, unsigned mode,
-		       const struct ns_owner *own, ns_fsx_reader src, void *ctx,
-		       struct ns_hashq *q, size_t stream, const char *what);
+		       const struct ns_owner *own, int acl_from,
+		       ns_fsx_reader src, void *ctx, struct ns_hashq *q,
+		       size_t stream, const char *what);
 /* copy the regular file NAME of SRCDIR into DSTDIR/DSTNAME, with the
  * owner own (may be NULL), the mode, and the source's modification time
  * and POSIX ACL (a copy stands in for the very file; a destination that

@@ -501,17 +501,32 @@ static int stage_one(struct run *r, struct ns_tar_reader *tr,
 	char *what = xprintf("%s/%s", r->root.path, f->path);
 	const char *base;
 	struct ns_owner own;
-	int dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
+	int old = -1, dfd, ret = ns_fsx_parent(&dfd, &r->root, f->path, &base);
 
 	if (ret == 0) {
-		/* a file put in place of another is the old one's owner's, a
-		 * new one its directory's */
-		if (f->before_present)
+		/* a file put in place of another is the old one's owner's and
+		 * has its ACL (or none), a new one its directory's owner and
+		 * default ACL; an old file nightshift may not read keeps its
+		 * ACL to itself */
+		if (f->before_present) {
 			own = f->before_owner;
-		else
+			old = openat(dfd, base,
+				     O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+					     O_NOCTTY | O_CLOEXEC);
+			if (old < 0 && errno != EACCES) {
+				ns_error_set("cannot open '%s' to read its "
+					     "ACL: %s",
+					     what, strerror(errno));
+				ret = NS_ERROR;
+			}
+		} else {
 			ns_fsx_new_owner(&own, dfd);
-		ret = ns_fsx_write_hashq(dfd, name, f->mode, &own, tar_src, tr,
-					 q, i, what);
+		}
+		if (ret == 0)
+			ret = ns_fsx_write_hashq(dfd, name, f->mode, &own, old,
+						 tar_src, tr, q, i, what);
+		if (old >= 0)
+			close(old);
 		close(dfd);
 	} else if (ret == 1) {
 		ns_error_set("%s: its directory vanished", what);

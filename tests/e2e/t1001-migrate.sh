@@ -7,8 +7,8 @@
 # (files and database), and a files-only enhancement does the same round.
 # A third deletes a directory with what is in it, once the analysis no
 # longer finds a file there that it does not delete, and is backed out. A
-# fourth replaces files of another owner, who keeps them, in a directory
-# with a default ACL, which the new files get.
+# fourth replaces files of another owner, who keeps them and their ACLs,
+# in a directory with a default ACL, which the new files get.
 . "$(dirname "$0")/lib.sh"
 
 ns_home
@@ -265,10 +265,12 @@ echo "retired" >"$R/data/old/x.txt"
 chmod 0640 "$R/data/cache.txt"
 chmod 0710 "$R/data/old"
 chown -R "$OWN" "$R/data"
-# a default ACL on the directory: a file nightshift puts there gets what
-# the application's own new files would get, since it is made beside its
-# target (not made elsewhere and moved in)
+# a default ACL on the directory: a new file nightshift puts there gets
+# what the application's own new files would get, since it is made beside
+# its target (not made elsewhere and moved in); a file put in place of
+# another has the old one's ACL, or none, as it has its owner
 setfacl -d -m u:4242:r "$R/data"
+setfacl -m u:4343:r "$R/data/cache.txt"
 S5=$(site_state)
 D=$T/enh4
 make_pkg "$D" "New cache format"
@@ -297,11 +299,12 @@ is "$(cat "$R/data/cache.txt" "$R/data/shared-alias.txt" | tr '\n' ' ')" "cache 
 is "$(stat -c %u:%g "$R/data/added.txt" "$R/data/fresh" "$R/data/fresh/new.txt" | tr '\n' ' ')" \
 	"$uid:$gid $uid:$gid $uid:$gid " \
 	"a new file or directory has the owner and group of the directory it is made in"
-is "$(getfacl -cnp "$R/data/cache.txt" "$R/data/added.txt" "$R/data/fresh/new.txt" |
-	grep -c '^user:4242:r--$')" 3 \
-	"the new, the replacing and the newly nested file have the directory's default ACL"
-is "$(getfacl -cnp "$R/data/shared-alias.txt" | grep -c '^user:4242:')" 0 \
-	"… and the old file's second name keeps the old inode, without it"
+is "$(getfacl -cnp "$R/data/added.txt" "$R/data/fresh/new.txt" | grep -c '^user:4242:r--$')" 2 \
+	"a new file, and one in a new directory, have the directory's default ACL"
+is "$(getfacl -cnp "$R/data/cache.txt" | grep '^user:[0-9]' | tr '\n' ' ')" "user:4343:r-- " \
+	"the file that replaced one with an ACL of its own has that ACL, not the default"
+is "$(getfacl -cnp "$R/data/shared.txt" "$R/data/shared-alias.txt" | grep -c '^user:[0-9]')" 0 \
+	"the one that replaced a file without an ACL has none either (the old inode, by its second name, neither)"
 ns rollback ENH-4 --env model --reason "cache misread"
 is "$rc" 0 "files of another owner: rollback exit 0"
 is "$(site_state)" "$S5" "… the site as before, owners, modes and the deleted directory included"
