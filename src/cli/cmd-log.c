@@ -37,8 +37,10 @@ int cmd_log(int argc, char **argv)
 		ret = NS_EINVALID;
 	}
 	cli_close(&c);
-	if (ret < 0)
+	if (ret < 0) {
+		json_decref(rows);
 		return cli_fail(ret);
+	}
 	if (json) {
 		cli_print_json(rows);
 	} else {
