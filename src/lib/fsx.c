@@ -567,7 +567,6 @@ static int fill_q(int fd, ns_fsx_reader src, void *ctx, struct ns_hashq *q,
 	return ret;
 }
 
-/* ns_fsx_write, or with q: ns_fsx_write_hashq */
 #define ACL_ACCESS "system.posix_acl_access"
 
 /* the new file dst gets the POSIX ACL of src, or none when src has none
@@ -613,8 +612,8 @@ static int copy_times(int src, int dst, const char *what)
 	return -1;
 }
 
-/* acl_from, times_from: an open file whose ACL, whose times the new one
- * takes, or -1 */
+/* ns_fsx_write, or with q: ns_fsx_write_hashq; acl_from, times_from: an
+ * open file whose ACL, whose times the new one takes, or -1 */
 static int write_new(int dirfd, const char *name, unsigned mode,
 		     const struct ns_owner *own, ns_fsx_reader src, void *ctx,
 		     const char *expect, char out[NS_HEX_LEN + 1],

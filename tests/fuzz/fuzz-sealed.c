@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct ns_limits lim = { 1 << 16, 1 << 20, 64, 256 };
 	struct ns_trigger t = NS_TRIGGER_INIT;
 	struct ns_member m[MEMBERS_MAX];
-	struct part text, name, body[MEMBERS_MAX], raw[MEMBERS_MAX];
+	struct part text = { (const uint8_t *)"", 0 }, name;
+	struct part body[MEMBERS_MAX], raw[MEMBERS_MAX];
 	char *raw_name[MEMBERS_MAX];
 	size_t nm = 0, nraw = 0, tar_size;
 	char *json = NULL, *tar;
@@ -76,8 +77,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* room for every header (a pax one too) and padding */
 	tar_size = 2 * size + (MEMBERS_MAX + 4) * 4096;
-	if (!next_part(&text, &data, &size))
-		text.n = 0;
+	next_part(&text, &data, &size);
 	while (next_part(&name, &data, &size) && nm + nraw < MEMBERS_MAX) {
 		struct part b = { (const uint8_t *)"", 0 };
 		char *s = fuzz_str(name.p, name.n);
