@@ -43,7 +43,7 @@ int cmd_resubmit(int argc, char **argv)
 		struct ns_sqitch_submit s = { sq, change, rfs, system,
 					      id, NULL,	  NULL };
 		ret = ns_sqitch_submit(&rev, &c.cfg, c.reg, &s, c.user);
-	} else {
+	} else if ((ret = cli_path_arg("resubmit", pos[1])) == 0) {
 		ret = ns_lifecycle_resubmit(&rev, &c.cfg, c.reg, id, pos[1],
 					    c.user);
 	}

@@ -88,12 +88,12 @@ check_usage trigger trigger show
 check_usage status status ENH-1 extra
 # a path that names nothing is a usage error (exit 2) naming it, not an
 # I/O error (exit 5): the person mistyped it
-for a in "submit $T/no/such.tar" "trigger verify $T/no/such.trigger" \
-	"trigger show $T/no.trigger"; do
+for a in "submit $T/no/such.tar" "resubmit ENH-1 $T/no/such" \
+	"trigger verify $T/no/such.trigger" "trigger show $T/no.trigger"; do
 	# shellcheck disable=SC2086
 	ns $a
 	is "$rc:$out" "2:" "'$a' (no such file): exit 2, nothing on stdout"
-	like "$err" "^nightshift: ${a% *} '${a##* }': No such file or directory\$" \
+	like "$err" "^nightshift: ${a%% [E/]*} '${a##* }': No such file or directory\$" \
 		"… the message names the command and the path"
 done
 
