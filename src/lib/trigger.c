@@ -16,10 +16,23 @@ static const char *const steps[] = {
 	"stage", "commit",  "apply",	"verify", "record",
 };
 
+json_t *ns_trigger_members_json(const struct ns_member *m, size_t nr)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < nr; i++)
+		json_array_append_new(
+			arr, json_pack("{s:s, s:s, s:I, s:i}", "path",
+				       m[i].path, "sha256", m[i].sha256, "size",
+				       (json_int_t)m[i].size, "mode",
+				       (int)m[i].mode));
+	return arr;
+}
+
 static json_t *spec_json(const struct ns_trigger_spec *s,
 			 const struct ns_package *pkg)
 {
-	json_t *o = json_object(), *arr = json_array(), *m = json_array();
+	json_t *o = json_object(), *arr = json_array();
 
 	json_object_set_new(o, "format", json_integer(1));
 	json_object_set_new(o, "id", json_string(s->id));
@@ -50,14 +63,8 @@ static json_t *spec_json(const struct ns_trigger_spec *s,
 	for (size_t i = 0; i < sizeof(steps) / sizeof(*steps); i++)
 		json_array_append_new(arr, json_string(steps[i]));
 	json_object_set_new(o, "steps", arr);
-	for (size_t i = 0; i < pkg->nr; i++)
-		json_array_append_new(
-			m, json_pack("{s:s, s:s, s:I, s:i}", "path",
-				     pkg->members[i].path, "sha256",
-				     pkg->members[i].sha256, "size",
-				     (json_int_t)pkg->members[i].size, "mode",
-				     (int)pkg->members[i].mode));
-	json_object_set_new(o, "members", m);
+	json_object_set_new(o, "members",
+			    ns_trigger_members_json(pkg->members, pkg->nr));
 	json_object_set_new(o, "payload_sha256",
 			    json_string(pkg->payload_sha256));
 	json_object_set_new(o, "approvals",

@@ -94,6 +94,10 @@ void ns_trigger_release(struct ns_trigger *t);
  * another key, or its signature does not match its TRIGGER.json */
 int ns_trigger_check_signature(const struct ns_trigger *t,
 			       const struct ns_key *k, const char *what);
+/* TRIGGER.json's "members": each member's path, sha256, size and mode, in
+ * the order given (the payload's); what a payload_sha256 digests
+ * (ns_package_digest) */
+json_t *ns_trigger_members_json(const struct ns_member *m, size_t nr);
 /* the canonical JSON text (for `trigger show`); caller frees */
 char *ns_trigger_json_text(const struct ns_trigger *t);
 

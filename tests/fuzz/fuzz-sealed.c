@@ -102,16 +102,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* the seals: what the listed members hash to */
 	o = json_loadb((const char *)text.p, text.n, 0, NULL);
 	if (json_is_object(o)) {
-		json_t *arr = json_array();
 		char digest[NS_HEX_LEN + 1];
 
-		for (size_t i = 0; i < nm; i++)
-			json_array_append_new(
-				arr, json_pack("{s:s, s:s, s:I, s:i}", "path",
-					       m[i].path, "sha256", m[i].sha256,
-					       "size", (json_int_t)m[i].size,
-					       "mode", (int)m[i].mode));
-		json_object_set_new(o, "members", arr);
+		json_object_set_new(o, "members",
+				    ns_trigger_members_json(m, nm));
 		ns_package_digest(digest, m, nm);
 		json_object_set_new(o, "payload_sha256", json_string(digest));
 		json = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS);

@@ -653,17 +653,38 @@ static void test_tamper_json_member_hash(void **state)
 	load_refused(fx, &ms, "payload/files/lib/a.txt");
 }
 
+/* seal the trigger as its maker would, for whatever payload members ms
+ * now holds, in their order: TRIGGER.json's member list and digest */
+static void reseal_all(struct mems *ms)
+{
+	struct ns_member mb[32];
+	char digest[NS_HEX_LEN + 1];
+	json_t *j = json_of(ms);
+	size_t n = 0;
+
+	for (size_t i = 0; i < ms->nr; i++) {
+		if (strncmp(ms->m[i].name, "payload/", 8))
+			continue;
+		mb[n].path = ms->m[i].name + 8;
+		mb[n].size = ms->m[i].len;
+		mb[n].mode = ms->m[i].mode;
+		ns_sha256_buf(mb[n].sha256, ms->m[i].data, ms->m[i].len);
+		n++;
+	}
+	ns_package_digest(digest, mb, n);
+	json_object_set_new(j, "members", ns_trigger_members_json(mb, n));
+	json_object_set_new(j, "payload_sha256", json_string(digest));
+	json_back(ms, j);
+}
+
 /* change one payload member (its bytes when data is not NULL, its mode)
  * and seal the trigger again as its maker would: the member's hash, size
  * and mode in TRIGGER.json, and the payload digest, all agree with it */
-static void reseal(const struct fx *fx, struct mems *ms, const char *path,
-		   const char *data, unsigned mode)
+static void reseal(struct mems *ms, const char *path, const char *data,
+		   unsigned mode)
 {
-	struct ns_member *mb = xcalloc(fx->pkg.nr, sizeof(*mb));
 	char *name = xprintf("payload/%s", path);
 	size_t k = mems_find(ms, name);
-	char digest[NS_HEX_LEN + 1];
-	json_t *j, *m;
 
 	if (data) {
 		free(ms->m[k].data);
@@ -671,25 +692,8 @@ static void reseal(const struct fx *fx, struct mems *ms, const char *path,
 		ms->m[k].len = strlen(data);
 	}
 	ms->m[k].mode = mode;
-	j = json_of(ms);
-	for (size_t i = 0; i < fx->pkg.nr; i++) {
-		mb[i] = fx->pkg.members[i];
-		if (strcmp(mb[i].path, path))
-			continue;
-		m = json_array_get(json_object_get(j, "members"), i);
-		ns_sha256_buf(mb[i].sha256, ms->m[k].data, ms->m[k].len);
-		mb[i].size = ms->m[k].len;
-		mb[i].mode = mode;
-		json_object_set_new(m, "sha256", json_string(mb[i].sha256));
-		json_object_set_new(m, "size",
-				    json_integer((json_int_t)mb[i].size));
-		json_object_set_new(m, "mode", json_integer(mode));
-	}
-	ns_package_digest(digest, mb, fx->pkg.nr);
-	json_object_set_new(j, "payload_sha256", json_string(digest));
-	json_back(ms, j);
+	reseal_all(ms);
 	free(name);
-	free(mb);
 }
 
 /* a trigger made before submit checked the SQL scripts, its hashes all
@@ -702,7 +706,7 @@ static void test_sql_not_text(void **state)
 	struct mems ms;
 
 	mems_read(&ms, fx->trigger);
-	reseal(fx, &ms, "sql/revert.sql", latin1, 0644);
+	reseal(&ms, "sql/revert.sql", latin1, 0644);
 	load_refused(fx, &ms, "payload/sql/revert.sql:1: not valid UTF-8");
 }
 
@@ -717,7 +721,7 @@ static void test_member_mode_not_submits(void **state)
 
 	for (size_t i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
 		mems_read(&ms, fx->trigger);
-		reseal(fx, &ms, "files/bin/run.sh", NULL, odd[i]);
+		reseal(&ms, "files/bin/run.sh", NULL, odd[i]);
 		snprintf(want, sizeof(want),
 			 "TRIGGER.json: payload/files/bin/run.sh: mode %04o "
 			 "(a member's mode is 0644 or 0755)",
@@ -726,7 +730,7 @@ static void test_member_mode_not_submits(void **state)
 	}
 	/* what submit gives loads */
 	mems_read(&ms, fx->trigger);
-	reseal(fx, &ms, "files/bin/run.sh", NULL, 0644);
+	reseal(&ms, "files/bin/run.sh", NULL, 0644);
 	{
 		struct ns_trigger t = NS_TRIGGER_INIT;
 		char *p = at(fx, "spool/resealed.trigger");
@@ -737,35 +741,6 @@ static void test_member_mode_not_submits(void **state)
 		ns_trigger_release(&t);
 		free(p);
 	}
-}
-
-/* seal the trigger as its maker would, for whatever payload members ms
- * now holds, in their order: TRIGGER.json's member list and digest */
-static void reseal_all(struct mems *ms)
-{
-	struct ns_member mb[32];
-	char digest[NS_HEX_LEN + 1];
-	json_t *j = json_of(ms), *arr = json_array();
-	size_t n = 0;
-
-	for (size_t i = 0; i < ms->nr; i++) {
-		if (strncmp(ms->m[i].name, "payload/", 8))
-			continue;
-		mb[n].path = ms->m[i].name + 8;
-		mb[n].size = ms->m[i].len;
-		mb[n].mode = ms->m[i].mode;
-		ns_sha256_buf(mb[n].sha256, ms->m[i].data, ms->m[i].len);
-		json_array_append_new(
-			arr, json_pack("{s:s, s:s, s:I, s:i}", "path",
-				       mb[n].path, "sha256", mb[n].sha256,
-				       "size", (json_int_t)mb[n].size, "mode",
-				       (int)mb[n].mode));
-		n++;
-	}
-	ns_package_digest(digest, mb, n);
-	json_object_set_new(j, "members", arr);
-	json_object_set_new(j, "payload_sha256", json_string(digest));
-	json_back(ms, j);
 }
 
 /* every seal agreeing, the member list must still be one submit could
