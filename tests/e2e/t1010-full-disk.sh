@@ -106,6 +106,8 @@ rm "$FS/filler"
 ns window run --now
 is "$rc:$(state_of ENH-2):$(sqlite3 "$DBF" "SELECT count(*) FROM scans")" 0:migrated:1 \
 	"once there is room, ENH-2 migrates"
+like "$out" "ENH-2 r1 on site demo/model: migrated \\(no files; the SQL committed\\)\$" \
+	"… and says it changed no file, only the database"
 
 # ---- nightshift's home: the archive's copy does not fit --------------------
 # (the site is on another filesystem, so the archive copies what it keeps)
